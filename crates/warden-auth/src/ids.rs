@@ -1,0 +1,102 @@
+//! Identifiers: 128-bit random ids written as 32 lowercase hex digits, the
+//! same form as SimpleJWT's `uuid4().hex` jti.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+macro_rules! id128 {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub u128);
+
+        impl $name {
+            /// A fresh random id (UUID v4 bits).
+            pub fn random() -> Self {
+                $name(uuid::Uuid::new_v4().as_u128())
+            }
+
+            /// Parses exactly 32 lowercase or uppercase hex digits.
+            pub fn parse(s: &str) -> Option<Self> {
+                if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return None;
+                }
+                u128::from_str_radix(s, 16).ok().map($name)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{:032x}", self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:032x})", stringify!($name), self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+            fn from_str(s: &str) -> Result<Self, InvalidId> {
+                $name::parse(s).ok_or(InvalidId)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                $name::parse(&s).ok_or_else(|| serde::de::Error::custom("expected 32 hex digits"))
+            }
+        }
+    };
+}
+
+id128!(
+    /// A session (token family): every token minted from one login carries it as `sid`.
+    SessionId
+);
+id128!(
+    /// A token's unique id, the `jti` claim.
+    Jti
+);
+
+/// Not 32 hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("expected 32 hex digits")]
+pub struct InvalidId;
+
+/// Users are numbered, as Django's `auth.User`; tokens carry the number as a string.
+pub type UserId = i64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_as_32_hex_digits() {
+        let id = SessionId::random();
+        let s = id.to_string();
+        assert_eq!(s.len(), 32);
+        assert_eq!(s.parse::<SessionId>().unwrap(), id);
+        assert_eq!(Jti::parse(&"0".repeat(32)), Some(Jti(0)));
+    }
+
+    #[test]
+    fn ids_reject_other_shapes() {
+        assert!(Jti::parse("").is_none());
+        assert!(Jti::parse(&"g".repeat(32)).is_none());
+        assert!(Jti::parse(&"a".repeat(31)).is_none());
+        assert!(Jti::parse(&"a".repeat(33)).is_none());
+        assert!(Jti::parse("+0000000000000000000000000000000").is_none());
+    }
+}

@@ -1,0 +1,117 @@
+//! The storage contract. The engine owns the policies; a store owns
+//! durability and atomicity. Every method that writes is one transaction and
+//! returns only after it is durable (committed with a synchronous fsync), so a
+//! caller that acknowledges a revocation can rely on it.
+//!
+//! The trait is synchronous: the SQLite store is, and an async server calls
+//! it from a blocking thread. Implementations must be safe to call from many
+//! threads at once.
+
+use crate::clock::UnixTime;
+use crate::ids::{Jti, SessionId, UserId};
+use crate::model::{
+    AuditEntry, AuditEvent, AuditQuery, FlushReport, LiveRevocations, NewSession, NewUser,
+    OutstandingToken, RevokeRequest, RevokedJti, RevokedSession, RotationOutcome,
+    RotationRequest, Session, ThrottleState, User, UserQuery, UserUpdate,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken (username or e-mail taken, duplicate jti).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database cannot be written (read-only file, full disk).
+    #[error("storage is not writable: {0}")]
+    ReadOnly(String),
+    /// The database is busy or unreachable; the operation did not happen.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// The database holds something the engine cannot read back.
+    #[error("storage is corrupt: {0}")]
+    Corrupt(String),
+    #[error("storage error: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Lockout parameters a store applies atomically when counting a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    /// Failures within `window` that lock the identifier.
+    pub threshold: u32,
+    pub window: i64,
+    /// How long a lock lasts.
+    pub lock_for: i64,
+}
+
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    // --- users ---
+    /// Creates a user; `StoreError::Conflict` if the username (case-insensitive)
+    /// or e-mail (case-insensitive) is taken. Writes `audit` in the same transaction.
+    fn create_user(&self, user: &NewUser, now: UnixTime, audit: &[AuditEvent]) -> StoreResult<User>;
+    fn user(&self, id: UserId) -> StoreResult<Option<User>>;
+    /// Case-insensitive.
+    fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+    /// Case-insensitive.
+    fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    fn search_users(&self, query: &UserQuery) -> StoreResult<Vec<User>>;
+    /// Applies `update`; when `revoke` is given, revokes those sessions in the
+    /// same transaction. `None` if the user does not exist (nothing written).
+    fn update_user(
+        &self,
+        id: UserId,
+        update: &UserUpdate,
+        revoke: Option<&RevokeRequest>,
+        audit: &[AuditEvent],
+    ) -> StoreResult<Option<(User, Vec<RevokedSession>)>>;
+    /// Deletes the user, revoking their sessions (reason `UserDeleted`). False if absent.
+    fn delete_user(&self, id: UserId, now: UnixTime, audit: &[AuditEvent]) -> StoreResult<bool>;
+
+    // --- login throttling ---
+    fn throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>>;
+    /// Counts one failure for `key` atomically: a failure outside the window
+    /// starts a new window; reaching the threshold sets `locked_until = now + lock_for`.
+    fn record_login_failure(
+        &self,
+        key: &str,
+        now: UnixTime,
+        policy: ThrottlePolicy,
+        audit: &[AuditEvent],
+    ) -> StoreResult<ThrottleState>;
+    fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
+
+    // --- sessions and tokens ---
+    /// Writes the session, its first token and the audit lines, and sets the
+    /// user's `last_login` to the session's `created_at`.
+    fn open_session(&self, new: &NewSession) -> StoreResult<()>;
+    fn session(&self, id: SessionId) -> StoreResult<Option<Session>>;
+    /// Newest first; revoked sessions included only when asked.
+    fn sessions_of_user(&self, user: UserId, include_revoked: bool) -> StoreResult<Vec<Session>>;
+    fn outstanding(&self, jti: Jti) -> StoreResult<Option<OutstandingToken>>;
+    /// Every token of a session in issue order (the rotation chain).
+    fn tokens_of_session(&self, id: SessionId) -> StoreResult<Vec<OutstandingToken>>;
+    /// Reads the presented token, its session and successor, calls
+    /// [`crate::rotation::decide`], and applies the decision, all in one
+    /// transaction. Writes an audit line for rotations, grace replays and reuse.
+    fn rotate(&self, request: &RotationRequest) -> StoreResult<RotationOutcome>;
+    /// Moves a sliding session's expiry (sliding refresh keeps the jti).
+    fn extend_session(&self, id: SessionId, expires_at: UnixTime, now: UnixTime) -> StoreResult<()>;
+    /// Revokes live sessions and writes the audit lines, atomically. Returns
+    /// only the sessions that were live before the call.
+    fn revoke_sessions(&self, request: &RevokeRequest) -> StoreResult<Vec<RevokedSession>>;
+    fn revoke_jti(&self, revoked: &RevokedJti, audit: &[AuditEvent]) -> StoreResult<()>;
+    /// Every revoked session whose `max_expires_at + keep_for` is after `now`
+    /// (with its `max_expires_at`), and every revoked jti whose `expires_at +
+    /// keep_for` is after `now` (with its `expires_at`): what the in-memory
+    /// revocation set must hold after a restart.
+    fn live_revocations(&self, now: UnixTime, keep_for: i64) -> StoreResult<LiveRevocations>;
+
+    // --- audit and housekeeping ---
+    fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()>;
+    fn audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
+    /// Removes what can no longer matter at `now`: tokens and sessions past
+    /// their expiry by more than `keep_for` seconds, expired revoked jtis and
+    /// stale throttle entries. The audit log is kept.
+    fn flush_expired(&self, now: UnixTime, keep_for: i64) -> StoreResult<FlushReport>;
+}
