@@ -1,1 +1,222 @@
-fn main(){}
+//! Criterion benchmarks of the engine: mint, verify (empty and 1M-entry
+//! revocation set), rotate, logout-all of 10,000 sessions, login.
+//!
+//! `cargo bench -p warden-tests --bench engine`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{BatchSize, Criterion, SamplingMode, criterion_group, criterion_main};
+use warden_auth::keys::{KeyMaterial, KeyRing};
+use warden_auth::model::{AuditEvent, AuditKind, ClientInfo, NewSession, OutstandingToken, Session, SessionKind};
+use warden_auth::service::AuthContext;
+use warden_auth::settings::{Algorithm, Settings};
+use warden_auth::tokens::{ClaimNames, mint};
+use warden_auth::{Jti, SessionId};
+use warden_proto::TokenType;
+use warden_tests::{Engine, PASSWORD, login, test_settings};
+
+fn bench_mint(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mint");
+    let settings = Settings::default();
+    let names = ClaimNames::from_settings(&settings);
+    for alg in [Algorithm::HS256, Algorithm::ES256, Algorithm::EdDSA, Algorithm::RS256] {
+        let ring = KeyRing::new(KeyMaterial::generate(alg, 0).unwrap()).unwrap();
+        let claims = warden_proto::Claims {
+            token_type: TokenType::Access,
+            exp: 2_000_000_000,
+            iat: 1_900_000_000,
+            jti: Jti::random().to_string(),
+            user_id: "42".into(),
+            sid: SessionId::random().to_string(),
+            nbf: None,
+            iss: None,
+            aud: None,
+            refresh_exp: None,
+        };
+        g.bench_function(alg.as_str(), |b| b.iter(|| mint(&ring, &claims, &names).unwrap()));
+    }
+    g.finish();
+}
+
+fn bench_verify(c: &mut Criterion) {
+    let e = Engine::new(test_settings()).unwrap();
+    e.user("alice").unwrap();
+    let pair = e.login("alice").unwrap();
+    let mut g = c.benchmark_group("verify");
+    g.bench_function("access_hs256_empty_set", |b| {
+        b.iter(|| e.service.authenticate(&pair.access.token).unwrap())
+    });
+    let set = e.service.revocations();
+    let far = e.service.now() + 86_400;
+    for i in 0..1_000_000u32 {
+        if i % 2 == 0 {
+            set.revoke_session(SessionId::random(), far);
+        } else {
+            set.revoke_jti(Jti::random(), far);
+        }
+    }
+    assert_eq!(set.len(), (500_000, 500_000));
+    g.bench_function("access_hs256_1m_revoked", |b| {
+        b.iter(|| e.service.authenticate(&pair.access.token).unwrap())
+    });
+    g.finish();
+}
+
+fn bench_rotate(c: &mut Criterion) {
+    let e = Engine::new(test_settings()).unwrap();
+    e.user("alice").unwrap();
+    let pair = e.login("alice").unwrap();
+    let mut head = pair.refresh.token;
+    let mut g = c.benchmark_group("rotate");
+    g.bench_function("refresh_durable", |b| {
+        b.iter(|| {
+            let r = e.service.refresh(&head, &ClientInfo::default()).unwrap();
+            head = r.refresh.unwrap().token;
+        })
+    });
+    g.finish();
+}
+
+/// Writes `n` live sessions for `user` straight into the store, from several
+/// threads so group commit batches them.
+fn seed_sessions(e: &Engine, user: i64, n: usize) {
+    let now = e.service.now();
+    let threads = 16;
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let store = Arc::clone(e.service.store());
+            std::thread::spawn(move || {
+                for _ in (t..n).step_by(threads) {
+                    let sid = SessionId::random();
+                    let jti = Jti::random();
+                    let session = Session {
+                        id: sid,
+                        user_id: user,
+                        kind: SessionKind::Pair,
+                        client: ClientInfo::default(),
+                        created_at: now,
+                        last_rotated_at: None,
+                        rotation_count: 0,
+                        head_jti: jti,
+                        expires_at: now + 86_400,
+                        max_expires_at: now + 30 * 86_400,
+                        revoked_at: None,
+                        revoked_reason: None,
+                        revoked_by: None,
+                    };
+                    let token = OutstandingToken {
+                        jti,
+                        session_id: sid,
+                        user_id: user,
+                        token_type: TokenType::Refresh,
+                        signing_input_sha256: "0".repeat(64),
+                        kid: "bench".into(),
+                        issued_at: now,
+                        expires_at: now + 86_400,
+                        parent_jti: None,
+                        rotated_at: None,
+                        successor_jti: None,
+                        address: None,
+                    };
+                    store
+                        .open_session(&NewSession {
+                            session,
+                            token,
+                            audit: vec![AuditEvent::new(now, AuditKind::LoginSucceeded).subject(user)],
+                        })
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
+fn bench_logout_all(c: &mut Criterion) {
+    const SESSIONS: usize = 10_000;
+    const SAMPLES: usize = 10;
+    let e = Engine::new(test_settings()).unwrap();
+    // Interleave the users' sessions, so each user's rows are scattered in insertion order.
+    let users: Vec<_> = (0..SAMPLES + 1).map(|i| e.user(&format!("user{i}")).unwrap()).collect();
+    for chunk in 0..10 {
+        for u in &users {
+            seed_sessions(&e, u.id, SESSIONS / 10);
+        }
+        let _ = chunk;
+    }
+    let mut next = users.iter();
+    let mut g = c.benchmark_group("logout_all");
+    g.sampling_mode(SamplingMode::Flat).sample_size(SAMPLES).measurement_time(Duration::from_millis(100));
+    g.bench_function("10k_sessions", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let Some(u) = next.next() else {
+                    // Ran out of fresh users: re-seed the last one (outside the timing).
+                    let u = users.last().unwrap();
+                    seed_sessions(&e, u.id, SESSIONS);
+                    let ctx = ctx_for(u.id);
+                    let t = Instant::now();
+                    let n = e.service.logout_all(&ctx, &ClientInfo::default()).unwrap();
+                    total += t.elapsed();
+                    assert_eq!(n.count(), SESSIONS);
+                    continue;
+                };
+                let ctx = ctx_for(u.id);
+                let t = Instant::now();
+                let n = e.service.logout_all(&ctx, &ClientInfo::default()).unwrap();
+                total += t.elapsed();
+                assert_eq!(n.count(), SESSIONS);
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+fn ctx_for(user: i64) -> AuthContext {
+    AuthContext {
+        user_id: user,
+        session_id: SessionId::random(),
+        claims: warden_proto::Claims {
+            token_type: TokenType::Access,
+            exp: 0,
+            iat: 0,
+            jti: String::new(),
+            user_id: user.to_string(),
+            sid: String::new(),
+            nbf: None,
+            iss: None,
+            aud: None,
+            refresh_exp: None,
+        },
+    }
+}
+
+fn bench_login(c: &mut Criterion) {
+    // Lockout off: repeated failures must keep paying for the hash, as a first failure does.
+    let e = Engine::new(Settings { LOCKOUT_THRESHOLD: 0, ..test_settings() }).unwrap();
+    e.user("alice").unwrap();
+    let mut g = c.benchmark_group("login");
+    g.sample_size(20);
+    g.bench_function("argon2id_owasp_known_user", |b| {
+        b.iter(|| e.service.obtain_pair(&login("alice", PASSWORD)).unwrap())
+    });
+    g.bench_function("argon2id_owasp_unknown_user", |b| {
+        b.iter(|| e.service.obtain_pair(&login("nobody", PASSWORD)).unwrap_err())
+    });
+    g.bench_function("argon2id_owasp_wrong_password", |b| {
+        b.iter_batched(
+            || (),
+            |_| e.service.obtain_pair(&login("alice", "wrong password")).unwrap_err(),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_mint, bench_verify, bench_rotate, bench_logout_all, bench_login);
+criterion_main!(benches);

@@ -120,6 +120,9 @@ pub enum KeyError {
     Generate { alg: String, message: String },
     #[error("signing failed: {0}")]
     Sign(String),
+    /// The set of keys is inconsistent (no active key, two active keys, a duplicate kid).
+    #[error("key ring: {0}")]
+    Ring(String),
 }
 
 /// Every way an engine operation can fail.
@@ -144,7 +147,10 @@ pub enum AuthError {
     #[error("not found: {0}")]
     NotFound(&'static str),
     #[error("{field}: {message}")]
-    InvalidInput { field: &'static str, message: String },
+    InvalidInput {
+        field: &'static str,
+        message: String,
+    },
     #[error("{0}")]
     Conflict(String),
     #[error(transparent)]

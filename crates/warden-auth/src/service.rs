@@ -1,1 +1,1637 @@
-//! TODO(in progress)
+//! `AuthService`: every operation of the engine, written once.
+//!
+//! The HTTP server, the CLI and the desktop app are thin adapters over this.
+//! Methods are synchronous (the store is); an async caller runs them on a
+//! blocking thread. Every revocation is durable in the store before the method
+//! returns, and is in the in-memory revocation set before the caller can answer.
+
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use warden_proto::{Claims, SessionInfo, TokenType};
+
+use crate::clock::{Clock, UnixTime};
+use crate::error::{AuthError, Result, TokenError};
+use crate::ids::{Jti, SessionId, UserId};
+use crate::keys::{KeyMaterial, KeyRing};
+use crate::lockout::{identifier_key, retry_after};
+use crate::model::{
+    AuditEntry, AuditEvent, AuditKind, AuditQuery, ClientInfo, FlushReport, NewSession, NewUser,
+    OutstandingToken, RevocationReason, RevokeRequest, RevokeTarget, RevokedJti, RevokedSession,
+    RotationOutcome, RotationRequest, Session, SessionKind, User, UserQuery, UserUpdate,
+};
+use crate::passwords::PasswordHasher;
+use crate::revocation::RevocationSet;
+use crate::rotation::{RotationPolicy, RotationRefusal};
+use crate::settings::{LoginField, Settings};
+use crate::store::{Store, StoreError, ThrottlePolicy};
+use crate::tokens::{self, ClaimNames, ValidationPolicy};
+
+/// A token as handed to a client, with the claims it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    pub token: String,
+    pub claims: Claims,
+}
+
+/// The answer to a login (`api/token/`).
+#[derive(Debug, Clone)]
+pub struct IssuedPair {
+    pub access: IssuedToken,
+    pub refresh: IssuedToken,
+    pub session: Session,
+    pub user: User,
+}
+
+/// How a refresh was served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshKind {
+    /// A new refresh token replaced the presented one.
+    Rotated,
+    /// A retry within the grace window got the existing successor again.
+    GraceReplay,
+    /// `ROTATE_REFRESH_TOKENS` is off: only a new access token.
+    AccessOnly,
+}
+
+/// The answer to `api/token/refresh/`.
+#[derive(Debug, Clone)]
+pub struct Refreshed {
+    pub access: IssuedToken,
+    pub refresh: Option<IssuedToken>,
+    pub session: Session,
+    pub kind: RefreshKind,
+}
+
+/// Who a request is from, established from its access (or sliding) token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthContext {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub claims: Claims,
+}
+
+/// A login attempt.
+#[derive(Debug, Clone, Default)]
+pub struct LoginRequest {
+    /// What the user typed in the `username` field: a username or an e-mail per `LOGIN_FIELD`.
+    pub identifier: String,
+    pub password: String,
+    pub client: ClientInfo,
+}
+
+/// A new account.
+#[derive(Debug, Clone, Default)]
+pub struct NewAccount {
+    pub username: String,
+    pub email: Option<String>,
+    pub password: String,
+    pub is_staff: bool,
+    pub email_verified: bool,
+}
+
+/// RFC 7662 introspection result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Introspection {
+    pub active: bool,
+    pub claims: Option<Claims>,
+    pub username: Option<String>,
+}
+
+/// What logout-all and similar revocations ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationSummary {
+    pub sessions: Vec<SessionId>,
+}
+
+impl RevocationSummary {
+    pub fn count(&self) -> usize {
+        self.sessions.len()
+    }
+}
+
+pub struct AuthService {
+    settings: Settings,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    keys: RwLock<KeyRing>,
+    revoked: RevocationSet,
+    hasher: PasswordHasher,
+    policy: ValidationPolicy,
+    names: ClaimNames,
+}
+
+impl std::fmt::Debug for AuthService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthService")
+            .field("store", &self.store)
+            .field("clock", &self.clock)
+            .field("revoked", &self.revoked)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthService {
+    /// Validates the settings and rebuilds the revocation set from the store.
+    pub fn new(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        keys: KeyRing,
+    ) -> Result<Self> {
+        settings.validate()?;
+        let hasher = PasswordHasher::from_settings(&settings)?;
+        let now = clock.now();
+        let keep_for = settings.LEEWAY.get();
+        let live = store.live_revocations(now, keep_for)?;
+        let revoked = RevocationSet::from_live(&live, keep_for);
+        Ok(AuthService {
+            policy: ValidationPolicy::from_settings(&settings),
+            names: ClaimNames::from_settings(&settings),
+            settings,
+            store,
+            clock,
+            keys: RwLock::new(keys),
+            revoked,
+            hasher,
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    pub fn revocations(&self) -> &RevocationSet {
+        &self.revoked
+    }
+
+    // ------------------------------------------------------------------
+    // Accounts
+
+    /// Creates an account; `actor` is the staff member doing it, if any.
+    pub fn create_user(&self, account: &NewAccount, actor: Option<UserId>) -> Result<User> {
+        let username = account.username.trim();
+        validate_username(username)?;
+        let email = match account.email.as_deref().map(str::trim) {
+            Some("") | None => None,
+            Some(e) => {
+                validate_email(e)?;
+                Some(e.to_string())
+            }
+        };
+        let password_hash = self.hasher.hash(&account.password, username)?;
+        let now = self.now();
+        let new = NewUser {
+            username: username.to_string(),
+            email,
+            email_verified: account.email_verified,
+            password_hash,
+            is_active: true,
+            is_staff: account.is_staff,
+        };
+        let audit = [AuditEvent::new(now, AuditKind::UserCreated)
+            .actor(actor)
+            .detail(serde_json::json!({ "username": username, "staff": account.is_staff }))];
+        match self.store.create_user(&new, now, &audit) {
+            Ok(u) => Ok(u),
+            Err(StoreError::Conflict(what)) => {
+                Err(AuthError::Conflict(if what.contains("email") {
+                    "A user with that email already exists.".into()
+                } else {
+                    "A user with that username already exists.".into()
+                }))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn user(&self, id: UserId) -> Result<User> {
+        self.store.user(id)?.ok_or(AuthError::NotFound("user"))
+    }
+
+    pub fn user_by_username(&self, username: &str) -> Result<User> {
+        self.store
+            .user_by_username(username)?
+            .ok_or(AuthError::NotFound("user"))
+    }
+
+    // ------------------------------------------------------------------
+    // Login
+
+    /// `api/token/`: checks credentials (with lockout) and opens a session.
+    pub fn obtain_pair(&self, req: &LoginRequest) -> Result<IssuedPair> {
+        let user = self.check_credentials(req)?;
+        let (session, refresh) = self.open_session(&user, SessionKind::Pair, &req.client)?;
+        let access = self.mint_access(
+            &user_ref(&user, &self.settings),
+            session.id,
+            session.max_expires_at,
+        )?;
+        Ok(IssuedPair {
+            access,
+            refresh,
+            session,
+            user,
+        })
+    }
+
+    /// `api/token/sliding/`: checks credentials and opens a sliding-token session.
+    pub fn obtain_sliding(&self, req: &LoginRequest) -> Result<(IssuedToken, Session)> {
+        let user = self.check_credentials(req)?;
+        let (session, token) = self.open_session(&user, SessionKind::Sliding, &req.client)?;
+        Ok((token, session))
+    }
+
+    fn check_credentials(&self, req: &LoginRequest) -> Result<User> {
+        let now = self.now();
+        let key = identifier_key(&req.identifier);
+        let throttle = ThrottlePolicy::from_settings(&self.settings);
+        let state = match throttle {
+            Some(_) => self.store.throttle(&key)?,
+            None => None,
+        };
+        if let Some(secs) = retry_after(state.as_ref(), now) {
+            // Known and unknown identifiers are locked alike, and no hash is checked,
+            // so the answer says nothing about whether the account exists.
+            self.store
+                .append_audit(&[AuditEvent::new(now, AuditKind::LoginFailed)
+                    .address(req.client.address.clone())
+                    .reason("identifier locked out")
+                    .detail(serde_json::json!({ "identifier": key }))])?;
+            return Err(AuthError::LockedOut { retry_after: secs });
+        }
+        let user = self.find_login_user(&req.identifier)?;
+        let matches = match &user {
+            Some(u) => self.hasher.verify(&req.password, &u.password_hash),
+            None => {
+                self.hasher.verify_dummy(&req.password);
+                false
+            }
+        };
+        let user = match user {
+            Some(u) if matches && u.is_active => u,
+            other => {
+                self.login_failed(&key, other.as_ref(), &req.client, now, throttle)?;
+                return Err(AuthError::InvalidCredentials);
+            }
+        };
+        if let Some(until) = user.locked_until.filter(|u| *u > now) {
+            self.store
+                .append_audit(&[AuditEvent::new(now, AuditKind::LoginFailed)
+                    .subject(user.id)
+                    .address(req.client.address.clone())
+                    .reason("account locked by staff")])?;
+            return Err(AuthError::LockedOut {
+                retry_after: until.saturating_sub(now),
+            });
+        }
+        if self.settings.REQUIRE_VERIFIED_EMAIL && !user.email_verified {
+            self.store
+                .append_audit(&[AuditEvent::new(now, AuditKind::LoginFailed)
+                    .subject(user.id)
+                    .address(req.client.address.clone())
+                    .reason("e-mail not verified")])?;
+            return Err(AuthError::EmailNotVerified);
+        }
+        if state.is_some_and(|s| s.failures > 0) {
+            self.store.clear_login_failures(&key)?;
+        }
+        Ok(user)
+    }
+
+    fn find_login_user(&self, identifier: &str) -> Result<Option<User>> {
+        let id = identifier.trim();
+        if id.is_empty() || id.len() > 254 {
+            return Ok(None);
+        }
+        Ok(match self.settings.LOGIN_FIELD {
+            LoginField::Username => self.store.user_by_username(id)?,
+            LoginField::Email => self.store.user_by_email(id)?,
+            LoginField::UsernameOrEmail if id.contains('@') => self.store.user_by_email(id)?,
+            LoginField::UsernameOrEmail => self.store.user_by_username(id)?,
+        })
+    }
+
+    fn login_failed(
+        &self,
+        key: &str,
+        user: Option<&User>,
+        client: &ClientInfo,
+        now: UnixTime,
+        throttle: Option<ThrottlePolicy>,
+    ) -> Result<()> {
+        let mut event = AuditEvent::new(now, AuditKind::LoginFailed)
+            .address(client.address.clone())
+            .reason("bad credentials")
+            .detail(serde_json::json!({ "identifier": key }));
+        if let Some(u) = user {
+            event = event.subject(u.id);
+        }
+        let Some(policy) = throttle else {
+            self.store.append_audit(&[event])?;
+            return Ok(());
+        };
+        let state = self
+            .store
+            .record_login_failure(key, now, policy, &[event])?;
+        let just_locked = state.failures == policy.threshold && state.locked_until.is_some();
+        if just_locked {
+            let mut locked = AuditEvent::new(now, AuditKind::LockedOut)
+                .address(client.address.clone())
+                .detail(serde_json::json!({ "identifier": key, "until": state.locked_until }));
+            match user {
+                Some(u) => {
+                    locked = locked.subject(u.id);
+                    self.revoke(RevokeRequest {
+                        target: RevokeTarget::User {
+                            user_id: u.id,
+                            except: None,
+                        },
+                        reason: RevocationReason::LockedOut,
+                        actor: None,
+                        now,
+                        audit: vec![locked],
+                    })?;
+                }
+                None => self.store.append_audit(&[locked])?,
+            }
+        }
+        Ok(())
+    }
+
+    fn open_session(
+        &self,
+        user: &User,
+        kind: SessionKind,
+        client: &ClientInfo,
+    ) -> Result<(Session, IssuedToken)> {
+        let now = self.now();
+        let s = &self.settings;
+        let sid = SessionId::random();
+        let max = now.saturating_add(s.SESSION_MAX_LIFETIME.get());
+        let jti = Jti::random();
+        let (token_type, exp, refresh_exp, session_exp) = match kind {
+            SessionKind::Pair => {
+                let exp = now.saturating_add(s.REFRESH_TOKEN_LIFETIME.get()).min(max);
+                (TokenType::Refresh, exp, None, exp)
+            }
+            SessionKind::Sliding => {
+                let refresh_exp = now
+                    .saturating_add(s.SLIDING_TOKEN_REFRESH_LIFETIME.get())
+                    .min(max);
+                let exp = now
+                    .saturating_add(s.SLIDING_TOKEN_LIFETIME.get())
+                    .min(refresh_exp);
+                (TokenType::Sliding, exp, Some(refresh_exp), refresh_exp)
+            }
+        };
+        let claims = self.claims(
+            token_type,
+            &user_ref(user, s),
+            sid,
+            jti,
+            now,
+            exp,
+            refresh_exp,
+        );
+        let minted = tokens::mint(&self.keys.read(), &claims, &self.names)?;
+        let session = Session {
+            id: sid,
+            user_id: user.id,
+            kind,
+            client: client.clone(),
+            created_at: now,
+            last_rotated_at: None,
+            rotation_count: 0,
+            head_jti: jti,
+            expires_at: session_exp,
+            max_expires_at: max,
+            revoked_at: None,
+            revoked_reason: None,
+            revoked_by: None,
+        };
+        let token = OutstandingToken {
+            jti,
+            session_id: sid,
+            user_id: user.id,
+            token_type,
+            signing_input_sha256: minted.signing_input_sha256.clone(),
+            kid: minted.kid.clone(),
+            issued_at: now,
+            expires_at: exp,
+            parent_jti: None,
+            rotated_at: None,
+            successor_jti: None,
+            address: client.address.clone(),
+        };
+        let audit = vec![
+            AuditEvent::new(now, AuditKind::LoginSucceeded)
+                .subject(user.id)
+                .session(sid)
+                .jti(jti)
+                .address(client.address.clone())
+                .detail(
+                    serde_json::json!({ "kind": kind.as_str(), "device": client.device_label }),
+                ),
+        ];
+        self.store.open_session(&NewSession {
+            session: session.clone(),
+            token,
+            audit,
+        })?;
+        Ok((
+            session,
+            IssuedToken {
+                token: minted.token,
+                claims,
+            },
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn claims(
+        &self,
+        token_type: TokenType,
+        user: &str,
+        sid: SessionId,
+        jti: Jti,
+        iat: UnixTime,
+        exp: UnixTime,
+        refresh_exp: Option<UnixTime>,
+    ) -> Claims {
+        Claims {
+            token_type,
+            exp,
+            iat,
+            jti: jti.to_string(),
+            user_id: user.to_string(),
+            sid: sid.to_string(),
+            nbf: None,
+            iss: self.settings.ISSUER.clone(),
+            aud: self.settings.AUDIENCE.clone(),
+            refresh_exp,
+        }
+    }
+
+    fn mint_access(&self, user: &str, sid: SessionId, cap: UnixTime) -> Result<IssuedToken> {
+        let now = self.now();
+        let exp = now
+            .saturating_add(self.settings.ACCESS_TOKEN_LIFETIME.get())
+            .min(cap);
+        let claims = self.claims(TokenType::Access, user, sid, Jti::random(), now, exp, None);
+        let minted = tokens::mint(&self.keys.read(), &claims, &self.names)?;
+        Ok(IssuedToken {
+            token: minted.token,
+            claims,
+        })
+    }
+
+    // ------------------------------------------------------------------
+    // Validation
+
+    /// Steps 1–8 of validation (size … token type); revocation is separate.
+    pub fn decode(&self, token: &str, expected: Option<TokenType>) -> Result<Claims, TokenError> {
+        tokens::validate(token, &self.keys.read(), &self.policy, self.now(), expected)
+    }
+
+    /// Step 9: the revocation set. A revoked session's tokens are refused with
+    /// the wire error its reason calls for.
+    fn check_revoked(&self, claims: &Claims) -> Result<()> {
+        let sid = SessionId::parse(&claims.sid).ok_or(TokenError::BadId)?;
+        if self.revoked.is_session_revoked(sid) {
+            return Err(self.revoked_session_error(sid));
+        }
+        let jti = Jti::parse(&claims.jti).ok_or(TokenError::BadId)?;
+        if self.revoked.is_jti_revoked(jti) {
+            return Err(TokenError::Blacklisted(Some(RevocationReason::Revoked)).into());
+        }
+        Ok(())
+    }
+
+    fn revoked_session_error(&self, sid: SessionId) -> AuthError {
+        // Slow path, only for refused tokens: read why, so a deactivated or deleted
+        // user gets SimpleJWT's `user_inactive` / `user_not_found` answers.
+        let reason = self
+            .store
+            .session(sid)
+            .ok()
+            .flatten()
+            .and_then(|s| s.revoked_reason);
+        reason_error(reason)
+    }
+
+    /// A request's access (or sliding) token: valid, of an access type, not revoked.
+    pub fn authenticate(&self, token: &str) -> Result<AuthContext> {
+        let claims = self.decode(token, None)?;
+        if claims.token_type == TokenType::Refresh {
+            return Err(TokenError::wrong_type(TokenType::Access, TokenType::Refresh).into());
+        }
+        self.check_revoked(&claims)?;
+        let user_id = self.user_id_of(&claims)?;
+        let session_id = SessionId::parse(&claims.sid).ok_or(TokenError::BadId)?;
+        Ok(AuthContext {
+            user_id,
+            session_id,
+            claims,
+        })
+    }
+
+    /// `api/token/verify/`: any token type; refresh and sliding tokens must also
+    /// be outstanding and not rotated away.
+    pub fn verify(&self, token: &str) -> Result<Claims> {
+        let claims = self.decode(token, None)?;
+        self.check_revoked(&claims)?;
+        if claims.token_type != TokenType::Access {
+            self.check_outstanding(token, &claims)?;
+        }
+        Ok(claims)
+    }
+
+    fn check_outstanding(&self, token: &str, claims: &Claims) -> Result<OutstandingToken> {
+        let jti = Jti::parse(&claims.jti).ok_or(TokenError::BadId)?;
+        let row = self
+            .store
+            .outstanding(jti)?
+            .ok_or(TokenError::NotOutstanding)?;
+        if row.session_id.to_string() != claims.sid {
+            return Err(TokenError::NotOutstanding.into());
+        }
+        // Sliding tokens keep their jti across refreshes, so only refresh tokens are pinned to their bytes.
+        if row.token_type == TokenType::Refresh
+            && tokens::signing_input_sha256(token).as_deref()
+                != Some(row.signing_input_sha256.as_str())
+        {
+            return Err(TokenError::NotOutstanding.into());
+        }
+        if row.rotated_at.is_some() && self.settings.BLACKLIST_AFTER_ROTATION {
+            return Err(TokenError::Blacklisted(None).into());
+        }
+        let session = self
+            .store
+            .session(row.session_id)?
+            .ok_or(TokenError::NotOutstanding)?;
+        if session.is_revoked() {
+            return Err(reason_error(session.revoked_reason));
+        }
+        Ok(row)
+    }
+
+    fn user_id_of(&self, claims: &Claims) -> Result<UserId> {
+        if self.settings.USER_ID_FIELD == "username" {
+            return Ok(self
+                .store
+                .user_by_username(&claims.user_id)?
+                .ok_or(AuthError::UserNotFound)?
+                .id);
+        }
+        claims
+            .user_id
+            .parse::<UserId>()
+            .map_err(|_| AuthError::UserNotFound)
+    }
+
+    fn active_user(&self, claims: &Claims) -> Result<User> {
+        let id = self.user_id_of(claims)?;
+        let user = self.store.user(id)?.ok_or(AuthError::UserNotFound)?;
+        if self.settings.CHECK_USER_IS_ACTIVE && !user.is_active {
+            return Err(AuthError::UserInactive);
+        }
+        Ok(user)
+    }
+
+    // ------------------------------------------------------------------
+    // Refresh
+
+    /// `api/token/refresh/`: rotates atomically; a replayed rotated-away token revokes the family.
+    pub fn refresh(&self, token: &str, client: &ClientInfo) -> Result<Refreshed> {
+        let claims = self.decode(token, Some(TokenType::Refresh))?;
+        self.check_revoked(&claims)?;
+        let user = self.active_user(&claims)?;
+        let sid = SessionId::parse(&claims.sid).ok_or(TokenError::BadId)?;
+        let presented = Jti::parse(&claims.jti).ok_or(TokenError::BadId)?;
+        let uref = user_ref(&user, &self.settings);
+
+        if !self.settings.ROTATE_REFRESH_TOKENS {
+            self.check_outstanding(token, &claims)?;
+            let session = self.store.session(sid)?.ok_or(TokenError::NotOutstanding)?;
+            let access = self.mint_access(&uref, sid, session.max_expires_at)?;
+            return Ok(Refreshed {
+                access,
+                refresh: None,
+                session,
+                kind: RefreshKind::AccessOnly,
+            });
+        }
+
+        // The cap never changes, so reading it outside the rotation transaction is safe.
+        let session = self.store.session(sid)?.ok_or(TokenError::NotOutstanding)?;
+        let now = self.now();
+        let exp = now
+            .saturating_add(self.settings.REFRESH_TOKEN_LIFETIME.get())
+            .min(session.max_expires_at);
+        let jti = Jti::random();
+        let succ_claims = self.claims(TokenType::Refresh, &uref, sid, jti, now, exp, None);
+        let minted = tokens::mint(&self.keys.read(), &succ_claims, &self.names)?;
+        let presented_hash = tokens::signing_input_sha256(token).ok_or(TokenError::Malformed)?;
+        let request = RotationRequest {
+            presented_jti: presented,
+            presented_signing_input_sha256: presented_hash,
+            successor: OutstandingToken {
+                jti,
+                session_id: sid,
+                user_id: user.id,
+                token_type: TokenType::Refresh,
+                signing_input_sha256: minted.signing_input_sha256.clone(),
+                kid: minted.kid.clone(),
+                issued_at: now,
+                expires_at: exp,
+                parent_jti: Some(presented),
+                rotated_at: None,
+                successor_jti: None,
+                address: client.address.clone(),
+            },
+            now,
+            policy: RotationPolicy {
+                blacklist_after_rotation: self.settings.BLACKLIST_AFTER_ROTATION,
+                grace_period: self.settings.REFRESH_GRACE_PERIOD.get(),
+            },
+            address: client.address.clone(),
+        };
+        match self.store.rotate(&request)? {
+            RotationOutcome::Rotated { session, .. } => Ok(Refreshed {
+                access: self.mint_access(&uref, sid, session.max_expires_at)?,
+                refresh: Some(IssuedToken {
+                    token: minted.token,
+                    claims: succ_claims,
+                }),
+                session,
+                kind: RefreshKind::Rotated,
+            }),
+            RotationOutcome::GraceReplay { session, successor } => {
+                // Re-mint the successor from its recorded claims: same jti, iat and exp,
+                // so the same signing input, which is what the store pinned.
+                let claims = self.claims(
+                    TokenType::Refresh,
+                    &uref,
+                    sid,
+                    successor.jti,
+                    successor.issued_at,
+                    successor.expires_at,
+                    None,
+                );
+                // Sign with the key that signed the successor, even if it has since retired.
+                let again = {
+                    let ring = self.keys.read();
+                    let key = ring
+                        .get(&successor.kid)
+                        .ok_or(TokenError::Blacklisted(None))?;
+                    tokens::mint_with_key(key, &claims, &self.names)?
+                };
+                if again.signing_input_sha256 != successor.signing_input_sha256 {
+                    // Claims that can't be reproduced (settings changed in between): refuse
+                    // the retry rather than fork the family.
+                    return Err(TokenError::Blacklisted(None).into());
+                }
+                Ok(Refreshed {
+                    access: self.mint_access(&uref, sid, session.max_expires_at)?,
+                    refresh: Some(IssuedToken {
+                        token: again.token,
+                        claims,
+                    }),
+                    session,
+                    kind: RefreshKind::GraceReplay,
+                })
+            }
+            RotationOutcome::ReuseDetected { session } => {
+                self.remember_revoked(&[RevokedSession {
+                    id: session.id,
+                    user_id: session.user_id,
+                    max_expires_at: session.max_expires_at,
+                }]);
+                tracing::warn!(session = %session.id, user = session.user_id, "refresh token reuse detected; session revoked");
+                Err(TokenError::Blacklisted(Some(RevocationReason::ReuseDetected)).into())
+            }
+            RotationOutcome::Refused(r) => Err(match r {
+                RotationRefusal::NotOutstanding | RotationRefusal::Mismatch => {
+                    TokenError::NotOutstanding.into()
+                }
+                RotationRefusal::SessionRevoked(reason) => reason_error(reason),
+                RotationRefusal::Expired => TokenError::Expired {
+                    exp: session.max_expires_at.min(claims.exp),
+                    now,
+                }
+                .into(),
+            }),
+        }
+    }
+
+    /// `api/token/sliding/refresh/`: same jti, new `exp`, never past `refresh_exp`.
+    pub fn refresh_sliding(&self, token: &str) -> Result<IssuedToken> {
+        let claims = self.decode(token, Some(TokenType::Sliding))?;
+        self.check_revoked(&claims)?;
+        let user = self.active_user(&claims)?;
+        self.check_outstanding(token, &claims)?;
+        let now = self.now();
+        let refresh_exp = claims
+            .refresh_exp
+            .ok_or(TokenError::MissingClaim("refresh_exp"))?;
+        if refresh_exp + self.settings.LEEWAY.get() <= now {
+            return Err(TokenError::Expired {
+                exp: refresh_exp,
+                now,
+            }
+            .into());
+        }
+        let sid = SessionId::parse(&claims.sid).ok_or(TokenError::BadId)?;
+        let jti = Jti::parse(&claims.jti).ok_or(TokenError::BadId)?;
+        let exp = now
+            .saturating_add(self.settings.SLIDING_TOKEN_LIFETIME.get())
+            .min(refresh_exp);
+        let new = self.claims(
+            TokenType::Sliding,
+            &user_ref(&user, &self.settings),
+            sid,
+            jti,
+            now,
+            exp,
+            Some(refresh_exp),
+        );
+        let minted = tokens::mint(&self.keys.read(), &new, &self.names)?;
+        self.store.extend_session(sid, refresh_exp, now)?;
+        Ok(IssuedToken {
+            token: minted.token,
+            claims: new,
+        })
+    }
+
+    // ------------------------------------------------------------------
+    // Revocation
+
+    fn revoke(&self, request: RevokeRequest) -> Result<Vec<RevokedSession>> {
+        let ended = self.store.revoke_sessions(&request)?;
+        self.remember_revoked(&ended);
+        Ok(ended)
+    }
+
+    fn remember_revoked(&self, ended: &[RevokedSession]) {
+        let keep = self.settings.LEEWAY.get();
+        for s in ended {
+            self.revoked
+                .revoke_session(s.id, s.max_expires_at.saturating_add(keep));
+        }
+    }
+
+    /// `api/token/blacklist/`: the refresh token's whole session ends, access tokens included.
+    pub fn blacklist(&self, refresh_token: &str, client: &ClientInfo) -> Result<()> {
+        let claims = self.decode(refresh_token, Some(TokenType::Refresh))?;
+        self.check_revoked(&claims)?;
+        let row = self.check_outstanding(refresh_token, &claims)?;
+        let now = self.now();
+        self.revoke(RevokeRequest {
+            target: RevokeTarget::Session(row.session_id),
+            reason: RevocationReason::Blacklisted,
+            actor: Some(row.user_id),
+            now,
+            audit: vec![
+                AuditEvent::new(now, AuditKind::Blacklisted)
+                    .subject(row.user_id)
+                    .actor(Some(row.user_id))
+                    .session(row.session_id)
+                    .jti(row.jti)
+                    .address(client.address.clone()),
+            ],
+        })?;
+        Ok(())
+    }
+
+    /// `api/logout/`: ends the session of `refresh_token`, which must belong to the caller.
+    pub fn logout(
+        &self,
+        ctx: &AuthContext,
+        refresh_token: &str,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let claims = self.decode(refresh_token, Some(TokenType::Refresh))?;
+        if self.user_id_of(&claims)? != ctx.user_id {
+            return Err(AuthError::Forbidden(
+                "that refresh token belongs to another user",
+            ));
+        }
+        self.check_revoked(&claims)?;
+        let row = self.check_outstanding(refresh_token, &claims)?;
+        let now = self.now();
+        self.revoke(RevokeRequest {
+            target: RevokeTarget::Session(row.session_id),
+            reason: RevocationReason::Logout,
+            actor: Some(ctx.user_id),
+            now,
+            audit: vec![
+                AuditEvent::new(now, AuditKind::Logout)
+                    .subject(ctx.user_id)
+                    .actor(Some(ctx.user_id))
+                    .session(row.session_id)
+                    .address(client.address.clone()),
+            ],
+        })?;
+        Ok(())
+    }
+
+    /// `api/logout-all/`: every session of the caller, this one included.
+    pub fn logout_all(&self, ctx: &AuthContext, client: &ClientInfo) -> Result<RevocationSummary> {
+        self.end_all_sessions(
+            ctx.user_id,
+            Some(ctx.user_id),
+            RevocationReason::LogoutAll,
+            None,
+            client,
+        )
+    }
+
+    fn end_all_sessions(
+        &self,
+        user_id: UserId,
+        actor: Option<UserId>,
+        reason: RevocationReason,
+        note: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<RevocationSummary> {
+        let now = self.now();
+        let mut event = AuditEvent::new(
+            now,
+            if reason == RevocationReason::LogoutAll {
+                AuditKind::LogoutAll
+            } else {
+                AuditKind::SessionRevoked
+            },
+        )
+        .subject(user_id)
+        .actor(actor)
+        .address(client.address.clone())
+        .detail(serde_json::json!({ "scope": "all", "cause": reason.as_str() }));
+        if let Some(n) = note {
+            event = event.reason(n);
+        }
+        let ended = self.revoke(RevokeRequest {
+            target: RevokeTarget::User {
+                user_id,
+                except: None,
+            },
+            reason,
+            actor,
+            now,
+            audit: vec![event],
+        })?;
+        Ok(RevocationSummary {
+            sessions: ended.iter().map(|s| s.id).collect(),
+        })
+    }
+
+    /// The caller's sessions, newest first; `include_revoked` adds ended ones.
+    pub fn my_sessions(
+        &self,
+        ctx: &AuthContext,
+        include_revoked: bool,
+    ) -> Result<Vec<SessionInfo>> {
+        Ok(self
+            .store
+            .sessions_of_user(ctx.user_id, include_revoked)?
+            .iter()
+            .map(|s| session_info(s, Some(ctx.session_id)))
+            .collect())
+    }
+
+    /// Ends one of the caller's own sessions. Someone else's session is "not found".
+    pub fn revoke_my_session(
+        &self,
+        ctx: &AuthContext,
+        sid: SessionId,
+        client: &ClientInfo,
+    ) -> Result<bool> {
+        let session = self
+            .store
+            .session(sid)?
+            .filter(|s| s.user_id == ctx.user_id)
+            .ok_or(AuthError::NotFound("session"))?;
+        let now = self.now();
+        let ended = self.revoke(RevokeRequest {
+            target: RevokeTarget::Session(session.id),
+            reason: RevocationReason::Logout,
+            actor: Some(ctx.user_id),
+            now,
+            audit: vec![
+                AuditEvent::new(now, AuditKind::SessionRevoked)
+                    .subject(ctx.user_id)
+                    .actor(Some(ctx.user_id))
+                    .session(session.id)
+                    .address(client.address.clone()),
+            ],
+        })?;
+        Ok(!ended.is_empty())
+    }
+
+    /// RFC 7009: revokes a refresh token's session or an access token by jti.
+    /// Invalid or expired tokens are not an error (the RFC answers 200); a
+    /// token of another user is, unless the caller is staff.
+    pub fn revoke_token(
+        &self,
+        ctx: &AuthContext,
+        token: &str,
+        client: &ClientInfo,
+    ) -> Result<bool> {
+        let Ok(claims) = self.decode(token, None) else {
+            return Ok(false);
+        };
+        let owner = self.user_id_of(&claims)?;
+        if owner != ctx.user_id && !self.is_staff(ctx.user_id)? {
+            return Err(AuthError::Forbidden("that token belongs to another user"));
+        }
+        let sid = SessionId::parse(&claims.sid).ok_or(TokenError::BadId)?;
+        let jti = Jti::parse(&claims.jti).ok_or(TokenError::BadId)?;
+        let now = self.now();
+        let event = AuditEvent::new(now, AuditKind::TokenRevoked)
+            .subject(owner)
+            .actor(Some(ctx.user_id))
+            .session(sid)
+            .jti(jti)
+            .address(client.address.clone())
+            .detail(serde_json::json!({ "token_type": claims.token_type.as_str() }));
+        match claims.token_type {
+            TokenType::Access => {
+                let revoked = RevokedJti {
+                    jti,
+                    session_id: Some(sid),
+                    user_id: Some(owner),
+                    revoked_at: now,
+                    expires_at: claims.exp,
+                    reason: RevocationReason::Revoked,
+                };
+                self.store.revoke_jti(&revoked, &[event])?;
+                self.revoked
+                    .revoke_jti(jti, claims.exp.saturating_add(self.settings.LEEWAY.get()));
+                Ok(true)
+            }
+            TokenType::Refresh | TokenType::Sliding => Ok(!self
+                .revoke(RevokeRequest {
+                    target: RevokeTarget::Session(sid),
+                    reason: RevocationReason::Revoked,
+                    actor: Some(ctx.user_id),
+                    now,
+                    audit: vec![event],
+                })?
+                .is_empty()),
+        }
+    }
+
+    /// RFC 7662: whether a token is active, with its claims when the caller may see them.
+    pub fn introspect(&self, ctx: &AuthContext, token: &str) -> Result<Introspection> {
+        let inactive = Introspection {
+            active: false,
+            claims: None,
+            username: None,
+        };
+        let Ok(claims) = self.verify(token) else {
+            return Ok(inactive);
+        };
+        let owner = self.user_id_of(&claims).ok();
+        if owner != Some(ctx.user_id) && !self.is_staff(ctx.user_id)? {
+            return Ok(inactive);
+        }
+        let username = match owner {
+            Some(id) => self.store.user(id)?.map(|u| u.username),
+            None => None,
+        };
+        Ok(Introspection {
+            active: true,
+            claims: Some(claims),
+            username,
+        })
+    }
+
+    // ------------------------------------------------------------------
+    // Passwords
+
+    /// The caller changes their own password; every other session ends.
+    pub fn change_password(
+        &self,
+        ctx: &AuthContext,
+        old: &str,
+        new: &str,
+        client: &ClientInfo,
+    ) -> Result<RevocationSummary> {
+        let user = self.user(ctx.user_id)?;
+        if !self.hasher.verify(old, &user.password_hash) {
+            return Err(AuthError::invalid(
+                "old_password",
+                "Your old password was entered incorrectly. Please enter it again.",
+            ));
+        }
+        let hash = self.hasher.hash(new, &user.username)?;
+        let now = self.now();
+        self.update_and_revoke(
+            user.id,
+            UserUpdate {
+                password_hash: Some(hash),
+                password_changed_at: Some(now),
+                ..UserUpdate::default()
+            },
+            Some((RevocationReason::PasswordChanged, Some(ctx.session_id))),
+            Some(ctx.user_id),
+            AuditEvent::new(now, AuditKind::PasswordChanged)
+                .subject(user.id)
+                .actor(Some(ctx.user_id))
+                .session(ctx.session_id)
+                .address(client.address.clone()),
+        )
+    }
+
+    fn update_and_revoke(
+        &self,
+        user_id: UserId,
+        update: UserUpdate,
+        revoke: Option<(RevocationReason, Option<SessionId>)>,
+        actor: Option<UserId>,
+        audit: AuditEvent,
+    ) -> Result<RevocationSummary> {
+        let now = audit.at;
+        let request = revoke.map(|(reason, except)| RevokeRequest {
+            target: RevokeTarget::User { user_id, except },
+            reason,
+            actor,
+            now,
+            audit: Vec::new(),
+        });
+        let (_, ended) = self
+            .store
+            .update_user(user_id, &update, request.as_ref(), &[audit])?
+            .ok_or(AuthError::NotFound("user"))?;
+        self.remember_revoked(&ended);
+        Ok(RevocationSummary {
+            sessions: ended.iter().map(|s| s.id).collect(),
+        })
+    }
+
+    // ------------------------------------------------------------------
+    // Staff
+
+    fn is_staff(&self, id: UserId) -> Result<bool> {
+        Ok(self
+            .store
+            .user(id)?
+            .is_some_and(|u| u.is_staff && u.is_active))
+    }
+
+    /// The acting user, if they are active staff; `Forbidden` otherwise.
+    pub fn require_staff(&self, actor: UserId) -> Result<User> {
+        match self.store.user(actor)? {
+            Some(u) if u.is_staff && u.is_active => Ok(u),
+            _ => Err(AuthError::Forbidden("staff only")),
+        }
+    }
+
+    pub fn staff_search_users(&self, actor: UserId, query: &UserQuery) -> Result<Vec<User>> {
+        self.require_staff(actor)?;
+        Ok(self.store.search_users(query)?)
+    }
+
+    pub fn staff_user(
+        &self,
+        actor: UserId,
+        id: UserId,
+    ) -> Result<(User, Option<crate::model::ThrottleState>)> {
+        self.require_staff(actor)?;
+        let user = self.user(id)?;
+        let throttle = self.store.throttle(&identifier_key(&user.username))?;
+        Ok((user, throttle))
+    }
+
+    pub fn staff_sessions(&self, actor: UserId, user: UserId) -> Result<Vec<SessionInfo>> {
+        self.require_staff(actor)?;
+        Ok(self
+            .store
+            .sessions_of_user(user, true)?
+            .iter()
+            .map(|s| session_info(s, None))
+            .collect())
+    }
+
+    /// A session's rotation chain, oldest first.
+    pub fn staff_lineage(
+        &self,
+        actor: UserId,
+        sid: SessionId,
+    ) -> Result<(Session, Vec<OutstandingToken>)> {
+        self.require_staff(actor)?;
+        let session = self
+            .store
+            .session(sid)?
+            .ok_or(AuthError::NotFound("session"))?;
+        Ok((session, self.store.tokens_of_session(sid)?))
+    }
+
+    pub fn staff_revoke_session(
+        &self,
+        actor: UserId,
+        sid: SessionId,
+        reason: &str,
+    ) -> Result<bool> {
+        self.require_staff(actor)?;
+        let reason = required_reason(reason)?;
+        let session = self
+            .store
+            .session(sid)?
+            .ok_or(AuthError::NotFound("session"))?;
+        let now = self.now();
+        let ended = self.revoke(RevokeRequest {
+            target: RevokeTarget::Session(sid),
+            reason: RevocationReason::StaffRevoked,
+            actor: Some(actor),
+            now,
+            audit: vec![
+                AuditEvent::new(now, AuditKind::SessionRevoked)
+                    .subject(session.user_id)
+                    .actor(Some(actor))
+                    .session(sid)
+                    .reason(reason),
+            ],
+        })?;
+        Ok(!ended.is_empty())
+    }
+
+    pub fn staff_logout_all(
+        &self,
+        actor: UserId,
+        user: UserId,
+        reason: &str,
+    ) -> Result<RevocationSummary> {
+        self.require_staff(actor)?;
+        let reason = required_reason(reason)?;
+        self.user(user)?;
+        self.end_all_sessions(
+            user,
+            Some(actor),
+            RevocationReason::StaffRevoked,
+            Some(reason),
+            &ClientInfo::default(),
+        )
+    }
+
+    /// Locks an account until `until` (or until unlocked); its sessions end.
+    pub fn staff_lock(
+        &self,
+        actor: UserId,
+        user: UserId,
+        until: Option<UnixTime>,
+        reason: &str,
+    ) -> Result<RevocationSummary> {
+        self.require_staff(actor)?;
+        let reason = required_reason(reason)?;
+        let now = self.now();
+        self.update_and_revoke(
+            user,
+            UserUpdate {
+                locked_until: Some(Some(until.unwrap_or(UnixTime::MAX))),
+                ..UserUpdate::default()
+            },
+            Some((RevocationReason::LockedOut, None)),
+            Some(actor),
+            AuditEvent::new(now, AuditKind::UserLocked)
+                .subject(user)
+                .actor(Some(actor))
+                .reason(reason)
+                .detail(serde_json::json!({ "until": until })),
+        )
+    }
+
+    /// Lifts a staff lock and any failed-login lock on the account's identifiers.
+    pub fn staff_unlock(&self, actor: UserId, user: UserId, reason: &str) -> Result<()> {
+        self.require_staff(actor)?;
+        let reason = required_reason(reason)?;
+        let target = self.user(user)?;
+        let now = self.now();
+        self.update_and_revoke(
+            user,
+            UserUpdate {
+                locked_until: Some(None),
+                ..UserUpdate::default()
+            },
+            None,
+            Some(actor),
+            AuditEvent::new(now, AuditKind::UserUnlocked)
+                .subject(user)
+                .actor(Some(actor))
+                .reason(reason),
+        )?;
+        self.store
+            .clear_login_failures(&identifier_key(&target.username))?;
+        if let Some(email) = &target.email {
+            self.store.clear_login_failures(&identifier_key(email))?;
+        }
+        Ok(())
+    }
+
+    /// Deactivates (ending every session) or reactivates an account.
+    pub fn staff_set_active(
+        &self,
+        actor: UserId,
+        user: UserId,
+        active: bool,
+        reason: &str,
+    ) -> Result<RevocationSummary> {
+        self.require_staff(actor)?;
+        let reason = required_reason(reason)?;
+        if actor == user && !active {
+            return Err(AuthError::invalid(
+                "user",
+                "staff cannot deactivate their own account",
+            ));
+        }
+        let now = self.now();
+        self.update_and_revoke(
+            user,
+            UserUpdate {
+                is_active: Some(active),
+                ..UserUpdate::default()
+            },
+            (!active).then_some((RevocationReason::Deactivated, None)),
+            Some(actor),
+            AuditEvent::new(
+                now,
+                if active {
+                    AuditKind::UserReactivated
+                } else {
+                    AuditKind::UserDeactivated
+                },
+            )
+            .subject(user)
+            .actor(Some(actor))
+            .reason(reason),
+        )
+    }
+
+    /// Grants or withdraws staff rights.
+    pub fn staff_set_staff(
+        &self,
+        actor: UserId,
+        user: UserId,
+        staff: bool,
+        reason: &str,
+    ) -> Result<()> {
+        self.require_staff(actor)?;
+        let reason = required_reason(reason)?;
+        let now = self.now();
+        self.update_and_revoke(
+            user,
+            UserUpdate {
+                is_staff: Some(staff),
+                ..UserUpdate::default()
+            },
+            None,
+            Some(actor),
+            AuditEvent::new(
+                now,
+                if staff {
+                    AuditKind::StaffGranted
+                } else {
+                    AuditKind::StaffRevoked
+                },
+            )
+            .subject(user)
+            .actor(Some(actor))
+            .reason(reason),
+        )?;
+        Ok(())
+    }
+
+    /// Sets a (temporary) password for a user; every session of theirs ends.
+    pub fn staff_set_password(
+        &self,
+        actor: UserId,
+        user: UserId,
+        password: &str,
+        reason: &str,
+    ) -> Result<RevocationSummary> {
+        self.require_staff(actor)?;
+        let reason = required_reason(reason)?;
+        let target = self.user(user)?;
+        let hash = self.hasher.hash(password, &target.username)?;
+        let now = self.now();
+        self.update_and_revoke(
+            user,
+            UserUpdate {
+                password_hash: Some(hash),
+                password_changed_at: Some(now),
+                ..UserUpdate::default()
+            },
+            Some((RevocationReason::PasswordChanged, None)),
+            Some(actor),
+            AuditEvent::new(now, AuditKind::PasswordChanged)
+                .subject(user)
+                .actor(Some(actor))
+                .reason(reason),
+        )
+    }
+
+    pub fn staff_audit(&self, actor: UserId, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        self.require_staff(actor)?;
+        Ok(self.store.audit(query)?)
+    }
+
+    // ------------------------------------------------------------------
+    // Administration (trusted callers: the `warden` command, the embedded app)
+
+    /// Sets a user's password without the old one, ending every session (a reset).
+    pub fn admin_set_password(&self, user: UserId, password: &str) -> Result<RevocationSummary> {
+        let target = self.user(user)?;
+        let hash = self.hasher.hash(password, &target.username)?;
+        let now = self.now();
+        self.update_and_revoke(
+            user,
+            UserUpdate {
+                password_hash: Some(hash),
+                password_changed_at: Some(now),
+                ..UserUpdate::default()
+            },
+            Some((RevocationReason::PasswordChanged, None)),
+            None,
+            AuditEvent::new(now, AuditKind::PasswordChanged)
+                .subject(user)
+                .reason("password reset"),
+        )
+    }
+
+    /// Applies an update as the system (no staff actor), revoking when it must.
+    pub fn admin_update_user(
+        &self,
+        user: UserId,
+        update: UserUpdate,
+        kind: AuditKind,
+        reason: Option<RevocationReason>,
+    ) -> Result<RevocationSummary> {
+        let now = self.now();
+        self.update_and_revoke(
+            user,
+            update,
+            reason.map(|r| (r, None)),
+            None,
+            AuditEvent::new(now, kind).subject(user),
+        )
+    }
+
+    pub fn admin_logout_all(&self, user: UserId) -> Result<RevocationSummary> {
+        self.user(user)?;
+        self.end_all_sessions(
+            user,
+            None,
+            RevocationReason::StaffRevoked,
+            Some("administrator"),
+            &ClientInfo::default(),
+        )
+    }
+
+    pub fn admin_revoke_session(&self, sid: SessionId) -> Result<bool> {
+        let session = self
+            .store
+            .session(sid)?
+            .ok_or(AuthError::NotFound("session"))?;
+        let now = self.now();
+        Ok(!self
+            .revoke(RevokeRequest {
+                target: RevokeTarget::Session(sid),
+                reason: RevocationReason::StaffRevoked,
+                actor: None,
+                now,
+                audit: vec![
+                    AuditEvent::new(now, AuditKind::SessionRevoked)
+                        .subject(session.user_id)
+                        .session(sid)
+                        .reason("administrator"),
+                ],
+            })?
+            .is_empty())
+    }
+
+    pub fn admin_delete_user(&self, user: UserId) -> Result<bool> {
+        let sessions = self.store.sessions_of_user(user, false)?;
+        let now = self.now();
+        let deleted = self.store.delete_user(
+            user,
+            now,
+            &[AuditEvent::new(now, AuditKind::UserDeleted).subject(user)],
+        )?;
+        self.remember_revoked(
+            &sessions
+                .iter()
+                .map(|s| RevokedSession {
+                    id: s.id,
+                    user_id: s.user_id,
+                    max_expires_at: s.max_expires_at,
+                })
+                .collect::<Vec<_>>(),
+        );
+        Ok(deleted)
+    }
+
+    pub fn sessions_of(&self, user: UserId, include_revoked: bool) -> Result<Vec<SessionInfo>> {
+        Ok(self
+            .store
+            .sessions_of_user(user, include_revoked)?
+            .iter()
+            .map(|s| session_info(s, None))
+            .collect())
+    }
+
+    // ------------------------------------------------------------------
+    // Keys and housekeeping
+
+    /// Generates a new signing key; the old one keeps verifying until every token it signed has expired.
+    /// Returns every key to persist.
+    pub fn rotate_signing_key(&self) -> Result<Vec<KeyMaterial>> {
+        let now = self.now();
+        let next = KeyMaterial::generate(self.settings.ALGORITHM, now)?;
+        let new_kid = next.kid.clone();
+        let mut ring = self.keys.write();
+        let old_kid = ring.active().kid.clone();
+        ring.rotate(next, now, self.settings.longest_token_lifetime())?;
+        let materials = ring.materials();
+        drop(ring);
+        self.store
+            .append_audit(&[AuditEvent::new(now, AuditKind::KeyRotated)
+                .detail(serde_json::json!({ "old_kid": old_kid, "new_kid": new_kid }))])?;
+        Ok(materials)
+    }
+
+    pub fn key_materials(&self) -> Vec<KeyMaterial> {
+        self.keys.read().materials()
+    }
+
+    pub fn active_kid(&self) -> String {
+        self.keys.read().active().kid.clone()
+    }
+
+    /// The public keys (RFC 7517 JWK Set); empty for HMAC.
+    pub fn jwks(&self) -> serde_json::Value {
+        self.keys.read().jwks(self.now())
+    }
+
+    /// SimpleJWT's `flushexpiredtokens`, plus pruning the revocation set and retired keys.
+    pub fn flush_expired(&self) -> Result<FlushReport> {
+        let now = self.now();
+        let report = self.store.flush_expired(now, self.settings.LEEWAY.get())?;
+        self.revoked.prune(now);
+        self.keys.write().prune(now);
+        if report != FlushReport::default() {
+            self.store
+                .append_audit(&[AuditEvent::new(now, AuditKind::Flushed)
+                    .detail(serde_json::to_value(report).unwrap_or_default())])?;
+        }
+        Ok(report)
+    }
+}
+
+/// The error a revoked session's tokens get.
+fn reason_error(reason: Option<RevocationReason>) -> AuthError {
+    match reason {
+        Some(RevocationReason::Deactivated) => AuthError::UserInactive,
+        Some(RevocationReason::UserDeleted) => AuthError::UserNotFound,
+        r => TokenError::Blacklisted(r).into(),
+    }
+}
+
+/// What goes in the `user_id` claim for `user`.
+fn user_ref(user: &User, settings: &Settings) -> String {
+    if settings.USER_ID_FIELD == "username" {
+        user.username.clone()
+    } else {
+        user.id.to_string()
+    }
+}
+
+fn required_reason(reason: &str) -> Result<&str> {
+    let r = reason.trim();
+    if r.is_empty() {
+        return Err(AuthError::invalid("reason", "This field may not be blank."));
+    }
+    if r.len() > 500 {
+        return Err(AuthError::invalid(
+            "reason",
+            "Ensure this field has no more than 500 characters.",
+        ));
+    }
+    Ok(r)
+}
+
+/// Django's username rule: 1–150 of letters, digits and `@.+-_`.
+fn validate_username(username: &str) -> Result<()> {
+    if username.is_empty() {
+        return Err(AuthError::invalid(
+            "username",
+            "This field may not be blank.",
+        ));
+    }
+    if username.chars().count() > 150 {
+        return Err(AuthError::invalid(
+            "username",
+            "Ensure this field has no more than 150 characters.",
+        ));
+    }
+    if !username
+        .chars()
+        .all(|c| c.is_alphanumeric() || "@.+-_".contains(c))
+    {
+        return Err(AuthError::invalid(
+            "username",
+            "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_email(email: &str) -> Result<()> {
+    let ok = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.chars().any(char::is_whitespace)
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(AuthError::invalid("email", "Enter a valid email address."))
+    }
+}
+
+/// A session as users and staff see it.
+pub fn session_info(s: &Session, current: Option<SessionId>) -> SessionInfo {
+    SessionInfo {
+        id: s.id.to_string(),
+        user_id: s.user_id.to_string(),
+        device_label: s.client.device_label.clone(),
+        user_agent: s.client.user_agent.clone(),
+        address: s.client.address.clone(),
+        created_at: s.created_at,
+        last_rotated_at: s.last_rotated_at,
+        rotation_count: s.rotation_count,
+        expires_at: s.expires_at,
+        max_expires_at: s.max_expires_at,
+        revoked_at: s.revoked_at,
+        revoked_reason: s.revoked_reason.map(|r| r.as_str().to_string()),
+        current: current == Some(s.id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_follow_django_rules() {
+        assert!(validate_username("alice.b+c-d_e@x").is_ok());
+        assert!(validate_username("").is_err());
+        assert!(validate_username("has space").is_err());
+        assert!(validate_username(&"a".repeat(151)).is_err());
+        assert!(validate_username("élodie").is_ok());
+    }
+
+    #[test]
+    fn emails_need_a_local_part_and_a_dotted_domain() {
+        assert!(validate_email("a@b.co").is_ok());
+        for bad in ["a@b", "@b.co", "a b@c.de", "a@.co", "a@co.", "plain"] {
+            assert!(validate_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn revoked_reasons_map_to_simplejwt_errors() {
+        assert!(matches!(
+            reason_error(Some(RevocationReason::Deactivated)),
+            AuthError::UserInactive
+        ));
+        assert!(matches!(
+            reason_error(Some(RevocationReason::UserDeleted)),
+            AuthError::UserNotFound
+        ));
+        assert!(matches!(
+            reason_error(Some(RevocationReason::ReuseDetected)),
+            AuthError::Token(TokenError::Blacklisted(Some(
+                RevocationReason::ReuseDetected
+            )))
+        ));
+    }
+
+    #[test]
+    fn staff_reasons_are_required() {
+        assert!(required_reason("  ").is_err());
+        assert_eq!(required_reason(" fraud ").unwrap(), "fraud");
+        assert!(required_reason(&"x".repeat(501)).is_err());
+    }
+}

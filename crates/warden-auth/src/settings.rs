@@ -114,7 +114,9 @@ impl<'de> Deserialize<'de> for Secs {
         }
         match Raw::deserialize(d)? {
             Raw::Int(n) => Ok(Secs(n)),
-            Raw::Text(t) => parse_duration(&t).map(Secs).map_err(serde::de::Error::custom),
+            Raw::Text(t) => parse_duration(&t)
+                .map(Secs)
+                .map_err(serde::de::Error::custom),
         }
     }
 }
@@ -124,8 +126,9 @@ fn parse_duration(text: &str) -> Result<i64, String> {
     if let Ok(n) = t.parse::<i64>() {
         return Ok(n);
     }
-    let d: Duration = humantime::parse_duration(t)
-        .map_err(|e| format!("`{t}` is not a duration ({e}); use seconds or e.g. \"5m\", \"6h\""))?;
+    let d: Duration = humantime::parse_duration(t).map_err(|e| {
+        format!("`{t}` is not a duration ({e}); use seconds or e.g. \"5m\", \"6h\"")
+    })?;
     i64::try_from(d.as_secs()).map_err(|_| format!("`{t}` is too long"))
 }
 
@@ -321,7 +324,10 @@ impl Settings {
             ("ACCESS_TOKEN_LIFETIME", self.ACCESS_TOKEN_LIFETIME),
             ("REFRESH_TOKEN_LIFETIME", self.REFRESH_TOKEN_LIFETIME),
             ("SLIDING_TOKEN_LIFETIME", self.SLIDING_TOKEN_LIFETIME),
-            ("SLIDING_TOKEN_REFRESH_LIFETIME", self.SLIDING_TOKEN_REFRESH_LIFETIME),
+            (
+                "SLIDING_TOKEN_REFRESH_LIFETIME",
+                self.SLIDING_TOKEN_REFRESH_LIFETIME,
+            ),
             ("SESSION_MAX_LIFETIME", self.SESSION_MAX_LIFETIME),
         ];
         for (key, v) in positive {
@@ -377,7 +383,10 @@ impl Settings {
             ("USER_ID_CLAIM", &self.USER_ID_CLAIM),
             ("TOKEN_TYPE_CLAIM", &self.TOKEN_TYPE_CLAIM),
             ("JTI_CLAIM", &self.JTI_CLAIM),
-            ("SLIDING_TOKEN_REFRESH_EXP_CLAIM", &self.SLIDING_TOKEN_REFRESH_EXP_CLAIM),
+            (
+                "SLIDING_TOKEN_REFRESH_EXP_CLAIM",
+                &self.SLIDING_TOKEN_REFRESH_EXP_CLAIM,
+            ),
         ];
         const RESERVED: [&str; 7] = ["exp", "iat", "nbf", "iss", "aud", "sid", "sub"];
         for (i, (key, name)) in claims.iter().enumerate() {
@@ -425,7 +434,10 @@ impl Settings {
             }
         }
         if !(256..=1024 * 1024).contains(&self.MAX_TOKEN_BYTES) {
-            return Err(invalid("MAX_TOKEN_BYTES", "must be between 256 and 1048576"));
+            return Err(invalid(
+                "MAX_TOKEN_BYTES",
+                "must be between 256 and 1048576",
+            ));
         }
         if self.PASSWORD_MIN_LENGTH == 0 || self.PASSWORD_MIN_LENGTH > 1024 {
             return Err(invalid("PASSWORD_MIN_LENGTH", "must be between 1 and 1024"));
@@ -528,11 +540,20 @@ mod tests {
     #[test]
     fn wrong_type_is_named() {
         let e = Settings::from_toml_str("ROTATE_REFRESH_TOKENS = \"yes\"").unwrap_err();
-        assert!(matches!(e, SettingsError::Invalid { ref key, .. } if key == "ROTATE_REFRESH_TOKENS"), "{e}");
+        assert!(
+            matches!(e, SettingsError::Invalid { ref key, .. } if key == "ROTATE_REFRESH_TOKENS"),
+            "{e}"
+        );
         let e = Settings::from_toml_str("ACCESS_TOKEN_LIFETIME = \"soon\"").unwrap_err();
-        assert!(matches!(e, SettingsError::Invalid { ref key, .. } if key == "ACCESS_TOKEN_LIFETIME"), "{e}");
+        assert!(
+            matches!(e, SettingsError::Invalid { ref key, .. } if key == "ACCESS_TOKEN_LIFETIME"),
+            "{e}"
+        );
         let e = Settings::from_toml_str("ALGORITHM = \"none\"").unwrap_err();
-        assert!(matches!(e, SettingsError::Invalid { ref key, .. } if key == "ALGORITHM"), "{e}");
+        assert!(
+            matches!(e, SettingsError::Invalid { ref key, .. } if key == "ALGORITHM"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -564,7 +585,10 @@ mod tests {
     #[test]
     fn bad_environment_value_is_named() {
         let e = Settings::load(None, env(&[("WARDEN_LOCKOUT_THRESHOLD", "many")])).unwrap_err();
-        assert!(matches!(e, SettingsError::Invalid { ref key, .. } if key == "LOCKOUT_THRESHOLD"), "{e}");
+        assert!(
+            matches!(e, SettingsError::Invalid { ref key, .. } if key == "LOCKOUT_THRESHOLD"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -583,29 +607,127 @@ mod tests {
     #[test]
     fn validate_names_each_bad_key() {
         let d = Settings::default;
-        assert_eq!(key_of(Settings { ACCESS_TOKEN_LIFETIME: Secs(0), ..d() }), "ACCESS_TOKEN_LIFETIME");
-        assert_eq!(key_of(Settings { REFRESH_TOKEN_LIFETIME: Secs(60), ..d() }), "REFRESH_TOKEN_LIFETIME");
-        assert_eq!(key_of(Settings { SESSION_MAX_LIFETIME: Secs(3600), ..d() }), "SESSION_MAX_LIFETIME");
-        assert_eq!(key_of(Settings { LEEWAY: Secs(-1), ..d() }), "LEEWAY");
-        assert_eq!(key_of(Settings { REFRESH_GRACE_PERIOD: Secs(61), ..d() }), "REFRESH_GRACE_PERIOD");
         assert_eq!(
-            key_of(Settings { REFRESH_GRACE_PERIOD: Secs(5), BLACKLIST_AFTER_ROTATION: false, ..d() }),
+            key_of(Settings {
+                ACCESS_TOKEN_LIFETIME: Secs(0),
+                ..d()
+            }),
+            "ACCESS_TOKEN_LIFETIME"
+        );
+        assert_eq!(
+            key_of(Settings {
+                REFRESH_TOKEN_LIFETIME: Secs(60),
+                ..d()
+            }),
+            "REFRESH_TOKEN_LIFETIME"
+        );
+        assert_eq!(
+            key_of(Settings {
+                SESSION_MAX_LIFETIME: Secs(3600),
+                ..d()
+            }),
+            "SESSION_MAX_LIFETIME"
+        );
+        assert_eq!(
+            key_of(Settings {
+                LEEWAY: Secs(-1),
+                ..d()
+            }),
+            "LEEWAY"
+        );
+        assert_eq!(
+            key_of(Settings {
+                REFRESH_GRACE_PERIOD: Secs(61),
+                ..d()
+            }),
             "REFRESH_GRACE_PERIOD"
         );
-        assert_eq!(key_of(Settings { AUTH_HEADER_TYPES: vec![], ..d() }), "AUTH_HEADER_TYPES");
-        assert_eq!(key_of(Settings { AUTH_HEADER_TYPES: vec!["Bea rer".into()], ..d() }), "AUTH_HEADER_TYPES");
-        assert_eq!(key_of(Settings { USER_ID_FIELD: "pk".into(), ..d() }), "USER_ID_FIELD");
-        assert_eq!(key_of(Settings { JTI_CLAIM: "user_id".into(), ..d() }), "JTI_CLAIM");
-        assert_eq!(key_of(Settings { TOKEN_TYPE_CLAIM: "exp".into(), ..d() }), "TOKEN_TYPE_CLAIM");
-        assert_eq!(key_of(Settings { SIGNING_KEY: Some("short".into()), ..d() }), "SIGNING_KEY");
         assert_eq!(
-            key_of(Settings { ALGORITHM: Algorithm::RS256, SIGNING_KEY: Some("x".repeat(64)), ..d() }),
+            key_of(Settings {
+                REFRESH_GRACE_PERIOD: Secs(5),
+                BLACKLIST_AFTER_ROTATION: false,
+                ..d()
+            }),
+            "REFRESH_GRACE_PERIOD"
+        );
+        assert_eq!(
+            key_of(Settings {
+                AUTH_HEADER_TYPES: vec![],
+                ..d()
+            }),
+            "AUTH_HEADER_TYPES"
+        );
+        assert_eq!(
+            key_of(Settings {
+                AUTH_HEADER_TYPES: vec!["Bea rer".into()],
+                ..d()
+            }),
+            "AUTH_HEADER_TYPES"
+        );
+        assert_eq!(
+            key_of(Settings {
+                USER_ID_FIELD: "pk".into(),
+                ..d()
+            }),
+            "USER_ID_FIELD"
+        );
+        assert_eq!(
+            key_of(Settings {
+                JTI_CLAIM: "user_id".into(),
+                ..d()
+            }),
+            "JTI_CLAIM"
+        );
+        assert_eq!(
+            key_of(Settings {
+                TOKEN_TYPE_CLAIM: "exp".into(),
+                ..d()
+            }),
+            "TOKEN_TYPE_CLAIM"
+        );
+        assert_eq!(
+            key_of(Settings {
+                SIGNING_KEY: Some("short".into()),
+                ..d()
+            }),
             "SIGNING_KEY"
         );
-        assert_eq!(key_of(Settings { VERIFYING_KEY: Some("pem".into()), ..d() }), "VERIFYING_KEY");
-        assert_eq!(key_of(Settings { LOCKOUT_WINDOW: Secs(0), ..d() }), "LOCKOUT_WINDOW");
-        assert_eq!(key_of(Settings { MAX_TOKEN_BYTES: 10, ..d() }), "MAX_TOKEN_BYTES");
-        assert_eq!(key_of(Settings { ARGON2_ITERATIONS: 0, ..d() }), "ARGON2_ITERATIONS");
+        assert_eq!(
+            key_of(Settings {
+                ALGORITHM: Algorithm::RS256,
+                SIGNING_KEY: Some("x".repeat(64)),
+                ..d()
+            }),
+            "SIGNING_KEY"
+        );
+        assert_eq!(
+            key_of(Settings {
+                VERIFYING_KEY: Some("pem".into()),
+                ..d()
+            }),
+            "VERIFYING_KEY"
+        );
+        assert_eq!(
+            key_of(Settings {
+                LOCKOUT_WINDOW: Secs(0),
+                ..d()
+            }),
+            "LOCKOUT_WINDOW"
+        );
+        assert_eq!(
+            key_of(Settings {
+                MAX_TOKEN_BYTES: 10,
+                ..d()
+            }),
+            "MAX_TOKEN_BYTES"
+        );
+        assert_eq!(
+            key_of(Settings {
+                ARGON2_ITERATIONS: 0,
+                ..d()
+            }),
+            "ARGON2_ITERATIONS"
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@ use crate::clock::UnixTime;
 use crate::ids::{Jti, SessionId, UserId};
 use crate::model::{
     AuditEntry, AuditEvent, AuditQuery, FlushReport, LiveRevocations, NewSession, NewUser,
-    OutstandingToken, RevokeRequest, RevokedJti, RevokedSession, RotationOutcome,
-    RotationRequest, Session, ThrottleState, User, UserQuery, UserUpdate,
+    OutstandingToken, RevokeRequest, RevokedJti, RevokedSession, RotationOutcome, RotationRequest,
+    Session, ThrottleState, User, UserQuery, UserUpdate,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     // --- users ---
     /// Creates a user; `StoreError::Conflict` if the username (case-insensitive)
     /// or e-mail (case-insensitive) is taken. Writes `audit` in the same transaction.
-    fn create_user(&self, user: &NewUser, now: UnixTime, audit: &[AuditEvent]) -> StoreResult<User>;
+    fn create_user(&self, user: &NewUser, now: UnixTime, audit: &[AuditEvent])
+    -> StoreResult<User>;
     fn user(&self, id: UserId) -> StoreResult<Option<User>>;
     /// Case-insensitive.
     fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
@@ -96,7 +97,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// transaction. Writes an audit line for rotations, grace replays and reuse.
     fn rotate(&self, request: &RotationRequest) -> StoreResult<RotationOutcome>;
     /// Moves a sliding session's expiry (sliding refresh keeps the jti).
-    fn extend_session(&self, id: SessionId, expires_at: UnixTime, now: UnixTime) -> StoreResult<()>;
+    fn extend_session(&self, id: SessionId, expires_at: UnixTime, now: UnixTime)
+    -> StoreResult<()>;
     /// Revokes live sessions and writes the audit lines, atomically. Returns
     /// only the sessions that were live before the call.
     fn revoke_sessions(&self, request: &RevokeRequest) -> StoreResult<Vec<RevokedSession>>;
