@@ -5,7 +5,6 @@
 //! [`Settings::validate`], whose error names the bad key. Durations are
 //! integer seconds or humantime strings (`"6h"`, `"1day"`, `"90s"`).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -264,12 +263,31 @@ impl Settings {
         Self::from_table(table)
     }
 
+    /// Applies `WARDEN_*` overrides from `env` to an already parsed table (for
+    /// callers whose config file holds more than the engine's settings), and validates.
+    pub fn load_table(
+        mut table: toml::Table,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, SettingsError> {
+        let known = setting_names();
+        for (k, v) in env {
+            if let Some(name) = k.strip_prefix(ENV_PREFIX)
+                && known.iter().any(|n| n == name)
+            {
+                table.insert(name.to_string(), env_value(name, &v)?);
+            }
+        }
+        let settings = Self::from_table(table)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
     /// Reads the file (if given), applies `WARDEN_*` overrides from `env`, and validates.
     pub fn load(
         path: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Settings, SettingsError> {
-        let mut table = match path {
+        let table = match path {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| SettingsError::Io {
                     path: p.display().to_string(),
@@ -280,18 +298,7 @@ impl Settings {
             }
             None => toml::Table::new(),
         };
-        let known = setting_names();
-        let overrides: BTreeMap<String, String> = env
-            .into_iter()
-            .filter_map(|(k, v)| k.strip_prefix(ENV_PREFIX).map(|n| (n.to_string(), v)))
-            .filter(|(k, _)| known.iter().any(|n| n == k))
-            .collect();
-        for (key, raw) in overrides {
-            table.insert(key.clone(), env_value(&key, &raw)?);
-        }
-        let settings = Self::from_table(table)?;
-        settings.validate()?;
-        Ok(settings)
+        Self::load_table(table, env)
     }
 
     fn from_table(table: toml::Table) -> Result<Settings, SettingsError> {
@@ -301,12 +308,11 @@ impl Settings {
             _ => return Err(SettingsError::Syntax("defaults do not serialise".into())),
         };
         for (key, value) in &table {
-            let Some(default) = defaults.get(key) else {
+            if !defaults.contains_key(key) {
                 return Err(invalid(key, "unknown setting"));
-            };
+            }
             let mut probe = defaults.clone();
             probe.insert(key.clone(), value.clone());
-            let _ = default;
             if let Err(e) = toml::Value::Table(probe).try_into::<Settings>() {
                 return Err(invalid(key, e.message().to_string()));
             }
