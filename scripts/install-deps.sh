@@ -96,27 +96,39 @@ if tauri_dir >/dev/null; then
 fi
 
 # ---------------------------------------------------------------- Python ----
+# Same venv, stamp, hash and lock as interop/peer.sh, so either may fill it.
 REQ="$ROOT/interop/requirements.txt"
 if [ -f "$REQ" ]; then
-  VENV="$ROOT/.venv"
+  VENV="${WARDEN_VENV:-$ROOT/.venv}"
   STAMP="$VENV/.warden-requirements.sha256"
   py="$(command -v python3.11 || command -v python3 || true)"
   [ -n "$py" ] || die "python3 not found"
   # The stamp covers the requirements and the interpreter the venv was made from.
   want_hash="$( { sha256sum "$REQ"; "$py" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
-  if [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want_hash" ] \
-     && "$VENV/bin/python" -c 'pass' 2>/dev/null; then
+  venv_ok() {
+    [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want_hash" ] \
+      && "$VENV/bin/python" -c 'pass' 2>/dev/null
+  }
+  if venv_ok; then
     log "Python venv: up to date ($VENV)"
   else
-    log "Python venv: installing interop/requirements.txt into $VENV"
-    rm -f "$STAMP"
-    if ! "$VENV/bin/python" -c 'pass' 2>/dev/null; then
-      rm -rf "$VENV"
-      "$py" -m venv "$VENV"
+    exec 9>"${TMPDIR:-/tmp}/warden-venv-$(printf '%s' "$VENV" | sha256sum | cut -c1-16).lock"
+    flock -w 600 9 || die "timed out waiting for another venv install"
+    if venv_ok; then
+      log "Python venv: up to date ($VENV)"
+    else
+      log "Python venv: installing interop/requirements.txt into $VENV"
+      rm -f "$STAMP"
+      if ! "$VENV/bin/python" -c 'pass' 2>/dev/null; then
+        rm -rf "$VENV"
+        "$py" -m venv "$VENV" || die "$py -m venv $VENV failed"
+      fi
+      PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+        "$VENV/bin/python" -m pip install -q --retries 3 --timeout 60 -r "$REQ" </dev/null \
+        || die "pip install -r $REQ failed"
+      printf '%s\n' "$want_hash" >"$STAMP"
     fi
-    PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-      "$VENV/bin/python" -m pip install -q -r "$REQ" </dev/null
-    printf '%s\n' "$want_hash" >"$STAMP"
+    exec 9>&-
   fi
 fi
 

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Warden's whole test suite, exactly as CI runs it (.ci/run calls this).
+#
+#   ./scripts/test.sh                 from any directory
+#
+# Installs what it needs (scripts/install-deps.sh), then: rustfmt check,
+# clippy -D warnings, dependency-direction check, and the tests inside one
+# private headless desktop session (D-Bus + unlocked gnome-keyring + Xvfb,
+# scripts/with-desktop-session.sh).
+#
+# Local knobs (env):
+#   WARDEN_TEST_FILTER=substr   passed to `cargo test` as its test-name filter
+#   WARDEN_TEST_SKIP="fmt clippy"  skip steps by name (deps fmt clippy deps-direction
+#                               test-build test); never set this in CI
+#   WARDEN_TEST_CMD='cmd'       run this (bash -c) inside the desktop session
+#                               instead of cargo test; for testing the harness
+#   WARDEN_TEST_FAIL_FAST=1     stop at the first failing step
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT" || exit 1
+exec </dev/null                      # nothing here reads stdin; same as CI
+export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-$([ -t 1 ] && echo auto || echo never)}"
+
+STEPS=()
+RESULTS=()
+TIMES=()
+FAILED=()
+
+skipped() {
+  case " ${WARDEN_TEST_SKIP:-} " in *" $1 "*) return 0 ;; esac
+  return 1
+}
+
+# step NAME CMD [ARG...]
+step() {
+  local name="$1"; shift
+  if skipped "$name"; then
+    printf '\n==> %s: skipped (WARDEN_TEST_SKIP)\n' "$name"
+    STEPS+=("$name"); RESULTS+=("SKIP"); TIMES+=("-")
+    return 0
+  fi
+  if [ "${WARDEN_TEST_FAIL_FAST:-0}" = 1 ] && [ "${#FAILED[@]}" -gt 0 ]; then
+    STEPS+=("$name"); RESULTS+=("NOT RUN"); TIMES+=("-")
+    return 0
+  fi
+  printf '\n==> %s: %s\n' "$name" "$*"
+  local t0=$SECONDS rc
+  "$@"
+  rc=$?
+  STEPS+=("$name"); TIMES+=("$((SECONDS - t0))s")
+  if [ "$rc" -eq 0 ]; then
+    RESULTS+=("ok")
+  else
+    RESULTS+=("FAILED (exit $rc)"); FAILED+=("$name")
+  fi
+  return 0
+}
+
+summary() {
+  local i
+  printf '\n==> summary (%ss total)\n' "$SECONDS"
+  for i in "${!STEPS[@]}"; do
+    printf '  %-16s %-18s %s\n' "${STEPS[$i]}" "${RESULTS[$i]}" "${TIMES[$i]}"
+  done
+  if [ "${#FAILED[@]}" -eq 0 ]; then
+    echo "test.sh: all steps OK"
+  else
+    echo "test.sh: FAILED steps: ${FAILED[*]}"
+  fi
+}
+
+# (d) warden-auth and warden-client must never depend on tauri.
+check_deps_direction() {
+  if [ ! -f Cargo.lock ] || ! grep -qx 'name = "tauri"' Cargo.lock; then
+    echo "tauri is not in Cargo.lock: nothing to check"
+    return 0
+  fi
+  local crate out err rc bad=0
+  err="$(mktemp)"
+  for crate in warden-auth warden-client; do
+    # Every target and feature: a Windows-only or optional tauri counts too.
+    out="$(cargo tree -i tauri -p "$crate" --all-features --target all \
+             -e normal,build,dev 2>"$err")"
+    rc=$?
+    if [ "$rc" -eq 0 ]; then
+      if [ -n "$out" ]; then
+        echo "ERROR: $crate depends on tauri (must stay UI-free):"; printf '%s\n' "$out"; bad=1
+      else
+        echo "$crate: no tauri"
+      fi
+    elif grep -q "specification \`tauri\` did not match" "$err"; then
+      echo "$crate: no tauri"
+    elif grep -q "specification \`$crate\` did not match" "$err"; then
+      echo "$crate: not in the workspace (yet); skipped"
+    else
+      echo "ERROR: cargo tree failed for $crate:"; cat "$err"; bad=1
+    fi
+  done
+  rm -f "$err"
+  return "$bad"
+}
+
+DESKTOP=(bash "$ROOT/scripts/with-desktop-session.sh")
+
+# (a) system packages, tauri-driver, Python venv (each only when needed)
+step deps bash "$ROOT/scripts/install-deps.sh"
+if [ "${#FAILED[@]}" -gt 0 ]; then summary; exit 1; fi
+
+# The interop peer's venv, when there is one.
+venv="${WARDEN_VENV:-$ROOT/.venv}"
+if [ -f interop/requirements.txt ] && [ -x "$venv/bin/python" ]; then
+  export VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH"
+fi
+
+# (b) formatting, (c) lints, (d) dependency direction
+step fmt cargo fmt --all -- --check
+step clippy cargo clippy --workspace --all-targets -- -D warnings
+step deps-direction check_deps_direction
+
+# (e) tests, inside ONE private desktop session (keyring + display)
+if [ -n "${WARDEN_TEST_CMD:-}" ]; then
+  step test "${DESKTOP[@]}" bash -c "$WARDEN_TEST_CMD"
+else
+  filter=()
+  [ -n "${WARDEN_TEST_FILTER:-}" ] && filter=("$WARDEN_TEST_FILTER")
+  # Build first, outside the session: a compile error is then reported as
+  # such, and the daemons only live while tests run.
+  step test-build cargo test --workspace --no-run
+  if [[ " ${FAILED[*]} " == *" test-build "* ]]; then
+    STEPS+=(test); RESULTS+=("NOT RUN"); TIMES+=("-")
+  else
+    # --no-fail-fast: report every failing test binary, not just the first.
+    step test "${DESKTOP[@]}" cargo test --workspace --no-fail-fast "${filter[@]}"
+  fi
+fi
+
+# ---- LEAD: more test steps go here, e.g. --------------------------------
+# step ui-unit node --test ui/
+# step e2e "${DESKTOP[@]}" cargo test -p warden-e2e -- --test-threads=1
+# (GUI/WebDriver tests: build the app binary first; run them one at a time.)
+# --------------------------------------------------------------------------
+
+summary
+[ "${#FAILED[@]}" -eq 0 ]
