@@ -1484,7 +1484,14 @@ impl AuthService {
     /// SimpleJWT's `flushexpiredtokens`, plus pruning the revocation set and retired keys.
     pub fn flush_expired(&self) -> Result<FlushReport> {
         let now = self.now();
-        let report = self.store.flush_expired(now, self.settings.LEEWAY.get())?;
+        // A session row must outlive every access token minted from it, and a grace
+        // replay can mint one shortly after the head refresh token's own issue time.
+        let keep_for = self
+            .settings
+            .ACCESS_TOKEN_LIFETIME
+            .get()
+            .saturating_add(self.settings.LEEWAY.get());
+        let report = self.store.flush_expired(now, keep_for)?;
         self.revoked.prune(now);
         self.keys.write().prune(now);
         if report != FlushReport::default() {

@@ -1,1 +1,30 @@
+//! Warden's storage: the engine's [`warden_auth::Store`] over SQLite.
+//!
+//! [`SqliteStore`] keeps one database file in WAL mode with embedded, ordered
+//! migrations (`migrations/*.sql`, tracked by `PRAGMA user_version`). Writes
+//! go through one writer thread that commits concurrent callers together
+//! (group commit: one transaction and one fsync for
+//! every write that arrived while the previous commit ran); reads use read-only connections beside it.
+//! [`conformance`] is the behavioural test suite any `Store` must pass, kept
+//! here so a later PostgreSQL store runs the very same checks.
 #![forbid(unsafe_code)]
+
+mod audit;
+pub mod conformance;
+mod error;
+mod housekeeping;
+mod rows;
+mod schema;
+mod sessions;
+mod store;
+mod throttle;
+mod users;
+mod writer;
+
+pub use store::SqliteStore;
+pub use writer::WriteStats;
+
+/// The schema version this build creates and expects.
+pub fn schema_version() -> i64 {
+    schema::latest_version()
+}

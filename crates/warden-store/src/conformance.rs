@@ -1,0 +1,1608 @@
+//! The behaviour every [`Store`] must show, written against the trait alone so
+//! the SQLite store and a later PostgreSQL store run the very same checks.
+//!
+//! Call [`run_all`] with a factory of fresh, empty stores; each check gets its
+//! own. The checks are also public one by one ([`CHECKS`]).
+// This module is a test suite compiled into the library (so other store crates
+// can run it): a failed check must stop with a message, which is what
+// unwrap/expect/panic/assert are for here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashSet;
+use std::sync::Barrier;
+
+use warden_auth::model::{
+    AuditEvent, AuditKind, AuditQuery, ClientInfo, NewSession, NewUser, OutstandingToken,
+    RevocationReason, RevokeRequest, RevokeTarget, RevokedJti, RotationOutcome, RotationRequest,
+    Session, SessionKind, User, UserQuery, UserUpdate,
+};
+use warden_auth::rotation::{RotationPolicy, RotationRefusal};
+use warden_auth::store::ThrottlePolicy;
+use warden_auth::{Jti, SessionId, Store, StoreError, UnixTime, UserId};
+use warden_proto::TokenType;
+
+/// A fixed instant, so expiries are easy to reason about.
+pub const NOW: UnixTime = 1_700_000_000;
+const HOUR: i64 = 3_600;
+const DAY: i64 = 86_400;
+
+pub const STRICT: RotationPolicy = RotationPolicy {
+    blacklist_after_rotation: true,
+    grace_period: 0,
+};
+pub const GRACE: RotationPolicy = RotationPolicy {
+    blacklist_after_rotation: true,
+    grace_period: 30,
+};
+
+/// One behavioural check, run on a fresh store.
+pub type Check = fn(&dyn Store);
+
+/// Every check, by name.
+pub const CHECKS: &[(&str, Check)] = &[
+    ("users_round_trip", users_round_trip),
+    (
+        "usernames_and_emails_are_unique",
+        usernames_and_emails_are_unique,
+    ),
+    ("search_users_filters", search_users_filters),
+    ("update_user_applies_changes", update_user_applies_changes),
+    (
+        "update_user_with_revoke_is_atomic",
+        update_user_with_revoke_is_atomic,
+    ),
+    (
+        "delete_user_keeps_revocations",
+        delete_user_keeps_revocations,
+    ),
+    ("throttle_window_and_lock", throttle_window_and_lock),
+    (
+        "sessions_and_tokens_round_trip",
+        sessions_and_tokens_round_trip,
+    ),
+    ("rotation_moves_the_head", rotation_moves_the_head),
+    (
+        "rotation_refusals_write_nothing",
+        rotation_refusals_write_nothing,
+    ),
+    ("reuse_revokes_the_family", reuse_revokes_the_family),
+    (
+        "grace_replay_returns_the_same_successor",
+        grace_replay_returns_the_same_successor,
+    ),
+    ("extend_session_moves_expiry", extend_session_moves_expiry),
+    (
+        "revoke_sessions_returns_only_live_ones",
+        revoke_sessions_returns_only_live_ones,
+    ),
+    (
+        "revoked_jtis_and_live_revocations",
+        revoked_jtis_and_live_revocations,
+    ),
+    ("audit_filters", audit_filters),
+    (
+        "flush_expired_keeps_what_matters",
+        flush_expired_keeps_what_matters,
+    ),
+    ("concurrent_rotation_strict", concurrent_rotation_strict),
+    (
+        "concurrent_rotation_with_grace",
+        concurrent_rotation_with_grace,
+    ),
+    ("concurrent_writes_fail_alone", concurrent_writes_fail_alone),
+];
+
+/// Runs every check, each on a fresh store from `make`.
+pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
+    for (name, check) in CHECKS {
+        eprintln!("store conformance: {name}");
+        let store = make();
+        check(store.as_ref());
+    }
+}
+
+// --- fixtures ---
+
+pub fn new_user(username: &str) -> NewUser {
+    NewUser {
+        username: username.to_owned(),
+        email: Some(format!("{}@example.com", username.to_lowercase())),
+        email_verified: false,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        is_active: true,
+        is_staff: false,
+    }
+}
+
+pub fn make_user(store: &dyn Store, username: &str) -> User {
+    store
+        .create_user(
+            &new_user(username),
+            NOW,
+            &[AuditEvent::new(NOW, AuditKind::UserCreated)],
+        )
+        .unwrap()
+}
+
+fn fake_sha256(jti: Jti) -> String {
+    format!("{:064x}", jti.0)
+}
+
+/// A refresh token of `session`, issued at `at`, living a day.
+pub fn refresh_token(session: SessionId, user: UserId, at: UnixTime) -> OutstandingToken {
+    let jti = Jti::random();
+    OutstandingToken {
+        jti,
+        session_id: session,
+        user_id: user,
+        token_type: TokenType::Refresh,
+        signing_input_sha256: fake_sha256(jti),
+        kid: "k1".into(),
+        issued_at: at,
+        expires_at: at + DAY,
+        parent_jti: None,
+        rotated_at: None,
+        successor_jti: None,
+        address: Some("192.0.2.1".into()),
+    }
+}
+
+/// A login of `user` at `at`: session capped at 30 days, first token a day.
+pub fn new_session(user: UserId, at: UnixTime) -> NewSession {
+    let id = SessionId::random();
+    let token = refresh_token(id, user, at);
+    NewSession {
+        session: Session {
+            id,
+            user_id: user,
+            kind: SessionKind::Pair,
+            client: ClientInfo {
+                device_label: Some("laptop".into()),
+                user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Warden-Test/1.0".into()),
+                address: Some("192.0.2.1".into()),
+            },
+            created_at: at,
+            last_rotated_at: None,
+            rotation_count: 0,
+            head_jti: token.jti,
+            expires_at: token.expires_at,
+            max_expires_at: at + 30 * DAY,
+            revoked_at: None,
+            revoked_reason: None,
+            revoked_by: None,
+        },
+        token,
+        audit: vec![
+            AuditEvent::new(at, AuditKind::LoginSucceeded)
+                .subject(user)
+                .session(id),
+        ],
+    }
+}
+
+pub fn open_session(store: &dyn Store, user: UserId, at: UnixTime) -> NewSession {
+    let new = new_session(user, at);
+    store.open_session(&new).unwrap();
+    new
+}
+
+/// A request to rotate `presented` at `now` into a fresh successor.
+pub fn rotation(
+    presented: &OutstandingToken,
+    now: UnixTime,
+    policy: RotationPolicy,
+) -> RotationRequest {
+    let mut successor = refresh_token(presented.session_id, presented.user_id, now);
+    successor.parent_jti = Some(presented.jti);
+    RotationRequest {
+        presented_jti: presented.jti,
+        presented_signing_input_sha256: presented.signing_input_sha256.clone(),
+        successor,
+        now,
+        policy,
+        address: Some("198.51.100.7".into()),
+    }
+}
+
+fn revoke_request(target: RevokeTarget, reason: RevocationReason, now: UnixTime) -> RevokeRequest {
+    RevokeRequest {
+        target,
+        reason,
+        actor: None,
+        now,
+        audit: Vec::new(),
+    }
+}
+
+fn audit_all(store: &dyn Store) -> Vec<warden_auth::model::AuditEntry> {
+    store
+        .audit(&AuditQuery {
+            limit: 10_000,
+            ..AuditQuery::default()
+        })
+        .unwrap()
+}
+
+fn kinds_of(entries: &[warden_auth::model::AuditEntry]) -> Vec<AuditKind> {
+    entries.iter().map(|e| e.event.kind).collect()
+}
+
+fn is_conflict_naming(err: &StoreError, what: &str) -> bool {
+    matches!(err, StoreError::Conflict(m) if m.to_lowercase().contains(what))
+}
+
+// --- users ---
+
+pub fn users_round_trip(store: &dyn Store) {
+    let created = make_user(store, "Alice");
+    assert_eq!(created.username, "Alice");
+    assert_eq!(created.email.as_deref(), Some("alice@example.com"));
+    assert_eq!(created.created_at, NOW);
+    assert!(created.is_active && !created.is_staff && !created.email_verified);
+    assert_eq!(created.last_login, None);
+    assert!(created.password_hash.starts_with("$argon2id$"));
+
+    assert_eq!(store.user(created.id).unwrap(), Some(created.clone()));
+    assert_eq!(
+        store.user_by_username("aLiCe").unwrap(),
+        Some(created.clone())
+    );
+    assert_eq!(
+        store.user_by_email("ALICE@Example.COM").unwrap(),
+        Some(created.clone())
+    );
+    assert_eq!(store.user(created.id + 1000).unwrap(), None);
+    assert_eq!(store.user_by_username("bob").unwrap(), None);
+    assert_eq!(store.user_by_email("").unwrap(), None);
+
+    // The creation's audit line is about the new user, though the caller
+    // could not know its id.
+    let lines = audit_all(store);
+    assert_eq!(kinds_of(&lines), [AuditKind::UserCreated]);
+    assert_eq!(lines[0].event.subject, Some(created.id));
+
+    // Ids are distinct and never reused after a delete.
+    let bob = make_user(store, "bob");
+    assert_ne!(bob.id, created.id);
+    assert!(store.delete_user(bob.id, NOW, &[]).unwrap());
+    let bob2 = make_user(store, "bob");
+    assert!(
+        bob2.id > bob.id,
+        "a deleted user's id must not be handed out again"
+    );
+}
+
+pub fn usernames_and_emails_are_unique(store: &dyn Store) {
+    let alice = make_user(store, "Alice");
+    let before = audit_all(store).len();
+
+    let err = store
+        .create_user(
+            &new_user("aLICE"),
+            NOW,
+            &[AuditEvent::new(NOW, AuditKind::UserCreated)],
+        )
+        .unwrap_err();
+    assert!(is_conflict_naming(&err, "username"), "{err:?}");
+
+    let mut other = new_user("alice2");
+    other.email = Some("ALICE@EXAMPLE.com".into());
+    let err = store.create_user(&other, NOW, &[]).unwrap_err();
+    assert!(is_conflict_naming(&err, "email"), "{err:?}");
+
+    // Beyond ASCII too.
+    make_user(store, "Émile");
+    let err = store.create_user(&new_user("émile"), NOW, &[]).unwrap_err();
+    assert!(is_conflict_naming(&err, "username"), "{err:?}");
+
+    // A failed create writes nothing, audit included.
+    assert_eq!(audit_all(store).len(), before + 1);
+    assert_eq!(
+        store.user_by_username("alice").unwrap().unwrap().id,
+        alice.id
+    );
+
+    // Users without an e-mail do not collide with each other.
+    for name in ["nomail1", "nomail2"] {
+        let mut u = new_user(name);
+        u.email = None;
+        store.create_user(&u, NOW, &[]).unwrap();
+    }
+    // An e-mail change onto a taken address is a conflict too.
+    let bob = make_user(store, "bob");
+    let err = store
+        .update_user(
+            bob.id,
+            &UserUpdate {
+                email: Some(Some("Alice@example.com".into())),
+                ..UserUpdate::default()
+            },
+            None,
+            &[],
+        )
+        .unwrap_err();
+    assert!(is_conflict_naming(&err, "email"), "{err:?}");
+    assert_eq!(
+        store.user(bob.id).unwrap().unwrap().email.as_deref(),
+        Some("bob@example.com")
+    );
+}
+
+pub fn search_users_filters(store: &dyn Store) {
+    let alice = make_user(store, "Alice");
+    let bob = make_user(store, "bob_the_builder");
+    let carol = make_user(store, "Carol");
+    let percent = make_user(store, "100%real");
+    let staff = make_user(store, "StaffPerson");
+    store
+        .update_user(
+            staff.id,
+            &UserUpdate {
+                is_staff: Some(true),
+                ..UserUpdate::default()
+            },
+            None,
+            &[],
+        )
+        .unwrap();
+    store
+        .update_user(
+            carol.id,
+            &UserUpdate {
+                is_active: Some(false),
+                locked_until: Some(Some(NOW + HOUR)),
+                ..UserUpdate::default()
+            },
+            None,
+            &[],
+        )
+        .unwrap();
+    let ids = |q: UserQuery| -> Vec<UserId> {
+        store
+            .search_users(&q)
+            .unwrap()
+            .iter()
+            .map(|u| u.id)
+            .collect()
+    };
+    let text = |t: &str| UserQuery {
+        text: Some(t.into()),
+        ..UserQuery::default()
+    };
+
+    assert_eq!(ids(UserQuery::default()).len(), 5);
+    assert_eq!(ids(text("ALI")), [alice.id]);
+    // E-mail matches too (every fixture e-mail is @example.com).
+    assert_eq!(ids(text("EXAMPLE.COM")).len(), 5);
+    // LIKE wildcards are plain characters.
+    assert_eq!(ids(text("%")), [percent.id]);
+    assert_eq!(ids(text("_")), [bob.id]);
+    assert_eq!(ids(text("zzz")), Vec::<UserId>::new());
+    assert_eq!(
+        ids(UserQuery {
+            staff: Some(true),
+            ..UserQuery::default()
+        }),
+        [staff.id]
+    );
+    assert_eq!(
+        ids(UserQuery {
+            active: Some(false),
+            ..UserQuery::default()
+        }),
+        [carol.id]
+    );
+    assert_eq!(
+        ids(UserQuery {
+            locked_at: Some(NOW),
+            ..UserQuery::default()
+        }),
+        [carol.id]
+    );
+    assert_eq!(
+        ids(UserQuery {
+            locked_at: Some(NOW + HOUR),
+            ..UserQuery::default()
+        }),
+        Vec::<UserId>::new(),
+        "a lock that ended is not a lock"
+    );
+    assert_eq!(
+        ids(UserQuery {
+            text: Some("a".into()),
+            active: Some(true),
+            staff: Some(false),
+            ..UserQuery::default()
+        }),
+        [alice.id, bob.id, percent.id]
+    );
+    // Paging, in id order.
+    let all = ids(UserQuery::default());
+    assert_eq!(
+        ids(UserQuery {
+            limit: 2,
+            offset: 1,
+            ..UserQuery::default()
+        }),
+        all[1..3]
+    );
+}
+
+pub fn update_user_applies_changes(store: &dyn Store) {
+    let alice = make_user(store, "alice");
+    let (updated, revoked) = store
+        .update_user(
+            alice.id,
+            &UserUpdate {
+                password_hash: Some("$argon2id$new".into()),
+                password_changed_at: Some(NOW + 5),
+                email: Some(Some("New@Example.com".into())),
+                email_verified: Some(true),
+                is_active: Some(false),
+                is_staff: Some(true),
+                locked_until: Some(Some(i64::MAX)),
+                last_login: Some(NOW + 3),
+            },
+            None,
+            &[AuditEvent::new(NOW + 5, AuditKind::PasswordChanged).subject(alice.id)],
+        )
+        .unwrap()
+        .unwrap();
+    assert!(revoked.is_empty());
+    assert_eq!(updated.password_hash, "$argon2id$new");
+    assert_eq!(updated.password_changed_at, Some(NOW + 5));
+    assert_eq!(updated.email.as_deref(), Some("New@Example.com"));
+    assert!(updated.email_verified && !updated.is_active && updated.is_staff);
+    assert_eq!(updated.locked_until, Some(i64::MAX));
+    assert_eq!(updated.last_login, Some(NOW + 3));
+    assert_eq!(store.user(alice.id).unwrap(), Some(updated.clone()));
+    assert_eq!(
+        store.user_by_email("new@example.com").unwrap(),
+        Some(updated)
+    );
+    assert_eq!(store.user_by_email("alice@example.com").unwrap(), None);
+
+    // Fields left as None stay; Some(None) clears.
+    let (cleared, _) = store
+        .update_user(
+            alice.id,
+            &UserUpdate {
+                email: Some(None),
+                locked_until: Some(None),
+                ..UserUpdate::default()
+            },
+            None,
+            &[],
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(cleared.email, None);
+    assert_eq!(cleared.locked_until, None);
+    assert_eq!(cleared.password_hash, "$argon2id$new");
+
+    // An unknown user: None, and nothing written.
+    let before = audit_all(store).len();
+    assert!(
+        store
+            .update_user(
+                alice.id + 999,
+                &UserUpdate::default(),
+                None,
+                &[AuditEvent::new(NOW, AuditKind::UserLocked)]
+            )
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(audit_all(store).len(), before);
+}
+
+pub fn update_user_with_revoke_is_atomic(store: &dyn Store) {
+    let alice = make_user(store, "alice");
+    make_user(store, "bob");
+    let keep = open_session(store, alice.id, NOW);
+    let a = open_session(store, alice.id, NOW + 1);
+    let b = open_session(store, alice.id, NOW + 2);
+    let revoke = RevokeRequest {
+        target: RevokeTarget::User {
+            user_id: alice.id,
+            except: Some(keep.session.id),
+        },
+        reason: RevocationReason::PasswordChanged,
+        actor: None,
+        now: NOW + 10,
+        audit: vec![AuditEvent::new(NOW + 10, AuditKind::LogoutAll).subject(alice.id)],
+    };
+
+    // The update fails (e-mail taken): the revocation must not happen either.
+    let audit_before = audit_all(store).len();
+    let err = store
+        .update_user(
+            alice.id,
+            &UserUpdate {
+                password_hash: Some("$argon2id$x".into()),
+                email: Some(Some("bob@example.com".into())),
+                ..UserUpdate::default()
+            },
+            Some(&revoke),
+            &[AuditEvent::new(NOW + 10, AuditKind::PasswordChanged)],
+        )
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.sessions_of_user(alice.id, false).unwrap().len(), 3);
+    assert_eq!(audit_all(store).len(), audit_before);
+    assert_eq!(
+        store.user(alice.id).unwrap().unwrap().password_hash,
+        alice.password_hash
+    );
+
+    // It succeeds: both happen, and only the two other sessions are returned.
+    let (user, revoked) = store
+        .update_user(
+            alice.id,
+            &UserUpdate {
+                password_hash: Some("$argon2id$x".into()),
+                password_changed_at: Some(NOW + 10),
+                ..UserUpdate::default()
+            },
+            Some(&revoke),
+            &[AuditEvent::new(NOW + 10, AuditKind::PasswordChanged).subject(alice.id)],
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.password_hash, "$argon2id$x");
+    let got: HashSet<SessionId> = revoked.iter().map(|r| r.id).collect();
+    assert_eq!(got, HashSet::from([a.session.id, b.session.id]));
+    assert!(revoked.iter().all(|r| r.user_id == alice.id));
+    let live = store.sessions_of_user(alice.id, false).unwrap();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].id, keep.session.id);
+    let gone = store.session(a.session.id).unwrap().unwrap();
+    assert_eq!(gone.revoked_at, Some(NOW + 10));
+    assert_eq!(gone.revoked_reason, Some(RevocationReason::PasswordChanged));
+    let kinds = kinds_of(&audit_all(store)[..2]);
+    assert!(kinds.contains(&AuditKind::PasswordChanged) && kinds.contains(&AuditKind::LogoutAll));
+}
+
+pub fn delete_user_keeps_revocations(store: &dyn Store) {
+    let alice = make_user(store, "alice");
+    let s1 = open_session(store, alice.id, NOW);
+    let s2 = open_session(store, alice.id, NOW);
+    store
+        .revoke_sessions(&revoke_request(
+            RevokeTarget::Session(s2.session.id),
+            RevocationReason::Logout,
+            NOW + 1,
+        ))
+        .unwrap();
+
+    assert!(
+        store
+            .delete_user(
+                alice.id,
+                NOW + 5,
+                &[AuditEvent::new(NOW + 5, AuditKind::UserDeleted).subject(alice.id)]
+            )
+            .unwrap()
+    );
+    assert_eq!(store.user(alice.id).unwrap(), None);
+    assert_eq!(store.user_by_username("alice").unwrap(), None);
+    let s1_after = store.session(s1.session.id).unwrap().unwrap();
+    assert_eq!(s1_after.revoked_reason, Some(RevocationReason::UserDeleted));
+    assert_eq!(s1_after.revoked_at, Some(NOW + 5));
+    // The earlier revocation keeps its own reason.
+    let s2_after = store.session(s2.session.id).unwrap().unwrap();
+    assert_eq!(s2_after.revoked_reason, Some(RevocationReason::Logout));
+
+    // Both revocations stay visible until the sessions' tokens expire anyway,
+    // flush or not.
+    store.flush_expired(NOW + 6, HOUR).unwrap();
+    let live = store.live_revocations(NOW + 6, HOUR).unwrap();
+    let ids: HashSet<SessionId> = live.sessions.iter().map(|(id, _)| *id).collect();
+    assert!(ids.contains(&s1.session.id) && ids.contains(&s2.session.id));
+    assert!(kinds_of(&audit_all(store)).contains(&AuditKind::UserDeleted));
+
+    // A rotation of the deleted user's token is refused.
+    let outcome = store.rotate(&rotation(&s1.token, NOW + 7, STRICT)).unwrap();
+    assert_eq!(
+        outcome,
+        RotationOutcome::Refused(RotationRefusal::SessionRevoked(Some(
+            RevocationReason::UserDeleted
+        )))
+    );
+
+    assert!(!store.delete_user(alice.id, NOW + 8, &[]).unwrap());
+    // The name is free again, for a new user with a new id and no sessions.
+    let again = make_user(store, "alice");
+    assert_ne!(again.id, alice.id);
+    assert!(store.sessions_of_user(again.id, true).unwrap().is_empty());
+}
+
+// --- throttling ---
+
+pub fn throttle_window_and_lock(store: &dyn Store) {
+    let policy = ThrottlePolicy {
+        threshold: 3,
+        window: 300,
+        lock_for: 900,
+    };
+    let key = "alice";
+    assert_eq!(store.throttle(key).unwrap(), None);
+    let fail = |at: UnixTime| {
+        store
+            .record_login_failure(
+                key,
+                at,
+                policy,
+                &[AuditEvent::new(at, AuditKind::LoginFailed).reason(key)],
+            )
+            .unwrap()
+    };
+
+    let s = fail(NOW);
+    assert_eq!(
+        (s.failures, s.window_started_at, s.locked_until),
+        (1, NOW, None)
+    );
+    let s = fail(NOW + 10);
+    assert_eq!(
+        (s.failures, s.window_started_at, s.locked_until),
+        (2, NOW, None)
+    );
+    // The threshold locks.
+    let s = fail(NOW + 20);
+    assert_eq!(
+        (s.failures, s.window_started_at, s.locked_until),
+        (3, NOW, Some(NOW + 920))
+    );
+    assert_eq!(store.throttle(key).unwrap(), Some(s.clone()));
+    // A failure while locked neither restarts the window nor extends the lock.
+    let s = fail(NOW + 300);
+    assert_eq!(
+        (s.failures, s.window_started_at, s.locked_until),
+        (4, NOW, Some(NOW + 920))
+    );
+    // Once the lock has run out, counting starts from a clean slate.
+    let s = fail(NOW + 920);
+    assert_eq!(
+        (s.failures, s.window_started_at, s.locked_until),
+        (1, NOW + 920, None)
+    );
+    // One second before the end of a window it still counts...
+    let s = fail(NOW + 1_219);
+    assert_eq!((s.failures, s.window_started_at), (2, NOW + 920));
+    // ...and exactly `window` after its start a new one begins.
+    let s = fail(NOW + 1_220);
+    assert_eq!(
+        (s.failures, s.window_started_at, s.locked_until),
+        (1, NOW + 1_220, None)
+    );
+    assert_eq!(store.throttle(key).unwrap(), Some(s));
+
+    // Other keys are separate; clearing removes the row.
+    let other = store.record_login_failure("bob", NOW, policy, &[]).unwrap();
+    assert_eq!(other.failures, 1);
+    store.clear_login_failures(key).unwrap();
+    assert_eq!(store.throttle(key).unwrap(), None);
+    assert!(store.throttle("bob").unwrap().is_some());
+    store.clear_login_failures("never-seen").unwrap();
+
+    let failed = store
+        .audit(&AuditQuery {
+            kinds: vec![AuditKind::LoginFailed],
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(failed.len(), 7);
+
+    // A threshold of one locks at once.
+    let once = ThrottlePolicy {
+        threshold: 1,
+        window: 60,
+        lock_for: 60,
+    };
+    let s = store.record_login_failure("carol", NOW, once, &[]).unwrap();
+    assert_eq!(s.locked_until, Some(NOW + 60));
+}
+
+// --- sessions, tokens, rotation ---
+
+pub fn sessions_and_tokens_round_trip(store: &dyn Store) {
+    let alice = make_user(store, "alice");
+    let bob = make_user(store, "bob");
+    let first = open_session(store, alice.id, NOW);
+    let second = open_session(store, alice.id, NOW + 60);
+    let mut bare = new_session(bob.id, NOW);
+    bare.session.client = ClientInfo::default();
+    bare.session.kind = SessionKind::Sliding;
+    bare.token.token_type = TokenType::Sliding;
+    bare.token.address = None;
+    store.open_session(&bare).unwrap();
+
+    assert_eq!(
+        store.session(first.session.id).unwrap(),
+        Some(first.session.clone())
+    );
+    assert_eq!(
+        store.session(bare.session.id).unwrap(),
+        Some(bare.session.clone())
+    );
+    assert_eq!(store.session(SessionId::random()).unwrap(), None);
+    assert_eq!(
+        store.outstanding(first.token.jti).unwrap(),
+        Some(first.token.clone())
+    );
+    assert_eq!(
+        store.outstanding(bare.token.jti).unwrap(),
+        Some(bare.token.clone())
+    );
+    assert_eq!(store.outstanding(Jti::random()).unwrap(), None);
+    assert_eq!(
+        store.tokens_of_session(first.session.id).unwrap(),
+        std::slice::from_ref(&first.token)
+    );
+    assert_eq!(
+        store.user(alice.id).unwrap().unwrap().last_login,
+        Some(NOW + 60),
+        "open_session sets last_login to the session's created_at"
+    );
+
+    // Newest first.
+    let listed: Vec<SessionId> = store
+        .sessions_of_user(alice.id, false)
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed, [second.session.id, first.session.id]);
+
+    store
+        .revoke_sessions(&revoke_request(
+            RevokeTarget::Session(first.session.id),
+            RevocationReason::Logout,
+            NOW + 100,
+        ))
+        .unwrap();
+    assert_eq!(store.sessions_of_user(alice.id, false).unwrap().len(), 1);
+    assert_eq!(store.sessions_of_user(alice.id, true).unwrap().len(), 2);
+
+    // The same session or jti twice is a conflict, and leaves nothing behind.
+    let mut dup = new_session(alice.id, NOW);
+    dup.session.id = first.session.id;
+    dup.token.session_id = first.session.id;
+    assert!(matches!(
+        store.open_session(&dup),
+        Err(StoreError::Conflict(_))
+    ));
+    let mut dup_jti = new_session(alice.id, NOW);
+    dup_jti.token.jti = first.token.jti;
+    dup_jti.session.head_jti = first.token.jti;
+    assert!(matches!(
+        store.open_session(&dup_jti),
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.session(dup_jti.session.id).unwrap(), None);
+    assert_eq!(store.sessions_of_user(alice.id, true).unwrap().len(), 2);
+    // No session for a user that does not exist (or was deleted meanwhile).
+    let ghost = new_session(alice.id + 999, NOW);
+    assert!(matches!(
+        store.open_session(&ghost),
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.session(ghost.session.id).unwrap(), None);
+
+    let logins = store
+        .audit(&AuditQuery {
+            kinds: vec![AuditKind::LoginSucceeded],
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(logins.len(), 3);
+}
+
+pub fn rotation_moves_the_head(store: &dyn Store) {
+    let alice = make_user(store, "alice");
+    let login = open_session(store, alice.id, NOW);
+    let request = rotation(&login.token, NOW + 300, STRICT);
+    let RotationOutcome::Rotated { session, successor } = store.rotate(&request).unwrap() else {
+        panic!("the head token must rotate");
+    };
+    assert_eq!(successor.jti, request.successor.jti);
+    assert_eq!(successor.parent_jti, Some(login.token.jti));
+    assert_eq!(session.head_jti, successor.jti);
+    assert_eq!(session.expires_at, successor.expires_at);
+    assert_eq!(session.last_rotated_at, Some(NOW + 300));
+    assert_eq!(session.rotation_count, 1);
+    assert_eq!(session.max_expires_at, login.session.max_expires_at);
+    assert_eq!(store.session(session.id).unwrap(), Some(session.clone()));
+
+    let old = store.outstanding(login.token.jti).unwrap().unwrap();
+    assert_eq!(old.rotated_at, Some(NOW + 300));
+    assert_eq!(old.successor_jti, Some(successor.jti));
+    assert_eq!(
+        store.outstanding(successor.jti).unwrap(),
+        Some(successor.clone())
+    );
+
+    // A second rotation continues the chain, in issue order.
+    let next = rotation(&successor, NOW + 600, STRICT);
+    let RotationOutcome::Rotated { session, .. } = store.rotate(&next).unwrap() else {
+        panic!("the new head must rotate");
+    };
+    assert_eq!(session.rotation_count, 2);
+    let chain: Vec<Jti> = store
+        .tokens_of_session(session.id)
+        .unwrap()
+        .iter()
+        .map(|t| t.jti)
+        .collect();
+    assert_eq!(chain, [login.token.jti, successor.jti, next.successor.jti]);
+
+    let rotated = store
+        .audit(&AuditQuery {
+            kinds: vec![AuditKind::Rotated],
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(rotated.len(), 2);
+    assert_eq!(rotated[1].event.jti, Some(login.token.jti));
+    assert_eq!(rotated[1].event.session_id, Some(session.id));
+    assert_eq!(rotated[1].event.subject, Some(alice.id));
+    assert_eq!(rotated[1].event.address.as_deref(), Some("198.51.100.7"));
+}
+
+pub fn rotation_refusals_write_nothing(store: &dyn Store) {
+    let alice = make_user(store, "alice");
+    let login = open_session(store, alice.id, NOW);
+    let audit_before = audit_all(store).len();
+    let refused = |request: &RotationRequest| match store.rotate(request).unwrap() {
+        RotationOutcome::Refused(r) => r,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+
+    let unknown = refresh_token(login.session.id, alice.id, NOW);
+    assert_eq!(
+        refused(&rotation(&unknown, NOW + 1, STRICT)),
+        RotationRefusal::NotOutstanding
+    );
+    let mut wrong = rotation(&login.token, NOW + 1, STRICT);
+    wrong.presented_signing_input_sha256 = "0".repeat(64);
+    assert_eq!(refused(&wrong), RotationRefusal::Mismatch);
+    assert_eq!(
+        refused(&rotation(&login.token, login.token.expires_at, STRICT)),
+        RotationRefusal::Expired
+    );
+
+    assert_eq!(audit_all(store).len(), audit_before);
+    assert_eq!(
+        store.tokens_of_session(login.session.id).unwrap(),
+        std::slice::from_ref(&login.token)
+    );
+    assert_eq!(
+        store.session(login.session.id).unwrap(),
+        Some(login.session.clone())
+    );
+
+    store
+        .revoke_sessions(&revoke_request(
+            RevokeTarget::Session(login.session.id),
+            RevocationReason::Logout,
+            NOW + 2,
+        ))
+        .unwrap();
+    assert_eq!(
+        refused(&rotation(&login.token, NOW + 3, STRICT)),
+        RotationRefusal::SessionRevoked(Some(RevocationReason::Logout))
+    );
+    assert_eq!(store.tokens_of_session(login.session.id).unwrap().len(), 1);
+}
+
+pub fn reuse_revokes_the_family(store: &dyn Store) {
+    let alice = make_user(store, "alice");
+    let login = open_session(store, alice.id, NOW);
+    let other = open_session(store, alice.id, NOW);
+    let first = rotation(&login.token, NOW + 10, STRICT);
+    assert!(matches!(
+        store.rotate(&first).unwrap(),
+        RotationOutcome::Rotated { .. }
+    ));
+
+    // The rotated-away token again, even a second later: reuse.
+    let replay = rotation(&login.token, NOW + 11, STRICT);
+    let RotationOutcome::ReuseDetected { session } = store.rotate(&replay).unwrap() else {
+        panic!("presenting a rotated-away token is reuse");
+    };
+    assert_eq!(session.revoked_at, Some(NOW + 11));
+    assert_eq!(
+        session.revoked_reason,
+        Some(RevocationReason::ReuseDetected)
+    );
+    assert_eq!(session.revoked_by, None);
+    assert_eq!(store.session(session.id).unwrap(), Some(session.clone()));
+    // The replay's successor was never written.
+    assert_eq!(store.outstanding(replay.successor.jti).unwrap(), None);
+
+    // The whole family is dead: the current head cannot rotate either.
+    let head = store.outstanding(first.successor.jti).unwrap().unwrap();
+    assert_eq!(
+        store.rotate(&rotation(&head, NOW + 12, STRICT)).unwrap(),
+        RotationOutcome::Refused(RotationRefusal::SessionRevoked(Some(
+            RevocationReason::ReuseDetected
+        )))
+    );
+    // Other sessions are untouched.
+    assert!(
+        !store
+            .session(other.session.id)
+            .unwrap()
+            .unwrap()
+            .is_revoked()
+    );
+
+    let reuse = store
+        .audit(&AuditQuery {
+            kinds: vec![AuditKind::ReuseDetected],
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(reuse.len(), 1);
+    assert_eq!(reuse[0].event.jti, Some(login.token.jti));
+    assert_eq!(reuse[0].event.session_id, Some(session.id));
+    assert_eq!(reuse[0].event.subject, Some(alice.id));
+
+    let live = store.live_revocations(NOW + 12, HOUR).unwrap();
+    assert_eq!(live.sessions, [(session.id, session.max_expires_at)]);
+}
+
+pub fn grace_replay_returns_the_same_successor(store: &dyn Store) {
+    let alice = make_user(store, "alice");
+    let login = open_session(store, alice.id, NOW);
+    let first = rotation(&login.token, NOW, GRACE);
+    let RotationOutcome::Rotated { successor, .. } = store.rotate(&first).unwrap() else {
+        panic!("the head token must rotate");
+    };
+
+    // A retry within the window gets the existing successor, not its own.
+    let retry = rotation(&login.token, NOW + 30, GRACE);
+    let RotationOutcome::GraceReplay {
+        session,
+        successor: again,
+    } = store.rotate(&retry).unwrap()
+    else {
+        panic!("a retry within the grace period is replayed");
+    };
+    assert_eq!(again, successor);
+    assert_eq!(session.head_jti, successor.jti);
+    assert!(!session.is_revoked());
+    assert_eq!(store.outstanding(retry.successor.jti).unwrap(), None);
+    assert_eq!(store.tokens_of_session(login.session.id).unwrap().len(), 2);
+    let replays = store
+        .audit(&AuditQuery {
+            kinds: vec![AuditKind::GraceReplay],
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(replays.len(), 1);
+    assert_eq!(replays[0].event.jti, Some(login.token.jti));
+
+    // Past the window it is reuse.
+    let late = rotation(&login.token, NOW + 31, GRACE);
+    assert!(matches!(
+        store.rotate(&late).unwrap(),
+        RotationOutcome::ReuseDetected { .. }
+    ));
+}
+
+pub fn extend_session_moves_expiry(store: &dyn Store) {
+    let alice = make_user(store, "alice");
+    let mut new = new_session(alice.id, NOW);
+    new.session.kind = SessionKind::Sliding;
+    new.token.token_type = TokenType::Sliding;
+    store.open_session(&new).unwrap();
+
+    store
+        .extend_session(new.session.id, NOW + 2 * DAY, NOW + HOUR)
+        .unwrap();
+    let s = store.session(new.session.id).unwrap().unwrap();
+    assert_eq!(s.expires_at, NOW + 2 * DAY);
+    assert_eq!(s.head_jti, new.token.jti, "sliding refresh keeps the jti");
+    assert_eq!(s.last_rotated_at, Some(NOW + HOUR));
+    assert_eq!(s.rotation_count, 1);
+    assert!(store.outstanding(new.token.jti).unwrap().is_some());
+
+    // Never past the absolute cap.
+    store
+        .extend_session(new.session.id, NOW + 365 * DAY, NOW + 2 * HOUR)
+        .unwrap();
+    assert_eq!(
+        store.session(new.session.id).unwrap().unwrap().expires_at,
+        new.session.max_expires_at
+    );
+
+    // A revoked session stays as it is.
+    store
+        .revoke_sessions(&revoke_request(
+            RevokeTarget::Session(new.session.id),
+            RevocationReason::Logout,
+            NOW + 3 * HOUR,
+        ))
+        .unwrap();
+    let before = store.session(new.session.id).unwrap().unwrap();
+    store
+        .extend_session(new.session.id, NOW + 3 * DAY, NOW + 4 * HOUR)
+        .unwrap();
+    assert_eq!(store.session(new.session.id).unwrap(), Some(before));
+    store
+        .extend_session(SessionId::random(), NOW + DAY, NOW)
+        .unwrap();
+}
+
+pub fn revoke_sessions_returns_only_live_ones(store: &dyn Store) {
+    let alice = make_user(store, "alice");
+    let bob = make_user(store, "bob");
+    let a1 = open_session(store, alice.id, NOW);
+    let a2 = open_session(store, alice.id, NOW + 1);
+    let a3 = open_session(store, alice.id, NOW + 2);
+    let b1 = open_session(store, bob.id, NOW);
+
+    let one = store
+        .revoke_sessions(&revoke_request(
+            RevokeTarget::Session(a1.session.id),
+            RevocationReason::Logout,
+            NOW + 10,
+        ))
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].id, a1.session.id);
+    assert_eq!(one[0].user_id, alice.id);
+    assert_eq!(one[0].max_expires_at, a1.session.max_expires_at);
+    // Already revoked: nothing to return, and the first revocation stands.
+    assert!(
+        store
+            .revoke_sessions(&revoke_request(
+                RevokeTarget::Session(a1.session.id),
+                RevocationReason::StaffRevoked,
+                NOW + 11,
+            ))
+            .unwrap()
+            .is_empty()
+    );
+    let a1_now = store.session(a1.session.id).unwrap().unwrap();
+    assert_eq!(
+        (a1_now.revoked_at, a1_now.revoked_reason),
+        (Some(NOW + 10), Some(RevocationReason::Logout))
+    );
+
+    let all = store
+        .revoke_sessions(&RevokeRequest {
+            target: RevokeTarget::User {
+                user_id: alice.id,
+                except: Some(a3.session.id),
+            },
+            reason: RevocationReason::StaffRevoked,
+            actor: Some(bob.id),
+            now: NOW + 20,
+            audit: vec![
+                AuditEvent::new(NOW + 20, AuditKind::SessionRevoked)
+                    .subject(alice.id)
+                    .actor(Some(bob.id)),
+            ],
+        })
+        .unwrap();
+    assert_eq!(all.len(), 1, "a1 was revoked already and a3 is spared");
+    assert_eq!(all[0].id, a2.session.id);
+    let a2_now = store.session(a2.session.id).unwrap().unwrap();
+    assert_eq!(a2_now.revoked_by, Some(bob.id));
+    assert_eq!(a2_now.revoked_reason, Some(RevocationReason::StaffRevoked));
+    assert!(!store.session(a3.session.id).unwrap().unwrap().is_revoked());
+    assert!(!store.session(b1.session.id).unwrap().unwrap().is_revoked());
+
+    let rest = store
+        .revoke_sessions(&revoke_request(
+            RevokeTarget::User {
+                user_id: alice.id,
+                except: None,
+            },
+            RevocationReason::LogoutAll,
+            NOW + 30,
+        ))
+        .unwrap();
+    assert_eq!(
+        rest.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [a3.session.id]
+    );
+    assert!(
+        store
+            .revoke_sessions(&revoke_request(
+                RevokeTarget::Session(SessionId::random()),
+                RevocationReason::Logout,
+                NOW
+            ))
+            .unwrap()
+            .is_empty()
+    );
+    let revoked_lines = store
+        .audit(&AuditQuery {
+            kinds: vec![AuditKind::SessionRevoked],
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(revoked_lines.len(), 1);
+    assert_eq!(revoked_lines[0].event.actor, Some(bob.id));
+}
+
+pub fn revoked_jtis_and_live_revocations(store: &dyn Store) {
+    let alice = make_user(store, "alice");
+    let session = open_session(store, alice.id, NOW);
+    let access = RevokedJti {
+        jti: Jti::random(),
+        session_id: Some(session.session.id),
+        user_id: Some(alice.id),
+        revoked_at: NOW,
+        expires_at: NOW + 300,
+        reason: RevocationReason::Revoked,
+    };
+    store
+        .revoke_jti(
+            &access,
+            &[AuditEvent::new(NOW, AuditKind::TokenRevoked).jti(access.jti)],
+        )
+        .unwrap();
+    // Revoking it again is fine and keeps the first revocation.
+    store.revoke_jti(&access, &[]).unwrap();
+    let orphan = RevokedJti {
+        jti: Jti::random(),
+        session_id: None,
+        user_id: None,
+        revoked_at: NOW,
+        expires_at: NOW + 10,
+        reason: RevocationReason::Blacklisted,
+    };
+    store.revoke_jti(&orphan, &[]).unwrap();
+
+    let live = store.live_revocations(NOW, 0).unwrap();
+    let jtis: HashSet<(Jti, UnixTime)> = live.jtis.iter().copied().collect();
+    assert_eq!(
+        jtis,
+        HashSet::from([(access.jti, NOW + 300), (orphan.jti, NOW + 10)])
+    );
+    assert!(live.sessions.is_empty(), "no session is revoked yet");
+
+    // An entry is live while expires_at + keep_for is after now.
+    let later = store.live_revocations(NOW + 20, 10).unwrap();
+    assert_eq!(later.jtis, [(access.jti, NOW + 300)]);
+    let edge = store.live_revocations(NOW + 19, 10).unwrap();
+    assert_eq!(edge.jtis.len(), 2);
+
+    store
+        .revoke_sessions(&revoke_request(
+            RevokeTarget::Session(session.session.id),
+            RevocationReason::Logout,
+            NOW + 1,
+        ))
+        .unwrap();
+    let max = session.session.max_expires_at;
+    let live = store.live_revocations(NOW + 2, 60).unwrap();
+    assert_eq!(live.sessions, [(session.session.id, max)]);
+    assert!(
+        store
+            .live_revocations(max + 60, 60)
+            .unwrap()
+            .sessions
+            .is_empty()
+    );
+    assert_eq!(
+        store.live_revocations(max + 59, 60).unwrap().sessions.len(),
+        1
+    );
+    let lines = store
+        .audit(&AuditQuery {
+            kinds: vec![AuditKind::TokenRevoked],
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].event.jti, Some(access.jti));
+}
+
+// --- audit ---
+
+pub fn audit_filters(store: &dyn Store) {
+    let s1 = SessionId::random();
+    let jti = Jti::random();
+    let events = vec![
+        AuditEvent::new(NOW, AuditKind::LoginSucceeded)
+            .subject(1)
+            .session(s1),
+        AuditEvent::new(NOW + 10, AuditKind::LoginFailed)
+            .subject(2)
+            .address(Some("203.0.113.9".into())),
+        AuditEvent::new(NOW + 20, AuditKind::UserLocked)
+            .subject(2)
+            .actor(Some(1))
+            .reason("too many attempts")
+            .detail(serde_json::json!({ "until": NOW + 900, "note": "x" })),
+        AuditEvent::new(NOW + 30, AuditKind::Rotated)
+            .subject(1)
+            .session(s1)
+            .jti(jti),
+        AuditEvent::new(NOW + 40, AuditKind::KeyRotated),
+    ];
+    store.append_audit(&events).unwrap();
+    store.append_audit(&[]).unwrap();
+
+    let all = audit_all(store);
+    assert_eq!(all.len(), 5);
+    // Newest first, ids increasing with insertion, events as written.
+    let written: Vec<AuditEvent> = all.iter().rev().map(|e| e.event.clone()).collect();
+    assert_eq!(written, events);
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id));
+
+    let query = |q: AuditQuery| -> Vec<AuditKind> { kinds_of(&store.audit(&q).unwrap()) };
+    assert_eq!(
+        query(AuditQuery {
+            user: Some(1),
+            ..AuditQuery::default()
+        }),
+        [
+            AuditKind::Rotated,
+            AuditKind::UserLocked,
+            AuditKind::LoginSucceeded
+        ],
+        "a user's events: about them or caused by them"
+    );
+    assert_eq!(
+        query(AuditQuery {
+            kinds: vec![AuditKind::LoginFailed, AuditKind::KeyRotated],
+            ..AuditQuery::default()
+        }),
+        [AuditKind::KeyRotated, AuditKind::LoginFailed]
+    );
+    assert_eq!(
+        query(AuditQuery {
+            session_id: Some(s1),
+            ..AuditQuery::default()
+        }),
+        [AuditKind::Rotated, AuditKind::LoginSucceeded]
+    );
+    assert_eq!(
+        query(AuditQuery {
+            since: Some(NOW + 10),
+            until: Some(NOW + 30),
+            ..AuditQuery::default()
+        }),
+        [
+            AuditKind::Rotated,
+            AuditKind::UserLocked,
+            AuditKind::LoginFailed
+        ],
+        "since and until are inclusive"
+    );
+    assert_eq!(
+        query(AuditQuery {
+            before_id: Some(all[1].id),
+            ..AuditQuery::default()
+        }),
+        [
+            AuditKind::UserLocked,
+            AuditKind::LoginFailed,
+            AuditKind::LoginSucceeded
+        ]
+    );
+    assert_eq!(
+        query(AuditQuery {
+            limit: 2,
+            ..AuditQuery::default()
+        }),
+        [AuditKind::KeyRotated, AuditKind::Rotated]
+    );
+    assert_eq!(
+        query(AuditQuery {
+            user: Some(2),
+            kinds: vec![AuditKind::UserLocked],
+            since: Some(NOW),
+            ..AuditQuery::default()
+        }),
+        [AuditKind::UserLocked]
+    );
+
+    // limit 0 means a default page, and every page is capped.
+    let many: Vec<AuditEvent> = (0..10_050)
+        .map(|i| AuditEvent::new(NOW + 100 + i, AuditKind::LoginFailed).subject(9))
+        .collect();
+    store.append_audit(&many).unwrap();
+    let default_page = store.audit(&AuditQuery::default()).unwrap().len();
+    assert!((1..=1_000).contains(&default_page), "{default_page}");
+    let capped = store
+        .audit(&AuditQuery {
+            limit: u32::MAX,
+            ..AuditQuery::default()
+        })
+        .unwrap()
+        .len();
+    assert_eq!(capped, 10_000);
+}
+
+// --- housekeeping ---
+
+pub fn flush_expired_keeps_what_matters(store: &dyn Store) {
+    let keep_for = HOUR;
+    let alice = make_user(store, "alice");
+    // Revoked, capped far in the future: its revocation still matters.
+    let revoked_live = open_session(store, alice.id, NOW);
+    // Revoked, and capped before the cutoff: can go.
+    let mut old = new_session(alice.id, NOW - 40 * DAY);
+    old.session.max_expires_at = NOW - 10 * DAY;
+    store.open_session(&old).unwrap();
+    // Never revoked, its newest token long expired: can go.
+    let stale = open_session(store, alice.id, NOW - 5 * DAY);
+    // Live and rotated twice: its first two tokens expired before the cutoff,
+    // the head did not.
+    let rotated = open_session(store, alice.id, NOW - DAY - 3 * HOUR);
+    let step = rotation(&rotated.token, NOW - DAY - 2 * HOUR, STRICT);
+    let RotationOutcome::Rotated { .. } = store.rotate(&step).unwrap() else {
+        panic!("rotation failed");
+    };
+    let step2 = rotation(&step.successor, NOW - 3 * HOUR, STRICT);
+    let RotationOutcome::Rotated { .. } = store.rotate(&step2).unwrap() else {
+        panic!("rotation failed");
+    };
+    store
+        .revoke_sessions(&revoke_request(
+            RevokeTarget::Session(revoked_live.session.id),
+            RevocationReason::Logout,
+            NOW - 1,
+        ))
+        .unwrap();
+    store
+        .revoke_sessions(&revoke_request(
+            RevokeTarget::Session(old.session.id),
+            RevocationReason::Logout,
+            NOW - 20 * DAY,
+        ))
+        .unwrap();
+    let expired_jti = RevokedJti {
+        jti: Jti::random(),
+        session_id: None,
+        user_id: Some(alice.id),
+        revoked_at: NOW - DAY,
+        expires_at: NOW - keep_for - 1,
+        reason: RevocationReason::Revoked,
+    };
+    let live_jti = RevokedJti {
+        jti: Jti::random(),
+        expires_at: NOW - keep_for + 1,
+        ..expired_jti.clone()
+    };
+    store.revoke_jti(&expired_jti, &[]).unwrap();
+    store.revoke_jti(&live_jti, &[]).unwrap();
+    // A sliding session: its token row still says the first, short expiry
+    // (sliding refresh keeps the jti), but the session runs on. Its head stays.
+    let mut sliding = new_session(alice.id, NOW - DAY);
+    sliding.session.kind = SessionKind::Sliding;
+    sliding.token.token_type = TokenType::Sliding;
+    sliding.token.expires_at = NOW - DAY + 300;
+    sliding.session.expires_at = NOW + DAY;
+    store.open_session(&sliding).unwrap();
+    store
+        .extend_session(sliding.session.id, NOW + DAY, NOW - 2 * HOUR)
+        .unwrap();
+    // "locked": its window ended before the cutoff, its lock did not.
+    let policy = ThrottlePolicy {
+        threshold: 2,
+        window: 300,
+        lock_for: 3 * HOUR,
+    };
+    store
+        .record_login_failure("stale", NOW - DAY, policy, &[])
+        .unwrap();
+    store
+        .record_login_failure("locked", NOW - 2 * HOUR, policy, &[])
+        .unwrap();
+    store
+        .record_login_failure("locked", NOW - 2 * HOUR + 10, policy, &[])
+        .unwrap();
+    store
+        .record_login_failure("recent", NOW - 10, policy, &[])
+        .unwrap();
+    let audit_before = audit_all(store).len();
+
+    let report = store.flush_expired(NOW, keep_for).unwrap();
+    assert_eq!(report.sessions, 2, "{report:?}");
+    assert_eq!(report.revoked_jtis, 1, "{report:?}");
+    assert_eq!(report.throttle_entries, 1, "{report:?}");
+    // old's and stale's tokens, and the first two of `rotated`.
+    assert_eq!(report.outstanding_tokens, 4, "{report:?}");
+
+    assert!(store.session(old.session.id).unwrap().is_none());
+    assert!(store.session(stale.session.id).unwrap().is_none());
+    assert!(store.outstanding(old.token.jti).unwrap().is_none());
+    assert!(store.session(revoked_live.session.id).unwrap().is_some());
+    assert!(store.outstanding(revoked_live.token.jti).unwrap().is_some());
+    let chain: Vec<Jti> = store
+        .tokens_of_session(rotated.session.id)
+        .unwrap()
+        .iter()
+        .map(|t| t.jti)
+        .collect();
+    assert_eq!(chain, [step2.successor.jti]);
+    assert_eq!(
+        store.outstanding(sliding.token.jti).unwrap().map(|t| t.jti),
+        Some(sliding.token.jti),
+        "the head of a live sliding session is kept"
+    );
+    assert!(store.throttle("stale").unwrap().is_none());
+    assert!(store.throttle("locked").unwrap().is_some());
+    assert!(store.throttle("recent").unwrap().is_some());
+    assert_eq!(
+        audit_all(store).len(),
+        audit_before,
+        "the audit log is kept"
+    );
+
+    let live = store.live_revocations(NOW, keep_for).unwrap();
+    assert_eq!(
+        live.sessions,
+        [(revoked_live.session.id, revoked_live.session.max_expires_at)]
+    );
+    assert_eq!(live.jtis, [(live_jti.jti, live_jti.expires_at)]);
+
+    // The live session still rotates after a flush.
+    let step3 = rotation(&step2.successor, NOW + 1, STRICT);
+    assert!(matches!(
+        store.rotate(&step3).unwrap(),
+        RotationOutcome::Rotated { .. }
+    ));
+    // A second flush at the same instant finds nothing.
+    let again = store.flush_expired(NOW, keep_for).unwrap();
+    assert_eq!(again, warden_auth::model::FlushReport::default());
+}
+
+// --- concurrency ---
+
+const RACERS: usize = 64;
+
+/// Every racer presents the same token at once, each with its own successor.
+fn race(
+    store: &dyn Store,
+    presented: &OutstandingToken,
+    policy: RotationPolicy,
+) -> Vec<RotationOutcome> {
+    let barrier = Barrier::new(RACERS);
+    let requests: Vec<RotationRequest> = (0..RACERS)
+        .map(|_| rotation(presented, NOW + 5, policy))
+        .collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = requests
+            .iter()
+            .map(|request| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    store.rotate(request).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+pub fn concurrent_rotation_strict(store: &dyn Store) {
+    let alice = make_user(store, "alice");
+    let login = open_session(store, alice.id, NOW);
+    let outcomes = race(store, &login.token, STRICT);
+    let rotated = outcomes
+        .iter()
+        .filter(|o| matches!(o, RotationOutcome::Rotated { .. }))
+        .count();
+    let reuse = outcomes
+        .iter()
+        .filter(|o| matches!(o, RotationOutcome::ReuseDetected { .. }))
+        .count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| {
+            matches!(
+                o,
+                RotationOutcome::Refused(RotationRefusal::SessionRevoked(Some(
+                    RevocationReason::ReuseDetected
+                )))
+            )
+        })
+        .count();
+    assert_eq!(rotated, 1, "{outcomes:?}");
+    assert_eq!(reuse, 1, "the second presentation is reuse");
+    assert_eq!(rotated + reuse + refused, RACERS, "{outcomes:?}");
+    let tokens = store.tokens_of_session(login.session.id).unwrap();
+    let children = tokens
+        .iter()
+        .filter(|t| t.parent_jti == Some(login.token.jti))
+        .count();
+    assert_eq!(children, 1, "at most one successor per parent");
+    assert_eq!(tokens.len(), 2);
+    assert!(
+        store
+            .session(login.session.id)
+            .unwrap()
+            .unwrap()
+            .is_revoked()
+    );
+}
+
+pub fn concurrent_rotation_with_grace(store: &dyn Store) {
+    let alice = make_user(store, "alice");
+    let login = open_session(store, alice.id, NOW);
+    let outcomes = race(store, &login.token, GRACE);
+    let mut winner = None;
+    let mut replayed = Vec::new();
+    for o in &outcomes {
+        match o {
+            RotationOutcome::Rotated { successor, .. } => {
+                assert!(winner.is_none(), "two rotations won");
+                winner = Some(successor.jti);
+            }
+            RotationOutcome::GraceReplay { successor, .. } => replayed.push(successor.jti),
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    let winner = winner.expect("one rotation wins");
+    assert_eq!(replayed.len(), RACERS - 1);
+    assert!(
+        replayed.iter().all(|j| *j == winner),
+        "every replay hands out the winner"
+    );
+    let session = store.session(login.session.id).unwrap().unwrap();
+    assert_eq!(session.head_jti, winner);
+    assert!(!session.is_revoked());
+    assert_eq!(store.tokens_of_session(login.session.id).unwrap().len(), 2);
+}
+
+/// Many writers at once, some of them bound to fail: each failure is its own.
+pub fn concurrent_writes_fail_alone(store: &dyn Store) {
+    make_user(store, "taken");
+    let names: Vec<String> = (0..48)
+        .map(|i| {
+            if i % 8 == 0 {
+                "TAKEN".to_owned()
+            } else {
+                format!("user{i}")
+            }
+        })
+        .collect();
+    let barrier = Barrier::new(names.len());
+    let results: Vec<(String, Result<User, StoreError>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = names
+            .iter()
+            .map(|name| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    let r = store.create_user(
+                        &new_user(name),
+                        NOW,
+                        &[AuditEvent::new(NOW, AuditKind::UserCreated)],
+                    );
+                    (name.clone(), r)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (name, result) in &results {
+        if name == "TAKEN" {
+            assert!(
+                matches!(result, Err(StoreError::Conflict(_))),
+                "{name}: {result:?}"
+            );
+        } else {
+            let user = result.as_ref().unwrap();
+            assert_eq!(store.user_by_username(name).unwrap().as_ref(), Some(user));
+        }
+    }
+    let created = store
+        .audit(&AuditQuery {
+            kinds: vec![AuditKind::UserCreated],
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(created.len(), 1 + 42, "one line per user actually created");
+}

@@ -1,0 +1,86 @@
+//! What survives a restart, and what can be forgotten.
+//!
+//! Both use one cutoff, `now - keep_for`: a record whose expiry is after it
+//! still matters (it is returned by `live_revocations`), one whose expiry is
+//! before it can go (`flush_expired`). A revoked session is judged by its
+//! `max_expires_at`, the absolute cap no token of it outlives, never by the
+//! expiry of its latest token, so a revocation that still matters is never
+//! flushed.
+
+use rusqlite::Connection;
+use warden_auth::UnixTime;
+use warden_auth::model::{FlushReport, LiveRevocations};
+
+use crate::error::Result;
+use crate::rows;
+
+pub fn live_revocations(
+    conn: &Connection,
+    now: UnixTime,
+    keep_for: i64,
+) -> Result<LiveRevocations> {
+    let cutoff = now.saturating_sub(keep_for);
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, max_expires_at FROM sessions
+         WHERE max_expires_at > ?1 AND revoked_at IS NOT NULL
+         ORDER BY max_expires_at",
+    )?;
+    let sessions = rows::all(&mut stmt, [cutoff], |row| {
+        Ok((rows::session_id_at(row, 0)?, row.get(1)?))
+    })?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT jti, expires_at FROM revoked_jtis WHERE expires_at > ?1 ORDER BY expires_at",
+    )?;
+    let jtis = rows::all(&mut stmt, [cutoff], |row| {
+        Ok((rows::jti_at(row, 0)?, row.get(1)?))
+    })?;
+    Ok(LiveRevocations { sessions, jtis })
+}
+
+/// Sessions that can go: past their absolute cap, or never revoked and past
+/// the expiry of their newest token (nothing can rotate them, and nothing of
+/// theirs needs remembering as revoked). Written as a UNION so each arm uses
+/// its expiry index.
+const DOOMED_SESSIONS: &str = "SELECT id FROM sessions WHERE max_expires_at < ?1
+     UNION SELECT id FROM sessions WHERE expires_at < ?1 AND revoked_at IS NULL";
+
+pub fn flush(conn: &Connection, now: UnixTime, keep_for: i64) -> Result<FlushReport> {
+    let cutoff = now.saturating_sub(keep_for);
+    let mut outstanding_tokens = conn
+        .prepare_cached(&format!(
+            "DELETE FROM outstanding_tokens WHERE session_id IN ({DOOMED_SESSIONS})"
+        ))?
+        .execute([cutoff])?;
+    // Expired tokens of sessions that stay; never the head of a live session
+    // (the head of a sliding session keeps its jti while its expiry moves).
+    outstanding_tokens += conn
+        .prepare_cached(
+            "DELETE FROM outstanding_tokens AS t
+             WHERE t.expires_at < ?1
+               AND NOT EXISTS (SELECT 1 FROM sessions s
+                               WHERE s.id = t.session_id AND s.head_jti = t.jti
+                                 AND s.revoked_at IS NULL)",
+        )?
+        .execute([cutoff])?;
+    let sessions = conn
+        .prepare_cached(&format!(
+            "DELETE FROM sessions WHERE id IN ({DOOMED_SESSIONS})"
+        ))?
+        .execute([cutoff])?;
+    let revoked_jtis = conn
+        .prepare_cached("DELETE FROM revoked_jtis WHERE expires_at < ?1")?
+        .execute([cutoff])?;
+    let throttle_entries = conn
+        .prepare_cached(
+            "DELETE FROM login_throttle
+             WHERE window_ends_at < ?1 AND (locked_until IS NULL OR locked_until < ?1)",
+        )?
+        .execute([cutoff])?;
+    let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+    Ok(FlushReport {
+        outstanding_tokens: n(outstanding_tokens),
+        sessions: n(sessions),
+        revoked_jtis: n(revoked_jtis),
+        throttle_entries: n(throttle_entries),
+    })
+}

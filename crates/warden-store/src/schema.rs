@@ -1,0 +1,93 @@
+//! Embedded migrations, tracked with `PRAGMA user_version`.
+//!
+//! Migration `n` (1-based) brings the schema to version `n`. Every pending
+//! migration runs in one `BEGIN IMMEDIATE` transaction together with the
+//! version bump (both live in the database file, so an interrupted upgrade
+//! leaves the old version intact). `application_id` marks the file as
+//! Warden's, so pointing the store at some other SQLite database fails instead
+//! of "migrating" it.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{Error, Result};
+
+/// In order; the index + 1 is the schema version a migration produces.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+
+/// "Wrdn" as a big-endian 32-bit integer.
+const APPLICATION_ID: i64 = 0x5772_646e;
+
+/// The schema version this build writes.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Brings the database to the latest version; a no-op when it is there.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let app_id: i64 = tx.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    if app_id != 0 && app_id != APPLICATION_ID {
+        return Err(Error::Schema(format!(
+            "not a Warden database (application_id {app_id:#x})"
+        )));
+    }
+    if app_id == 0 && version != 0 {
+        return Err(Error::Schema(format!(
+            "not a Warden database (user_version {version} without Warden's application_id)"
+        )));
+    }
+    if version > latest_version() {
+        return Err(Error::Schema(format!(
+            "database schema version {version} is newer than this build ({})",
+            latest_version()
+        )));
+    }
+    if version == latest_version() {
+        return Ok(());
+    }
+    let start = usize::try_from(version)
+        .map_err(|_| Error::Schema(format!("database schema version {version} is not valid")))?;
+    for sql in &MIGRATIONS[start..] {
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    tx.pragma_update(None, "user_version", latest_version())?;
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrating_twice_is_a_no_op() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, latest_version());
+    }
+
+    #[test]
+    fn a_foreign_database_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        assert!(matches!(migrate(&mut conn), Err(Error::Schema(_))));
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "application_id", 42).unwrap();
+        assert!(matches!(migrate(&mut conn), Err(Error::Schema(_))));
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn.pragma_update(None, "user_version", latest_version() + 1)
+            .unwrap();
+        assert!(matches!(migrate(&mut conn), Err(Error::Schema(_))));
+    }
+}
