@@ -2,13 +2,17 @@
 //! revocation set), rotate, logout-all of 10,000 sessions, login.
 //!
 //! `cargo bench -p warden-tests --bench engine`
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, SamplingMode, criterion_group, criterion_main};
 use warden_auth::keys::{KeyMaterial, KeyRing};
-use warden_auth::model::{AuditEvent, AuditKind, ClientInfo, NewSession, OutstandingToken, Session, SessionKind};
+use warden_auth::model::{
+    AuditEvent, AuditKind, ClientInfo, NewSession, OutstandingToken, Session, SessionKind,
+};
 use warden_auth::service::AuthContext;
 use warden_auth::settings::{Algorithm, Settings};
 use warden_auth::tokens::{ClaimNames, mint};
@@ -20,7 +24,12 @@ fn bench_mint(c: &mut Criterion) {
     let mut g = c.benchmark_group("mint");
     let settings = Settings::default();
     let names = ClaimNames::from_settings(&settings);
-    for alg in [Algorithm::HS256, Algorithm::ES256, Algorithm::EdDSA, Algorithm::RS256] {
+    for alg in [
+        Algorithm::HS256,
+        Algorithm::ES256,
+        Algorithm::EdDSA,
+        Algorithm::RS256,
+    ] {
         let ring = KeyRing::new(KeyMaterial::generate(alg, 0).unwrap()).unwrap();
         let claims = warden_proto::Claims {
             token_type: TokenType::Access,
@@ -34,7 +43,9 @@ fn bench_mint(c: &mut Criterion) {
             aud: None,
             refresh_exp: None,
         };
-        g.bench_function(alg.as_str(), |b| b.iter(|| mint(&ring, &claims, &names).unwrap()));
+        g.bench_function(alg.as_str(), |b| {
+            b.iter(|| mint(&ring, &claims, &names).unwrap())
+        });
     }
     g.finish();
 }
@@ -123,7 +134,9 @@ fn seed_sessions(e: &Engine, user: i64, n: usize) {
                         .open_session(&NewSession {
                             session,
                             token,
-                            audit: vec![AuditEvent::new(now, AuditKind::LoginSucceeded).subject(user)],
+                            audit: vec![
+                                AuditEvent::new(now, AuditKind::LoginSucceeded).subject(user),
+                            ],
                         })
                         .unwrap();
                 }
@@ -140,7 +153,9 @@ fn bench_logout_all(c: &mut Criterion) {
     const SAMPLES: usize = 10;
     let e = Engine::new(test_settings()).unwrap();
     // Interleave the users' sessions, so each user's rows are scattered in insertion order.
-    let users: Vec<_> = (0..SAMPLES + 1).map(|i| e.user(&format!("user{i}")).unwrap()).collect();
+    let users: Vec<_> = (0..SAMPLES + 1)
+        .map(|i| e.user(&format!("user{i}")).unwrap())
+        .collect();
     for chunk in 0..10 {
         for u in &users {
             seed_sessions(&e, u.id, SESSIONS / 10);
@@ -149,7 +164,9 @@ fn bench_logout_all(c: &mut Criterion) {
     }
     let mut next = users.iter();
     let mut g = c.benchmark_group("logout_all");
-    g.sampling_mode(SamplingMode::Flat).sample_size(SAMPLES).measurement_time(Duration::from_millis(100));
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(SAMPLES)
+        .measurement_time(Duration::from_millis(100));
     g.bench_function("10k_sessions", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
@@ -198,7 +215,11 @@ fn ctx_for(user: i64) -> AuthContext {
 
 fn bench_login(c: &mut Criterion) {
     // Lockout off: repeated failures must keep paying for the hash, as a first failure does.
-    let e = Engine::new(Settings { LOCKOUT_THRESHOLD: 0, ..test_settings() }).unwrap();
+    let e = Engine::new(Settings {
+        LOCKOUT_THRESHOLD: 0,
+        ..test_settings()
+    })
+    .unwrap();
     e.user("alice").unwrap();
     let mut g = c.benchmark_group("login");
     g.sample_size(20);
@@ -206,17 +227,32 @@ fn bench_login(c: &mut Criterion) {
         b.iter(|| e.service.obtain_pair(&login("alice", PASSWORD)).unwrap())
     });
     g.bench_function("argon2id_owasp_unknown_user", |b| {
-        b.iter(|| e.service.obtain_pair(&login("nobody", PASSWORD)).unwrap_err())
+        b.iter(|| {
+            e.service
+                .obtain_pair(&login("nobody", PASSWORD))
+                .unwrap_err()
+        })
     });
     g.bench_function("argon2id_owasp_wrong_password", |b| {
         b.iter_batched(
             || (),
-            |_| e.service.obtain_pair(&login("alice", "wrong password")).unwrap_err(),
+            |_| {
+                e.service
+                    .obtain_pair(&login("alice", "wrong password"))
+                    .unwrap_err()
+            },
             BatchSize::SmallInput,
         )
     });
     g.finish();
 }
 
-criterion_group!(benches, bench_mint, bench_verify, bench_rotate, bench_logout_all, bench_login);
+criterion_group!(
+    benches,
+    bench_mint,
+    bench_verify,
+    bench_rotate,
+    bench_logout_all,
+    bench_login
+);
 criterion_main!(benches);

@@ -4,6 +4,8 @@
 //! (HTTP, client, desktop) build on it.
 #![forbid(unsafe_code)]
 
+pub mod http;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -31,7 +33,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("dir", &self.dir.path()).finish()
+        f.debug_struct("Engine")
+            .field("dir", &self.dir.path())
+            .finish()
     }
 }
 
@@ -128,5 +132,10 @@ pub fn open_service(
     let store = Arc::new(SqliteStore::open(db)?);
     let ring = KeyRing::from_materials(keys.to_vec())?;
     let clock: Arc<dyn Clock> = Arc::new(clock.clone());
-    Ok(Arc::new(AuthService::new(settings.clone(), store, clock, ring)?))
+    Ok(Arc::new(AuthService::new(
+        settings.clone(),
+        store,
+        clock,
+        ring,
+    )?))
 }

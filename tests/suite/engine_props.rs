@@ -11,7 +11,9 @@ use warden_tests::{Engine, test_settings};
 #[derive(Debug, Clone)]
 enum Op {
     /// Present the token issued `back` generations before the newest (0 = the head).
-    Refresh { back: usize },
+    Refresh {
+        back: usize,
+    },
     Advance(i64),
 }
 

@@ -36,32 +36,64 @@ fn sixty_four_threads_refreshing_one_token_make_exactly_one_successor() {
     assert_eq!(winners[0].kind, RefreshKind::Rotated);
     for r in results.iter().filter_map(|r| r.as_ref().err()) {
         assert!(
-            matches!(r, AuthError::Token(TokenError::Blacklisted(Some(RevocationReason::ReuseDetected)))),
+            matches!(
+                r,
+                AuthError::Token(TokenError::Blacklisted(Some(
+                    RevocationReason::ReuseDetected
+                )))
+            ),
             "{r:?}"
         );
     }
     // The losers' replays revoked the family: the winner's tokens are dead too.
     let successor = winners[0].refresh.as_ref().unwrap();
-    assert!(e.service.refresh(&successor.token, &ClientInfo::default()).is_err());
+    assert!(
+        e.service
+            .refresh(&successor.token, &ClientInfo::default())
+            .is_err()
+    );
     assert!(e.service.authenticate(&winners[0].access.token).is_err());
-    let tokens = e.service.store().tokens_of_session(pair.session.id).unwrap();
+    let tokens = e
+        .service
+        .store()
+        .tokens_of_session(pair.session.id)
+        .unwrap();
     assert_eq!(tokens.len(), 2, "never two successors: {tokens:#?}");
 }
 
 #[test]
 fn with_grace_all_sixty_four_get_the_same_successor() {
-    let e = Engine::new(Settings { REFRESH_GRACE_PERIOD: Secs(30), ..test_settings() }).unwrap();
+    let e = Engine::new(Settings {
+        REFRESH_GRACE_PERIOD: Secs(30),
+        ..test_settings()
+    })
+    .unwrap();
     e.user("alice").unwrap();
     let pair = e.login("alice").unwrap();
     let results = hammer(&e, &pair.refresh.token, 64);
     let ok: Vec<_> = results.into_iter().map(|r| r.unwrap()).collect();
-    assert_eq!(ok.iter().filter(|r| r.kind == RefreshKind::Rotated).count(), 1);
-    assert_eq!(ok.iter().filter(|r| r.kind == RefreshKind::GraceReplay).count(), 63);
+    assert_eq!(
+        ok.iter().filter(|r| r.kind == RefreshKind::Rotated).count(),
+        1
+    );
+    assert_eq!(
+        ok.iter()
+            .filter(|r| r.kind == RefreshKind::GraceReplay)
+            .count(),
+        63
+    );
     let first = &ok[0].refresh.as_ref().unwrap().token;
-    assert!(ok.iter().all(|r| &r.refresh.as_ref().unwrap().token == first));
+    assert!(
+        ok.iter()
+            .all(|r| &r.refresh.as_ref().unwrap().token == first)
+    );
     // And that successor is a working head.
     e.service.refresh(first, &ClientInfo::default()).unwrap();
-    let tokens = e.service.store().tokens_of_session(pair.session.id).unwrap();
+    let tokens = e
+        .service
+        .store()
+        .tokens_of_session(pair.session.id)
+        .unwrap();
     assert_eq!(tokens.len(), 3);
 }
 
@@ -91,7 +123,11 @@ fn refresh_racing_logout_never_leaves_a_working_token_behind() {
         if let Ok(r) = &refreshed {
             assert!(e.service.authenticate(&r.access.token).is_err() || logged_out.is_err());
             if logged_out.is_ok() {
-                assert!(e.service.refresh(&r.refresh.as_ref().unwrap().token, &ClientInfo::default()).is_err());
+                assert!(
+                    e.service
+                        .refresh(&r.refresh.as_ref().unwrap().token, &ClientInfo::default())
+                        .is_err()
+                );
             }
         }
         if logged_out.is_ok() {

@@ -1,5 +1,8 @@
 //! The workspace's integration suite: one test binary, one module per area.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod engine;
 mod engine_props;
 mod engine_race;
+mod http;

@@ -1,0 +1,408 @@
+//! The server's one error type and the one place it becomes a response.
+//!
+//! Every handler, extractor and middleware answers a failure with an
+//! [`ApiError`]; [`ApiError::into_response`] writes the DRF/SimpleJWT body for
+//! it. Internal failures are logged here with the request id and answered with
+//! a generic body, so no store message, path or key detail reaches a client.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::ser::SerializeMap;
+use warden_auth::{AuthError, StoreError, TokenError};
+use warden_proto::TokenType;
+
+use crate::observe;
+use crate::schema::{
+    ErrorBody, LockedOutBody, NonFieldErrors, OAuthError, ServerErrorBody, TokenMessage,
+};
+
+/// SimpleJWT's wording for a bad access token on a protected route.
+pub const INVALID_BEARER: &str = "Given token not valid for any token type";
+pub const NOT_AUTHENTICATED: &str = "Authentication credentials were not provided.";
+pub const BAD_AUTH_HEADER: &str = "Authorization header must contain two space-delimited values";
+pub const NO_ACTIVE_ACCOUNT: &str = "No active account found with the given credentials";
+pub const PERMISSION_DENIED: &str = "You do not have permission to perform this action.";
+pub const NOT_FOUND: &str = "Not found.";
+pub const REGISTRATION_CLOSED: &str = "Registration is closed.";
+pub const INTERNAL: &str = "Internal server error";
+pub const UNAVAILABLE: &str = "Service temporarily unavailable.";
+
+/// DRF's field errors: `{"field": ["message", ...], ...}` in declaration order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldErrors(pub Vec<(String, Vec<String>)>);
+
+impl FieldErrors {
+    pub fn one(field: &str, message: impl Into<String>) -> Self {
+        let mut e = FieldErrors::default();
+        e.add(field, message);
+        e
+    }
+
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        let message = message.into();
+        match self.0.iter_mut().find(|(f, _)| f == field) {
+            Some((_, messages)) => messages.push(message),
+            None => self.0.push((field.to_string(), vec![message])),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Renames a field (the engine says `password` where a route says `new_password`).
+    pub fn rename(mut self, from: &str, to: &str) -> Self {
+        for (f, _) in &mut self.0 {
+            if f == from {
+                *f = to.to_string();
+            }
+        }
+        self
+    }
+}
+
+impl Serialize for FieldErrors {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (field, messages) in &self.0 {
+            map.serialize_entry(field, messages)?;
+        }
+        map.end()
+    }
+}
+
+impl utoipa::PartialSchema for FieldErrors {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .description(Some(
+                "DRF field errors: each field in error with its messages, e.g. \
+                 {\"username\": [\"This field is required.\"]}",
+            ))
+            .additional_properties(Some(
+                ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)),
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for FieldErrors {}
+
+/// Everything a request can fail with.
+#[derive(Debug)]
+pub enum ApiError {
+    /// A token in a request body was refused (token endpoints, logout): 401 `token_not_valid`.
+    Token(TokenError),
+    /// The Bearer token of a protected route was refused: 401 with SimpleJWT's `messages`.
+    InvalidBearer(TokenError),
+    /// No Authorization header, or one of another type: 401.
+    NotAuthenticated,
+    /// `Bearer` alone, or three parts: 401 `bad_authorization_header`.
+    BadAuthorizationHeader,
+    InvalidCredentials,
+    LockedOut {
+        retry_after: i64,
+    },
+    EmailNotVerified,
+    UserInactive,
+    UserNotFound,
+    /// 403 with DRF's permission message.
+    Forbidden,
+    RegistrationClosed,
+    NotFound,
+    /// 400 field errors.
+    Fields(FieldErrors),
+    /// 400 `{"non_field_errors": [...]}`.
+    NonField(String),
+    /// 400 `{"detail": "JSON parse error - ..."}`.
+    JsonParse(String),
+    /// 400 `{"detail": ...}` for an unreadable body.
+    BadRequest(String),
+    /// 400 `{"error": "invalid_request"}` (RFC 7009 / RFC 7662 endpoints).
+    OAuthInvalidRequest,
+    /// 405 with the method in the message (the router sets `Allow`).
+    MethodNotAllowed(String),
+    /// 413.
+    PayloadTooLarge {
+        limit: usize,
+    },
+    /// 415 with the Content-Type as sent.
+    UnsupportedMediaType(String),
+    /// 431.
+    HeadersTooLarge {
+        limit: usize,
+    },
+    /// 503: the store cannot serve now (read-only, busy). Logged, generic body.
+    Unavailable(String),
+    /// 500: anything else. Logged with the request id, generic body.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError::Internal(message.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Token(_)
+            | ApiError::InvalidBearer(_)
+            | ApiError::NotAuthenticated
+            | ApiError::BadAuthorizationHeader
+            | ApiError::InvalidCredentials
+            | ApiError::EmailNotVerified
+            | ApiError::UserInactive
+            | ApiError::UserNotFound => StatusCode::UNAUTHORIZED,
+            ApiError::LockedOut { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Forbidden | ApiError::RegistrationClosed => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Fields(_)
+            | ApiError::NonField(_)
+            | ApiError::JsonParse(_)
+            | ApiError::BadRequest(_)
+            | ApiError::OAuthInvalidRequest => StatusCode::BAD_REQUEST,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Token(t) => ApiError::Token(t),
+            AuthError::InvalidCredentials => ApiError::InvalidCredentials,
+            AuthError::LockedOut { retry_after } => ApiError::LockedOut { retry_after },
+            AuthError::EmailNotVerified => ApiError::EmailNotVerified,
+            AuthError::UserInactive => ApiError::UserInactive,
+            AuthError::UserNotFound => ApiError::UserNotFound,
+            AuthError::Forbidden(_) => ApiError::Forbidden,
+            AuthError::NotFound(_) => ApiError::NotFound,
+            AuthError::InvalidInput { field, message } => {
+                ApiError::Fields(FieldErrors::one(field, message))
+            }
+            AuthError::Conflict(message) => {
+                let field = if message.contains("email") {
+                    "email"
+                } else {
+                    "username"
+                };
+                ApiError::Fields(FieldErrors::one(field, message))
+            }
+            AuthError::Store(StoreError::ReadOnly(m) | StoreError::Unavailable(m)) => {
+                ApiError::Unavailable(m)
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+fn lockout_message(retry_after: i64) -> String {
+    let minutes = retry_after.max(1).saturating_add(59) / 60;
+    if minutes == 1 {
+        "Too many failed login attempts. Try again in 1 minute.".to_string()
+    } else {
+        format!("Too many failed login attempts. Try again in {minutes} minutes.")
+    }
+}
+
+fn token_body(e: &TokenError) -> ErrorBody {
+    ErrorBody {
+        reason: Some(e.reason().to_string()),
+        ..ErrorBody::coded(e.simplejwt_message(), "token_not_valid")
+    }
+}
+
+fn bearer_body(e: &TokenError) -> ErrorBody {
+    ErrorBody {
+        detail: INVALID_BEARER.to_string(),
+        code: Some("token_not_valid".to_string()),
+        messages: Some(vec![TokenMessage {
+            token_class: TokenType::Access.token_class().to_string(),
+            token_type: TokenType::Access.as_str().to_string(),
+            message: e.simplejwt_message().to_string(),
+        }]),
+        reason: Some(e.reason().to_string()),
+    }
+}
+
+fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let detail = |d: &str| json(status, &ErrorBody::detail(d));
+        let coded = |d: &str, code: &str| json(status, &ErrorBody::coded(d, code));
+        let mut response = match &self {
+            ApiError::Token(e) => json(status, &token_body(e)),
+            ApiError::InvalidBearer(e) => json(status, &bearer_body(e)),
+            ApiError::NotAuthenticated => detail(NOT_AUTHENTICATED),
+            ApiError::BadAuthorizationHeader => coded(BAD_AUTH_HEADER, "bad_authorization_header"),
+            ApiError::InvalidCredentials => detail(NO_ACTIVE_ACCOUNT),
+            ApiError::LockedOut { retry_after } => {
+                let retry_after = (*retry_after).max(1);
+                let mut r = json(
+                    status,
+                    &LockedOutBody {
+                        detail: lockout_message(retry_after),
+                        code: "locked_out".to_string(),
+                        retry_after,
+                    },
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                r
+            }
+            ApiError::EmailNotVerified => {
+                coded("E-mail address is not verified.", "email_not_verified")
+            }
+            ApiError::UserInactive => coded("User is inactive", "user_inactive"),
+            ApiError::UserNotFound => coded("User not found", "user_not_found"),
+            ApiError::Forbidden => detail(PERMISSION_DENIED),
+            ApiError::RegistrationClosed => detail(REGISTRATION_CLOSED),
+            ApiError::NotFound => detail(NOT_FOUND),
+            ApiError::Fields(errors) => json(status, errors),
+            ApiError::NonField(message) => json(
+                status,
+                &NonFieldErrors {
+                    non_field_errors: vec![message.clone()],
+                },
+            ),
+            ApiError::JsonParse(message) => detail(&format!("JSON parse error - {message}")),
+            ApiError::BadRequest(message) => detail(message),
+            ApiError::OAuthInvalidRequest => json(
+                status,
+                &OAuthError {
+                    error: "invalid_request".to_string(),
+                },
+            ),
+            ApiError::MethodNotAllowed(method) => {
+                detail(&format!("Method \"{method}\" not allowed."))
+            }
+            ApiError::PayloadTooLarge { limit } => {
+                detail(&format!("Request body is larger than {limit} bytes."))
+            }
+            ApiError::UnsupportedMediaType(media_type) => detail(&format!(
+                "Unsupported media type \"{media_type}\" in request."
+            )),
+            ApiError::HeadersTooLarge { limit } => {
+                detail(&format!("Request headers are larger than {limit} bytes."))
+            }
+            ApiError::Unavailable(message) => {
+                let request_id = observe::current_request_id();
+                tracing::warn!(request_id = %request_id, error = %message, "store unavailable");
+                json(
+                    status,
+                    &ServerErrorBody {
+                        detail: UNAVAILABLE.to_string(),
+                        request_id,
+                    },
+                )
+            }
+            ApiError::Internal(message) => {
+                let request_id = observe::current_request_id();
+                tracing::error!(request_id = %request_id, error = %message, "internal error");
+                json(
+                    status,
+                    &ServerErrorBody {
+                        detail: INTERNAL.to_string(),
+                        request_id,
+                    },
+                )
+            }
+        };
+        if status == StatusCode::UNAUTHORIZED {
+            add_www_authenticate(response.headers_mut());
+        }
+        response
+    }
+}
+
+/// SimpleJWT answers every 401 with `WWW-Authenticate: <first header type> realm="api"`.
+fn add_www_authenticate(headers: &mut HeaderMap) {
+    let value = format!("{} realm=\"api\"", observe::current_auth_header_type());
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        headers.insert(header::WWW_AUTHENTICATE, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lockout_messages_round_minutes_up() {
+        assert_eq!(
+            lockout_message(60),
+            "Too many failed login attempts. Try again in 1 minute."
+        );
+        assert_eq!(
+            lockout_message(61),
+            "Too many failed login attempts. Try again in 2 minutes."
+        );
+        assert_eq!(
+            lockout_message(900),
+            "Too many failed login attempts. Try again in 15 minutes."
+        );
+        assert!(lockout_message(i64::MAX).ends_with("minutes."));
+    }
+
+    #[test]
+    fn field_errors_keep_declaration_order() {
+        let mut e = FieldErrors::default();
+        e.add("username", "a");
+        e.add("password", "b");
+        e.add("username", "c");
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"username":["a","c"],"password":["b"]}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&e.rename("password", "new_password")).unwrap(),
+            r#"{"username":["a","c"],"new_password":["b"]}"#
+        );
+    }
+
+    #[test]
+    fn engine_errors_map_to_statuses() {
+        let cases: Vec<(AuthError, StatusCode)> = vec![
+            (TokenError::NoId.into(), StatusCode::UNAUTHORIZED),
+            (AuthError::InvalidCredentials, StatusCode::UNAUTHORIZED),
+            (
+                AuthError::LockedOut { retry_after: 5 },
+                StatusCode::TOO_MANY_REQUESTS,
+            ),
+            (AuthError::Forbidden("x"), StatusCode::FORBIDDEN),
+            (AuthError::NotFound("x"), StatusCode::NOT_FOUND),
+            (AuthError::invalid("reason", "x"), StatusCode::BAD_REQUEST),
+            (AuthError::Conflict("x".into()), StatusCode::BAD_REQUEST),
+            (
+                StoreError::ReadOnly("disk".into()).into(),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                StoreError::Unavailable("busy".into()).into(),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                StoreError::Corrupt("bad".into()).into(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            (
+                AuthError::Hash("x".into()),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+        ];
+        for (e, status) in cases {
+            let shown = format!("{e:?}");
+            assert_eq!(ApiError::from(e).status(), status, "{shown}");
+        }
+    }
+}
