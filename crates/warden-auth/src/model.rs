@@ -234,6 +234,7 @@ pub struct RevokedSession {
     pub id: SessionId,
     pub user_id: UserId,
     pub max_expires_at: UnixTime,
+    pub reason: RevocationReason,
 }
 
 /// Everything that makes up one login, written atomically.
@@ -488,7 +489,7 @@ pub struct FlushReport {
 /// Everything the in-memory revocation set must hold, read back on start.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LiveRevocations {
-    /// Revoked sessions with the instant their tokens expire anyway.
-    pub sessions: Vec<(SessionId, UnixTime)>,
+    /// Revoked sessions with the instant their tokens expire anyway, and why they were revoked.
+    pub sessions: Vec<(SessionId, UnixTime, Option<RevocationReason>)>,
     pub jtis: Vec<(Jti, UnixTime)>,
 }

@@ -14,7 +14,7 @@ use parking_lot::RwLock;
 
 use crate::clock::UnixTime;
 use crate::ids::{Jti, SessionId};
-use crate::model::LiveRevocations;
+use crate::model::{LiveRevocations, RevocationReason};
 
 const SHARDS: usize = 16;
 
@@ -39,7 +39,14 @@ impl Hasher for IdHasher {
     }
 }
 
-type IdMap = HashMap<u128, UnixTime, BuildHasherDefault<IdHasher>>;
+/// Until when an entry matters, and why it is there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    until: UnixTime,
+    reason: Option<RevocationReason>,
+}
+
+type IdMap = HashMap<u128, Entry, BuildHasherDefault<IdHasher>>;
 
 struct Sharded {
     shards: [RwLock<IdMap>; SHARDS],
@@ -57,14 +64,16 @@ impl Sharded {
         &self.shards[(id >> 124) as usize % SHARDS]
     }
 
-    fn insert(&self, id: u128, until: UnixTime) {
+    fn insert(&self, id: u128, until: UnixTime, reason: Option<RevocationReason>) {
         let mut map = self.shard(id).write();
-        let e = map.entry(id).or_insert(until);
-        *e = (*e).max(until);
+        // The first reason stays: it is what ended the session.
+        let e = map.entry(id).or_insert(Entry { until, reason });
+        e.until = e.until.max(until);
     }
 
-    fn contains(&self, id: u128) -> bool {
-        self.shard(id).read().contains_key(&id)
+    /// `None` when not revoked; `Some(reason)` when revoked.
+    fn get(&self, id: u128) -> Option<Option<RevocationReason>> {
+        self.shard(id).read().get(&id).map(|e| e.reason)
     }
 
     fn prune(&self, now: UnixTime) -> usize {
@@ -72,7 +81,7 @@ impl Sharded {
         for s in &self.shards {
             let mut map = s.write();
             let before = map.len();
-            map.retain(|_, until| *until >= now);
+            map.retain(|_, e| e.until >= now);
             removed += before - map.len();
         }
         removed
@@ -114,8 +123,9 @@ impl RevocationSet {
     /// Builds the set from what the store says is still revoked.
     pub fn from_live(live: &LiveRevocations, keep_for: i64) -> Self {
         let set = Self::new();
-        for (sid, max_exp) in &live.sessions {
-            set.revoke_session(*sid, max_exp.saturating_add(keep_for));
+        for (sid, max_exp, reason) in &live.sessions {
+            set.sessions
+                .insert(sid.0, max_exp.saturating_add(keep_for), *reason);
         }
         for (jti, exp) in &live.jtis {
             set.revoke_jti(*jti, exp.saturating_add(keep_for));
@@ -125,19 +135,31 @@ impl RevocationSet {
 
     /// Remembers `sid` as revoked until `until` (past it no token of the session validates).
     pub fn revoke_session(&self, sid: SessionId, until: UnixTime) {
-        self.sessions.insert(sid.0, until);
+        self.sessions.insert(sid.0, until, None);
+    }
+
+    /// Like [`Self::revoke_session`], remembering why, so a refusal can say so
+    /// without asking the store.
+    pub fn revoke_session_for(&self, sid: SessionId, until: UnixTime, reason: RevocationReason) {
+        self.sessions.insert(sid.0, until, Some(reason));
     }
 
     pub fn revoke_jti(&self, jti: Jti, until: UnixTime) {
-        self.jtis.insert(jti.0, until);
+        self.jtis
+            .insert(jti.0, until, Some(RevocationReason::Revoked));
     }
 
     pub fn is_session_revoked(&self, sid: SessionId) -> bool {
-        self.sessions.contains(sid.0)
+        self.sessions.get(sid.0).is_some()
+    }
+
+    /// `Some(reason)` when the session is revoked (the reason itself may be unknown).
+    pub fn session_revocation(&self, sid: SessionId) -> Option<Option<RevocationReason>> {
+        self.sessions.get(sid.0)
     }
 
     pub fn is_jti_revoked(&self, jti: Jti) -> bool {
-        self.jtis.contains(jti.0)
+        self.jtis.get(jti.0).is_some()
     }
 
     /// Forgets entries whose tokens have all expired. Returns how many went.
@@ -198,11 +220,15 @@ mod tests {
     fn rebuilt_from_the_store() {
         let (s, j) = (SessionId::random(), Jti::random());
         let live = LiveRevocations {
-            sessions: vec![(s, 1_000)],
+            sessions: vec![(s, 1_000, Some(RevocationReason::Logout))],
             jtis: vec![(j, 2_000)],
         };
         let set = RevocationSet::from_live(&live, 10);
         assert!(set.is_session_revoked(s) && set.is_jti_revoked(j));
+        assert_eq!(
+            set.session_revocation(s),
+            Some(Some(RevocationReason::Logout))
+        );
         set.prune(1_010);
         assert!(set.is_session_revoked(s));
         set.prune(1_011);

@@ -506,8 +506,8 @@ impl AuthService {
     /// the wire error its reason calls for.
     fn check_revoked(&self, claims: &Claims) -> Result<()> {
         let sid = SessionId::parse(&claims.sid).ok_or(TokenError::BadId)?;
-        if self.revoked.is_session_revoked(sid) {
-            return Err(self.revoked_session_error(sid));
+        if let Some(reason) = self.revoked.session_revocation(sid) {
+            return Err(reason_error(reason));
         }
         let jti = Jti::parse(&claims.jti).ok_or(TokenError::BadId)?;
         if self.revoked.is_jti_revoked(jti) {
@@ -516,16 +516,11 @@ impl AuthService {
         Ok(())
     }
 
-    fn revoked_session_error(&self, sid: SessionId) -> AuthError {
-        // Slow path, only for refused tokens: read why, so a deactivated or deleted
-        // user gets SimpleJWT's `user_inactive` / `user_not_found` answers.
-        let reason = self
-            .store
-            .session(sid)
-            .ok()
-            .flatten()
-            .and_then(|s| s.revoked_reason);
-        reason_error(reason)
+    /// True when [`Self::authenticate`] may read the store (so an async caller
+    /// should run it on a blocking thread): only when `user_id` carries usernames.
+    /// Otherwise it is pure computation over the keys and the revocation set.
+    pub fn authenticate_reads_store(&self) -> bool {
+        self.settings.USER_ID_FIELD == "username"
     }
 
     /// A request's access (or sliding) token: valid, of an access type, not revoked.
@@ -715,6 +710,7 @@ impl AuthService {
                     id: session.id,
                     user_id: session.user_id,
                     max_expires_at: session.max_expires_at,
+                    reason: RevocationReason::ReuseDetected,
                 }]);
                 tracing::warn!(session = %session.id, user = session.user_id, "refresh token reuse detected; session revoked");
                 Err(TokenError::Blacklisted(Some(RevocationReason::ReuseDetected)).into())
@@ -785,7 +781,7 @@ impl AuthService {
         let keep = self.settings.LEEWAY.get();
         for s in ended {
             self.revoked
-                .revoke_session(s.id, s.max_expires_at.saturating_add(keep));
+                .revoke_session_for(s.id, s.max_expires_at.saturating_add(keep), s.reason);
         }
     }
 
@@ -1433,6 +1429,7 @@ impl AuthService {
                     id: s.id,
                     user_id: s.user_id,
                     max_expires_at: s.max_expires_at,
+                    reason: RevocationReason::UserDeleted,
                 })
                 .collect::<Vec<_>>(),
         );

@@ -14,7 +14,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use warden_auth::model::ClientInfo;
 use warden_auth::service::AuthContext;
-use warden_auth::{AuthError, AuthService, SessionId, TokenError, tokens};
+use warden_auth::{AuthError, TokenError};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -53,23 +53,6 @@ fn bearer_error(e: AuthError) -> ApiError {
     }
 }
 
-/// Whether authenticating `token` may read the store: a revoked session's
-/// tokens are refused after reading why (slow path), and `USER_ID_FIELD =
-/// "username"` looks the user up. Everything else is CPU and memory only.
-fn may_touch_store(service: &AuthService, token: &str) -> bool {
-    if service.settings().USER_ID_FIELD == "username" {
-        return true;
-    }
-    let Ok((_, payload)) = tokens::decode_unverified(token) else {
-        return false;
-    };
-    payload
-        .get("sid")
-        .and_then(|v| v.as_str())
-        .and_then(SessionId::parse)
-        .is_some_and(|sid| service.revocations().is_session_revoked(sid))
-}
-
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -82,7 +65,7 @@ impl FromRequestParts<AppState> for Caller {
         let Ok(token) = std::str::from_utf8(raw) else {
             return Err(ApiError::InvalidBearer(TokenError::Malformed));
         };
-        let result = if may_touch_store(service, token) {
+        let result = if service.authenticate_reads_store() {
             let service = service.clone();
             let token = token.to_string();
             tokio::task::spawn_blocking(move || service.authenticate(&token))

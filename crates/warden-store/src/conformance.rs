@@ -597,7 +597,7 @@ pub fn delete_user_keeps_revocations(store: &dyn Store) {
     // flush or not.
     store.flush_expired(NOW + 6, HOUR).unwrap();
     let live = store.live_revocations(NOW + 6, HOUR).unwrap();
-    let ids: HashSet<SessionId> = live.sessions.iter().map(|(id, _)| *id).collect();
+    let ids: HashSet<SessionId> = live.sessions.iter().map(|(id, _, _)| *id).collect();
     assert!(ids.contains(&s1.session.id) && ids.contains(&s2.session.id));
     assert!(kinds_of(&audit_all(store)).contains(&AuditKind::UserDeleted));
 
@@ -950,7 +950,14 @@ pub fn reuse_revokes_the_family(store: &dyn Store) {
     assert_eq!(reuse[0].event.subject, Some(alice.id));
 
     let live = store.live_revocations(NOW + 12, HOUR).unwrap();
-    assert_eq!(live.sessions, [(session.id, session.max_expires_at)]);
+    assert_eq!(
+        live.sessions,
+        [(
+            session.id,
+            session.max_expires_at,
+            Some(RevocationReason::ReuseDetected)
+        )]
+    );
 }
 
 pub fn grace_replay_returns_the_same_successor(store: &dyn Store) {
@@ -1182,7 +1189,10 @@ pub fn revoked_jtis_and_live_revocations(store: &dyn Store) {
         .unwrap();
     let max = session.session.max_expires_at;
     let live = store.live_revocations(NOW + 2, 60).unwrap();
-    assert_eq!(live.sessions, [(session.session.id, max)]);
+    assert_eq!(
+        live.sessions,
+        [(session.session.id, max, Some(RevocationReason::Logout))]
+    );
     assert!(
         store
             .live_revocations(max + 60, 60)
@@ -1442,7 +1452,11 @@ pub fn flush_expired_keeps_what_matters(store: &dyn Store) {
     let live = store.live_revocations(NOW, keep_for).unwrap();
     assert_eq!(
         live.sessions,
-        [(revoked_live.session.id, revoked_live.session.max_expires_at)]
+        [(
+            revoked_live.session.id,
+            revoked_live.session.max_expires_at,
+            Some(RevocationReason::Logout)
+        )]
     );
     assert_eq!(live.jtis, [(live_jti.jti, live_jti.expires_at)]);
 

@@ -9,7 +9,7 @@
 
 use rusqlite::Connection;
 use warden_auth::UnixTime;
-use warden_auth::model::{FlushReport, LiveRevocations};
+use warden_auth::model::{FlushReport, LiveRevocations, RevocationReason};
 
 use crate::error::Result;
 use crate::rows;
@@ -21,12 +21,17 @@ pub fn live_revocations(
 ) -> Result<LiveRevocations> {
     let cutoff = now.saturating_sub(keep_for);
     let mut stmt = conn.prepare_cached(
-        "SELECT id, max_expires_at FROM sessions
+        "SELECT id, max_expires_at, revoked_reason FROM sessions
          WHERE max_expires_at > ?1 AND revoked_at IS NOT NULL
          ORDER BY max_expires_at",
     )?;
     let sessions = rows::all(&mut stmt, [cutoff], |row| {
-        Ok((rows::session_id_at(row, 0)?, row.get(1)?))
+        let reason: Option<String> = row.get(2)?;
+        Ok((
+            rows::session_id_at(row, 0)?,
+            row.get(1)?,
+            reason.as_deref().and_then(RevocationReason::parse),
+        ))
     })?;
     let mut stmt = conn.prepare_cached(
         "SELECT jti, expires_at FROM revoked_jtis WHERE expires_at > ?1 ORDER BY expires_at",

@@ -136,6 +136,7 @@ pub fn revoke(conn: &Connection, request: &RevokeRequest) -> Result<Vec<RevokedS
             id: rows::session_id_at(row, 0)?,
             user_id: row.get(1)?,
             max_expires_at: row.get(2)?,
+            reason: request.reason,
         })
     };
     let revoked = match request.target {

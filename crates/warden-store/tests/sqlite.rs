@@ -65,7 +65,11 @@ fn revocations_and_audit_survive_a_restart() {
     let live = store.live_revocations(NOW + 20, 3600).unwrap();
     assert_eq!(
         live.sessions,
-        [(login.session.id, login.session.max_expires_at)]
+        [(
+            login.session.id,
+            login.session.max_expires_at,
+            Some(RevocationReason::LogoutAll)
+        )]
     );
     let lines = store
         .audit(&AuditQuery {
