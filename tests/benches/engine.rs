@@ -153,7 +153,7 @@ fn bench_logout_all(c: &mut Criterion) {
     const SAMPLES: usize = 10;
     let e = Engine::new(test_settings()).unwrap();
     // Interleave the users' sessions, so each user's rows are scattered in insertion order.
-    let users: Vec<_> = (0..SAMPLES + 1)
+    let users: Vec<_> = (0..SAMPLES + 3)
         .map(|i| e.user(&format!("user{i}")).unwrap())
         .collect();
     for chunk in 0..10 {
@@ -162,6 +162,10 @@ fn bench_logout_all(c: &mut Criterion) {
         }
         let _ = chunk;
     }
+    // Let the background WAL checkpoint finish copying the seeded rows: the
+    // figure is for logging out a user who has 10,000 sessions, not for the
+    // first commit after a 100,000-row burst.
+    std::thread::sleep(Duration::from_secs(2));
     let mut next = users.iter();
     let mut g = c.benchmark_group("logout_all");
     g.sampling_mode(SamplingMode::Flat)
@@ -175,6 +179,7 @@ fn bench_logout_all(c: &mut Criterion) {
                     // Ran out of fresh users: re-seed the last one (outside the timing).
                     let u = users.last().unwrap();
                     seed_sessions(&e, u.id, SESSIONS);
+                    std::thread::sleep(Duration::from_millis(500));
                     let ctx = ctx_for(u.id);
                     let t = Instant::now();
                     let n = e.service.logout_all(&ctx, &ClientInfo::default()).unwrap();

@@ -4,6 +4,7 @@
 //! (HTTP, client, desktop) build on it.
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod http;
 
 use std::path::{Path, PathBuf};

@@ -2,7 +2,10 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod client;
 mod engine;
 mod engine_props;
 mod engine_race;
 mod http;
+mod interop;
+mod keyring;

@@ -248,7 +248,15 @@ fn invalid(key: &str, message: impl Into<String>) -> SettingsError {
 
 /// Names of the settings, in declaration order, for overrides and error messages.
 pub fn setting_names() -> Vec<String> {
-    match toml::Value::try_from(Settings::default()) {
+    // Optional settings serialise only when set, so set them all for the census.
+    let all = Settings {
+        SIGNING_KEY: Some(String::new()),
+        VERIFYING_KEY: Some(String::new()),
+        AUDIENCE: Some(String::new()),
+        ISSUER: Some(String::new()),
+        ..Settings::default()
+    };
+    match toml::Value::try_from(all) {
         Ok(toml::Value::Table(t)) => t.keys().cloned().collect(),
         _ => Vec::new(),
     }
@@ -307,8 +315,9 @@ impl Settings {
             Ok(toml::Value::Table(t)) => t,
             _ => return Err(SettingsError::Syntax("defaults do not serialise".into())),
         };
+        let known = setting_names();
         for (key, value) in &table {
-            if !defaults.contains_key(key) {
+            if !known.iter().any(|k| k == key) {
                 return Err(invalid(key, "unknown setting"));
             }
             let mut probe = defaults.clone();
@@ -734,6 +743,31 @@ mod tests {
             }),
             "ARGON2_ITERATIONS"
         );
+    }
+
+    #[test]
+    fn optional_settings_load_from_file_and_environment() {
+        let s = Settings::from_toml_str(
+            "SIGNING_KEY = \"0123456789abcdef0123456789abcdef-file\"\nISSUER = \"https://issuer\"",
+        )
+        .unwrap();
+        assert_eq!(
+            s.SIGNING_KEY.as_deref(),
+            Some("0123456789abcdef0123456789abcdef-file")
+        );
+        assert_eq!(s.ISSUER.as_deref(), Some("https://issuer"));
+        let s = Settings::load(
+            None,
+            env(&[
+                ("WARDEN_AUDIENCE", "api"),
+                ("WARDEN_SIGNING_KEY", &"k".repeat(40)),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.AUDIENCE.as_deref(), Some("api"));
+        assert_eq!(s.SIGNING_KEY.map(|k| k.len()), Some(40));
+        // Every field of Settings is a known name.
+        assert_eq!(setting_names().len(), 32);
     }
 
     #[test]

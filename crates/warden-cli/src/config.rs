@@ -1,0 +1,245 @@
+//! The config file, the `[server]` table and where the database lives.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, anyhow, bail};
+use serde::Deserialize;
+use warden_auth::keys::{KeyMaterial, KeyRing};
+use warden_auth::settings::{Secs, Settings};
+use warden_auth::{AuthService, Clock, Store, SystemClock};
+
+pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
+pub const DEFAULT_FLUSH_INTERVAL: i64 = 3600;
+
+/// Where the signing keys are kept (`[server] KEY_STORE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStoreKind {
+    /// The OS keyring when it works, else a 0600 file beside the database.
+    #[default]
+    Auto,
+    Keyring,
+    File,
+    /// `SIGNING_KEY` (and `VERIFYING_KEY`) in the config file.
+    Config,
+}
+
+impl KeyStoreKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStoreKind::Auto => "auto",
+            KeyStoreKind::Keyring => "keyring",
+            KeyStoreKind::File => "file",
+            KeyStoreKind::Config => "config",
+        }
+    }
+}
+
+/// The `[server]` table: everything in the config file that is not an engine setting.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(non_snake_case)]
+pub struct ServerSection {
+    pub BIND: Option<String>,
+    pub ALLOW_REGISTRATION: Option<bool>,
+    pub MAX_BODY_BYTES: Option<usize>,
+    pub TRUST_PROXY_HEADERS: Option<bool>,
+    /// Seconds or a humantime string.
+    pub FLUSH_INTERVAL: Option<Secs>,
+    pub KEY_STORE: Option<KeyStoreKind>,
+}
+
+impl ServerSection {
+    pub fn key_store(&self) -> KeyStoreKind {
+        self.KEY_STORE.unwrap_or_default()
+    }
+
+    pub fn flush_interval(&self) -> std::time::Duration {
+        let secs = self
+            .FLUSH_INTERVAL
+            .map_or(DEFAULT_FLUSH_INTERVAL, Secs::get)
+            .max(1);
+        std::time::Duration::from_secs(secs.unsigned_abs())
+    }
+}
+
+/// Everything a subcommand needs to know before it touches the database.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub settings: Settings,
+    pub server: ServerSection,
+    /// As given or defaulted (`None`: no default exists for this user); made
+    /// absolute by [`Context::prepare_database`].
+    database: Option<PathBuf>,
+}
+
+impl Context {
+    pub fn load(config: Option<&Path>, database: Option<&Path>) -> anyhow::Result<Context> {
+        let (settings, server) = match config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                parse_config(&text).with_context(|| format!("config file {}", path.display()))?
+            }
+            None => parse_config("")?,
+        };
+        let database = match database {
+            Some(p) if p.as_os_str().is_empty() => bail!("--database must not be empty"),
+            Some(p) => Some(p.to_path_buf()),
+            None => default_database(),
+        };
+        Ok(Context {
+            settings,
+            server,
+            database,
+        })
+    }
+
+    fn database(&self) -> anyhow::Result<&Path> {
+        self.database.as_deref().ok_or_else(|| {
+            anyhow!("cannot find a data directory for this user; pass --database PATH")
+        })
+    }
+
+    /// Creates the database's directory (0700) when missing and returns the
+    /// database's absolute path. Needed before anything opens or writes there.
+    pub fn prepare_database(&self) -> anyhow::Result<PathBuf> {
+        let database = self.database()?;
+        let file_name = database
+            .file_name()
+            .ok_or_else(|| anyhow!("database path {} names no file", database.display()))?;
+        let parent = match database.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !parent.exists() {
+            create_private_dir(&parent)?;
+        }
+        let parent = parent
+            .canonicalize()
+            .with_context(|| format!("database directory {}", parent.display()))?;
+        Ok(parent.join(file_name))
+    }
+
+    /// The database's absolute path if its directory exists, without creating anything.
+    pub fn existing_database(&self) -> Option<PathBuf> {
+        let database = self.database.as_deref()?;
+        let parent = match database.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let parent = parent.canonicalize().ok()?;
+        Some(parent.join(database.file_name()?))
+    }
+
+    pub fn open_store(&self) -> anyhow::Result<(PathBuf, Arc<dyn Store>)> {
+        let path = self.prepare_database()?;
+        let store = warden_store::SqliteStore::open(&path)
+            .with_context(|| format!("cannot open database {}", path.display()))?;
+        Ok((path, Arc::new(store)))
+    }
+
+    /// An engine for administration commands, which never sign or verify a
+    /// token: it gets a throw-away key instead of the real ones, so user and
+    /// session administration never touches (or waits on) the key store.
+    pub fn admin_service(&self) -> anyhow::Result<AuthService> {
+        let (_, store) = self.open_store()?;
+        let now = SystemClock.now();
+        let key = match KeyMaterial::from_settings(&self.settings, now)? {
+            Some(k) => k,
+            None => KeyMaterial::generate(warden_auth::Algorithm::HS256, now)?,
+        };
+        let ring = KeyRing::new(key)?;
+        Ok(AuthService::new(
+            self.settings.clone(),
+            store,
+            Arc::new(SystemClock),
+            ring,
+        )?)
+    }
+}
+
+/// Splits the file into the engine's settings (top level, `WARDEN_*` env
+/// overrides applied) and the `[server]` table.
+pub fn parse_config(text: &str) -> anyhow::Result<(Settings, ServerSection)> {
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| anyhow!("{}", e.to_string().trim()))?;
+    let server = match table.remove("server") {
+        None => ServerSection::default(),
+        Some(toml::Value::Table(t)) => toml::Value::Table(t)
+            .try_into::<ServerSection>()
+            .map_err(|e| anyhow!("[server]: {}", e.message()))?,
+        Some(_) => bail!("`server` must be a table ([server])"),
+    };
+    let settings = Settings::load_table(table, std::env::vars())?;
+    Ok((settings, server))
+}
+
+fn default_database() -> Option<PathBuf> {
+    let dirs = directories::ProjectDirs::from("", "", "warden")?;
+    Some(dirs.data_dir().join("warden.db"))
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create directory {}", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_table_is_split_off_and_checked() {
+        let (settings, server) = parse_config(
+            "ACCESS_TOKEN_LIFETIME = \"5m\"\n[server]\nBIND = \"0.0.0.0:1\"\nKEY_STORE = \"file\"\nFLUSH_INTERVAL = \"2h\"\n",
+        )
+        .unwrap();
+        assert_eq!(settings.ACCESS_TOKEN_LIFETIME.get(), 300);
+        assert_eq!(server.BIND.as_deref(), Some("0.0.0.0:1"));
+        assert_eq!(server.key_store(), KeyStoreKind::File);
+        assert_eq!(server.flush_interval().as_secs(), 7200);
+
+        let err = parse_config("[server]\nBINDD = 1\n").unwrap_err();
+        assert!(err.to_string().contains("BINDD"), "{err}");
+        let err = parse_config("[server]\nKEY_STORE = \"vault\"\n").unwrap_err();
+        assert!(err.to_string().contains("vault"), "{err}");
+        let err = parse_config("NOT_A_SETTING = 1\n").unwrap_err();
+        assert!(err.to_string().contains("NOT_A_SETTING"), "{err}");
+    }
+
+    #[test]
+    fn optional_settings_are_accepted() {
+        let secret = "s".repeat(40);
+        let (settings, _) =
+            parse_config(&format!("SIGNING_KEY = \"{secret}\"\nISSUER = \"me\"\n")).unwrap();
+        assert_eq!(settings.SIGNING_KEY.as_deref(), Some(secret.as_str()));
+        assert_eq!(settings.ISSUER.as_deref(), Some("me"));
+        let err = parse_config("SIGNING_KEY = \"short\"\n").unwrap_err();
+        assert!(err.to_string().contains("SIGNING_KEY"), "{err}");
+        assert!(!err.to_string().contains("short"), "{err}");
+        let err = parse_config("AUDIENCE = 3\n").unwrap_err();
+        assert!(err.to_string().contains("AUDIENCE"), "{err}");
+    }
+
+    #[test]
+    fn defaults_without_a_file() {
+        let (settings, server) = parse_config("").unwrap();
+        assert_eq!(
+            settings,
+            Settings::load_table(toml::Table::new(), std::env::vars()).unwrap()
+        );
+        assert_eq!(server.key_store(), KeyStoreKind::Auto);
+        assert_eq!(server.flush_interval().as_secs(), 3600);
+    }
+}

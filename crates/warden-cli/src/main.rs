@@ -1,0 +1,356 @@
+//! `warden`: run the server, administer users and sessions, manage signing
+//! keys and inspect tokens. Every subcommand is a thin adapter over
+//! `warden_auth::AuthService` and the SQLite store.
+#![forbid(unsafe_code)]
+
+/// `println!` that does not panic when stdout is closed (`warden user list | head -1`):
+/// output nobody reads is dropped.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+mod admin;
+mod config;
+mod decode;
+mod keystore;
+mod output;
+mod serve;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::Context;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "warden",
+    version,
+    about = "Warden: a SimpleJWT-compatible session manager",
+    propagate_version = true
+)]
+struct Cli {
+    /// TOML config: SimpleJWT-named settings at the top level, an optional [server] table.
+    #[arg(long, global = true, env = "WARDEN_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The SQLite database (default: <data dir>/warden/warden.db).
+    #[arg(long, global = true, env = "WARDEN_DATABASE", value_name = "PATH")]
+    database: Option<PathBuf>,
+    /// Log line format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// More log output (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server until SIGTERM or Ctrl-C.
+    Serve {
+        /// Address to listen on (overrides [server] BIND; port 0 picks a free port).
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<String>,
+    },
+    /// Administer accounts (directly on the database; no server needed).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// List and revoke sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+    /// Manage the signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Remove expired tokens, sessions and revocations (SimpleJWT's flushexpiredtokens).
+    Flush,
+    /// Show a token's header and claims, with warnings (nothing is trusted unless --verify).
+    Decode {
+        /// The token, or `-` to read it from stdin.
+        token: String,
+        /// Also check the signature with the local signing keys.
+        #[arg(long)]
+        verify: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct PasswordSource {
+    /// Read the password from stdin (one line) instead of prompting.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create an account.
+    Add {
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// Give the account staff rights.
+        #[arg(long)]
+        staff: bool,
+        #[command(flatten)]
+        password: PasswordSource,
+    },
+    /// Set a new password; every session of the user ends.
+    Passwd {
+        username: String,
+        #[command(flatten)]
+        password: PasswordSource,
+    },
+    /// Lock an account (indefinitely unless --until or --for); its sessions end.
+    #[command(group(ArgGroup::new("when").args(["until", "for_"]).multiple(false)))]
+    Lock {
+        username: String,
+        /// Lock until this instant (RFC 3339, e.g. 2030-01-01T00:00:00Z).
+        #[arg(long, value_name = "RFC3339")]
+        until: Option<String>,
+        /// Lock for this long (e.g. 1h, 30m, 2days).
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
+        /// Why (recorded in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a lock, including failed-login lockouts.
+    Unlock {
+        username: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Deactivate an account; every session ends.
+    Deactivate {
+        username: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Reactivate a deactivated account.
+    Reactivate {
+        username: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Grant or revoke staff rights.
+    #[command(group(ArgGroup::new("change").args(["grant", "revoke"]).required(true)))]
+    Staff {
+        username: String,
+        #[arg(long)]
+        grant: bool,
+        #[arg(long)]
+        revoke: bool,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// List accounts.
+    List {
+        /// Only accounts whose username or e-mail contains this (case-insensitive).
+        #[arg(long)]
+        query: Option<String>,
+    },
+    /// Show one account.
+    Show { username: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum SessionsCommand {
+    /// A user's sessions, newest first.
+    List {
+        username: String,
+        /// Include revoked sessions.
+        #[arg(long)]
+        all: bool,
+    },
+    /// End one session (its refresh and access tokens are refused).
+    Revoke { session_id: String },
+    /// End every session of a user.
+    RevokeAll { username: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// The signing keys: kid, algorithm, created, retired (never the secrets).
+    List,
+    /// Make a new signing key; the old one keeps verifying until its tokens expire.
+    Rotate,
+}
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        // One line, like every other failure; the payload never holds secrets
+        // (nothing here formats a token or key into a panic).
+        eprintln!("error: internal error: {info}");
+    }));
+    let cli = Cli::parse();
+    init_logging(cli.log_format, cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("warden")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    // A keyring call stuck past its timeout must not hold the process open.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    let _ = std::io::stdout().flush();
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, without repeating a cause that the
+/// message above it already quotes.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
+}
+
+fn init_logging(format: LogFormat, verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    // A second subscriber cannot be installed; there is only ever one here.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let ctx = Context::load(cli.config.as_deref(), cli.database.as_deref())?;
+    match cli.command {
+        Command::Serve { bind } => serve::run(ctx, bind).await?,
+        Command::User(cmd) => user(ctx, cmd).await?,
+        Command::Sessions(cmd) => sessions(ctx, cmd).await?,
+        Command::Keys(KeysCommand::List) => keystore::list_command(&ctx).await?,
+        Command::Keys(KeysCommand::Rotate) => keystore::rotate_command(&ctx).await?,
+        Command::Flush => blocking(move || admin::flush(&ctx)).await?,
+        Command::Decode { token, verify } => return decode::run(&ctx, &token, verify).await,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn user(ctx: Context, cmd: UserCommand) -> anyhow::Result<()> {
+    use admin::Change;
+    // Passwords are read here, on the main thread, before any database work.
+    match cmd {
+        UserCommand::Add {
+            username,
+            email,
+            staff,
+            password,
+        } => {
+            let password = admin::read_new_password(password.password_stdin)?;
+            blocking(move || admin::add_user(&ctx, &username, email, staff, &password)).await
+        }
+        UserCommand::Passwd { username, password } => {
+            let password = admin::read_new_password(password.password_stdin)?;
+            blocking(move || admin::set_password(&ctx, &username, &password)).await
+        }
+        UserCommand::Lock {
+            username,
+            until,
+            for_,
+            reason,
+        } => {
+            let until = admin::lock_until(until.as_deref(), for_.as_deref())?;
+            blocking(move || admin::change(&ctx, &username, Change::Lock(until), Some(&reason)))
+                .await
+        }
+        UserCommand::Unlock { username, reason } => {
+            blocking(move || admin::change(&ctx, &username, Change::Unlock, reason.as_deref()))
+                .await
+        }
+        UserCommand::Deactivate { username, reason } => {
+            blocking(move || {
+                admin::change(&ctx, &username, Change::Active(false), reason.as_deref())
+            })
+            .await
+        }
+        UserCommand::Reactivate { username, reason } => {
+            blocking(move || {
+                admin::change(&ctx, &username, Change::Active(true), reason.as_deref())
+            })
+            .await
+        }
+        UserCommand::Staff {
+            username,
+            grant,
+            revoke: _,
+            reason,
+        } => {
+            blocking(move || {
+                admin::change(&ctx, &username, Change::Staff(grant), reason.as_deref())
+            })
+            .await
+        }
+        UserCommand::List { query } => blocking(move || admin::list_users(&ctx, query)).await,
+        UserCommand::Show { username } => blocking(move || admin::show_user(&ctx, &username)).await,
+    }
+}
+
+async fn sessions(ctx: Context, cmd: SessionsCommand) -> anyhow::Result<()> {
+    match cmd {
+        SessionsCommand::List { username, all } => {
+            blocking(move || admin::list_sessions(&ctx, &username, all)).await
+        }
+        SessionsCommand::Revoke { session_id } => {
+            blocking(move || admin::revoke_session(&ctx, &session_id)).await
+        }
+        SessionsCommand::RevokeAll { username } => {
+            blocking(move || admin::revoke_all(&ctx, &username)).await
+        }
+    }
+}
+
+/// Runs synchronous engine work (password hashing, SQLite) off the async workers.
+async fn blocking<T, F>(work: F) -> anyhow::Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> anyhow::Result<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| anyhow::anyhow!("internal error: {e}"))?
+}

@@ -1,0 +1,158 @@
+//! `warden serve`: the HTTP server until SIGTERM or Ctrl-C.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+use tokio::sync::watch;
+use tracing::{info, warn};
+use warden_auth::{AuthService, Clock, SystemClock};
+use warden_server::{AppState, ServerConfig};
+
+use crate::config::{Context, DEFAULT_BIND};
+use crate::keystore;
+
+/// How long in-flight requests get to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub async fn run(ctx: Context, bind: Option<String>) -> anyhow::Result<()> {
+    let bind = bind
+        .or_else(|| ctx.server.BIND.clone())
+        .unwrap_or_else(|| DEFAULT_BIND.to_string());
+    let now = SystemClock.now();
+
+    let (db, store) = {
+        let ctx = ctx.clone();
+        tokio::task::spawn_blocking(move || ctx.open_store())
+            .await
+            .map_err(|e| anyhow!("internal error: {e}"))??
+    };
+    let (backend, keys) = keystore::load_or_create(&ctx, &db, now).await?;
+    let ring = keystore::ring_for_serving(&ctx, keys, now)?;
+    info!(
+        database = %db.display(),
+        keys = %backend.describe(),
+        kid = ring.active().kid(),
+        alg = ring.active().alg().as_str(),
+        "signing keys loaded"
+    );
+    let settings = ctx.settings.clone();
+    let service = tokio::task::spawn_blocking(move || {
+        AuthService::new(settings, store, Arc::new(SystemClock), ring)
+    })
+    .await
+    .map_err(|e| anyhow!("internal error: {e}"))??;
+    let service = Arc::new(service);
+
+    let defaults = ServerConfig::default();
+    let config = ServerConfig {
+        allow_registration: ctx.server.ALLOW_REGISTRATION.unwrap_or(false),
+        max_body_bytes: ctx.server.MAX_BODY_BYTES.unwrap_or(defaults.max_body_bytes),
+        trust_proxy_headers: ctx
+            .server
+            .TRUST_PROXY_HEADERS
+            .unwrap_or(defaults.trust_proxy_headers),
+        ..defaults
+    };
+
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let signal = shutdown_signal()?;
+    tokio::spawn(async move {
+        let signal = signal.await;
+        info!(signal, "shutting down");
+        let _ = stop_tx.send(true);
+    });
+
+    let flush = tokio::spawn(warden_server::flush_loop(
+        Arc::clone(&service),
+        ctx.server.flush_interval(),
+        stop_rx.clone(),
+    ));
+
+    let state = AppState::new(service, config);
+    let server = tokio::spawn(warden_server::serve(
+        listener,
+        state,
+        stopped(stop_rx.clone()),
+    ));
+
+    // Tests and scripts read this line for the port; print it only once the
+    // socket is accepting.
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "warden listening on http://{addr}")?;
+        out.flush()?;
+    }
+    info!(%addr, "listening");
+
+    let mut server = server;
+    let served = tokio::select! {
+        r = &mut server => Some(r),
+        () = stopped(stop_rx.clone()) => None,
+    };
+    let served = match served {
+        Some(r) => Some(r),
+        None => match tokio::time::timeout(DRAIN_TIMEOUT, &mut server).await {
+            Ok(r) => Some(r),
+            Err(_) => {
+                warn!(
+                    seconds = DRAIN_TIMEOUT.as_secs(),
+                    "requests still running after the drain timeout; exiting anyway"
+                );
+                server.abort();
+                None
+            }
+        },
+    };
+    if let Some(r) = served {
+        r.map_err(|e| anyhow!("the server task failed: {e}"))?
+            .context("the server stopped")?;
+    }
+    if tokio::time::timeout(Duration::from_secs(2), flush)
+        .await
+        .is_err()
+    {
+        warn!("the flush job did not stop in time");
+    }
+    info!("stopped");
+    Ok(())
+}
+
+/// Resolves once the shutdown flag is set (or its sender is gone).
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// Registers the handlers now, so that a signal arriving right after the
+/// "listening" line is already ours; the future resolves to the signal's name.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = &'static str>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => "Ctrl-C",
+                Err(_) => std::future::pending().await,
+            }
+        })
+    }
+}

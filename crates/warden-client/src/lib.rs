@@ -1,0 +1,43 @@
+//! Warden's client for any SimpleJWT-compatible server.
+//!
+//! - [`Client`]: every route of SimpleJWT and Warden, typed, with SimpleJWT's
+//!   error bodies read into [`ClientError`]; Warden-only features answer
+//!   [`ClientError::Unavailable`] on a plain SimpleJWT server.
+//! - [`SessionManager`]: login and restore, single-flight rotation before
+//!   expiry, back-off while offline, clock-jump detection, a clear terminal
+//!   state, and an [`Event`] stream for the desktop app.
+//! - [`Vault`]: where the refresh token lives between runs, [`KeyringVault`]
+//!   (the OS keyring) or [`MemoryVault`].
+//!
+//! No token or password is ever logged or put in an event; the few places
+//! that must identify a token show its id or its first six characters.
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod exchange;
+#[cfg(test)]
+mod fake;
+pub mod jwt;
+pub mod scheduler;
+pub mod session;
+pub mod state;
+pub mod types;
+pub mod vault;
+
+pub use client::{Answer, Client, Credentials};
+pub use config::{ClientConfig, Feature, Paths};
+pub use error::{ClientError, FieldErrors, NetworkKind, Result};
+pub use exchange::{Exchange, TIMELINE_CAPACITY};
+pub use jwt::{Secret, TokenClaims, decode_claims, redact};
+pub use reqwest::Method;
+pub use scheduler::plan_rotation;
+pub use session::{ManagerConfig, SessionManager};
+pub use state::{Event, Phase, SessionState, SignOutReason, TokenInfo, VaultInfo};
+pub use types::{
+    AuditRecord, AuditSearch, FailedLogins, Introspection, Lineage, LineageToken, Me, Registered,
+    StaffUser, StaffUserDetail, UserSearch,
+};
+pub use vault::{AsyncVault, KeyringVault, MemoryVault, Vault, VaultError, VaultStatus};
+pub use warden_proto::{Capabilities, RefreshResponse, SessionInfo, TokenPairResponse};
