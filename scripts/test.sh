@@ -127,19 +127,29 @@ else
   [ -n "${WARDEN_TEST_FILTER:-}" ] && filter=("$WARDEN_TEST_FILTER")
   # Build first, outside the session: a compile error is then reported as
   # such, and the daemons only live while tests run.
-  step test-build cargo test --workspace --no-run
+  step test-build cargo test --workspace --exclude warden-e2e --no-run
   if [[ " ${FAILED[*]} " == *" test-build "* ]]; then
     STEPS+=(test); RESULTS+=("NOT RUN"); TIMES+=("-")
   else
     # --no-fail-fast: report every failing test binary, not just the first.
-    step test "${DESKTOP[@]}" cargo test --workspace --no-fail-fast "${filter[@]}"
+    # The window's end-to-end tests run in their own step below, for real.
+    step test "${DESKTOP[@]}" cargo test --workspace --exclude warden-e2e --no-fail-fast "${filter[@]}"
   fi
 fi
 
 # ---- LEAD: more test steps go here, e.g. --------------------------------
-# step ui-unit node --test ui/
-# step e2e "${DESKTOP[@]}" cargo test -p warden-e2e -- --test-threads=1
 # (GUI/WebDriver tests: build the app binary first; run them one at a time.)
+step ui-unit node --test ui/
+if [ -z "${WARDEN_TEST_CMD:-}" ]; then
+  step app-build cargo build -p warden-app
+  if [[ " ${FAILED[*]} " == *" app-build "* ]]; then
+    STEPS+=(e2e); RESULTS+=("NOT RUN"); TIMES+=("-")
+  else
+    # WARDEN_E2E=1 arms the tests (a plain local `cargo test --workspace` skips them
+    # rather than opening windows; the workspace step above excludes them).
+    step e2e "${DESKTOP[@]}" env WARDEN_E2E=1 cargo test -p warden-e2e -- --test-threads=1
+  fi
+fi
 # --------------------------------------------------------------------------
 
 summary

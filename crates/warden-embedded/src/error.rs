@@ -1,0 +1,20 @@
+//! One error type for the embedded backend.
+
+/// What can stop the embedded backend from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedError {
+    #[error("cannot use the data directory {path}: {message}")]
+    DataDir { path: String, message: String },
+    #[error("cannot open the database: {0}")]
+    Store(#[from] warden_auth::StoreError),
+    #[error("the engine refused to start: {0}")]
+    Auth(#[from] warden_auth::AuthError),
+    #[error("signing keys: {0}")]
+    Keys(String),
+    #[error("cannot listen on 127.0.0.1: {0}")]
+    Listen(std::io::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T> = std::result::Result<T, EmbeddedError>;

@@ -1,0 +1,257 @@
+//! Warden's backend in-process, for the desktop app: the SQLite store in a
+//! private data directory, signing keys in the OS keyring (or a 0600 file),
+//! and the HTTP server on 127.0.0.1 with an ephemeral port, plus the flush job.
+//!
+//! ```no_run
+//! # async fn run() -> warden_embedded::Result<()> {
+//! use warden_embedded::{EmbeddedBackend, EmbeddedConfig};
+//! let backend = EmbeddedBackend::start(EmbeddedConfig::new("/tmp/warden-data")).await?;
+//! println!("http://{}/", backend.addr());
+//! backend.shutdown().await;
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod keystore;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+use warden_auth::keys::KeyRing;
+use warden_auth::model::UserQuery;
+use warden_auth::{AuthService, Clock, Settings, SystemClock};
+use warden_server::{AppState, ServerConfig};
+
+pub use error::{EmbeddedError, Result};
+pub use keystore::{KeyStoreChoice, KeyStoreKind};
+
+/// The database's file name inside the data directory.
+pub const DATABASE_FILE: &str = "warden.db";
+const FLUSH_INTERVAL: Duration = Duration::from_secs(3600);
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How to start the embedded backend.
+#[derive(Debug, Clone)]
+pub struct EmbeddedConfig {
+    /// Created 0700 when missing; holds `warden.db` (0600).
+    pub data_dir: PathBuf,
+    pub settings: Settings,
+    pub allow_registration: bool,
+    pub key_store: KeyStoreChoice,
+}
+
+impl EmbeddedConfig {
+    /// Default settings, registration open, keys in the keyring when it works.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        EmbeddedConfig {
+            data_dir: data_dir.into(),
+            settings: Settings::default(),
+            allow_registration: true,
+            key_store: KeyStoreChoice::Auto,
+        }
+    }
+}
+
+/// A running backend; [`EmbeddedBackend::shutdown`] stops it gracefully.
+#[derive(Debug)]
+pub struct EmbeddedBackend {
+    addr: SocketAddr,
+    database: PathBuf,
+    service: Arc<AuthService>,
+    key_store: KeyStoreKind,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    flush: JoinHandle<()>,
+}
+
+impl EmbeddedBackend {
+    /// Opens the store, loads (or creates) the signing keys and starts
+    /// serving on the current tokio runtime.
+    pub async fn start(config: EmbeddedConfig) -> Result<EmbeddedBackend> {
+        let EmbeddedConfig {
+            data_dir,
+            settings,
+            allow_registration,
+            key_store,
+        } = config;
+        let dir = data_dir.clone();
+        let (database, store) = blocking(move || open_store(&dir)).await??;
+        let now = SystemClock.now();
+        let (kind, keys) = keystore::load_or_create(&settings, &database, key_store, now).await?;
+        let mut ring = KeyRing::from_materials(keys)
+            .map_err(|e| EmbeddedError::Keys(format!("the stored signing keys: {e}")))?;
+        ring.prune(now);
+        let service =
+            blocking(move || AuthService::new(settings, store, Arc::new(SystemClock), ring))
+                .await??;
+        let service = Arc::new(service);
+
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(EmbeddedError::Listen)?;
+        let addr = listener.local_addr().map_err(EmbeddedError::Listen)?;
+        let (stop, stop_rx) = watch::channel(false);
+        let flush = tokio::spawn(warden_server::flush_loop(
+            Arc::clone(&service),
+            FLUSH_INTERVAL,
+            stop_rx.clone(),
+        ));
+        let state = AppState::new(
+            Arc::clone(&service),
+            ServerConfig {
+                allow_registration,
+                server_name: "warden-embedded".into(),
+                ..ServerConfig::default()
+            },
+        );
+        let server = tokio::spawn(warden_server::serve(listener, state, stopped(stop_rx)));
+        info!(%addr, keys = %kind.describe(), "embedded backend listening");
+        Ok(EmbeddedBackend {
+            addr,
+            database,
+            service,
+            key_store: kind,
+            stop,
+            server,
+            flush,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/`
+    pub fn base_url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    pub fn database(&self) -> &Path {
+        &self.database
+    }
+
+    pub fn service(&self) -> &Arc<AuthService> {
+        &self.service
+    }
+
+    pub fn key_store_kind(&self) -> &KeyStoreKind {
+        &self.key_store
+    }
+
+    /// Whether no account exists yet (the app's first run).
+    pub async fn has_users(&self) -> Result<bool> {
+        let service = Arc::clone(&self.service);
+        let found = blocking(move || {
+            service.store().search_users(&UserQuery {
+                limit: 1,
+                ..UserQuery::default()
+            })
+        })
+        .await??;
+        Ok(!found.is_empty())
+    }
+
+    /// Stops accepting, lets requests in flight finish (up to 5 s), stops the flush job.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let mut server = self.server;
+        match tokio::time::timeout(DRAIN_TIMEOUT, &mut server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => warn!(error = %e, "the embedded server stopped with an error"),
+            Ok(Err(e)) => warn!(error = %e, "the embedded server task failed"),
+            Err(_) => {
+                warn!("requests still running after the drain timeout; stopping anyway");
+                server.abort();
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.flush).await;
+        info!("embedded backend stopped");
+    }
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| EmbeddedError::Internal(e.to_string()))
+}
+
+fn data_dir_error(path: &Path, e: impl std::fmt::Display) -> EmbeddedError {
+    EmbeddedError::DataDir {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Creates the data directory 0700 when missing and opens `warden.db` (0600) in it.
+fn open_store(dir: &Path) -> Result<(PathBuf, Arc<dyn warden_auth::Store>)> {
+    if !dir.exists() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(dir).map_err(|e| data_dir_error(dir, e))?;
+    }
+    let dir = dir.canonicalize().map_err(|e| data_dir_error(dir, e))?;
+    let database = dir.join(DATABASE_FILE);
+    let store = warden_store::SqliteStore::open(&database)?;
+    Ok((database, Arc::new(store)))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn starts_serves_and_stops_with_keys_in_a_private_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let config = EmbeddedConfig {
+            key_store: KeyStoreChoice::File,
+            ..EmbeddedConfig::new(&dir)
+        };
+        let backend = EmbeddedBackend::start(config.clone()).await.unwrap();
+        assert!(backend.addr().ip().is_loopback());
+        assert!(!backend.has_users().await.unwrap());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&dir), 0o700);
+            assert_eq!(mode(&dir.join(DATABASE_FILE)), 0o600);
+            assert_eq!(mode(&dir.join(keystore::KEY_FILE_NAME)), 0o600);
+        }
+        let kid = backend.service().active_kid();
+        // The port answers HTTP.
+        let mut stream = tokio::net::TcpStream::connect(backend.addr())
+            .await
+            .unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stream
+            .write_all(b"GET /api/capabilities/ HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        backend.shutdown().await;
+
+        // A restart keeps the same keys.
+        let again = EmbeddedBackend::start(config).await.unwrap();
+        assert_eq!(again.service().active_kid(), kid);
+        again.shutdown().await;
+    }
+}

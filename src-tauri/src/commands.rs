@@ -1,0 +1,106 @@
+//! The window's commands: each a few lines over Core and the SessionManager.
+
+use serde::Serialize;
+use tauri::{AppHandle, State};
+use warden_client::{Exchange, SessionInfo, VaultStatus};
+
+use crate::core::{Core, StateView, view};
+use crate::errors::CmdResult;
+
+#[derive(Debug, Serialize)]
+pub struct AppInfo {
+    pub server_url: String,
+    pub embedded: bool,
+    pub embedded_url: String,
+    pub first_run: bool,
+    pub keyring: VaultStatus,
+    pub signing_keys: String,
+    pub version: &'static str,
+}
+
+#[tauri::command]
+pub async fn app_info(app: AppHandle, core: State<'_, Core>) -> CmdResult<AppInfo> {
+    let started = core.started(&app).await?;
+    let (m, embedded) = core.manager(&app).await?;
+    Ok(AppInfo {
+        server_url: m.server_key().to_string(),
+        embedded,
+        embedded_url: started.url,
+        first_run: core.first_run().await,
+        keyring: m.vault_status().await,
+        signing_keys: started.key_store,
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+#[tauri::command]
+pub async fn create_account(
+    app: AppHandle,
+    core: State<'_, Core>,
+    username: String,
+    password: String,
+) -> CmdResult<StateView> {
+    let m = core.manager_for(&app, None).await?;
+    m.client().register(&username, &password, None).await?;
+    sign_in(app, core, username, password, None).await
+}
+
+#[tauri::command]
+pub async fn sign_in(
+    app: AppHandle,
+    core: State<'_, Core>,
+    username: String,
+    password: String,
+    server_url: Option<String>,
+) -> CmdResult<StateView> {
+    let remote = server_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty());
+    let m = core.manager_for(&app, remote).await?;
+    let state = m.login(&username, &password).await?;
+    core.remember(&username, remote.map(|_| m.server_key()));
+    Ok(view(state, remote.is_none()))
+}
+
+#[tauri::command]
+pub async fn session_state(app: AppHandle, core: State<'_, Core>) -> CmdResult<StateView> {
+    let (m, embedded) = core.manager(&app).await?;
+    Ok(view(m.state(), embedded))
+}
+
+#[tauri::command]
+pub async fn rotate_now(app: AppHandle, core: State<'_, Core>) -> CmdResult<StateView> {
+    let (m, embedded) = core.manager(&app).await?;
+    m.rotate_now().await?;
+    Ok(view(m.state(), embedded))
+}
+
+#[tauri::command]
+pub async fn log_out(app: AppHandle, core: State<'_, Core>) -> CmdResult<()> {
+    let (m, _) = core.manager(&app).await?;
+    core.forget();
+    Ok(m.logout().await?)
+}
+
+#[tauri::command]
+pub async fn log_out_everywhere(app: AppHandle, core: State<'_, Core>) -> CmdResult<usize> {
+    let (m, _) = core.manager(&app).await?;
+    core.forget();
+    Ok(m.logout_all().await?)
+}
+
+#[tauri::command]
+pub async fn sessions(app: AppHandle, core: State<'_, Core>) -> CmdResult<Vec<SessionInfo>> {
+    Ok(core.manager(&app).await?.0.sessions().await?)
+}
+
+#[tauri::command]
+pub async fn revoke_session(app: AppHandle, core: State<'_, Core>, id: String) -> CmdResult<bool> {
+    Ok(core.manager(&app).await?.0.revoke_session(&id).await?)
+}
+
+#[tauri::command]
+pub async fn timeline(app: AppHandle, core: State<'_, Core>) -> CmdResult<Vec<Exchange>> {
+    Ok(core.manager(&app).await?.0.timeline())
+}

@@ -1,0 +1,260 @@
+//! The app's state: the embedded backend and the active SessionManager.
+//! Everything here is async and off the GUI thread; keyring calls go
+//! through the client's vault (its own threads, 5 s timeouts).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+use tauri::{AppHandle, Emitter as _};
+use tokio::sync::{OnceCell, RwLock, broadcast};
+use warden_client::{
+    Client, ClientConfig, Event, KeyringVault, ManagerConfig, Phase, SessionManager, SessionState,
+    Vault,
+};
+use warden_embedded::{EmbeddedBackend, EmbeddedConfig};
+
+use crate::errors::{CmdResult, CommandError, reason_words};
+use crate::remembered::{self, Remembered};
+use crate::vault::StableKeyVault;
+
+/// `WARDEN_APP_DATA_DIR`, else the platform data directory (`~/.local/share/warden`).
+pub fn data_dir() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("WARDEN_APP_DATA_DIR").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    directories::ProjectDirs::from("dev", "warden", "warden")
+        .map(|p| p.data_dir().to_path_buf())
+        .ok_or_else(|| anyhow::anyhow!("no home directory; set WARDEN_APP_DATA_DIR"))
+}
+
+/// What the embedded backend looks like from the window.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub url: String,
+    pub key_store: String,
+    pub vault_key: String,
+}
+
+struct Active {
+    manager: Arc<SessionManager>,
+    embedded: bool,
+    forward: tauri::async_runtime::JoinHandle<()>,
+}
+
+pub struct Core {
+    data_dir: PathBuf,
+    started: OnceCell<Result<Started, CommandError>>,
+    backend: tokio::sync::Mutex<Option<EmbeddedBackend>>,
+    active: RwLock<Option<Active>>,
+}
+
+/// The session as the window renders it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StateView {
+    #[serde(flatten)]
+    pub state: SessionState,
+    pub embedded: bool,
+    /// Why the session ended, in the user's words (signed out only).
+    pub signed_out_message: Option<String>,
+}
+
+impl Core {
+    pub fn new(data_dir: PathBuf) -> Core {
+        Core {
+            data_dir,
+            started: OnceCell::new(),
+            backend: tokio::sync::Mutex::new(None),
+            active: RwLock::new(None),
+        }
+    }
+
+    /// Starts the backend once (every caller waits for the same start) and
+    /// restores the last session.
+    pub async fn started(&self, app: &AppHandle) -> CmdResult<Started> {
+        self.started.get_or_init(|| self.start(app)).await.clone()
+    }
+
+    async fn start(&self, app: &AppHandle) -> Result<Started, CommandError> {
+        let settings = warden_auth::Settings::load(None, std::env::vars())
+            .map_err(|e| CommandError::new("settings", format!("Invalid WARDEN_* setting: {e}")))?;
+        let config = EmbeddedConfig {
+            settings,
+            ..EmbeddedConfig::new(&self.data_dir)
+        };
+        let backend = EmbeddedBackend::start(config).await.map_err(|e| {
+            CommandError::new("embedded", format!("The local server did not start: {e}"))
+        })?;
+        let started = Started {
+            url: backend.base_url(),
+            key_store: backend.key_store_kind().describe(),
+            vault_key: format!("warden-embedded:{}", backend.database().display()),
+        };
+        *self.backend.lock().await = Some(backend);
+        let remembered = remembered::load(&self.data_dir);
+        let manager = match &remembered {
+            Some(Remembered {
+                server_url: Some(url),
+                ..
+            }) => self.install(app, &started, Some(url)).await?,
+            _ => self.install(app, &started, None).await?,
+        };
+        if let Some(r) = remembered
+            && let Err(e) = manager.restore(&r.user).await
+        {
+            tracing::info!(code = e.code(), "the last session could not be restored");
+        }
+        Ok(started)
+    }
+
+    /// A new SessionManager for the embedded backend (`remote: None`) or a
+    /// remote server, replacing (and stopping) the previous one.
+    async fn install(
+        &self,
+        app: &AppHandle,
+        started: &Started,
+        remote: Option<&str>,
+    ) -> CmdResult<Arc<SessionManager>> {
+        let embedded = remote.is_none();
+        let mut config = ClientConfig::new(remote.unwrap_or(&started.url));
+        config.device_label = Some(device_label());
+        config.use_system_proxy = !embedded;
+        let client = Client::new(config)?;
+        let keyring: Arc<dyn Vault> = Arc::new(KeyringVault::new());
+        let vault: Arc<dyn Vault> = if embedded {
+            Arc::new(StableKeyVault {
+                inner: keyring,
+                key: started.vault_key.clone(),
+            })
+        } else {
+            keyring
+        };
+        let manager = Arc::new(SessionManager::new(client, vault, ManagerConfig::default()));
+        let forward = forward(app.clone(), manager.subscribe(), embedded);
+        let old = self.active.write().await.replace(Active {
+            manager: Arc::clone(&manager),
+            embedded,
+            forward,
+        });
+        if let Some(old) = old {
+            old.manager.shutdown();
+            old.forward.abort();
+        }
+        Ok(manager)
+    }
+
+    pub async fn manager(&self, app: &AppHandle) -> CmdResult<(Arc<SessionManager>, bool)> {
+        self.started(app).await?;
+        self.active
+            .read()
+            .await
+            .as_ref()
+            .map(|a| (Arc::clone(&a.manager), a.embedded))
+            .ok_or_else(|| CommandError::new("not_started", "The app is still starting."))
+    }
+
+    /// The manager to sign in with: the current one when it talks to the
+    /// right server and nobody is signed in there, else a fresh one.
+    pub async fn manager_for(
+        &self,
+        app: &AppHandle,
+        remote: Option<&str>,
+    ) -> CmdResult<Arc<SessionManager>> {
+        let started = self.started(app).await?;
+        let (current, embedded) = self.manager(app).await?;
+        let same = match remote {
+            None => embedded,
+            Some(url) => !embedded && current.server_key() == url,
+        };
+        if same && matches!(current.state().phase, Phase::SignedOut { .. }) {
+            return Ok(current);
+        }
+        self.install(app, &started, remote).await
+    }
+
+    pub fn remember(&self, user: &str, server_url: Option<&str>) {
+        remembered::save(
+            &self.data_dir,
+            &Remembered {
+                user: user.to_string(),
+                server_url: server_url.map(str::to_string),
+            },
+        );
+    }
+
+    pub fn forget(&self) {
+        remembered::forget(&self.data_dir);
+    }
+
+    pub async fn first_run(&self) -> bool {
+        match self.backend.lock().await.as_ref() {
+            Some(b) => !b.has_users().await.unwrap_or(true),
+            None => false,
+        }
+    }
+
+    pub async fn shutdown(&self) {
+        if let Some(active) = self.active.write().await.take() {
+            active.manager.shutdown();
+            active.forward.abort();
+        }
+        if let Some(backend) = self.backend.lock().await.take() {
+            backend.shutdown().await;
+        }
+    }
+}
+
+pub fn view(state: SessionState, embedded: bool) -> StateView {
+    let signed_out_message = match &state.phase {
+        Phase::SignedOut { reason: Some(r) } => Some(reason_words(r)),
+        _ => None,
+    };
+    StateView {
+        state,
+        embedded,
+        signed_out_message,
+    }
+}
+
+/// The session's name in the sessions list: visible ASCII only.
+fn device_label() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_default();
+    let host: String = host
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(40)
+        .collect();
+    if host.is_empty() {
+        "Warden desktop".into()
+    } else {
+        format!("Warden desktop on {host}")
+    }
+}
+
+/// Sends the manager's events to the window until the manager goes.
+fn forward(
+    app: AppHandle,
+    mut rx: broadcast::Receiver<Event>,
+    embedded: bool,
+) -> tauri::async_runtime::JoinHandle<()> {
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let sent = match rx.recv().await {
+                Ok(Event::StateChanged(state)) => {
+                    app.emit("session-changed", view(*state, embedded))
+                }
+                Ok(Event::Exchange(exchange)) => app.emit("exchange", exchange),
+                Ok(other) => app.emit("session-note", other),
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => break,
+            };
+            if let Err(e) = sent {
+                tracing::warn!(error = %e, "cannot send an event to the window");
+            }
+        }
+    })
+}

@@ -1,0 +1,55 @@
+//! Warden's desktop app: the embedded backend on 127.0.0.1, a SessionManager
+//! against it (or a remote server), and a window that shows the truth.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod commands;
+mod core;
+mod errors;
+mod remembered;
+mod vault;
+
+use tauri::Manager as _;
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let data_dir = core::data_dir()?;
+    tauri::Builder::default()
+        .manage(core::Core::new(data_dir))
+        .setup(|app| {
+            // Start the backend and restore the last session while the window loads.
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                let core = handle.state::<core::Core>();
+                if let Err(e) = core.started(&handle).await {
+                    tracing::error!(error = %e.message, "the embedded backend did not start");
+                }
+            });
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::create_account,
+            commands::sign_in,
+            commands::session_state,
+            commands::rotate_now,
+            commands::log_out,
+            commands::log_out_everywhere,
+            commands::sessions,
+            commands::revoke_session,
+            commands::timeline,
+        ])
+        .build(tauri::generate_context!())?
+        .run(|handle, event| {
+            if let tauri::RunEvent::Exit = event {
+                let core = handle.state::<core::Core>();
+                tauri::async_runtime::block_on(core.shutdown());
+            }
+        });
+    Ok(())
+}

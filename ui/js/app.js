@@ -1,0 +1,167 @@
+// @ts-check
+/** The app shell: top bar, rail, which view shows, one 1-second timer. */
+import * as ipc from './ipc.js';
+import { h } from './dom.js';
+import { formatLeft } from './countdown.js';
+import * as signin from './views/signin.js';
+import * as session from './views/session.js';
+import * as sessions from './views/sessions.js';
+
+/** @type {{info: ipc.AppInfo | null, state: ipc.SessionView | null, recent: ipc.Exchange[],
+ *   view: 'session' | 'sessions', notice: string | null, screen: string, offlineUntil: number}} */
+const app = { info: null, state: null, recent: [], view: 'session', notice: null, screen: '', offlineUntil: 0 };
+
+const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+function signedIn() {
+  const p = app.state?.phase.phase;
+  return p === 'active' || p === 'rotating' || p === 'offline';
+}
+
+/** @param {ipc.VaultInfo | undefined} v */
+function keyringText(v) {
+  if (!v) return 'keyring: …';
+  const s = v.status;
+  const where = s.kind === 'available' ? (s.detail?.backend || 'available') : s.kind === 'locked' ? 'locked' : 'unavailable';
+  const stored = v.stored ? 'stored' : 'not stored';
+  return `keyring: ${where}, ${stored}`;
+}
+
+/** @param {ipc.VaultStatus} k the app's real write/read probe */
+function keyringProbe(k) {
+  if (k.kind === 'available') return `keyring: ${k.detail?.backend || 'available'}`;
+  return k.kind === 'locked' ? 'keyring: locked' : 'keyring: unavailable (sessions kept in memory only)';
+}
+
+function paintTopbar() {
+  const s = app.state;
+  const where = s?.embedded !== false && app.info
+    ? `Embedded (${app.info.embedded_url.replace(/^http:\/\//, '').replace(/\/$/, '')})`
+    : s?.server || '';
+  $('who').textContent = signedIn() && s?.user ? `${s.user} @ ${where}` : where;
+  $('who').dataset.url = app.info?.embedded_url || '';
+  const conn = $('conn');
+  conn.hidden = !signedIn();
+  const offline = s?.phase.phase === 'offline';
+  conn.textContent = offline ? 'offline' : 'online';
+  conn.className = `pill ${offline ? 'warn' : 'ok'}`;
+  const kr = $('keyring');
+  kr.textContent = signedIn() || !app.info ? keyringText(s?.vault) : keyringProbe(app.info.keyring);
+  kr.className = `pill ${s?.vault?.stored ? 'ok' : signedIn() ? 'warn' : ''}`;
+  kr.title = s?.vault?.warning || '';
+  const banner = $('offline');
+  banner.hidden = !offline;
+  if (offline) {
+    const left = Math.max(0, (app.offlineUntil - Date.now()) / 1000);
+    banner.textContent = `Server unreachable, retrying in ${formatLeft(left)}. Your session is kept.`;
+  }
+}
+
+function render() {
+  const main = $('main');
+  const rail = $('rail');
+  if (!app.state) {
+    app.screen = 'starting';
+    main.replaceChildren(h('p', { class: 'meta' }, 'Starting the local server…'));
+    return;
+  }
+  if (app.state.phase.phase === 'restoring') {
+    app.screen = 'restoring';
+    rail.hidden = true;
+    main.replaceChildren(h('p', { class: 'meta', role: 'status' }, 'Restoring your session from the keyring…'));
+    return;
+  }
+  if (!signedIn()) {
+    app.screen = 'signin';
+    rail.hidden = true;
+    const reason = app.state.phase.reason;
+    const ended = reason && reason.kind !== 'logged_out' ? app.state.signed_out_message : null;
+    signin.render(main, { firstRun: !!app.info?.first_run, notice: app.notice || ended });
+    app.notice = null;
+    return;
+  }
+  rail.hidden = false;
+  for (const b of rail.querySelectorAll('button')) {
+    if (b instanceof HTMLElement) {
+      if (b.dataset.view === app.view) b.setAttribute('aria-current', 'page');
+      else b.removeAttribute('aria-current');
+    }
+  }
+  app.screen = app.view;
+  if (app.view === 'sessions') {
+    sessions.render(main);
+  } else {
+    session.render(main, {
+      onDone: (notice) => { app.notice = notice; },
+      onError: (msg) => { $('recent').textContent = msg; },
+    });
+    session.tick(app.state, app.recent);
+  }
+}
+
+/** @param {ipc.SessionView} s */
+function setState(s) {
+  const before = signedIn() ? 'in' : app.state?.phase.phase;
+  app.state = s;
+  if (s.phase.phase === 'offline') app.offlineUntil = Date.now() + (s.phase.retry_in_ms || 0);
+  const after = signedIn() ? 'in' : s.phase.phase;
+  paintTopbar();
+  if (before !== after) {
+    if (after === 'in') app.view = 'session';
+    if (after !== 'in') refreshInfo();
+    render();
+  } else if (app.screen === 'session') {
+    session.tick(s, app.recent);
+  } else if (app.screen === 'sessions') {
+    sessions.refresh();
+  }
+}
+
+async function refreshInfo() {
+  try {
+    app.info = await ipc.appInfo();
+    paintTopbar();
+    if (app.screen === 'signin' && !signedIn()) {
+      // first_run may have changed
+      const form = document.getElementById('signin-title');
+      if (form && !app.info.first_run && form.textContent?.startsWith('Create')) render();
+    }
+  } catch { /* shown by the next state */ }
+}
+
+async function main() {
+  $('rail').addEventListener('click', (e) => {
+    const b = /** @type {HTMLElement} */ (e.target).closest('button');
+    if (b && b.dataset.view) {
+      app.view = /** @type {any} */ (b.dataset.view);
+      render();
+      $('main').focus();
+    }
+  });
+  render();
+  try {
+    await ipc.on('session-changed', (s) => setState(s));
+    await ipc.on('exchange', (x) => {
+      app.recent.unshift(x);
+      app.recent.length = Math.min(app.recent.length, 20);
+      if (app.screen === 'session' && app.state) session.tick(app.state, app.recent);
+    });
+    app.info = await ipc.appInfo();
+    app.recent = (await ipc.timeline()).reverse();
+    setState(await ipc.sessionState());
+    render();
+  } catch (e) {
+    $('main').replaceChildren(h('p', { class: 'notice error', role: 'alert' }, `Warden could not start: ${/** @type {any} */ (e)?.message || String(e)}`));
+  }
+  // One timer for every live number: no animation loop, no busy work.
+  let n = 0;
+  setInterval(() => {
+    n += 1;
+    if (!app.state) return;
+    if (app.screen === 'session') session.tick(app.state, app.recent);
+    if (app.screen === 'sessions' && n % 3 === 0) sessions.refresh();
+    if (app.state.phase.phase === 'offline') paintTopbar();
+  }, 1000);
+}
+
+main();

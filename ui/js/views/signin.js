@@ -1,0 +1,65 @@
+// @ts-check
+import { h } from '../dom.js';
+import * as ipc from '../ipc.js';
+
+/**
+ * The sign-in screen; on the first run it offers to create a local account.
+ * @param {HTMLElement} main
+ * @param {{firstRun: boolean, notice?: string|null, error?: string|null}} opts
+ */
+export function render(main, opts) {
+  let creating = opts.firstRun;
+  const error = h('p', { class: 'notice error', role: 'alert', id: 'signin-error', hidden: true });
+  const user = /** @type {HTMLInputElement} */ (h('input', { id: 'username', name: 'username', type: 'text', autocomplete: 'username', required: true }));
+  const pass = /** @type {HTMLInputElement} */ (h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true }));
+  const url = /** @type {HTMLInputElement} */ (h('input', { id: 'server-url', name: 'server-url', type: 'url', placeholder: 'https://example.com/ (empty: this computer)' }));
+  const title = h('h1', { id: 'signin-title' });
+  const submit = /** @type {HTMLButtonElement} */ (h('button', { type: 'submit', class: 'primary', id: 'signin-submit' }));
+  const remote = h('details', { id: 'remote' }, h('summary', null, 'Another server'), h('label', { for: 'server-url' }, 'Server URL (Warden or SimpleJWT)'), url);
+  const toggle = h('button', { type: 'button', id: 'signin-toggle', onclick: () => { creating = !creating; sync(); } });
+
+  function sync() {
+    title.textContent = creating ? 'Create your local account' : 'Sign in';
+    submit.textContent = creating ? 'Create account and sign in' : 'Sign in';
+    toggle.textContent = creating ? 'I already have an account' : 'Create a local account';
+    pass.autocomplete = creating ? 'new-password' : 'current-password';
+    remote.hidden = creating;
+  }
+
+  /** @param {SubmitEvent} e */
+  async function onSubmit(e) {
+    e.preventDefault();
+    submit.disabled = true;
+    const label = submit.textContent;
+    submit.textContent = creating ? 'Creating account…' : 'Signing in…';
+    error.hidden = true;
+    try {
+      if (creating) await ipc.createAccount(user.value, pass.value);
+      else await ipc.signIn(user.value, pass.value, url.value.trim() || null);
+      // The session-changed event moves the app to the session view.
+    } catch (err) {
+      const ce = /** @type {ipc.CommandError} */ (err);
+      error.textContent = `${ce.message} (${ce.code})`;
+      error.hidden = false;
+      pass.select();
+    } finally {
+      submit.disabled = false;
+      submit.textContent = label;
+    }
+  }
+
+  main.replaceChildren(
+    h('form', { class: 'signin', id: 'signin', onsubmit: onSubmit },
+      title,
+      opts.notice ? h('p', { class: 'notice', id: 'signin-notice', role: 'status' }, opts.notice) : null,
+      opts.firstRun ? h('p', { class: 'meta' }, 'Warden runs its own server on this computer. Your account and sessions stay here; the refresh token is kept in the system keyring.') : null,
+      h('label', { for: 'username' }, 'Username'), user,
+      h('label', { for: 'password' }, 'Password'), pass,
+      remote,
+      error,
+      h('div', { class: 'row' }, submit, toggle),
+    ),
+  );
+  sync();
+  user.focus();
+}
