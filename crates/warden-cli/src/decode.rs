@@ -115,7 +115,7 @@ async fn local_keys(ctx: &Context, now: UnixTime, verify: bool) -> LocalKeys {
     let found = match ctx.existing_database() {
         Some(db) => keystore::load_existing(ctx, &db, now).await,
         None => match KeyMaterial::from_settings(&ctx.settings, now) {
-            Ok(Some(k)) => Ok(Some((keystore::Backend::Config, vec![k]))),
+            Ok(Some(k)) => Ok(Some((keystore::Backend::Settings, vec![k]))),
             Ok(None) => Ok(None),
             Err(e) => Err(anyhow!(e)),
         },
@@ -127,7 +127,7 @@ async fn local_keys(ctx: &Context, now: UnixTime, verify: bool) -> LocalKeys {
                 Ok(ring) => LocalKeys::Found {
                     ring: Box::new(ring),
                     kids,
-                    source: backend.describe(),
+                    source: keystore::describe(&backend),
                 },
                 Err(e) => LocalKeys::None(format!("the local keys are unusable: {e}")),
             }

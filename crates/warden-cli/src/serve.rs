@@ -32,7 +32,7 @@ pub async fn run(ctx: Context, bind: Option<String>) -> anyhow::Result<()> {
     let ring = keystore::ring_for_serving(&ctx, keys, now)?;
     info!(
         database = %db.display(),
-        keys = %backend.describe(),
+        keys = %keystore::describe(&backend),
         kid = ring.active().kid(),
         alg = ring.active().alg().as_str(),
         "signing keys loaded"

@@ -10,7 +10,7 @@ pub enum EmbeddedError {
     #[error("the engine refused to start: {0}")]
     Auth(#[from] warden_auth::AuthError),
     #[error("signing keys: {0}")]
-    Keys(String),
+    Keys(#[from] crate::keystore::KeyStoreError),
     #[error("cannot listen on 127.0.0.1: {0}")]
     Listen(std::io::Error),
     #[error("internal error: {0}")]

@@ -1,25 +1,33 @@
-//! Where the embedded backend's signing keys live between runs: the OS
-//! keyring (service `warden`, user `signing-keys:<absolute database path>`),
-//! or, when no keyring can be used, `signing-keys.json` beside the database
-//! (mode 0600, written atomically) with a warning. The same layout as
-//! `warden serve`, so the two can share a data directory.
+//! Where the signing keys live between runs; shared by the embedded backend
+//! and `warden serve` / `warden keys`, so the two can share a data directory.
 //!
-//! Once keys are in the keyring a non-secret marker file says so, so a later
-//! run whose keyring is locked fails instead of quietly generating new keys
-//! (which would end every session). Keyring calls run on their own thread
-//! and are abandoned after 5 s (a locked keyring can wait on a prompt).
+//! - `SIGNING_KEY` in the settings: used as it is ([`KeyStoreKind::Settings`]).
+//! - Otherwise keys are generated on first use and kept as JSON
+//!   (`Vec<KeyMaterial>`) in the OS keyring (service `warden`, user
+//!   `signing-keys:<absolute database path>`) or in `signing-keys.json`
+//!   beside the database (mode 0600, replaced atomically).
+//!
+//! With [`KeyStoreChoice::Auto`] the keyring is tried first, with a real write
+//! and read-back; when it cannot be used, the file is (with a warning). Once
+//! keys are in the keyring a small marker file (`signing-keys.keyring`, no
+//! secrets) says so, so that a later run whose keyring is locked or
+//! unreachable fails instead of quietly generating a second set of keys,
+//! which would log everyone out.
+//!
+//! Keyring calls block (D-Bus) and can hang on an invisible unlock prompt, so
+//! each runs on its own OS thread (not a runtime thread: a zbus built with its
+//! tokio feature panics inside a runtime) and is abandoned after 5 seconds.
 
 use std::fs::OpenOptions;
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use tracing::{info, warn};
-use warden_auth::keys::KeyMaterial;
-use warden_auth::{Settings, UnixTime};
-
-use crate::error::{EmbeddedError, Result};
+use warden_auth::keys::{KeyMaterial, KeyRing};
+use warden_auth::{AuthError, AuthService, KeyError, Settings, Store, SystemClock, UnixTime};
 
 pub const KEYRING_SERVICE: &str = "warden";
 pub const KEY_FILE_NAME: &str = "signing-keys.json";
@@ -56,12 +64,89 @@ impl KeyStoreKind {
     pub fn describe(&self) -> String {
         match self {
             KeyStoreKind::Settings => "SIGNING_KEY in the settings".into(),
-            KeyStoreKind::Keyring { .. } => "OS keyring".into(),
-            KeyStoreKind::File { path } => format!("file {}", path.display()),
+            KeyStoreKind::Keyring { user } => {
+                format!("the OS keyring (service \"{KEYRING_SERVICE}\", user \"{user}\")")
+            }
+            KeyStoreKind::File { path } => format!("{}", path.display()),
         }
     }
 }
 
+/// Why the keyring could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringFailure {
+    #[error("no keyring service: {0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Failed(String),
+    #[error(
+        "no answer within {} s (is the keyring locked and waiting for an unlock prompt?)",
+        KEYRING_TIMEOUT.as_secs()
+    )]
+    TimedOut,
+}
+
+/// What went wrong with the signing keys' store.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyStoreError {
+    #[error("SIGNING_KEY: {0}")]
+    SigningKey(KeyError),
+    #[error("cannot generate a signing key: {0}")]
+    Generate(KeyError),
+    /// [`KeyStoreChoice::Keyring`] and the keyring does not work.
+    #[error("the key store is the OS keyring, which is not usable: {0}")]
+    KeyringRequired(KeyringFailure),
+    #[error(
+        "the signing keys of this database are in the OS keyring ({store}), which is not usable: {cause}; \
+         unlock it and retry (delete {} only if you want new keys, which ends every session)",
+        marker.display()
+    )]
+    MarkedKeyringUnusable {
+        store: String,
+        marker: PathBuf,
+        cause: KeyringFailure,
+    },
+    #[error(
+        "the signing keys of this database were stored in the OS keyring ({store}) but are gone; \
+         delete {} to generate new ones (every session ends)",
+        marker.display()
+    )]
+    MarkedKeyringGone { store: String, marker: PathBuf },
+    #[error("the signing keys are in the OS keyring, which is not usable: {0}")]
+    KeyringUnusable(KeyringFailure),
+    #[error("cannot store the signing keys in the OS keyring: {0}")]
+    KeyringWrite(KeyringFailure),
+    // serde_json's messages quote no input, so a secret cannot leak through them.
+    #[error("the signing keys in {store} are not readable: {message}")]
+    Unreadable { store: String, message: String },
+    #[error("{store} holds no signing keys")]
+    Empty { store: String },
+    #[error("cannot read {}: {error}", path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot write {}: {error}", path.display())]
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{} vanished while being created", path.display())]
+    Vanished { path: PathBuf },
+    #[error("keys set by SIGNING_KEY are not stored by warden")]
+    NotStored,
+    #[error("the stored signing keys: {0}")]
+    Ring(KeyError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+type Result<T> = std::result::Result<T, KeyStoreError>;
+
+/// The places derived from the database path.
+#[derive(Debug, Clone)]
 struct Locations {
     file: PathBuf,
     marker: PathBuf,
@@ -77,143 +162,313 @@ impl Locations {
             keyring_user: format!("signing-keys:{}", db.display()),
         }
     }
+
+    fn keyring(&self) -> KeyStoreKind {
+        KeyStoreKind::Keyring {
+            user: self.keyring_user.clone(),
+        }
+    }
+
+    fn file(&self) -> KeyStoreKind {
+        KeyStoreKind::File {
+            path: self.file.clone(),
+        }
+    }
+
+    fn marked_unusable(&self, cause: KeyringFailure) -> KeyStoreError {
+        KeyStoreError::MarkedKeyringUnusable {
+            store: self.keyring().describe(),
+            marker: self.marker.clone(),
+            cause,
+        }
+    }
+
+    fn marked_gone(&self) -> KeyStoreError {
+        KeyStoreError::MarkedKeyringGone {
+            store: self.keyring().describe(),
+            marker: self.marker.clone(),
+        }
+    }
+}
+
+/// The non-secret marker left beside the database when keys are in the keyring.
+#[derive(Debug, Serialize)]
+struct Marker<'a> {
+    store: &'a str,
+    service: &'a str,
+    user: &'a str,
+}
+
+fn from_settings(settings: &Settings, now: UnixTime) -> Result<Option<KeyMaterial>> {
+    KeyMaterial::from_settings(settings, now).map_err(KeyStoreError::SigningKey)
 }
 
 /// Loads the database's keys, generating and storing them on first use.
+/// `db` is the database's absolute path.
 pub async fn load_or_create(
     settings: &Settings,
     db: &Path,
     choice: KeyStoreChoice,
     now: UnixTime,
 ) -> Result<(KeyStoreKind, Vec<KeyMaterial>)> {
-    if let Some(key) = KeyMaterial::from_settings(settings, now)
-        .map_err(|e| EmbeddedError::Keys(format!("SIGNING_KEY: {e}")))?
-    {
+    if let Some(key) = from_settings(settings, now)? {
         return Ok((KeyStoreKind::Settings, vec![key]));
     }
     let loc = Locations::for_database(db);
-    let file_kind = KeyStoreKind::File {
-        path: loc.file.clone(),
-    };
-    let ring_kind = KeyStoreKind::Keyring {
-        user: loc.keyring_user.clone(),
-    };
-    if choice != KeyStoreChoice::Keyring
-        && let Some(keys) = read_file(&loc.file)?
-    {
-        return Ok((file_kind, keys));
+    match choice {
+        KeyStoreChoice::File => {
+            let keys = match read_file(&loc.file)? {
+                Some(keys) => keys,
+                None => create_in_file(&loc.file, settings, now)?,
+            };
+            Ok((loc.file(), keys))
+        }
+        KeyStoreChoice::Keyring => {
+            let kind = loc.keyring();
+            let found = keyring_get(&loc.keyring_user)
+                .await
+                .map_err(KeyStoreError::KeyringRequired)?;
+            let keys = match found {
+                Some(text) => parse_keys(&text, &kind)?,
+                None if loc.marker.exists() => return Err(loc.marked_gone()),
+                None => create_in_keyring(&loc, settings, now)
+                    .await
+                    .map_err(KeyStoreError::KeyringRequired)?,
+            };
+            write_marker(&loc)?;
+            Ok((kind, keys))
+        }
+        KeyStoreChoice::Auto => auto(&loc, settings, now).await,
     }
-    if choice == KeyStoreChoice::File {
-        let keys = create_in_file(&loc.file, settings, now)?;
-        return Ok((file_kind, keys));
+}
+
+async fn auto(
+    loc: &Locations,
+    settings: &Settings,
+    now: UnixTime,
+) -> Result<(KeyStoreKind, Vec<KeyMaterial>)> {
+    if let Some(keys) = read_file(&loc.file)? {
+        return Ok((loc.file(), keys));
     }
-    let must_use_keyring = choice == KeyStoreChoice::Keyring || loc.marker.exists();
+    let kind = loc.keyring();
+    if loc.marker.exists() {
+        return match keyring_get(&loc.keyring_user).await {
+            Ok(Some(text)) => Ok((kind.clone(), parse_keys(&text, &kind)?)),
+            Ok(None) => Err(loc.marked_gone()),
+            Err(cause) => Err(loc.marked_unusable(cause)),
+        };
+    }
     let failure = match keyring_get(&loc.keyring_user).await {
         Ok(Some(text)) => {
-            let keys = parse_keys(&text)?;
-            write_marker(&loc)?;
-            return Ok((ring_kind, keys));
+            let keys = parse_keys(&text, &kind)?;
+            write_marker(loc)?;
+            return Ok((kind, keys));
         }
-        Ok(None) if loc.marker.exists() => {
-            return Err(EmbeddedError::Keys(format!(
-                "the signing keys were stored in the OS keyring but are gone; delete {} to \
-                 generate new ones (every session ends)",
-                loc.marker.display()
-            )));
-        }
-        Ok(None) => {
-            let keys = generate(settings, now)?;
-            match keyring_set_verified(&loc.keyring_user, to_json(&keys)?).await {
-                Ok(()) => {
-                    write_marker(&loc)?;
-                    info!(kid = %keys[0].kid, "generated a signing key and stored it in the OS keyring");
-                    return Ok((ring_kind, keys));
-                }
-                Err(e) => e,
+        Ok(None) => match create_in_keyring(loc, settings, now).await {
+            Ok(keys) => {
+                write_marker(loc)?;
+                return Ok((kind, keys));
             }
-        }
+            Err(e) => e,
+        },
         Err(e) => e,
     };
-    if must_use_keyring {
-        return Err(EmbeddedError::Keys(format!(
-            "the signing keys belong in the OS keyring, which is not usable: {failure}; unlock it and retry"
-        )));
-    }
     warn!(
         cause = %failure,
         file = %loc.file.display(),
         "OS keyring unavailable; keeping the signing keys in a file readable only by this user"
     );
     let keys = create_in_file(&loc.file, settings, now)?;
-    Ok((file_kind, keys))
+    Ok((loc.file(), keys))
+}
+
+/// The keys as they are, without creating anything; `None` when there are none
+/// yet (or, in `Auto` mode without a marker, when the keyring cannot be asked).
+pub async fn load_existing(
+    settings: &Settings,
+    db: &Path,
+    choice: KeyStoreChoice,
+    now: UnixTime,
+) -> Result<Option<(KeyStoreKind, Vec<KeyMaterial>)>> {
+    if let Some(key) = from_settings(settings, now)? {
+        return Ok(Some((KeyStoreKind::Settings, vec![key])));
+    }
+    let loc = Locations::for_database(db);
+    if choice != KeyStoreChoice::Keyring
+        && let Some(keys) = read_file(&loc.file)?
+    {
+        return Ok(Some((loc.file(), keys)));
+    }
+    if choice == KeyStoreChoice::File {
+        return Ok(None);
+    }
+    let kind = loc.keyring();
+    match keyring_get(&loc.keyring_user).await {
+        Ok(Some(text)) => Ok(Some((kind.clone(), parse_keys(&text, &kind)?))),
+        Ok(None) => Ok(None),
+        Err(e) if choice == KeyStoreChoice::Keyring || loc.marker.exists() => {
+            Err(KeyStoreError::KeyringUnusable(e))
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+/// Replaces the stored keys (after a rotation).
+pub async fn save(kind: &KeyStoreKind, keys: &[KeyMaterial]) -> Result<()> {
+    let json = to_json(keys)?;
+    match kind {
+        KeyStoreKind::Settings => Err(KeyStoreError::NotStored),
+        KeyStoreKind::File { path } => write_private_atomic(path, json.as_bytes(), Replace::Always)
+            .map_err(|error| KeyStoreError::Write {
+                path: path.clone(),
+                error,
+            }),
+        KeyStoreKind::Keyring { user } => keyring_set_verified(user, json)
+            .await
+            .map_err(KeyStoreError::KeyringWrite),
+    }
+}
+
+/// A key ring for serving: expired retired keys dropped, algorithm checked.
+pub fn ring_for_serving(
+    settings: &Settings,
+    keys: Vec<KeyMaterial>,
+    now: UnixTime,
+) -> Result<KeyRing> {
+    let mut ring = KeyRing::from_materials(keys).map_err(KeyStoreError::Ring)?;
+    ring.prune(now);
+    let active = ring.active().alg();
+    if active != settings.ALGORITHM {
+        warn!(
+            active = active.as_str(),
+            configured = settings.ALGORITHM.as_str(),
+            "the active signing key's algorithm differs from ALGORITHM; run `warden keys rotate` to switch"
+        );
+    }
+    Ok(ring)
+}
+
+/// Makes a new active signing key (the old one keeps verifying until its
+/// tokens expire) and stores the result where `kind` says; returns the
+/// stored keys.
+pub async fn rotate_and_save(
+    settings: Settings,
+    store: Arc<dyn Store>,
+    kind: &KeyStoreKind,
+    keys: Vec<KeyMaterial>,
+    now: UnixTime,
+) -> Result<Vec<KeyMaterial>> {
+    if *kind == KeyStoreKind::Settings {
+        return Err(KeyStoreError::NotStored);
+    }
+    let ring = ring_for_serving(&settings, keys, now)?;
+    let materials = tokio::task::spawn_blocking(move || -> Result<Vec<KeyMaterial>> {
+        let service = AuthService::new(settings, store, Arc::new(SystemClock), ring)?;
+        Ok(service.rotate_signing_key()?)
+    })
+    .await
+    .map_err(|e| KeyStoreError::Internal(e.to_string()))??;
+    save(kind, &materials).await?;
+    Ok(materials)
 }
 
 fn generate(settings: &Settings, now: UnixTime) -> Result<Vec<KeyMaterial>> {
-    let key = KeyMaterial::generate(settings.ALGORITHM, now)
-        .map_err(|e| EmbeddedError::Keys(format!("cannot generate a signing key: {e}")))?;
+    let key = KeyMaterial::generate(settings.ALGORITHM, now).map_err(KeyStoreError::Generate)?;
     Ok(vec![key])
 }
 
 fn to_json(keys: &[KeyMaterial]) -> Result<String> {
-    serde_json::to_string_pretty(keys).map_err(|e| EmbeddedError::Internal(e.to_string()))
+    serde_json::to_string_pretty(keys).map_err(|e| KeyStoreError::Internal(e.to_string()))
 }
 
-fn parse_keys(text: &str) -> Result<Vec<KeyMaterial>> {
-    // serde_json's messages quote no input, so no secret leaks through them.
-    let keys: Vec<KeyMaterial> = serde_json::from_str(text).map_err(|e| {
-        EmbeddedError::Keys(format!("the stored signing keys are not readable: {e}"))
-    })?;
+fn parse_keys(text: &str, from: &KeyStoreKind) -> Result<Vec<KeyMaterial>> {
+    let keys: Vec<KeyMaterial> =
+        serde_json::from_str(text).map_err(|e| KeyStoreError::Unreadable {
+            store: from.describe(),
+            message: e.to_string(),
+        })?;
     if keys.is_empty() {
-        return Err(EmbeddedError::Keys(
-            "the key store holds no signing keys".into(),
-        ));
+        return Err(KeyStoreError::Empty {
+            store: from.describe(),
+        });
     }
     Ok(keys)
 }
 
-fn io_err(path: &Path, e: impl std::fmt::Display) -> EmbeddedError {
-    EmbeddedError::Keys(format!("{}: {e}", path.display()))
-}
+// ---------------------------------------------------------------------------
+// File
 
 fn read_file(path: &Path) -> Result<Option<Vec<KeyMaterial>>> {
+    let read_error = |error| KeyStoreError::Read {
+        path: path.to_path_buf(),
+        error,
+    };
     let mut file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err(path, e)),
+        Err(e) => return Err(read_error(e)),
     };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = file.metadata().map_err(read_error)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            warn!(
+                file = %path.display(),
+                mode = format!("{mode:o}"),
+                "the signing key file is readable by other users; run chmod 600 on it"
+            );
+        }
+    }
     let mut text = String::new();
-    file.read_to_string(&mut text)
-        .map_err(|e| io_err(path, e))?;
-    parse_keys(&text).map(Some)
+    file.read_to_string(&mut text).map_err(read_error)?;
+    let kind = KeyStoreKind::File {
+        path: path.to_path_buf(),
+    };
+    parse_keys(&text, &kind).map(Some)
 }
 
+/// First run: writes new keys unless another process just did, whose keys then win.
 fn create_in_file(path: &Path, settings: &Settings, now: UnixTime) -> Result<Vec<KeyMaterial>> {
     let keys = generate(settings, now)?;
-    match write_private_new(path, to_json(&keys)?.as_bytes()) {
+    match write_private_atomic(path, to_json(&keys)?.as_bytes(), Replace::Never) {
         Ok(()) => {
             info!(file = %path.display(), kid = %keys[0].kid, "generated a signing key");
             Ok(keys)
         }
-        // Another process created it first: its keys win.
         Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-            read_file(path)?.ok_or_else(|| io_err(path, "vanished while being created"))
+            read_file(path)?.ok_or_else(|| KeyStoreError::Vanished {
+                path: path.to_path_buf(),
+            })
         }
-        Err(e) => Err(io_err(path, e)),
+        Err(error) => Err(KeyStoreError::Write {
+            path: path.to_path_buf(),
+            error,
+        }),
     }
 }
 
-/// Creates `path` with mode 0600 (whatever the umask) and `bytes`, failing
-/// with `AlreadyExists` when it is there: a synced temp file hard-linked into place.
-pub(crate) fn write_private_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replace {
+    Always,
+    /// Fail with `AlreadyExists` if the target exists (first creation).
+    Never,
+}
+
+/// Writes `bytes` to `path` with mode 0600 whatever the umask: a temp file
+/// created 0600 beside it, synced, then renamed (or hard-linked, when the
+/// target must not be replaced) into place, and the directory synced.
+fn write_private_atomic(path: &Path, bytes: &[u8], replace: Replace) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let name = path
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
+        .ok_or_else(|| std::io::Error::other("the path names no file"))?
+        .to_string_lossy()
+        .into_owned();
+    let tmp = unique_temp(dir, &name)?;
+    let written = (|| -> std::io::Result<()> {
         let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
@@ -222,30 +477,61 @@ pub(crate) fn write_private_new(path: &Path, bytes: &[u8]) -> std::io::Result<()
         let mut file = options.open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        std::fs::hard_link(&tmp, path)
+        match replace {
+            Replace::Always => std::fs::rename(&tmp, path),
+            Replace::Never => {
+                let linked = std::fs::hard_link(&tmp, path);
+                let _ = std::fs::remove_file(&tmp);
+                linked
+            }
+        }
     })();
-    let _ = std::fs::remove_file(&tmp);
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    sync_dir(dir);
+    Ok(())
+}
+
+fn unique_temp(dir: &Path, name: &str) -> std::io::Result<PathBuf> {
+    let pid = std::process::id();
+    for n in 0..100u32 {
+        let candidate = dir.join(format!(".{name}.{pid}.{n}.tmp"));
+        if !candidate.exists() {
+            return Ok(candidate);
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "cannot find a free temporary file name in {}",
+        dir.display()
+    )))
+}
+
+fn sync_dir(dir: &Path) {
+    // Makes the rename durable; not every platform can open a directory.
     #[cfg(unix)]
-    if result.is_ok()
-        && let Ok(d) = std::fs::File::open(dir)
-    {
+    if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
-    result
 }
 
 fn write_marker(loc: &Locations) -> Result<()> {
     if loc.marker.exists() {
         return Ok(());
     }
-    let json = serde_json::json!({
-        "store": "keyring",
-        "service": KEYRING_SERVICE,
-        "user": loc.keyring_user,
-    })
-    .to_string();
-    match write_private_new(&loc.marker, json.as_bytes()) {
-        Err(e) if e.kind() != ErrorKind::AlreadyExists => Err(io_err(&loc.marker, e)),
+    let marker = Marker {
+        store: "keyring",
+        service: KEYRING_SERVICE,
+        user: &loc.keyring_user,
+    };
+    let json = serde_json::to_string_pretty(&marker)
+        .map_err(|e| KeyStoreError::Internal(e.to_string()))?;
+    match write_private_atomic(&loc.marker, json.as_bytes(), Replace::Never) {
+        Err(error) if error.kind() != ErrorKind::AlreadyExists => Err(KeyStoreError::Write {
+            path: loc.marker.clone(),
+            error,
+        }),
         _ => Ok(()),
     }
 }
@@ -253,45 +539,40 @@ fn write_marker(loc: &Locations) -> Result<()> {
 // ---------------------------------------------------------------------------
 // Keyring
 
-#[derive(Debug)]
-enum KeyringFailure {
-    Failed(String),
-    TimedOut,
-}
-
-impl std::fmt::Display for KeyringFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            KeyringFailure::Failed(why) => f.write_str(why),
-            KeyringFailure::TimedOut => write!(
-                f,
-                "no answer within {} s (is the keyring locked?)",
-                KEYRING_TIMEOUT.as_secs()
-            ),
-        }
-    }
-}
-
-fn describe(e: &keyring::Error) -> String {
-    match e {
-        keyring::Error::NoStorageAccess(inner) => {
-            format!("the keyring is locked or not accessible ({inner})")
-        }
-        keyring::Error::PlatformFailure(inner) => inner.to_string(),
-        keyring::Error::NoDefaultStore => match keyring::Entry::store_status() {
-            Err(cause) => format!("no keyring service: {cause}"),
-            Ok(()) => "no keyring service".into(),
-        },
+fn describe_keyring_error(e: &keyring::Error) -> String {
+    use keyring::Error as E;
+    let text = match e {
+        E::NoStorageAccess(inner) => format!("the keyring is locked or not accessible ({inner})"),
+        E::PlatformFailure(inner) => format!("{inner}"),
         other => other.to_string(),
+    };
+    let no_bus = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none();
+    if cfg!(target_os = "linux") && no_bus && matches!(e, E::PlatformFailure(_) | E::NoDefaultStore)
+    {
+        format!("{text} (DBUS_SESSION_BUS_ADDRESS is not set: no D-Bus session)")
+    } else {
+        text
     }
+}
+
+fn failed(e: &keyring::Error) -> KeyringFailure {
+    KeyringFailure::Failed(describe_keyring_error(e))
 }
 
 fn entry(user: &str) -> std::result::Result<keyring::Entry, KeyringFailure> {
-    keyring::Entry::new(KEYRING_SERVICE, user).map_err(|e| KeyringFailure::Failed(describe(&e)))
+    keyring::Entry::new(KEYRING_SERVICE, user).map_err(|e| match e {
+        keyring::Error::NoDefaultStore => {
+            let why = match keyring::Entry::store_status() {
+                Err(cause) => describe_keyring_error(cause),
+                Ok(()) => describe_keyring_error(&e),
+            };
+            KeyringFailure::Unavailable(why)
+        }
+        other => failed(&other),
+    })
 }
 
-/// Runs a keyring call on its own OS thread (zbus may not be called from a
-/// runtime thread), abandoning it after the timeout.
+/// Runs a keyring call on its own thread, abandoning it after the timeout.
 async fn off_runtime<T, F>(work: F) -> std::result::Result<T, KeyringFailure>
 where
     T: Send + 'static,
@@ -311,27 +592,25 @@ where
     }
 }
 
+/// The stored text, or `None` when there is no entry.
 async fn keyring_get(user: &str) -> std::result::Result<Option<String>, KeyringFailure> {
     let user = user.to_string();
     off_runtime(move || match entry(&user)?.get_password() {
         Ok(text) => Ok(Some(text)),
         Err(keyring::Error::NoEntry) => Ok(None),
-        Err(e) => Err(KeyringFailure::Failed(describe(&e))),
+        Err(e) => Err(failed(&e)),
     })
     .await
 }
 
-/// Writes and reads back: a keyring that accepts writes but does not keep them is no keyring.
+/// Writes and reads back: a keyring that accepts writes but does not keep
+/// them (a stub, a locked collection) is not a keyring.
 async fn keyring_set_verified(user: &str, json: String) -> std::result::Result<(), KeyringFailure> {
     let user = user.to_string();
     off_runtime(move || {
         let entry = entry(&user)?;
-        entry
-            .set_password(&json)
-            .map_err(|e| KeyringFailure::Failed(describe(&e)))?;
-        let back = entry
-            .get_password()
-            .map_err(|e| KeyringFailure::Failed(describe(&e)))?;
+        entry.set_password(&json).map_err(|e| failed(&e))?;
+        let back = entry.get_password().map_err(|e| failed(&e))?;
         if back != json {
             return Err(KeyringFailure::Failed(
                 "the keyring did not return what was written".into(),
@@ -340,4 +619,59 @@ async fn keyring_set_verified(user: &str, json: String) -> std::result::Result<(
         Ok(())
     })
     .await
+}
+
+async fn create_in_keyring(
+    loc: &Locations,
+    settings: &Settings,
+    now: UnixTime,
+) -> std::result::Result<Vec<KeyMaterial>, KeyringFailure> {
+    let keys = generate(settings, now).map_err(|e| KeyringFailure::Failed(e.to_string()))?;
+    let json = to_json(&keys).map_err(|e| KeyringFailure::Failed(e.to_string()))?;
+    keyring_set_verified(&loc.keyring_user, json).await?;
+    info!(
+        service = KEYRING_SERVICE,
+        user = %loc.keyring_user,
+        kid = %keys[0].kid,
+        "generated a signing key and stored it in the OS keyring"
+    );
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn atomic_write_is_0600_and_never_replaces_when_told_not_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.json");
+        write_private_atomic(&path, b"one", Replace::Never).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let err = write_private_atomic(&path, b"two", Replace::Never).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&path).unwrap(), b"one");
+        write_private_atomic(&path, b"three", Replace::Always).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"three");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn keyring_user_names_the_absolute_database() {
+        let loc = Locations::for_database(Path::new("/srv/warden/warden.db"));
+        assert_eq!(loc.keyring_user, "signing-keys:/srv/warden/warden.db");
+        assert_eq!(loc.file, Path::new("/srv/warden/signing-keys.json"));
+        assert_eq!(loc.marker, Path::new("/srv/warden/signing-keys.keyring"));
+    }
 }

@@ -23,13 +23,12 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
-use warden_auth::keys::KeyRing;
 use warden_auth::model::UserQuery;
 use warden_auth::{AuthService, Clock, Settings, SystemClock};
 use warden_server::{AppState, ServerConfig};
 
 pub use error::{EmbeddedError, Result};
-pub use keystore::{KeyStoreChoice, KeyStoreKind};
+pub use keystore::{KeyStoreChoice, KeyStoreError, KeyStoreKind};
 
 /// The database's file name inside the data directory.
 pub const DATABASE_FILE: &str = "warden.db";
@@ -84,9 +83,7 @@ impl EmbeddedBackend {
         let (database, store) = blocking(move || open_store(&dir)).await??;
         let now = SystemClock.now();
         let (kind, keys) = keystore::load_or_create(&settings, &database, key_store, now).await?;
-        let mut ring = KeyRing::from_materials(keys)
-            .map_err(|e| EmbeddedError::Keys(format!("the stored signing keys: {e}")))?;
-        ring.prune(now);
+        let ring = keystore::ring_for_serving(&settings, keys, now)?;
         let service =
             blocking(move || AuthService::new(settings, store, Arc::new(SystemClock), ring))
                 .await??;
