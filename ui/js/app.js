@@ -76,8 +76,10 @@ function render() {
     rail.hidden = true;
     const reason = app.state.phase.reason;
     const ended = reason && reason.kind !== 'logged_out' ? app.state.signed_out_message : null;
+    // The notice stays until the user is signed in again: the sign-in screen can
+    // be drawn twice (first_run changes once app_info answers), and the second
+    // drawing must still say why the user is here.
     signin.render(main, { firstRun: !!app.info?.first_run, notice: app.notice || ended });
-    app.notice = null;
     return;
   }
   rail.hidden = false;
@@ -92,8 +94,14 @@ function render() {
     sessions.render(main);
   } else {
     session.render(main, {
-      onDone: (notice) => { app.notice = notice; },
-      onError: (msg) => { $('recent').textContent = msg; },
+      // The command's answer and the signed-out event race: when the event won,
+      // the sign-in screen is already up without the notice, so draw it again.
+      onDone: (notice) => { app.notice = notice; if (app.screen === 'signin') render(); },
+      onError: (msg) => {
+        // The action may have ended the session (the sign-in screen replaced this
+        // view): the error must still be seen.
+        if (app.screen === 'signin') { app.notice = msg; render(); } else { $('recent').textContent = msg; }
+      },
     });
     session.tick(app.state, app.recent);
   }
@@ -107,7 +115,7 @@ function setState(s) {
   const after = signedIn() ? 'in' : s.phase.phase;
   paintTopbar();
   if (before !== after) {
-    if (after === 'in') app.view = 'session';
+    if (after === 'in') { app.view = 'session'; app.notice = null; }
     if (after !== 'in') refreshInfo();
     render();
   } else if (app.screen === 'session') {

@@ -115,7 +115,14 @@ impl Window {
                 last = text;
             }
             if Instant::now() > deadline {
-                bail!("waited {secs} s for {css}; last text: {last:?}");
+                // Say what the window shows instead, so a failure explains itself.
+                let shown = match self.c().find(Locator::Css("body")).await {
+                    Ok(body) => body.text().await.unwrap_or_default(),
+                    Err(_) => String::from("(no body)"),
+                };
+                bail!(
+                    "waited {secs} s for {css}; last text: {last:?}; the window shows: {shown:?}"
+                );
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
