@@ -777,6 +777,26 @@ impl AuthService {
         Ok(ended)
     }
 
+    /// Ends one session (if still live) with one audit line, atomically; true
+    /// when it was live.
+    fn revoke_one(
+        &self,
+        sid: SessionId,
+        reason: RevocationReason,
+        actor: Option<UserId>,
+        event: AuditEvent,
+    ) -> Result<bool> {
+        let now = event.at;
+        let ended = self.revoke(RevokeRequest {
+            target: RevokeTarget::Session(sid),
+            reason,
+            actor,
+            now,
+            audit: vec![event],
+        })?;
+        Ok(!ended.is_empty())
+    }
+
     fn remember_revoked(&self, ended: &[RevokedSession]) {
         let keep = self.settings.LEEWAY.get();
         for s in ended {
@@ -791,20 +811,17 @@ impl AuthService {
         self.check_revoked(&claims)?;
         let row = self.check_outstanding(refresh_token, &claims)?;
         let now = self.now();
-        self.revoke(RevokeRequest {
-            target: RevokeTarget::Session(row.session_id),
-            reason: RevocationReason::Blacklisted,
-            actor: Some(row.user_id),
-            now,
-            audit: vec![
-                AuditEvent::new(now, AuditKind::Blacklisted)
-                    .subject(row.user_id)
-                    .actor(Some(row.user_id))
-                    .session(row.session_id)
-                    .jti(row.jti)
-                    .address(client.address.clone()),
-            ],
-        })?;
+        self.revoke_one(
+            row.session_id,
+            RevocationReason::Blacklisted,
+            Some(row.user_id),
+            AuditEvent::new(now, AuditKind::Blacklisted)
+                .subject(row.user_id)
+                .actor(Some(row.user_id))
+                .session(row.session_id)
+                .jti(row.jti)
+                .address(client.address.clone()),
+        )?;
         Ok(())
     }
 
@@ -824,19 +841,16 @@ impl AuthService {
         self.check_revoked(&claims)?;
         let row = self.check_outstanding(refresh_token, &claims)?;
         let now = self.now();
-        self.revoke(RevokeRequest {
-            target: RevokeTarget::Session(row.session_id),
-            reason: RevocationReason::Logout,
-            actor: Some(ctx.user_id),
-            now,
-            audit: vec![
-                AuditEvent::new(now, AuditKind::Logout)
-                    .subject(ctx.user_id)
-                    .actor(Some(ctx.user_id))
-                    .session(row.session_id)
-                    .address(client.address.clone()),
-            ],
-        })?;
+        self.revoke_one(
+            row.session_id,
+            RevocationReason::Logout,
+            Some(ctx.user_id),
+            AuditEvent::new(now, AuditKind::Logout)
+                .subject(ctx.user_id)
+                .actor(Some(ctx.user_id))
+                .session(row.session_id)
+                .address(client.address.clone()),
+        )?;
         Ok(())
     }
 
@@ -917,20 +931,17 @@ impl AuthService {
             .filter(|s| s.user_id == ctx.user_id)
             .ok_or(AuthError::NotFound("session"))?;
         let now = self.now();
-        let ended = self.revoke(RevokeRequest {
-            target: RevokeTarget::Session(session.id),
-            reason: RevocationReason::Logout,
-            actor: Some(ctx.user_id),
-            now,
-            audit: vec![
-                AuditEvent::new(now, AuditKind::SessionRevoked)
-                    .subject(ctx.user_id)
-                    .actor(Some(ctx.user_id))
-                    .session(session.id)
-                    .address(client.address.clone()),
-            ],
-        })?;
-        Ok(!ended.is_empty())
+        let ended = self.revoke_one(
+            session.id,
+            RevocationReason::Logout,
+            Some(ctx.user_id),
+            AuditEvent::new(now, AuditKind::SessionRevoked)
+                .subject(ctx.user_id)
+                .actor(Some(ctx.user_id))
+                .session(session.id)
+                .address(client.address.clone()),
+        )?;
+        Ok(ended)
     }
 
     /// RFC 7009: revokes a refresh token's session or an access token by jti.
@@ -974,15 +985,9 @@ impl AuthService {
                     .revoke_jti(jti, claims.exp.saturating_add(self.settings.LEEWAY.get()));
                 Ok(true)
             }
-            TokenType::Refresh | TokenType::Sliding => Ok(!self
-                .revoke(RevokeRequest {
-                    target: RevokeTarget::Session(sid),
-                    reason: RevocationReason::Revoked,
-                    actor: Some(ctx.user_id),
-                    now,
-                    audit: vec![event],
-                })?
-                .is_empty()),
+            TokenType::Refresh | TokenType::Sliding => {
+                self.revoke_one(sid, RevocationReason::Revoked, Some(ctx.user_id), event)
+            }
         }
     }
 
@@ -1145,20 +1150,17 @@ impl AuthService {
             .session(sid)?
             .ok_or(AuthError::NotFound("session"))?;
         let now = self.now();
-        let ended = self.revoke(RevokeRequest {
-            target: RevokeTarget::Session(sid),
-            reason: RevocationReason::StaffRevoked,
-            actor: Some(actor),
-            now,
-            audit: vec![
-                AuditEvent::new(now, AuditKind::SessionRevoked)
-                    .subject(session.user_id)
-                    .actor(Some(actor))
-                    .session(sid)
-                    .reason(reason),
-            ],
-        })?;
-        Ok(!ended.is_empty())
+        let ended = self.revoke_one(
+            sid,
+            RevocationReason::StaffRevoked,
+            Some(actor),
+            AuditEvent::new(now, AuditKind::SessionRevoked)
+                .subject(session.user_id)
+                .actor(Some(actor))
+                .session(sid)
+                .reason(reason),
+        )?;
+        Ok(ended)
     }
 
     pub fn staff_logout_all(
@@ -1398,20 +1400,15 @@ impl AuthService {
             .session(sid)?
             .ok_or(AuthError::NotFound("session"))?;
         let now = self.now();
-        Ok(!self
-            .revoke(RevokeRequest {
-                target: RevokeTarget::Session(sid),
-                reason: RevocationReason::StaffRevoked,
-                actor: None,
-                now,
-                audit: vec![
-                    AuditEvent::new(now, AuditKind::SessionRevoked)
-                        .subject(session.user_id)
-                        .session(sid)
-                        .reason("administrator"),
-                ],
-            })?
-            .is_empty())
+        self.revoke_one(
+            sid,
+            RevocationReason::StaffRevoked,
+            None,
+            AuditEvent::new(now, AuditKind::SessionRevoked)
+                .subject(session.user_id)
+                .session(sid)
+                .reason("administrator"),
+        )
     }
 
     pub fn admin_delete_user(&self, user: UserId) -> Result<bool> {
