@@ -76,6 +76,7 @@ route_table! {
     account::register,
     account::change_password,
     account::me,
+    account::whoami,
     staff::staff_search_users,
     staff::staff_get_user,
     staff::staff_user_sessions,

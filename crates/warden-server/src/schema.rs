@@ -299,6 +299,14 @@ pub struct Me {
     pub session_id: String,
 }
 
+/// `api/whoami/`: the caller as the access token says, with no database read.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WhoAmI {
+    pub user_id: i64,
+    /// The session of the token the request was made with.
+    pub session_id: String,
+}
+
 /// `api/register/`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Registered {

@@ -357,6 +357,34 @@ async fn authorization_header_variants() {
 }
 
 #[tokio::test]
+async fn whoami_answers_from_the_token_and_refuses_a_revoked_session() {
+    let s = state();
+    let alice = add_user(&s, "alice", false);
+    let (access, refresh) = login(&s, "alice").await;
+    let r = send(&s, get("/api/whoami/", Some(&access))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["user_id"], alice.id);
+    let sid = r.body["session_id"].as_str().unwrap().to_string();
+    let me = send(&s, get("/api/me/", Some(&access))).await;
+    assert_eq!(me.body["session_id"], sid.as_str());
+    let r = send(&s, get("/api/whoami/", None)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = send(&s, get("/api/whoami/", Some(&refresh))).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.body["messages"][0]["message"], "Token has wrong type");
+    // Logging out the session revokes its access token at once: the revocation set is checked.
+    let r = send(
+        &s,
+        json_post("/api/token/blacklist/", json!({"refresh": refresh})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = send(&s, get("/api/whoami/", Some(&access))).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(r.body["code"], "token_not_valid");
+}
+
+#[tokio::test]
 async fn a_refresh_token_is_not_a_bearer_token() {
     let s = state();
     add_user(&s, "alice", false);
@@ -707,7 +735,7 @@ fn every_documented_operation_has_a_handler_and_a_unique_id() {
     let documented = crate::api::documented_routes();
     let routed = crate::api::routed();
     assert_eq!(documented.len(), routed.len());
-    assert_eq!(documented.len(), 32);
+    assert_eq!(documented.len(), 33);
     let ids: BTreeSet<&str> = documented.iter().map(|r| r.operation_id.as_str()).collect();
     assert_eq!(ids.len(), documented.len(), "operation ids must be unique");
     let doc: Value = serde_json::from_str(&crate::api::openapi_json()).unwrap();
@@ -734,6 +762,7 @@ fn the_documented_paths_are_the_contract() {
         ("POST", "/api/register/"),
         ("POST", "/api/password/change/"),
         ("GET", "/api/me/"),
+        ("GET", "/api/whoami/"),
         ("GET", "/api/staff/users/"),
         ("GET", "/api/staff/users/{id}/"),
         ("GET", "/api/staff/users/{id}/sessions/"),

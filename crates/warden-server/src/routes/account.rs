@@ -12,7 +12,7 @@ use crate::body::{RawBody, parse_bool};
 use crate::error::{ApiError, FieldErrors};
 use crate::schema::{
     ChangePasswordRequest, Empty, ErrorBody, Me, RefreshRequest, RegisterRequest, Registered,
-    RevokedCount, RevokedFlag, SessionInfo,
+    RevokedCount, RevokedFlag, SessionInfo, WhoAmI,
 };
 
 /// Ends the session of the given refresh token, which must be the caller's.
@@ -247,6 +247,29 @@ pub async fn me(State(state): State<AppState>, Caller(ctx): Caller) -> Result<Js
         last_login: user.last_login,
         session_id,
     }))
+}
+
+/// The caller as its access token says: the token is checked (signature,
+/// claims, type) and so is the revocation set, but the user is not read from
+/// the database, so a deactivated or deleted user's token still answers here
+/// until a revocation reaches the set (deactivation and deletion revoke the
+/// user's sessions). The cheapest authenticated route, for services that only
+/// need "who is this and is the session alive".
+#[utoipa::path(
+    get,
+    path = "/api/whoami/",
+    tag = "warden",
+    security(("jwt" = [])),
+    responses(
+        (status = 200, description = "The caller's user id and session", body = WhoAmI),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+    )
+)]
+pub async fn whoami(Caller(ctx): Caller) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        user_id: ctx.user_id,
+        session_id: ctx.session_id.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,57 @@
+//! `warden-bench`: the benchmark tooling of Warden (not part of the product).
+//!
+//! - `load`: drive one scenario against a server with a fixed number of
+//!   keep-alive connections for a fixed time; print and append JSON.
+//! - `seed`: fill a Warden database before the server starts (tokens for the
+//!   logout scenario, bulk sessions for the scaling runs).
+//! - `report`: the A/B table with spread and ratios from the JSON lines.
+//! - `plot`: SVG plots of the scaling curves (criterion output + scaling runs).
+//!
+//! `scripts/bench-http.sh` drives all of it; see BENCHMARKS.md.
+#![forbid(unsafe_code)]
+
+mod load;
+mod plot;
+mod report;
+mod seed;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "warden-bench", about = "Warden's benchmark tooling")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Drive one scenario against one server.
+    Load(load::LoadArgs),
+    /// Fill a Warden database before `warden serve` starts on it.
+    Seed(seed::SeedArgs),
+    /// Summarise a JSON-lines file of load runs (A/B table, ratios).
+    Report(report::ReportArgs),
+    /// Draw the scaling curves as SVG.
+    Plot(plot::PlotArgs),
+    /// Print a process's resident memory (KiB): VmRSS and VmHWM from /proc.
+    Rss { pid: u32 },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Load(a) => load::run(a).map(|_| ()),
+        Command::Seed(a) => seed::run(a),
+        Command::Report(a) => report::run(a),
+        Command::Plot(a) => plot::run(a),
+        Command::Rss { pid } => {
+            let (rss, hwm) = load::rss_kib(pid);
+            println!(
+                "{} {}",
+                rss.map_or("-".into(), |v| v.to_string()),
+                hwm.map_or("-".into(), |v| v.to_string())
+            );
+            Ok(())
+        }
+    }
+}

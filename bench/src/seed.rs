@@ -1,0 +1,245 @@
+//! Fills a Warden database before `warden serve` starts on it (nothing here
+//! is timed): refresh tokens for the logout scenario, and bulk sessions for the
+//! scaling runs.
+//!
+//! Everything goes through the engine (`AuthService`) and the store's own
+//! `Store` methods over the same SQLite file and the same configured signing
+//! key, so the server later accepts the tokens as its own.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context as _, anyhow};
+use warden_auth::keys::KeyMaterial;
+use warden_auth::model::{
+    AuditEvent, AuditKind, ClientInfo, NewSession, OutstandingToken, Session, SessionKind,
+};
+use warden_auth::service::{LoginRequest, NewAccount};
+use warden_auth::{AuthService, Clock as _, Jti, KeyRing, SessionId, Settings, SystemClock};
+use warden_proto::TokenType;
+use warden_store::SqliteStore;
+
+#[derive(Debug, clap::Args)]
+pub struct SeedArgs {
+    /// The config file `warden serve` will use (SimpleJWT settings; a [server] table is ignored).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// The SQLite database `warden serve` will use.
+    #[arg(long)]
+    pub database: PathBuf,
+    /// Mint this many refresh tokens (one login each) for the logout scenario.
+    #[arg(long, default_value_t = 0)]
+    pub mint: usize,
+    /// The user the minted tokens belong to (created if missing).
+    #[arg(long, default_value = "logout-bench")]
+    pub mint_user: String,
+    /// Where to write the minted refresh tokens, one a line (mode 0600).
+    #[arg(long)]
+    pub mint_out: Option<PathBuf>,
+    /// Live sessions to add (10,000 per seeded user).
+    #[arg(long, default_value_t = 0)]
+    pub live: usize,
+    /// Revoked sessions to add (10,000 per seeded user; the server's
+    /// revocation set holds them after start).
+    #[arg(long, default_value_t = 0)]
+    pub revoked: usize,
+    /// Writer threads (group commit batches their writes).
+    #[arg(long, default_value_t = 16)]
+    pub threads: usize,
+}
+
+const PASSWORD: &str = "correct horse battery";
+const PER_USER: usize = 10_000;
+
+fn open(args: &SeedArgs) -> anyhow::Result<Arc<AuthService>> {
+    let text = std::fs::read_to_string(&args.config)
+        .with_context(|| format!("cannot read {}", args.config.display()))?;
+    let mut table: toml::Table = text.parse().context("config is not TOML")?;
+    table.remove("server");
+    let mut settings: Settings =
+        Settings::load_table(table, std::env::vars()).map_err(|e| anyhow!("settings: {e}"))?;
+    // Only the seeder's own users are hashed with these (cheap) parameters, so
+    // minting thousands of logins takes seconds; the server keeps its own.
+    settings.ARGON2_MEMORY_KIB = 8;
+    settings.ARGON2_ITERATIONS = 1;
+    settings.ARGON2_PARALLELISM = 1;
+    settings.LOCKOUT_THRESHOLD = 0;
+    let now = SystemClock.now();
+    let key = KeyMaterial::from_settings(&settings, now)?.ok_or_else(|| {
+        anyhow!("the config must set SIGNING_KEY (the server and the seeder share it)")
+    })?;
+    let ring = KeyRing::new(key)?;
+    let store = SqliteStore::open(&args.database)
+        .with_context(|| format!("cannot open {}", args.database.display()))?;
+    let service = AuthService::new(settings, Arc::new(store), Arc::new(SystemClock), ring)?;
+    Ok(Arc::new(service))
+}
+
+fn ensure_user(service: &AuthService, name: &str) -> anyhow::Result<i64> {
+    if let Ok(u) = service.user_by_username(name) {
+        return Ok(u.id);
+    }
+    let u = service.create_user(
+        &NewAccount {
+            username: name.to_string(),
+            password: PASSWORD.to_string(),
+            ..NewAccount::default()
+        },
+        None,
+    )?;
+    Ok(u.id)
+}
+
+pub fn run(args: SeedArgs) -> anyhow::Result<()> {
+    let service = open(&args)?;
+    let threads = args.threads.max(1);
+    if args.mint > 0 {
+        let out = args
+            .mint_out
+            .clone()
+            .ok_or_else(|| anyhow!("--mint needs --mint-out"))?;
+        ensure_user(&service, &args.mint_user)?;
+        let t0 = Instant::now();
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let service = Arc::clone(&service);
+                let user = args.mint_user.clone();
+                let n = args.mint;
+                std::thread::spawn(move || -> anyhow::Result<Vec<String>> {
+                    let mut v = Vec::new();
+                    for _ in (t..n).step_by(threads) {
+                        let pair = service.obtain_pair(&LoginRequest {
+                            identifier: user.clone(),
+                            password: PASSWORD.to_string(),
+                            client: ClientInfo::default(),
+                        })?;
+                        v.push(pair.refresh.token);
+                    }
+                    Ok(v)
+                })
+            })
+            .collect();
+        let mut tokens = Vec::with_capacity(args.mint);
+        for h in handles {
+            tokens.extend(h.join().map_err(|_| anyhow!("a mint thread panicked"))??);
+        }
+        let mut f = open_private(&out)?;
+        for t in &tokens {
+            writeln!(f, "{t}")?;
+        }
+        eprintln!(
+            "minted {} refresh tokens for {} in {:.1} s -> {}",
+            tokens.len(),
+            args.mint_user,
+            t0.elapsed().as_secs_f64(),
+            out.display()
+        );
+    }
+    if args.live > 0 {
+        let t0 = Instant::now();
+        seed_sessions(&service, "seed-live", args.live, threads)?;
+        eprintln!(
+            "added {} live sessions in {:.1} s",
+            args.live,
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    if args.revoked > 0 {
+        let t0 = Instant::now();
+        let users = seed_sessions(&service, "seed-revoked", args.revoked, threads)?;
+        let mut n = 0;
+        for u in users {
+            n += service.admin_logout_all(u)?.count();
+        }
+        eprintln!(
+            "added and revoked {n} sessions in {:.1} s",
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+fn open_private(path: &PathBuf) -> anyhow::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// `total` sessions, `PER_USER` per new user named `{prefix}-{n}`, written
+/// straight through the store from several threads. Returns the users.
+fn seed_sessions(
+    service: &Arc<AuthService>,
+    prefix: &str,
+    total: usize,
+    threads: usize,
+) -> anyhow::Result<Vec<i64>> {
+    let first = (0..)
+        .find(|i| service.user_by_username(&format!("{prefix}-{i}")).is_err())
+        .unwrap_or(0);
+    let users: Vec<i64> = (0..total.div_ceil(PER_USER))
+        .map(|i| ensure_user(service, &format!("{prefix}-{}", first + i)))
+        .collect::<anyhow::Result<_>>()?;
+    let users = Arc::new(users);
+    let now = service.now();
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let store = Arc::clone(service.store());
+            let users = Arc::clone(&users);
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                for i in (t..total).step_by(threads) {
+                    let user = users[i / PER_USER];
+                    let sid = SessionId::random();
+                    let jti = Jti::random();
+                    let session = Session {
+                        id: sid,
+                        user_id: user,
+                        kind: SessionKind::Pair,
+                        client: ClientInfo::default(),
+                        created_at: now,
+                        last_rotated_at: None,
+                        rotation_count: 0,
+                        head_jti: jti,
+                        expires_at: now + 86_400,
+                        max_expires_at: now + 30 * 86_400,
+                        revoked_at: None,
+                        revoked_reason: None,
+                        revoked_by: None,
+                    };
+                    // A placeholder digest: these sessions exist for their size, and
+                    // no token of theirs is ever presented.
+                    let token = OutstandingToken {
+                        jti,
+                        session_id: sid,
+                        user_id: user,
+                        token_type: TokenType::Refresh,
+                        signing_input_sha256: "0".repeat(64),
+                        kid: "seed".into(),
+                        issued_at: now,
+                        expires_at: now + 86_400,
+                        parent_jti: None,
+                        rotated_at: None,
+                        successor_jti: None,
+                        address: None,
+                    };
+                    store.open_session(&NewSession {
+                        session,
+                        token,
+                        audit: vec![AuditEvent::new(now, AuditKind::LoginSucceeded).subject(user)],
+                    })?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().map_err(|_| anyhow!("a seed thread panicked"))??;
+    }
+    Ok(users.to_vec())
+}
