@@ -10,6 +10,7 @@
 
 pub mod clock;
 pub mod error;
+pub mod feed;
 pub mod ids;
 pub mod keys;
 pub mod lockout;

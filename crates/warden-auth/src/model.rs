@@ -493,3 +493,25 @@ pub struct LiveRevocations {
     pub sessions: Vec<(SessionId, UnixTime, Option<RevocationReason>)>,
     pub jtis: Vec<(Jti, UnixTime)>,
 }
+
+/// One entry of the revocation feed: the revocations one transaction made,
+/// in the order transactions committed. Every node of a cluster applies the
+/// feed to its in-memory revocation set ([`crate::feed`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedEntry {
+    /// Position in the feed: 1, 2, 3, ... without gaps, in commit order.
+    pub seq: i64,
+    pub at: UnixTime,
+    /// What was revoked, with the instants the entries stop mattering (as
+    /// [`LiveRevocations`]: a session's `max_expires_at`, a jti's `expires_at`).
+    pub revocations: LiveRevocations,
+}
+
+/// A page of the feed after some position.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedPage {
+    /// Entries after the asked position, oldest first.
+    pub entries: Vec<FeedEntry>,
+    /// The newest position in the feed when the page was read (0: empty feed).
+    pub head: i64,
+}

@@ -123,14 +123,22 @@ impl RevocationSet {
     /// Builds the set from what the store says is still revoked.
     pub fn from_live(live: &LiveRevocations, keep_for: i64) -> Self {
         let set = Self::new();
+        set.apply_live(live, keep_for);
+        set
+    }
+
+    /// Adds what the store says is revoked (a feed entry, or a full re-read
+    /// after a gap). Adding is idempotent: an entry already held keeps its
+    /// first reason and the later horizon. Returns how many ids were applied.
+    pub fn apply_live(&self, live: &LiveRevocations, keep_for: i64) -> usize {
         for (sid, max_exp, reason) in &live.sessions {
-            set.sessions
+            self.sessions
                 .insert(sid.0, max_exp.saturating_add(keep_for), *reason);
         }
         for (jti, exp) in &live.jtis {
-            set.revoke_jti(*jti, exp.saturating_add(keep_for));
+            self.revoke_jti(*jti, exp.saturating_add(keep_for));
         }
-        set
+        live.sessions.len() + live.jtis.len()
     }
 
     /// Remembers `sid` as revoked until `until` (past it no token of the session validates).

@@ -116,6 +116,8 @@ pub struct AuthService {
     clock: Arc<dyn Clock>,
     keys: RwLock<KeyRing>,
     revoked: RevocationSet,
+    /// Whether `revoked` may be trusted now (see [`crate::feed`]).
+    view: crate::feed::RevocationView,
     hasher: PasswordHasher,
     policy: ValidationPolicy,
     names: ClaimNames,
@@ -153,6 +155,7 @@ impl AuthService {
             clock,
             keys: RwLock::new(keys),
             revoked,
+            view: crate::feed::RevocationView::new(),
             hasher,
         })
     }
@@ -171,6 +174,24 @@ impl AuthService {
 
     pub fn revocations(&self) -> &RevocationSet {
         &self.revoked
+    }
+
+    /// Whether this node's revocation set is current (a [`crate::feed::FeedFollower`] keeps it so).
+    pub fn revocation_view(&self) -> &crate::feed::RevocationView {
+        &self.view
+    }
+
+    /// Adds revocations another node (or process) wrote: a feed entry.
+    pub fn apply_revocations(&self, live: &crate::model::LiveRevocations) -> usize {
+        self.revoked.apply_live(live, self.settings.LEEWAY.get())
+    }
+
+    /// Re-reads every live revocation from the store into the set (what
+    /// [`Self::new`] does on start), after a gap in the revocation feed.
+    pub fn reload_revocations(&self) -> Result<usize> {
+        let keep_for = self.settings.LEEWAY.get();
+        let live = self.store.live_revocations(self.now(), keep_for)?;
+        Ok(self.revoked.apply_live(&live, keep_for))
     }
 
     // ------------------------------------------------------------------
@@ -505,6 +526,8 @@ impl AuthService {
     /// Step 9: the revocation set. A revoked session's tokens are refused with
     /// the wire error its reason calls for.
     fn check_revoked(&self, claims: &Claims) -> Result<()> {
+        // A node that cannot vouch for its set refuses rather than guesses.
+        self.view.check()?;
         let sid = SessionId::parse(&claims.sid).ok_or(TokenError::BadId)?;
         if let Some(reason) = self.revoked.session_revocation(sid) {
             return Err(reason_error(reason));

@@ -116,4 +116,36 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// their expiry by more than `keep_for` seconds, expired revoked jtis and
     /// stale throttle entries. The audit log is kept.
     fn flush_expired(&self, now: UnixTime, keep_for: i64) -> StoreResult<FlushReport>;
+
+    // --- the revocation feed (several nodes, or other processes, on one database) ---
+    /// Whether this store keeps a revocation feed. A store that does appends
+    /// one [`crate::model::FeedEntry`] in the same transaction as every write
+    /// that revokes a session or a jti (`revoke_sessions`, `revoke_jti`,
+    /// `update_user` with a revocation, `delete_user`, reuse in `rotate`), with
+    /// positions 1, 2, 3, ... in commit order and no gaps. `flush_expired` may
+    /// drop old entries but always keeps the newest.
+    fn has_feed(&self) -> bool {
+        false
+    }
+    /// The feed's newest position (0 when it is empty).
+    fn feed_head(&self) -> StoreResult<i64> {
+        Err(StoreError::Backend(
+            "this store keeps no revocation feed".into(),
+        ))
+    }
+    /// Up to `limit` entries after position `after`, oldest first, and the head.
+    fn feed_since(&self, after: i64, limit: u32) -> StoreResult<crate::model::FeedPage> {
+        let _ = (after, limit);
+        Err(StoreError::Backend(
+            "this store keeps no revocation feed".into(),
+        ))
+    }
+    /// Blocks until the feed may have grown, or `timeout` passed. A store that
+    /// can be told (PostgreSQL's LISTEN/NOTIFY) returns early; the default
+    /// sleeps, which makes the caller poll. An error means the store cannot
+    /// be waited on now (the caller backs off and retries).
+    fn wait_for_feed(&self, timeout: std::time::Duration) -> StoreResult<()> {
+        std::thread::sleep(timeout);
+        Ok(())
+    }
 }

@@ -90,6 +90,14 @@ pub const CHECKS: &[(&str, Check)] = &[
         concurrent_rotation_with_grace,
     ),
     ("concurrent_writes_fail_alone", concurrent_writes_fail_alone),
+    (
+        "feed_records_every_revocation",
+        feed_records_every_revocation,
+    ),
+    (
+        "concurrent_revocations_keep_the_feed_gapless",
+        concurrent_revocations_keep_the_feed_gapless,
+    ),
 ];
 
 /// Runs every check, each on a fresh store from `make`.
@@ -1619,4 +1627,250 @@ pub fn concurrent_writes_fail_alone(store: &dyn Store) {
         })
         .unwrap();
     assert_eq!(created.len(), 1 + 42, "one line per user actually created");
+}
+
+// --- the revocation feed ---
+
+fn feed_all(store: &dyn Store) -> Vec<warden_auth::model::FeedEntry> {
+    let page = store.feed_since(0, 10_000).unwrap();
+    assert_eq!(
+        page.head,
+        page.entries.last().map_or(0, |e| e.seq),
+        "the head is the newest entry"
+    );
+    page.entries
+}
+
+/// Every revoking write appends exactly one entry, in the same transaction,
+/// numbered 1, 2, 3, ...; writes that revoke nothing append nothing.
+pub fn feed_records_every_revocation(store: &dyn Store) {
+    assert!(store.has_feed(), "a store must keep a revocation feed");
+    assert_eq!(store.feed_head().unwrap(), 0);
+    assert!(feed_all(store).is_empty());
+
+    let alice = make_user(store, "alice");
+    let one = open_session(store, alice.id, NOW);
+    let two = open_session(store, alice.id, NOW + 1);
+    let three = open_session(store, alice.id, NOW + 2);
+    assert!(feed_all(store).is_empty(), "logins are not revocations");
+
+    // 1: one session.
+    store
+        .revoke_sessions(&revoke_request(
+            RevokeTarget::Session(one.session.id),
+            RevocationReason::Logout,
+            NOW + 3,
+        ))
+        .unwrap();
+    // Revoking it again revokes nothing and appends nothing.
+    store
+        .revoke_sessions(&revoke_request(
+            RevokeTarget::Session(one.session.id),
+            RevocationReason::Logout,
+            NOW + 3,
+        ))
+        .unwrap();
+    // 2: a jti; the second revocation of the same jti appends nothing.
+    let access = RevokedJti {
+        jti: Jti::random(),
+        session_id: Some(two.session.id),
+        user_id: Some(alice.id),
+        revoked_at: NOW + 4,
+        expires_at: NOW + 300,
+        reason: RevocationReason::Revoked,
+    };
+    store.revoke_jti(&access, &[]).unwrap();
+    store.revoke_jti(&access, &[]).unwrap();
+    // 3: reuse detected in a rotation.
+    let rotated = match store
+        .rotate(&rotation(&two.token, NOW + 5, STRICT))
+        .unwrap()
+    {
+        RotationOutcome::Rotated { successor, .. } => successor,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(store.feed_head().unwrap(), 2, "a rotation is no revocation");
+    assert!(matches!(
+        store
+            .rotate(&rotation(&two.token, NOW + 6, STRICT))
+            .unwrap(),
+        RotationOutcome::ReuseDetected { .. }
+    ));
+    let _ = rotated;
+    // 4: update_user with a revocation (the remaining session).
+    store
+        .update_user(
+            alice.id,
+            &UserUpdate {
+                is_active: Some(false),
+                ..UserUpdate::default()
+            },
+            Some(&RevokeRequest {
+                target: RevokeTarget::User {
+                    user_id: alice.id,
+                    except: None,
+                },
+                reason: RevocationReason::Deactivated,
+                actor: None,
+                now: NOW + 7,
+                audit: Vec::new(),
+            }),
+            &[],
+        )
+        .unwrap();
+    // 5: logout-all of several sessions is one entry.
+    let bob = make_user(store, "bob");
+    let bobs: Vec<NewSession> = (0..3)
+        .map(|i| open_session(store, bob.id, NOW + i))
+        .collect();
+    store
+        .revoke_sessions(&revoke_request(
+            RevokeTarget::User {
+                user_id: bob.id,
+                except: None,
+            },
+            RevocationReason::LogoutAll,
+            NOW + 8,
+        ))
+        .unwrap();
+    // 6: deleting a user with a live session.
+    let carol = make_user(store, "carol");
+    let carols = open_session(store, carol.id, NOW);
+    assert!(store.delete_user(carol.id, NOW + 9, &[]).unwrap());
+    // Deleting a user with no live session appends nothing.
+    let dave = make_user(store, "dave");
+    assert!(store.delete_user(dave.id, NOW + 9, &[]).unwrap());
+
+    let feed = feed_all(store);
+    let seqs: Vec<i64> = feed.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5, 6], "{feed:?}");
+    let sessions_of = |i: usize| -> Vec<(SessionId, UnixTime, Option<RevocationReason>)> {
+        let mut v = feed[i].revocations.sessions.clone();
+        v.sort_by_key(|s| s.0.0);
+        v
+    };
+    let max = |n: &NewSession| n.session.max_expires_at;
+    assert_eq!(
+        sessions_of(0),
+        [(one.session.id, max(&one), Some(RevocationReason::Logout))]
+    );
+    assert_eq!(feed[0].at, NOW + 3);
+    assert!(feed[0].revocations.jtis.is_empty());
+    assert_eq!(feed[1].revocations.jtis, [(access.jti, NOW + 300)]);
+    assert!(feed[1].revocations.sessions.is_empty());
+    assert_eq!(
+        sessions_of(2),
+        [(
+            two.session.id,
+            max(&two),
+            Some(RevocationReason::ReuseDetected)
+        )]
+    );
+    assert_eq!(
+        sessions_of(3),
+        [(
+            three.session.id,
+            max(&three),
+            Some(RevocationReason::Deactivated)
+        )]
+    );
+    let mut expected: Vec<_> = bobs
+        .iter()
+        .map(|n| (n.session.id, max(n), Some(RevocationReason::LogoutAll)))
+        .collect();
+    expected.sort_by_key(|s| s.0.0);
+    assert_eq!(sessions_of(4), expected);
+    assert_eq!(
+        sessions_of(5),
+        [(
+            carols.session.id,
+            max(&carols),
+            Some(RevocationReason::UserDeleted)
+        )]
+    );
+
+    // Paging: after 2, two at a time.
+    let page = store.feed_since(2, 2).unwrap();
+    assert_eq!(page.head, 6);
+    assert_eq!(
+        page.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [3, 4]
+    );
+    let page = store.feed_since(6, 10).unwrap();
+    assert!(page.entries.is_empty());
+    assert_eq!(page.head, 6);
+
+    // Flushing long after drops old entries but never the newest: the head stays.
+    let far = NOW + 400 * DAY;
+    store.flush_expired(far, 0).unwrap();
+    let page = store.feed_since(0, 100).unwrap();
+    assert_eq!(page.head, 6, "the head never goes back");
+    assert_eq!(
+        page.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [6],
+        "only the newest entry is kept"
+    );
+    // Numbering goes on from the head.
+    let erin = make_user(store, "erin");
+    let erins = open_session(store, erin.id, far);
+    store
+        .revoke_sessions(&revoke_request(
+            RevokeTarget::Session(erins.session.id),
+            RevocationReason::Logout,
+            far + 1,
+        ))
+        .unwrap();
+    assert_eq!(store.feed_head().unwrap(), 7);
+}
+
+/// Revocations from many threads at once: one entry each, positions 1..=n
+/// with no gap and no duplicate, every session in exactly one entry.
+pub fn concurrent_revocations_keep_the_feed_gapless(store: &dyn Store) {
+    const N: usize = 32;
+    let alice = make_user(store, "alice");
+    let logins: Vec<NewSession> = (0..N)
+        .map(|i| open_session(store, alice.id, NOW + i as i64))
+        .collect();
+    let barrier = Barrier::new(N);
+    std::thread::scope(|scope| {
+        for (i, login) in logins.iter().enumerate() {
+            let barrier = &barrier;
+            scope.spawn(move || {
+                barrier.wait();
+                if i % 4 == 0 {
+                    let r = RevokedJti {
+                        jti: login.token.jti,
+                        session_id: None,
+                        user_id: None,
+                        revoked_at: NOW,
+                        expires_at: NOW + 60,
+                        reason: RevocationReason::Revoked,
+                    };
+                    store.revoke_jti(&r, &[]).unwrap();
+                }
+                let ended = store
+                    .revoke_sessions(&revoke_request(
+                        RevokeTarget::Session(login.session.id),
+                        RevocationReason::StaffRevoked,
+                        NOW + 100,
+                    ))
+                    .unwrap();
+                assert_eq!(ended.len(), 1);
+            });
+        }
+    });
+    let feed = feed_all(store);
+    let expected = N + N / 4;
+    assert_eq!(
+        feed.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=expected as i64).collect::<Vec<_>>()
+    );
+    let sessions: HashSet<SessionId> = feed
+        .iter()
+        .flat_map(|e| e.revocations.sessions.iter().map(|s| s.0))
+        .collect();
+    assert_eq!(sessions.len(), N);
+    assert!(logins.iter().all(|l| sessions.contains(&l.session.id)));
+    let jtis = feed.iter().map(|e| e.revocations.jtis.len()).sum::<usize>();
+    assert_eq!(jtis, N / 4);
 }

@@ -81,6 +81,8 @@ pub fn flush(conn: &Connection, now: UnixTime, keep_for: i64) -> Result<FlushRep
              WHERE window_ends_at < ?1 AND (locked_until IS NULL OR locked_until < ?1)",
         )?
         .execute([cutoff])?;
+    // Not reported: the feed is bookkeeping between processes, not the engine's data.
+    crate::feed::flush(conn, cutoff)?;
     let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
     Ok(FlushReport {
         outstanding_tokens: n(outstanding_tokens),

@@ -12,6 +12,7 @@
 mod audit;
 pub mod conformance;
 mod error;
+mod feed;
 mod housekeeping;
 mod rows;
 mod schema;

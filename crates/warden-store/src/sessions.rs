@@ -180,6 +180,7 @@ pub fn revoke(conn: &Connection, request: &RevokeRequest) -> Result<Vec<RevokedS
             revoked
         }
     };
+    crate::feed::sessions(conn, request.now, &revoked)?;
     audit::append(conn, &request.audit)?;
     Ok(revoked)
 }
@@ -187,19 +188,23 @@ pub fn revoke(conn: &Connection, request: &RevokeRequest) -> Result<Vec<RevokedS
 /// Revoking a jti twice keeps the first revocation and succeeds (RFC 7009:
 /// revoking a revoked token is not an error).
 pub fn revoke_jti(conn: &Connection, r: &RevokedJti, events: &[AuditEvent]) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO revoked_jtis (jti, session_id, user_id, revoked_at, expires_at, reason)
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO revoked_jtis (jti, session_id, user_id, revoked_at, expires_at, reason)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (jti) DO NOTHING",
-    )?
-    .execute(params![
-        id_bytes(r.jti.0),
-        opt_id_bytes(r.session_id.map(|s| s.0)),
-        r.user_id,
-        r.revoked_at,
-        r.expires_at,
-        r.reason.as_str(),
-    ])?;
+        )?
+        .execute(params![
+            id_bytes(r.jti.0),
+            opt_id_bytes(r.session_id.map(|s| s.0)),
+            r.user_id,
+            r.revoked_at,
+            r.expires_at,
+            r.reason.as_str(),
+        ])?;
+    if inserted > 0 {
+        crate::feed::jti(conn, r)?;
+    }
     audit::append(conn, events)
 }
 

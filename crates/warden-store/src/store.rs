@@ -17,9 +17,9 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
 use warden_auth::model::{
-    AuditEntry, AuditEvent, AuditQuery, FlushReport, LiveRevocations, NewSession, NewUser,
-    OutstandingToken, RevokeRequest, RevokedJti, RevokedSession, RotationOutcome, RotationRequest,
-    Session, ThrottleState, User, UserQuery, UserUpdate,
+    AuditEntry, AuditEvent, AuditQuery, FeedPage, FlushReport, LiveRevocations, NewSession,
+    NewUser, OutstandingToken, RevokeRequest, RevokedJti, RevokedSession, RotationOutcome,
+    RotationRequest, Session, ThrottleState, User, UserQuery, UserUpdate,
 };
 use warden_auth::store::ThrottlePolicy;
 use warden_auth::{Jti, SessionId, Store, StoreResult, UnixTime, UserId};
@@ -355,5 +355,17 @@ impl Store for SqliteStore {
 
     fn flush_expired(&self, now: UnixTime, keep_for: i64) -> StoreResult<FlushReport> {
         self.write(move |c| housekeeping::flush(c, now, keep_for))
+    }
+
+    fn has_feed(&self) -> bool {
+        true
+    }
+
+    fn feed_head(&self) -> StoreResult<i64> {
+        self.read(crate::feed::head)
+    }
+
+    fn feed_since(&self, after: i64, limit: u32) -> StoreResult<FeedPage> {
+        self.read(move |c| crate::feed::since(c, after, limit))
     }
 }

@@ -1,0 +1,82 @@
+//! The revocation feed (see `migrations/sqlite/0002_revocation_feed.sql` and
+//! [`warden_auth::feed`]): one row per revoking transaction, written inside it.
+
+use rusqlite::{Connection, params};
+use warden_auth::UnixTime;
+use warden_auth::feed::{FeedKind, encode_items, entry_from_row};
+use warden_auth::model::{FeedPage, RevocationReason, RevokedJti, RevokedSession};
+
+use crate::error::{Error, Result};
+
+/// How long flushed-out feed rows are kept at least (seconds): a node cut off
+/// for less than this catches up from its cursor; one cut off longer re-reads
+/// every live revocation.
+pub const FEED_KEEP: i64 = 86_400;
+
+fn append(
+    conn: &Connection,
+    at: UnixTime,
+    kind: FeedKind,
+    reason: RevocationReason,
+    items: Vec<u8>,
+) -> Result<i64> {
+    // The single writer makes max + 1 gapless and in commit order; a job
+    // rolled back to its savepoint takes its row with it.
+    let seq: i64 = conn
+        .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM revocation_feed")?
+        .query_row([], |r| r.get(0))?;
+    conn.prepare_cached(
+        "INSERT INTO revocation_feed (seq, at, kind, reason, items) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![seq, at, kind.as_str(), reason.as_str(), items])?;
+    Ok(seq)
+}
+
+/// Records revoked sessions (nothing when the list is empty).
+pub fn sessions(conn: &Connection, at: UnixTime, revoked: &[RevokedSession]) -> Result<()> {
+    let Some(first) = revoked.first() else {
+        return Ok(());
+    };
+    let items = encode_items(revoked.iter().map(|s| (s.id.0, s.max_expires_at)));
+    append(conn, at, FeedKind::Sessions, first.reason, items)?;
+    Ok(())
+}
+
+pub fn jti(conn: &Connection, r: &RevokedJti) -> Result<()> {
+    let items = encode_items([(r.jti.0, r.expires_at)]);
+    append(conn, r.revoked_at, FeedKind::Jtis, r.reason, items)?;
+    Ok(())
+}
+
+pub fn head(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT coalesce(max(seq), 0) FROM revocation_feed")?
+        .query_row([], |r| r.get(0))?)
+}
+
+pub fn since(conn: &Connection, after: i64, limit: u32) -> Result<FeedPage> {
+    let head = head(conn)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, at, kind, reason, items FROM revocation_feed
+         WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
+    let entries = crate::rows::all(&mut stmt, params![after, limit.max(1)], |row| {
+        let kind: String = row.get(2)?;
+        let reason: Option<String> = row.get(3)?;
+        let items: Vec<u8> = row.get(4)?;
+        entry_from_row(row.get(0)?, row.get(1)?, &kind, reason.as_deref(), &items)
+            .map_err(Error::Corrupt)
+    })?;
+    Ok(FeedPage { entries, head })
+}
+
+/// Drops rows older than `cutoff` and [`FEED_KEEP`], never the newest one.
+pub fn flush(conn: &Connection, cutoff: UnixTime) -> Result<usize> {
+    let cutoff = cutoff.min(cutoff.saturating_sub(FEED_KEEP));
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM revocation_feed
+             WHERE at < ?1 AND seq < (SELECT max(seq) FROM revocation_feed)",
+        )?
+        .execute([cutoff])?)
+}
