@@ -6,6 +6,7 @@ use warden_client::{Exchange, SessionInfo, VaultStatus};
 
 use crate::core::{Core, StateView, view};
 use crate::errors::CmdResult;
+use crate::remote::RemoteServer;
 
 #[derive(Debug, Serialize)]
 pub struct AppInfo {
@@ -16,6 +17,8 @@ pub struct AppInfo {
     pub keyring: VaultStatus,
     pub signing_keys: String,
     pub version: &'static str,
+    /// The remote server of the current (or last) session, to prefill the form.
+    pub remote: Option<RemoteServer>,
 }
 
 #[tauri::command]
@@ -30,6 +33,7 @@ pub async fn app_info(app: AppHandle, core: State<'_, Core>) -> CmdResult<AppInf
         keyring: m.vault_status().await,
         signing_keys: started.key_store,
         version: env!("CARGO_PKG_VERSION"),
+        remote: core.remote().await,
     })
 }
 
@@ -51,16 +55,36 @@ pub async fn sign_in(
     core: State<'_, Core>,
     username: String,
     password: String,
-    server_url: Option<String>,
+    remote: Option<RemoteServer>,
 ) -> CmdResult<StateView> {
-    let remote = server_url
-        .as_deref()
-        .map(str::trim)
-        .filter(|u| !u.is_empty());
-    let m = core.manager_for(&app, remote).await?;
+    let remote = match remote {
+        Some(r) => r.normalized()?,
+        None => None,
+    };
+    let m = core.manager_for(&app, remote.as_ref()).await?;
     let state = m.login(&username, &password).await?;
-    core.remember(&username, remote.map(|_| m.server_key()));
+    core.remember(&username, remote.as_ref());
     Ok(view(state, remote.is_none()))
+}
+
+/// What the server says about the access token: `GET` the account route
+/// (`api/me/`, or the form's account path) with it.
+#[derive(Debug, Serialize)]
+pub struct AccessCheck {
+    pub id: i64,
+    pub username: String,
+    pub path: String,
+}
+
+#[tauri::command]
+pub async fn check_access(app: AppHandle, core: State<'_, Core>) -> CmdResult<AccessCheck> {
+    let (m, _) = core.manager(&app).await?;
+    let me = m.me().await?;
+    Ok(AccessCheck {
+        id: me.id,
+        username: me.username,
+        path: m.client().config().paths.me.clone(),
+    })
 }
 
 #[tauri::command]

@@ -15,7 +15,8 @@ use warden_client::{
 use warden_embedded::{EmbeddedBackend, EmbeddedConfig};
 
 use crate::errors::{CmdResult, CommandError, reason_words};
-use crate::remembered::{self, Remembered};
+use crate::remembered;
+use crate::remote::RemoteServer;
 use crate::vault::StableKeyVault;
 
 /// `WARDEN_APP_DATA_DIR`, else the platform data directory (`~/.local/share/warden`).
@@ -38,7 +39,8 @@ pub struct Started {
 
 struct Active {
     manager: Arc<SessionManager>,
-    embedded: bool,
+    /// `None`: the embedded backend.
+    remote: Option<RemoteServer>,
     forward: tauri::async_runtime::JoinHandle<()>,
 }
 
@@ -92,13 +94,8 @@ impl Core {
         };
         *self.backend.lock().await = Some(backend);
         let remembered = remembered::load(&self.data_dir);
-        let manager = match &remembered {
-            Some(Remembered {
-                server_url: Some(url),
-                ..
-            }) => self.install(app, &started, Some(url)).await?,
-            _ => self.install(app, &started, None).await?,
-        };
+        let server = remembered.as_ref().and_then(|r| r.server());
+        let manager = self.install(app, &started, server.as_ref()).await?;
         if let Some(r) = remembered
             && let Err(e) = manager.restore(&r.user).await
         {
@@ -113,10 +110,13 @@ impl Core {
         &self,
         app: &AppHandle,
         started: &Started,
-        remote: Option<&str>,
+        remote: Option<&RemoteServer>,
     ) -> CmdResult<Arc<SessionManager>> {
         let embedded = remote.is_none();
-        let mut config = ClientConfig::new(remote.unwrap_or(&started.url));
+        let mut config = match remote {
+            Some(r) => r.client_config(),
+            None => ClientConfig::new(started.url.clone()),
+        };
         config.device_label = Some(device_label());
         config.use_system_proxy = !embedded;
         let client = Client::new(config)?;
@@ -133,7 +133,7 @@ impl Core {
         let forward = forward(app.clone(), manager.subscribe(), embedded);
         let old = self.active.write().await.replace(Active {
             manager: Arc::clone(&manager),
-            embedded,
+            remote: remote.cloned(),
             forward,
         });
         if let Some(old) = old {
@@ -149,7 +149,7 @@ impl Core {
             .read()
             .await
             .as_ref()
-            .map(|a| (Arc::clone(&a.manager), a.embedded))
+            .map(|a| (Arc::clone(&a.manager), a.remote.is_none()))
             .ok_or_else(|| CommandError::new("not_started", "The app is still starting."))
     }
 
@@ -158,26 +158,29 @@ impl Core {
     pub async fn manager_for(
         &self,
         app: &AppHandle,
-        remote: Option<&str>,
+        remote: Option<&RemoteServer>,
     ) -> CmdResult<Arc<SessionManager>> {
         let started = self.started(app).await?;
-        let (current, embedded) = self.manager(app).await?;
-        let same = match remote {
-            None => embedded,
-            Some(url) => !embedded && current.server_key() == url,
-        };
+        let (current, _) = self.manager(app).await?;
+        let same = self.remote().await.as_ref() == remote;
         if same && matches!(current.state().phase, Phase::SignedOut { .. }) {
             return Ok(current);
         }
         self.install(app, &started, remote).await
     }
 
-    pub fn remember(&self, user: &str, server_url: Option<&str>) {
+    /// The remote server the current manager talks to (`None`: embedded).
+    pub async fn remote(&self) -> Option<RemoteServer> {
+        self.active.read().await.as_ref().and_then(|a| a.remote.clone())
+    }
+
+    pub fn remember(&self, user: &str, remote: Option<&RemoteServer>) {
         remembered::save(
             &self.data_dir,
-            &Remembered {
+            &remembered::Remembered {
                 user: user.to_string(),
-                server_url: server_url.map(str::to_string),
+                server_url: None,
+                remote: remote.cloned(),
             },
         );
     }

@@ -6,6 +6,7 @@ mod commands;
 mod core;
 mod errors;
 mod remembered;
+mod remote;
 mod vault;
 
 use tauri::Manager as _;
@@ -38,6 +39,7 @@ fn main() -> anyhow::Result<()> {
             commands::sign_in,
             commands::session_state,
             commands::rotate_now,
+            commands::check_access,
             commands::log_out,
             commands::log_out_everywhere,
             commands::sessions,

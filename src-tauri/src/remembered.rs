@@ -5,17 +5,50 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::remote::RemoteServer;
+
 const FILE: &str = "last-session.json";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Remembered {
     pub user: String,
-    /// `None`: the embedded backend.
+    /// Written by versions before `remote`; read for them only.
+    #[serde(default, skip_serializing)]
     pub server_url: Option<String>,
+    /// `None`: the embedded backend.
+    #[serde(default)]
+    pub remote: Option<RemoteServer>,
+}
+
+impl Remembered {
+    /// Where the user was signed in: `None` is the embedded backend.
+    pub fn server(&self) -> Option<RemoteServer> {
+        self.remote.clone().or_else(|| {
+            self.server_url.as_ref().map(|url| RemoteServer {
+                url: url.clone(),
+                ..RemoteServer::default()
+            })
+        })
+    }
 }
 
 fn path(dir: &Path) -> PathBuf {
     dir.join(FILE)
+}
+
+/// The file is not secret (no token, no password) but says who uses this
+/// computer: 0600 like the database.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 pub fn load(dir: &Path) -> Option<Remembered> {
@@ -26,7 +59,7 @@ pub fn load(dir: &Path) -> Option<Remembered> {
 pub fn save(dir: &Path, r: &Remembered) {
     match serde_json::to_vec_pretty(r) {
         Ok(bytes) => {
-            if let Err(e) = std::fs::write(path(dir), bytes) {
+            if let Err(e) = write_private(&path(dir), &bytes) {
                 tracing::warn!(error = %e, "cannot remember the signed-in user");
             }
         }
@@ -36,4 +69,43 @@ pub fn save(dir: &Path, r: &Remembered) {
 
 pub fn forget(dir: &Path) {
     let _ = std::fs::remove_file(path(dir));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_files_with_server_url_still_restore_the_remote_server() {
+        let old: Remembered =
+            serde_json::from_str(r#"{"user":"alice","server_url":"http://127.0.0.1:9/"}"#).unwrap();
+        assert_eq!(old.server().unwrap().url, "http://127.0.0.1:9/");
+        let embedded: Remembered = serde_json::from_str(r#"{"user":"alice"}"#).unwrap();
+        assert_eq!(embedded.server(), None);
+    }
+
+    #[test]
+    fn a_remote_server_round_trips_with_its_paths_in_a_private_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Remembered {
+            user: "alice".into(),
+            server_url: None,
+            remote: Some(RemoteServer {
+                url: "http://127.0.0.1:9/".into(),
+                token_path: "auth/jwt/create/".into(),
+                header_type: "JWT".into(),
+                ..RemoteServer::default()
+            }),
+        };
+        save(dir.path(), &r);
+        assert_eq!(load(dir.path()), Some(r));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(path(dir.path())).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        forget(dir.path());
+        assert_eq!(load(dir.path()), None);
+    }
 }

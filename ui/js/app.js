@@ -79,7 +79,7 @@ function render() {
     // The notice stays until the user is signed in again: the sign-in screen can
     // be drawn twice (first_run changes once app_info answers), and the second
     // drawing must still say why the user is here.
-    signin.render(main, { firstRun: !!app.info?.first_run, notice: app.notice || ended });
+    signin.render(main, { firstRun: !!app.info?.first_run, notice: app.notice || ended, remote: app.info?.remote });
     return;
   }
   rail.hidden = false;

@@ -12,8 +12,11 @@
  * @typedef {{phase: PhaseObj, server: string, user?: string|null, session_id?: string|null,
  *   access?: TokenInfo|null, refresh?: TokenInfo|null, next_rotation_at?: number|null,
  *   rotation_count: number, vault: VaultInfo, embedded: boolean, signed_out_message?: string|null}} SessionView
+ * @typedef {{url: string, token_path?: string, refresh_path?: string, verify_path?: string,
+ *   blacklist_path?: string, me_path?: string, header_type?: string}} RemoteServer
  * @typedef {{server_url: string, embedded: boolean, embedded_url: string, first_run: boolean,
- *   keyring: VaultStatus, signing_keys: string, version: string}} AppInfo
+ *   keyring: VaultStatus, signing_keys: string, version: string, remote?: RemoteServer|null}} AppInfo
+ * @typedef {{id: number, username: string, path: string}} AccessCheck
  * @typedef {{id: string, device_label?: string|null, user_agent?: string|null, address?: string|null,
  *   created_at: number, last_rotated_at?: number|null, rotation_count: number, expires_at: number,
  *   revoked_at?: number|null, current?: boolean}} SessionRow
@@ -48,8 +51,10 @@ export const appInfo = () => call('app_info');
 export const sessionState = () => call('session_state');
 /** @param {string} username @param {string} password @returns {Promise<SessionView>} */
 export const createAccount = (username, password) => call('create_account', { username, password });
-/** @param {string} username @param {string} password @param {string|null} serverUrl @returns {Promise<SessionView>} */
-export const signIn = (username, password, serverUrl) => call('sign_in', { username, password, serverUrl });
+/** @param {string} username @param {string} password @param {RemoteServer|null} remote null: this computer @returns {Promise<SessionView>} */
+export const signIn = (username, password, remote) => call('sign_in', { username, password, remote });
+/** @returns {Promise<AccessCheck>} */
+export const checkAccess = () => call('check_access');
 /** @returns {Promise<SessionView>} */
 export const rotateNow = () => call('rotate_now');
 /** @returns {Promise<void>} */

@@ -98,7 +98,7 @@ SIMPLE_JWT = {
     "AUDIENCE": _env_str("PEER_AUDIENCE"),
     "ISSUER": _env_str("PEER_ISSUER"),
     "LEEWAY": _env_int("PEER_LEEWAY", 0),
-    "AUTH_HEADER_TYPES": ("Bearer", "JWT"),
+    "AUTH_HEADER_TYPES": tuple(t.strip() for t in _env_str("PEER_AUTH_HEADER_TYPES", "Bearer,JWT").split(",") if t.strip()),
     "SLIDING_TOKEN_LIFETIME": timedelta(seconds=_env_int("PEER_SLIDING_SECONDS", 300)),
     "SLIDING_TOKEN_REFRESH_LIFETIME": timedelta(seconds=_env_int("PEER_SLIDING_REFRESH_SECONDS", 86400)),
 }

@@ -19,4 +19,11 @@ urlpatterns = [
     path("api/token/sliding/refresh/", TokenRefreshSlidingView.as_view(), name="token_refresh_sliding"),
     path("api/me/", MeView.as_view(), name="me"),
     path("api/hello/", HelloView.as_view(), name="hello"),
+    # The same views where djoser mounts them (auth/jwt/create/ ...): a server whose
+    # routes are not SimpleJWT's defaults, for clients with custom paths.
+    path("auth/jwt/create/", TokenObtainPairView.as_view(), name="djoser_create"),
+    path("auth/jwt/refresh/", TokenRefreshView.as_view(), name="djoser_refresh"),
+    path("auth/jwt/verify/", TokenVerifyView.as_view(), name="djoser_verify"),
+    path("auth/jwt/blacklist/", TokenBlacklistView.as_view(), name="djoser_blacklist"),
+    path("auth/users/me/", MeView.as_view(), name="djoser_me"),
 ]

@@ -1,1 +1,408 @@
-//! See tests/e2e.rs.
+//! The end-to-end kit: one real app window driven through tauri-driver +
+//! WebKitWebDriver, and what the tests and `examples/measure.rs` need around it.
+//! Test code: it panics on broken preconditions.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+/// WebDriver's key codes.
+pub const TAB: &str = "\u{e004}";
+pub const ENTER: &str = "\u{e007}";
+
+pub const PASSWORD: &str = "correct horse battery staple 42";
+
+pub fn enabled() -> bool {
+    if std::env::var("WARDEN_E2E").as_deref() == Ok("1") {
+        return true;
+    }
+    eprintln!("skipped: set WARDEN_E2E=1 (scripts/test.sh does, in its e2e step)");
+    false
+}
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `WARDEN_APP_BINARY`, else the debug build in the target directory.
+pub fn app_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("WARDEN_APP_BINARY").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p).canonicalize().expect("WARDEN_APP_BINARY must exist");
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let p = target.join("debug/warden-app");
+    assert!(
+        p.exists(),
+        "build the app first: cargo build -p warden-app ({})",
+        p.display()
+    );
+    p.canonicalize().unwrap()
+}
+
+pub fn screenshots() -> PathBuf {
+    let d = root().join("artifacts/screenshots");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// One app window: tauri-driver (stopped with SIGTERM, never SIGKILL, so it
+/// shuts WebKitWebDriver down) and a WebDriver session.
+#[derive(Debug)]
+pub struct Window {
+    driver: Child,
+    client: Option<Client>,
+}
+
+impl Window {
+    pub async fn open(port: u16, data_dir: &Path, env: &[(&str, &str)]) -> Result<Window> {
+        let mut cmd = Command::new("tauri-driver");
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &(port + 1).to_string(),
+        ])
+        .env("WARDEN_APP_DATA_DIR", data_dir)
+        .env("WARDEN_LOG", "warn");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let driver = cmd.spawn().context("cannot start tauri-driver")?;
+        let mut window = Window {
+            driver,
+            client: None,
+        };
+        let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
+            "browserName": "wry",
+            "tauri:options": { "application": app_binary() }
+        }))?;
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match ClientBuilder::rustls()?
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => {
+                    window.client = Some(c);
+                    return Ok(window);
+                }
+                Err(e) if Instant::now() > deadline => bail!("no WebDriver session: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    }
+
+    pub fn c(&self) -> &Client {
+        self.client.as_ref().unwrap()
+    }
+
+    /// Polls until `css` exists and its text satisfies `ok`; returns the text.
+    pub async fn wait_text(&self, css: &str, ok: impl Fn(&str) -> bool, secs: u64) -> Result<String> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut last = String::from("(not found)");
+        loop {
+            if let Ok(el) = self.c().find(Locator::Css(css)).await
+                && let Ok(text) = el.text().await
+            {
+                if ok(&text) {
+                    return Ok(text);
+                }
+                last = text;
+            }
+            if Instant::now() > deadline {
+                // Say what the window shows instead, so a failure explains itself.
+                let shown = match self.c().find(Locator::Css("body")).await {
+                    Ok(body) => body.text().await.unwrap_or_default(),
+                    Err(_) => String::from("(no body)"),
+                };
+                bail!(
+                    "waited {secs} s for {css}; last text: {last:?}; the window shows: {shown:?}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    pub async fn wait_gone(&self, css: &str, secs: u64) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while self.c().find(Locator::Css(css)).await.is_ok() {
+            if Instant::now() > deadline {
+                bail!("{css} still there after {secs} s");
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        Ok(())
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) -> Result<()> {
+        let el = self.c().find(Locator::Css(css)).await?;
+        el.clear().await?;
+        el.send_keys(text).await?;
+        Ok(())
+    }
+
+    pub async fn click(&self, css: &str) -> Result<()> {
+        self.c().find(Locator::Css(css)).await?.click().await?;
+        Ok(())
+    }
+
+    /// After two animation frames, so the picture is the current page.
+    pub async fn screenshot(&self, name: &str) -> Result<()> {
+        self.c()
+            .execute_async(
+                "const cb = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => cb()));",
+                vec![],
+            )
+            .await?;
+        let png = self.c().screenshot().await?;
+        std::fs::write(screenshots().join(format!("{name}.png")), png)?;
+        Ok(())
+    }
+
+    /// Waits until `css` matches an element.
+    pub async fn wait_for(&self, css: &str, secs: u64) -> Result<()> {
+        self.wait_text(css, |_| true, secs).await.map(|_| ())
+    }
+
+    /// Runs `script` (a function body; `return` gives the value) in the page.
+    pub async fn js(&self, script: &str) -> Result<Value> {
+        Ok(self.c().execute(script, vec![]).await?)
+    }
+
+    /// The id of the focused element ("" when it has none).
+    pub async fn focused(&self) -> Result<String> {
+        let v = self
+            .js("const a = document.activeElement; return a ? (a.id || a.tagName + (a.dataset && a.dataset.view ? '[' + a.dataset.view + ']' : '')) : '';")
+            .await?;
+        Ok(v.as_str().unwrap_or_default().to_string())
+    }
+
+    /// Types into the focused element, as a keyboard would.
+    pub async fn keys(&self, text: &str) -> Result<()> {
+        self.c().active_element().await?.send_keys(text).await?;
+        Ok(())
+    }
+
+    /// Presses Tab until `id` has focus (at most `max` times); returns the ids passed.
+    pub async fn tab_to(&self, id: &str, max: usize) -> Result<Vec<String>> {
+        let mut seen = Vec::new();
+        for _ in 0..max {
+            let f = self.focused().await?;
+            if f == id {
+                return Ok(seen);
+            }
+            seen.push(f);
+            self.keys(TAB).await?;
+        }
+        bail!("Tab never reached #{id}; focus went through {seen:?}")
+    }
+
+    pub async fn close(mut self) {
+        if let Some(c) = self.client.take() {
+            let _ = c.close().await;
+        }
+        self.stop_driver();
+    }
+
+    fn stop_driver(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.driver.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.driver.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("tauri-driver did not stop after SIGTERM");
+    }
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        if let Ok(None) = self.driver.try_wait() {
+            self.stop_driver();
+        }
+    }
+}
+
+pub async fn create_account(w: &Window, user: &str) -> Result<()> {
+    w.wait_text("#signin-title", |t| t == "Create your local account", 30)
+        .await?;
+    w.fill("#username", user).await?;
+    w.fill("#password", PASSWORD).await?;
+    w.click("#signin-submit").await?;
+    w.wait_text("#access-card [data-left]", |t| t.ends_with("left"), 20)
+        .await?;
+    Ok(())
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// A second session over HTTP: (access, refresh).
+pub async fn login_over_http(base: &str, user: &str, device: &str) -> Result<(String, String)> {
+    let r = http()
+        .post(format!("{base}api/token/"))
+        .header("X-Warden-Device", device)
+        .json(&json!({"username": user, "password": PASSWORD}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await?;
+    Ok((
+        v["access"].as_str().unwrap().into(),
+        v["refresh"].as_str().unwrap().into(),
+    ))
+}
+
+pub async fn status_of_refresh(base: &str, refresh: &str) -> u16 {
+    http()
+        .post(format!("{base}api/token/refresh/"))
+        .json(&json!({"refresh": refresh}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+pub async fn status_of_access(base: &str, access: &str) -> u16 {
+    http()
+        .get(format!("{base}api/me/"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// warden-app and its descendants (WebKit's web and network processes).
+pub fn app_tree() -> Vec<u32> {
+    let mut all: Vec<(u32, u32, String)> = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_string();
+        let ppid = stat[close + 2..]
+            .split(' ')
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        all.push((pid, ppid, name));
+    }
+    let mut tree: Vec<u32> = all
+        .iter()
+        .filter(|p| p.2 == "warden-app")
+        .map(|p| p.0)
+        .collect();
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(all.iter().filter(|p| p.1 == parent).map(|p| p.0));
+        i += 1;
+    }
+    tree
+}
+
+pub fn cpu_ticks(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
+        .filter_map(|stat| {
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split(' ').collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .sum()
+}
+
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// A real Django + DRF + SimpleJWT server (interop/peer.sh), stopped on drop.
+#[derive(Debug)]
+pub struct Peer {
+    pub port: u16,
+    pub url: String,
+    env: Vec<(String, String)>,
+}
+
+impl Peer {
+    pub fn start(port: u16, env: &[(&str, &str)]) -> Result<Peer> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let url = Self::run("start", port, &env)?;
+        Ok(Peer { port, url, env })
+    }
+
+    fn run(verb: &str, port: u16, env: &[(String, String)]) -> Result<String> {
+        let out = Command::new("bash")
+            .arg(root().join("interop/peer.sh"))
+            .args([verb, &port.to_string()])
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .context("cannot run interop/peer.sh")?;
+        if !out.status.success() {
+            bail!(
+                "interop/peer.sh {verb} {port} failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    pub fn stop(&self) -> Result<()> {
+        Self::run("stop", self.port, &self.env).map(|_| ())
+    }
+
+    /// Starts it again with the same settings (and database, with PEER_DB).
+    pub fn restart(&self) -> Result<()> {
+        Self::run("start", self.port, &self.env).map(|_| ())
+    }
+
+    /// gunicorn's access log: one line per request.
+    pub fn log(&self) -> String {
+        let dir = std::env::var_os("PEER_RUN_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| std::env::temp_dir().join("warden-simplejwt-peer"));
+        std::fs::read_to_string(dir.join(format!("peer-{}.log", self.port))).unwrap_or_default()
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}

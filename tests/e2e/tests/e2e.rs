@@ -7,245 +7,11 @@
 //! returns at once: it needs a display, a keyring and the built app.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{Value, json};
-
-const PASSWORD: &str = "correct horse battery staple 42";
-
-fn enabled() -> bool {
-    if std::env::var("WARDEN_E2E").as_deref() == Ok("1") {
-        return true;
-    }
-    eprintln!("skipped: set WARDEN_E2E=1 (scripts/test.sh does, in its e2e step)");
-    false
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn app_binary() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
-    let p = target.join("debug/warden-app");
-    assert!(
-        p.exists(),
-        "build the app first: cargo build -p warden-app ({})",
-        p.display()
-    );
-    p.canonicalize().unwrap()
-}
-
-fn screenshots() -> PathBuf {
-    let d = root().join("artifacts/screenshots");
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// One app window: tauri-driver (stopped with SIGTERM, never SIGKILL, so it
-/// shuts WebKitWebDriver down) and a WebDriver session.
-struct Window {
-    driver: Child,
-    client: Option<Client>,
-}
-
-impl Window {
-    async fn open(port: u16, data_dir: &Path, env: &[(&str, &str)]) -> Result<Window> {
-        let mut cmd = Command::new("tauri-driver");
-        cmd.args([
-            "--port",
-            &port.to_string(),
-            "--native-port",
-            &(port + 1).to_string(),
-        ])
-        .env("WARDEN_APP_DATA_DIR", data_dir)
-        .env("WARDEN_LOG", "warn");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let driver = cmd.spawn().context("cannot start tauri-driver")?;
-        let mut window = Window {
-            driver,
-            client: None,
-        };
-        let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
-            "browserName": "wry",
-            "tauri:options": { "application": app_binary() }
-        }))?;
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            match ClientBuilder::rustls()?
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(c) => {
-                    window.client = Some(c);
-                    return Ok(window);
-                }
-                Err(e) if Instant::now() > deadline => bail!("no WebDriver session: {e}"),
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
-        }
-    }
-
-    fn c(&self) -> &Client {
-        self.client.as_ref().unwrap()
-    }
-
-    /// Polls until `css` exists and its text satisfies `ok`; returns the text.
-    async fn wait_text(&self, css: &str, ok: impl Fn(&str) -> bool, secs: u64) -> Result<String> {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        let mut last = String::from("(not found)");
-        loop {
-            if let Ok(el) = self.c().find(Locator::Css(css)).await
-                && let Ok(text) = el.text().await
-            {
-                if ok(&text) {
-                    return Ok(text);
-                }
-                last = text;
-            }
-            if Instant::now() > deadline {
-                // Say what the window shows instead, so a failure explains itself.
-                let shown = match self.c().find(Locator::Css("body")).await {
-                    Ok(body) => body.text().await.unwrap_or_default(),
-                    Err(_) => String::from("(no body)"),
-                };
-                bail!(
-                    "waited {secs} s for {css}; last text: {last:?}; the window shows: {shown:?}"
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
-    }
-
-    async fn wait_gone(&self, css: &str, secs: u64) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        while self.c().find(Locator::Css(css)).await.is_ok() {
-            if Instant::now() > deadline {
-                bail!("{css} still there after {secs} s");
-            }
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
-        Ok(())
-    }
-
-    async fn fill(&self, css: &str, text: &str) -> Result<()> {
-        let el = self.c().find(Locator::Css(css)).await?;
-        el.clear().await?;
-        el.send_keys(text).await?;
-        Ok(())
-    }
-
-    async fn click(&self, css: &str) -> Result<()> {
-        self.c().find(Locator::Css(css)).await?.click().await?;
-        Ok(())
-    }
-
-    /// After two animation frames, so the picture is the current page.
-    async fn screenshot(&self, name: &str) -> Result<()> {
-        self.c()
-            .execute_async(
-                "const cb = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => cb()));",
-                vec![],
-            )
-            .await?;
-        let png = self.c().screenshot().await?;
-        std::fs::write(screenshots().join(format!("{name}.png")), png)?;
-        Ok(())
-    }
-
-    async fn close(mut self) {
-        if let Some(c) = self.client.take() {
-            let _ = c.close().await;
-        }
-        self.stop_driver();
-    }
-
-    fn stop_driver(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.driver.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.driver.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        eprintln!("tauri-driver did not stop after SIGTERM");
-    }
-}
-
-impl Drop for Window {
-    fn drop(&mut self) {
-        if let Ok(None) = self.driver.try_wait() {
-            self.stop_driver();
-        }
-    }
-}
-
-async fn create_account(w: &Window, user: &str) -> Result<()> {
-    w.wait_text("#signin-title", |t| t == "Create your local account", 30)
-        .await?;
-    w.fill("#username", user).await?;
-    w.fill("#password", PASSWORD).await?;
-    w.click("#signin-submit").await?;
-    w.wait_text("#access-card [data-left]", |t| t.ends_with("left"), 20)
-        .await?;
-    Ok(())
-}
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().build().unwrap()
-}
-
-/// A second session over HTTP: (access, refresh).
-async fn login_over_http(base: &str, user: &str, device: &str) -> Result<(String, String)> {
-    let r = http()
-        .post(format!("{base}api/token/"))
-        .header("X-Warden-Device", device)
-        .json(&json!({"username": user, "password": PASSWORD}))
-        .send()
-        .await?;
-    assert_eq!(r.status(), 200);
-    let v: Value = r.json().await?;
-    Ok((
-        v["access"].as_str().unwrap().into(),
-        v["refresh"].as_str().unwrap().into(),
-    ))
-}
-
-async fn status_of_refresh(base: &str, refresh: &str) -> u16 {
-    http()
-        .post(format!("{base}api/token/refresh/"))
-        .json(&json!({"refresh": refresh}))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
-async fn status_of_access(base: &str, access: &str) -> u16 {
-    http()
-        .get(format!("{base}api/me/"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
+use anyhow::Result;
+use fantoccini::Locator;
+use warden_e2e::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_run_sessions_revoke_logout_everywhere_wrong_password_and_restore() -> Result<()> {
@@ -405,109 +171,185 @@ async fn short_lifetimes_rotate_automatically_and_the_count_goes_up() -> Result<
     Ok(())
 }
 
-/// Not a pass/fail test: cold start to an interactive window, resident
-/// memory of the app's process tree and its CPU use while idle and signed in
-/// (countdowns ticking). Only with WARDEN_E2E_MEASURE=1; writes artifacts/perf.txt.
+
+/// A real Django + SimpleJWT server mounted where djoser mounts it and
+/// accepting only `Authorization: JWT …`: the window signs in with custom
+/// paths and header type, checks the access token, rotates; the server goes
+/// away (banner, session kept, countdown turns amber then red) and comes back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn measure_cold_start_memory_and_idle_cpu() -> Result<()> {
-    if std::env::var("WARDEN_E2E_MEASURE").as_deref() != Ok("1") {
+async fn remote_simplejwt_custom_paths_header_type_offline_and_back() -> Result<()> {
+    if !enabled() {
         return Ok(());
     }
-    let idle_secs: u64 = std::env::var("WARDEN_E2E_IDLE_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
+    let peer_dir = tempfile::tempdir()?;
+    let db = peer_dir.path().join("peer.sqlite3");
+    let db = db.to_str().unwrap();
+    let peer = Peer::start(
+        18977,
+        &[
+            ("PEER_AUTH_HEADER_TYPES", "JWT"),
+            ("PEER_ACCESS_SECONDS", "30"),
+            ("PEER_KEEP_DB", "1"),
+            ("PEER_DB", db),
+            ("PEER_USERS", &format!("alice:{PASSWORD}")),
+        ],
+    )?;
     let data = tempfile::tempdir()?;
-    let t0 = Instant::now();
-    let w = Window::open(4464, data.path(), &[]).await?;
+    let w = Window::open(4484, data.path(), &[]).await?;
+
+    // The first-run screen offers the local account; switch to signing in.
     w.wait_text("#signin-title", |t| t == "Create your local account", 30)
         .await?;
-    let cold = t0.elapsed();
-    create_account(&w, "carol").await?;
-    let pids = app_tree();
-    tokio::time::sleep(Duration::from_secs(idle_secs.saturating_sub(60))).await;
-    let per0: Vec<u64> = pids.iter().map(|p| cpu_ticks(&[*p])).collect();
-    let cpu0 = cpu_ticks(&pids);
-    tokio::time::sleep(Duration::from_secs(60)).await;
-    let cpu1 = cpu_ticks(&pids);
-    let per_process: String = pids
-        .iter()
-        .zip(per0)
-        .map(|(p, before)| {
-            let name = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
-            format!("  {}: {} ticks\n", name.trim(), cpu_ticks(&[*p]) - before)
-        })
-        .collect();
-    let rss_kib: u64 = pids.iter().map(|p| rss_kib(*p)).sum();
-    let hz = 100.0;
-    let cpu_pct = (cpu1 - cpu0) as f64 / hz / 60.0 * 100.0;
-    let report = format!(
-        "cold start to interactive window (WebDriver session + first screen): {:.2} s\n\
-         resident memory after {idle_secs} s signed in and idle (app + WebKit processes, {} pids): {:.1} MiB\n\
-         idle CPU over the last 60 s (countdowns ticking): {cpu_pct:.2} % of one core\n{per_process}",
-        cold.as_secs_f64(),
-        pids.len(),
-        rss_kib as f64 / 1024.0
+    w.click("#signin-toggle").await?;
+    w.wait_text("#signin-title", |t| t == "Sign in", 5).await?;
+    w.click("#remote > summary").await?;
+    w.fill("#server-url", &peer.url).await?;
+    w.click("#remote-advanced > summary").await?;
+    w.fill("#header-type", "JWT").await?;
+    w.fill("#path-token", "auth/jwt/create/").await?;
+    w.fill("#path-refresh", "/auth/jwt/refresh/").await?;
+    w.fill("#path-verify", "auth/jwt/verify/").await?;
+    w.fill("#path-blacklist", "auth/jwt/blacklist/").await?;
+    w.fill("#path-me", "auth/users/me/").await?;
+    w.fill("#username", "alice").await?;
+    w.fill("#password", PASSWORD).await?;
+    w.screenshot("11-remote-signin").await?;
+    w.click("#signin-submit").await?;
+    w.wait_text("#access-card [data-left]", |t| t.ends_with("left"), 20)
+        .await?;
+    let host = peer.url.trim_start_matches("http://").trim_end_matches('/');
+    let who = w.wait_text("#who", |t| t.starts_with("alice @"), 5).await?;
+    assert!(who.contains(host), "{who} should name {host}");
+
+    // The server accepts the access token under the JWT header type only.
+    w.click("#check-access").await?;
+    let check = w
+        .wait_text("#access-check", |t| t.starts_with("The server") || t.starts_with("Refused"), 10)
+        .await?;
+    assert_eq!(
+        check,
+        "The server accepts the access token: alice (user 1), GET auth/users/me/"
     );
-    eprint!("{report}");
-    std::fs::write(root().join("artifacts/perf.txt"), report)?;
+
+    // Rotate now, through the custom refresh path.
+    w.click("#rotate-now").await?;
+    w.wait_text("#rotation-count", |t| t == "1 rotation", 10)
+        .await?;
+    w.screenshot("12-remote-session").await?;
+    let log = peer.log();
+    assert!(log.contains("\"POST /auth/jwt/create/ "), "{log}");
+    assert!(log.contains("\"POST /auth/jwt/refresh/ "), "{log}");
+    assert!(log.contains("\"GET /auth/users/me/ "), "{log}");
+    assert!(!log.contains("/api/token/"), "a default path was used:\n{log}");
+
+    // The server goes away: a banner, the session stays, the countdown runs down.
+    peer.stop()?;
+    w.click("#rotate-now").await?;
+    let banner = w
+        .wait_text("#offline", |t| t.starts_with("Server unreachable"), 15)
+        .await?;
+    assert!(banner.ends_with("Your session is kept."), "{banner}");
+    w.wait_text("#conn", |t| t == "offline", 5).await?;
+    w.wait_for("#access-card.tone-amber", 40).await?;
+    let state = w.wait_text("#access-card [data-state]", |t| !t.is_empty(), 2).await?;
+    assert!(state.ends_with("expiring soon"), "{state}");
+    w.screenshot("13-offline-expiring").await?;
+    w.wait_for("#access-card.tone-red, #access-card.tone-expired", 15)
+        .await?;
+    w.wait_for("#access-card.tone-expired", 10).await?;
+    assert!(w.c().find(Locator::Css("#refresh-card.tone-calm")).await.is_ok());
+    w.screenshot("14-offline-expired").await?;
+
+    // Back: the next rotation succeeds, the banner goes, the access token is fresh.
+    peer.restart()?;
+    w.click("#rotate-now").await?;
+    w.wait_text("#conn", |t| t == "online", 30).await?;
+    w.wait_for("#offline[hidden]", 5).await?;
+    w.wait_for("#access-card.tone-calm", 5).await?;
+    w.wait_text("#rotation-count", |t| t == "2 rotations", 10)
+        .await?;
+
+    // Log out blacklists the refresh token through the custom path.
+    w.click("#log-out").await?;
+    w.wait_text("#signin-title", |t| t == "Sign in", 10).await?;
+    // The form remembers the server and its paths.
+    let url = w.c().find(Locator::Css("#server-url")).await?.prop("value").await?;
+    assert_eq!(url.as_deref(), Some(peer.url.as_str()));
+    let log = peer.log();
+    assert!(log.contains("\"POST /auth/jwt/blacklist/ HTTP/1.1\" 200"), "{log}");
+    w.close().await;
+    drop(peer);
+    Ok(())
+}
+
+/// The window at its minimum size, used with the keyboard only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyboard_only_at_800x600() -> Result<()> {
+    if !enabled() {
+        return Ok(());
+    }
+    let data = tempfile::tempdir()?;
+    let w = Window::open(4494, data.path(), &[]).await?;
+    w.c().set_window_size(800, 600).await?;
+    w.wait_text("#signin-title", |t| t == "Create your local account", 30)
+        .await?;
+    let size = w.js("return [window.innerWidth, window.innerHeight];").await?;
+    eprintln!("viewport at 800x600: {size}");
+    assert_no_horizontal_overflow(&w, "first run").await?;
+
+    // The username field has focus; Tab moves to the password; Enter submits.
+    assert_eq!(w.focused().await?, "username");
+    w.keys("dave").await?;
+    w.keys(TAB).await?;
+    assert_eq!(w.focused().await?, "password");
+    w.keys(PASSWORD).await?;
+    w.keys(ENTER).await?;
+    w.wait_text("#access-card [data-left]", |t| t.ends_with("left"), 20)
+        .await?;
+    assert_no_horizontal_overflow(&w, "session").await?;
+    w.screenshot("15-session-800x600").await?;
+
+    // Every action is reachable with Tab and works with Enter.
+    let passed = w.tab_to("rotate-now", 12).await?;
+    eprintln!("Tab order to Rotate now: {passed:?}");
+    w.keys(ENTER).await?;
+    w.wait_text("#rotation-count", |t| t == "1 rotation", 10)
+        .await?;
+    let passed = w.tab_to("BUTTON[sessions]", 12).await?;
+    eprintln!("then to the Sessions view: {passed:?}");
+    w.keys(ENTER).await?;
+    w.wait_text("#sessions-table", |t| t.contains("this device"), 15)
+        .await?;
+    assert_no_horizontal_overflow(&w, "sessions").await?;
+    w.screenshot("16-sessions-800x600").await?;
+
+    // The next Tab lands on the session's Revoke button, with a visible focus ring.
+    w.keys(TAB).await?;
+    let focus = w
+        .js("const a = document.activeElement; return [a.textContent, getComputedStyle(a).outlineStyle];")
+        .await?;
+    assert_eq!(focus, serde_json::json!(["Revoke", "solid"]), "focus and its ring");
     w.close().await;
     Ok(())
 }
 
-/// warden-app and its descendants (WebKit's web and network processes).
-fn app_tree() -> Vec<u32> {
-    let mut all: Vec<(u32, u32, String)> = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let name = stat[open + 1..close].to_string();
-        let ppid = stat[close + 2..]
-            .split(' ')
-            .nth(1)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        all.push((pid, ppid, name));
-    }
-    let mut tree: Vec<u32> = all
-        .iter()
-        .filter(|p| p.2 == "warden-app")
-        .map(|p| p.0)
-        .collect();
-    let mut i = 0;
-    while i < tree.len() {
-        let parent = tree[i];
-        tree.extend(all.iter().filter(|p| p.1 == parent).map(|p| p.0));
-        i += 1;
-    }
-    tree
-}
-
-fn cpu_ticks(pids: &[u32]) -> u64 {
-    pids.iter()
-        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
-        .filter_map(|stat| {
-            let rest = &stat[stat.rfind(')')? + 2..];
-            let f: Vec<&str> = rest.split(' ').collect();
-            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-        })
-        .sum()
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
+/// Nothing sticks out to the right at this size: no horizontal scrolling,
+/// every button fully inside the window.
+async fn assert_no_horizontal_overflow(w: &Window, screen: &str) -> Result<()> {
+    let v = w
+        .js(
+            "const W = document.documentElement.clientWidth;
+             const over = [...document.querySelectorAll('button, input, .card, table')]
+               .filter((e) => e.offsetParent !== null && e.getBoundingClientRect().right > W + 0.5)
+               .map((e) => (e.id || e.tagName) + ':' + Math.round(e.getBoundingClientRect().right));
+             return {W, scroll: document.documentElement.scrollWidth, over};",
+        )
+        .await?;
+    let width = v["W"].as_f64().unwrap_or(0.0);
+    let scroll = v["scroll"].as_f64().unwrap_or(f64::MAX);
+    assert!(
+        scroll <= width && v["over"].as_array().is_some_and(|a| a.is_empty()),
+        "{screen}: content wider than the window at 800x600: {v}"
+    );
+    Ok(())
 }

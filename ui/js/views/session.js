@@ -30,6 +30,20 @@ export function render(main, hooks) {
     try { await ipc.rotateNow(); } catch (e) { hooks.onError(/** @type {any} */ (e).message); }
     rotate.disabled = false; rotate.textContent = 'Rotate now';
   } }, 'Rotate now'));
+  const checkResult = h('span', { id: 'access-check', class: 'meta', role: 'status' });
+  const check = /** @type {HTMLButtonElement} */ (h('button', { type: 'button', id: 'check-access', onclick: async () => {
+    check.disabled = true;
+    checkResult.textContent = 'Asking the server…';
+    checkResult.classList.remove('bad');
+    try {
+      const r = await ipc.checkAccess();
+      checkResult.textContent = `The server accepts the access token: ${r.username} (user ${r.id}), GET ${r.path}`;
+    } catch (e) {
+      checkResult.textContent = `Refused: ${/** @type {any} */ (e).message} (${/** @type {any} */ (e).code})`;
+      checkResult.classList.add('bad');
+    }
+    check.disabled = false;
+  } }, 'Check with server'));
   const logout = h('button', { type: 'button', id: 'log-out', onclick: async () => {
     try { await ipc.logOut(); hooks.onDone('You logged out. Your refresh token was removed from the keyring.'); } catch (e) { hooks.onError(/** @type {any} */ (e).message); }
   } }, 'Log out');
@@ -49,7 +63,8 @@ export function render(main, hooks) {
     h('h1', null, 'Session'),
     h('div', { class: 'cards' }, card('access-card', 'Access token'), card('refresh-card', 'Refresh token')),
     h('p', { class: 'num', id: 'rotation-line' }),
-    h('div', { class: 'row' }, rotate, logout, everywhere),
+    h('div', { class: 'row' }, rotate, check, logout, everywhere),
+    checkResult,
     h('p', { class: 'recent', id: 'recent' }),
   );
 }
@@ -118,8 +133,11 @@ export function tick(s, recent) {
 
 /** @param {ipc.Exchange} x */
 function label(x) {
-  if (x.path.includes('token/refresh')) return 'rotated';
-  if (x.path.endsWith('api/token/')) return 'signed in';
+  // Remote servers may mount SimpleJWT elsewhere (auth/jwt/create/, …).
+  if (x.path.includes('refresh')) return 'rotated';
+  if (x.path.endsWith('api/token/') || x.path.endsWith('jwt/create/')) return 'signed in';
+  if (x.path.includes('blacklist')) return 'logged out';
+  if (x.method === 'GET' && x.path.includes('me/')) return 'access checked';
   if (x.path.includes('sessions')) return 'sessions';
   if (x.path.includes('register')) return 'account created';
   if (x.path.includes('logout')) return 'logged out';

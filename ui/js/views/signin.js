@@ -5,17 +5,40 @@ import * as ipc from '../ipc.js';
 /**
  * The sign-in screen; on the first run it offers to create a local account.
  * @param {HTMLElement} main
- * @param {{firstRun: boolean, notice?: string|null, error?: string|null}} opts
+ * @param {{firstRun: boolean, notice?: string|null, error?: string|null, remote?: ipc.RemoteServer|null}} opts
  */
 export function render(main, opts) {
   let creating = opts.firstRun;
   const error = h('p', { class: 'notice error', role: 'alert', id: 'signin-error', hidden: true });
   const user = /** @type {HTMLInputElement} */ (h('input', { id: 'username', name: 'username', type: 'text', autocomplete: 'username', required: true }));
   const pass = /** @type {HTMLInputElement} */ (h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true }));
-  const url = /** @type {HTMLInputElement} */ (h('input', { id: 'server-url', name: 'server-url', type: 'url', placeholder: 'https://example.com/ (empty: this computer)' }));
+  const last = opts.remote || null;
+  /** @param {string} id @param {string} placeholder @param {string} [value] */
+  const field = (id, placeholder, value) => /** @type {HTMLInputElement} */ (h('input', { id, name: id, type: 'text', placeholder, value: value || '', spellcheck: 'false', autocapitalize: 'off' }));
+  const url = /** @type {HTMLInputElement} */ (h('input', { id: 'server-url', name: 'server-url', type: 'url', placeholder: 'https://example.com/ (empty: this computer)', value: last?.url || '' }));
+  const header = field('header-type', 'Bearer', last?.header_type);
+  /** [form field, RemoteServer key, label, SimpleJWT default] */
+  const pathFields = /** @type {[HTMLInputElement, keyof ipc.RemoteServer, string][]} */ ([
+    [field('path-token', 'api/token/', last?.token_path), 'token_path', 'Obtain pair'],
+    [field('path-refresh', 'api/token/refresh/', last?.refresh_path), 'refresh_path', 'Refresh'],
+    [field('path-verify', 'api/token/verify/', last?.verify_path), 'verify_path', 'Verify'],
+    [field('path-blacklist', 'api/token/blacklist/', last?.blacklist_path), 'blacklist_path', 'Blacklist (log out)'],
+    [field('path-me', 'api/me/', last?.me_path), 'me_path', 'Account (check access)'],
+  ]);
+  const customised = !!last && (!!last.header_type || pathFields.some(([, key]) => !!last[key]));
   const title = h('h1', { id: 'signin-title' });
   const submit = /** @type {HTMLButtonElement} */ (h('button', { type: 'submit', class: 'primary', id: 'signin-submit' }));
-  const remote = h('details', { id: 'remote' }, h('summary', null, 'Another server'), h('label', { for: 'server-url' }, 'Server URL (Warden or SimpleJWT)'), url);
+  const remote = h('details', { id: 'remote', open: !!last },
+    h('summary', null, 'Another server'),
+    h('label', { for: 'server-url' }, 'Server URL (Warden or SimpleJWT)'), url,
+    h('details', { id: 'remote-advanced', open: customised },
+      h('summary', null, 'Paths and header type (only if they differ from SimpleJWT’s)'),
+      h('div', { class: 'grid2' },
+        h('label', { for: 'header-type' }, 'Header type'), header,
+        ...pathFields.flatMap(([input, , label]) => [h('label', { for: input.id }, label), input]),
+      ),
+    ),
+  );
   const toggle = h('button', { type: 'button', id: 'signin-toggle', onclick: () => { creating = !creating; sync(); } });
 
   function sync() {
@@ -24,6 +47,15 @@ export function render(main, opts) {
     toggle.textContent = creating ? 'I already have an account' : 'Create a local account';
     pass.autocomplete = creating ? 'new-password' : 'current-password';
     remote.hidden = creating;
+  }
+
+  /** @returns {ipc.RemoteServer | null} what the form says; null: this computer */
+  function remoteServer() {
+    if (!url.value.trim()) return null;
+    /** @type {ipc.RemoteServer} */
+    const r = { url: url.value.trim(), header_type: header.value.trim() };
+    for (const [input, key] of pathFields) r[key] = input.value.trim();
+    return r;
   }
 
   /** @param {SubmitEvent} e */
@@ -35,7 +67,7 @@ export function render(main, opts) {
     error.hidden = true;
     try {
       if (creating) await ipc.createAccount(user.value, pass.value);
-      else await ipc.signIn(user.value, pass.value, url.value.trim() || null);
+      else await ipc.signIn(user.value, pass.value, remoteServer());
       // The session-changed event moves the app to the session view.
     } catch (err) {
       const ce = /** @type {ipc.CommandError} */ (err);
