@@ -72,7 +72,7 @@ pub fn encode_items(items: impl IntoIterator<Item = (u128, UnixTime)>) -> Vec<u8
 
 /// The inverse of [`encode_items`]; `None` when the length is not a whole number of items.
 pub fn decode_items(bytes: &[u8]) -> Option<Vec<(u128, UnixTime)>> {
-    if bytes.len() % ITEM_BYTES != 0 {
+    if !bytes.len().is_multiple_of(ITEM_BYTES) {
         return None;
     }
     bytes

@@ -14,6 +14,7 @@ pub mod conformance;
 mod error;
 mod feed;
 mod housekeeping;
+pub mod migrations;
 mod rows;
 mod schema;
 mod sessions;

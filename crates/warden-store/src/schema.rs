@@ -12,12 +12,8 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{Error, Result};
 
 /// In order; the index + 1 is the schema version a migration produces.
-/// The PostgreSQL store keeps its own list beside these (`migrations/postgres/`),
-/// numbered the same way: one directory holds both stores' schema history.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/sqlite/0001_init.sql"),
-    include_str!("../migrations/sqlite/0002_revocation_feed.sql"),
-];
+/// Listed in [`crate::migrations`] beside the PostgreSQL store's.
+const MIGRATIONS: &[&str] = crate::migrations::SQLITE;
 
 /// "Wrdn" as a big-endian 32-bit integer.
 const APPLICATION_ID: i64 = 0x5772_646e;

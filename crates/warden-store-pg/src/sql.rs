@@ -1,0 +1,854 @@
+//! Every operation as SQL inside the caller's transaction. Mirrors the SQLite
+//! store (crates/warden-store/src/{users,sessions,throttle,audit,housekeeping}.rs)
+//! with PostgreSQL's row locks where SQLite relies on its single writer:
+//!
+//! - rotation locks the session row (`FOR UPDATE`) and only then reads the
+//!   presented token and its successor: every change to a family's tokens
+//!   happens under that lock, so concurrent refreshes of one token (on any
+//!   node) are serialised and exactly one sees it as the head;
+//! - user changes that revoke, and deletes, lock the user row first, so a
+//!   login racing them either lands before (and is revoked) or fails;
+//! - the throttle row is locked before counting.
+
+use postgres::Transaction;
+use postgres::types::ToSql;
+use warden_auth::feed::{FeedKind, encode_items, entry_from_row};
+use warden_auth::lockout;
+use warden_auth::model::{
+    AuditEntry, AuditEvent, AuditKind, AuditQuery, FeedPage, FlushReport, LiveRevocations,
+    NewSession, NewUser, OutstandingToken, RevocationReason, RevokeRequest, RevokeTarget,
+    RevokedJti, RevokedSession, RotationOutcome, RotationRequest, Session, ThrottleState, User,
+    UserQuery, UserUpdate,
+};
+use warden_auth::rotation::{RotationDecision, decide};
+use warden_auth::store::ThrottlePolicy;
+use warden_auth::{Jti, SessionId, UnixTime, UserId};
+
+use crate::error::{Error, Result};
+use crate::rows::{
+    self, AUDIT_COLUMNS, SESSION_COLUMNS, SESSION_FROM, TOKEN_COLUMNS, USER_COLUMNS, get, id_bytes,
+    opt_id_bytes,
+};
+
+type Tx<'a, 'b> = &'a mut Transaction<'b>;
+type P<'a> = &'a (dyn ToSql + Sync);
+
+/// The NOTIFY channel the feed's writers signal and every node listens on.
+pub const FEED_CHANNEL: &str = "warden_revocations";
+/// `pg_advisory_xact_lock` key serialising feed appends ("Wrdn" + 1).
+const FEED_LOCK: i64 = 0x5772_646e_0001;
+/// How long flushed-out feed rows are kept at least (seconds).
+pub const FEED_KEEP: i64 = 86_400;
+pub const DEFAULT_SEARCH_LIMIT: u32 = 100;
+pub const MAX_SEARCH_LIMIT: u32 = 1_000;
+pub const DEFAULT_AUDIT_LIMIT: u32 = 100;
+pub const MAX_AUDIT_LIMIT: u32 = 10_000;
+
+fn one<T>(
+    tx: Tx,
+    sql: &str,
+    params: &[P],
+    f: impl Fn(&postgres::Row) -> Result<T>,
+) -> Result<Option<T>> {
+    match tx.query_opt(sql, params)? {
+        Some(row) => f(&row).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn all<T>(
+    tx: Tx,
+    sql: &str,
+    params: &[P],
+    f: impl Fn(&postgres::Row) -> Result<T>,
+) -> Result<Vec<T>> {
+    tx.query(sql, params)?.iter().map(f).collect()
+}
+
+// --- users ---
+
+pub fn fold(s: &str) -> String {
+    s.to_lowercase()
+}
+
+fn email_key(email: Option<&str>) -> Option<String> {
+    email.filter(|e| !e.is_empty()).map(fold)
+}
+
+fn check_unique(
+    tx: Tx,
+    username_key: Option<&str>,
+    email_key: Option<&str>,
+    except: Option<UserId>,
+) -> Result<()> {
+    if let Some(key) = username_key {
+        let taken = tx.query_opt(
+            "SELECT 1 FROM users WHERE username_key = $1 AND id IS DISTINCT FROM $2",
+            &[&key, &except],
+        )?;
+        if taken.is_some() {
+            return Err(Error::Conflict("username is taken".into()));
+        }
+    }
+    if let Some(key) = email_key {
+        let taken = tx.query_opt(
+            "SELECT 1 FROM users WHERE email_key = $1 AND id IS DISTINCT FROM $2",
+            &[&key, &except],
+        )?;
+        if taken.is_some() {
+            return Err(Error::Conflict("email is taken".into()));
+        }
+    }
+    Ok(())
+}
+
+pub fn create_user(tx: Tx, user: &NewUser, now: UnixTime, events: &[AuditEvent]) -> Result<User> {
+    let username_key = fold(&user.username);
+    let email_key = email_key(user.email.as_deref());
+    check_unique(tx, Some(&username_key), email_key.as_deref(), None)?;
+    let row = tx.query_one(
+        "INSERT INTO users (username, username_key, email, email_key, email_verified,
+                            password_hash, is_active, is_staff, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        &[
+            &user.username,
+            &username_key,
+            &user.email,
+            &email_key,
+            &user.email_verified,
+            &user.password_hash,
+            &user.is_active,
+            &user.is_staff,
+            &now,
+        ],
+    )?;
+    let id: i64 = get(&row, 0)?;
+    let events: Vec<AuditEvent> = events
+        .iter()
+        .map(|e| AuditEvent {
+            subject: e.subject.or(Some(id)),
+            ..e.clone()
+        })
+        .collect();
+    append_audit(tx, &events)?;
+    user_by_id(tx, id)?.ok_or_else(|| Error::Corrupt(format!("user {id} vanished after insert")))
+}
+
+pub fn user_by_id(tx: Tx, id: UserId) -> Result<Option<User>> {
+    one(
+        tx,
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
+        &[&id],
+        rows::user,
+    )
+}
+
+pub fn user_by_username(tx: Tx, username: &str) -> Result<Option<User>> {
+    one(
+        tx,
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE username_key = $1"),
+        &[&fold(username)],
+        rows::user,
+    )
+}
+
+pub fn user_by_email(tx: Tx, email: &str) -> Result<Option<User>> {
+    let Some(key) = email_key(Some(email)) else {
+        return Ok(None);
+    };
+    one(
+        tx,
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE email_key = $1"),
+        &[&key],
+        rows::user,
+    )
+}
+
+/// Substring match with `strpos` on the folded keys (no LIKE, so `%` and `_` are plain).
+pub fn search_users(tx: Tx, q: &UserQuery) -> Result<Vec<User>> {
+    let text = q.text.as_deref().map(fold);
+    let limit = i64::from(match q.limit {
+        0 => DEFAULT_SEARCH_LIMIT,
+        n => n.min(MAX_SEARCH_LIMIT),
+    });
+    let offset = i64::from(q.offset);
+    all(
+        tx,
+        &format!(
+            "SELECT {USER_COLUMNS} FROM users
+             WHERE ($1::text IS NULL OR strpos(username_key, $1) > 0
+                    OR strpos(coalesce(email_key, ''), $1) > 0)
+               AND ($2::boolean IS NULL OR is_active = $2)
+               AND ($3::boolean IS NULL OR is_staff = $3)
+               AND ($4::bigint IS NULL OR locked_until > $4)
+             ORDER BY id
+             LIMIT $5 OFFSET $6"
+        ),
+        &[&text, &q.active, &q.staff, &q.locked_at, &limit, &offset],
+        rows::user,
+    )
+}
+
+pub fn update_user(
+    tx: Tx,
+    id: UserId,
+    update: &UserUpdate,
+    revoke: Option<&RevokeRequest>,
+    events: &[AuditEvent],
+) -> Result<Option<(User, Vec<RevokedSession>)>> {
+    // Locks the row: a login racing this waits, then sees the revocation.
+    let Some(mut user) = one(
+        tx,
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 FOR UPDATE"),
+        &[&id],
+        rows::user,
+    )?
+    else {
+        return Ok(None);
+    };
+    if let Some(email) = &update.email {
+        check_unique(tx, None, email_key(email.as_deref()).as_deref(), Some(id))?;
+        user.email = email.clone();
+    }
+    if let Some(hash) = &update.password_hash {
+        user.password_hash = hash.clone();
+    }
+    if let Some(at) = update.password_changed_at {
+        user.password_changed_at = Some(at);
+    }
+    if let Some(v) = update.email_verified {
+        user.email_verified = v;
+    }
+    if let Some(v) = update.is_active {
+        user.is_active = v;
+    }
+    if let Some(v) = update.is_staff {
+        user.is_staff = v;
+    }
+    if let Some(v) = update.locked_until {
+        user.locked_until = v;
+    }
+    if let Some(v) = update.last_login {
+        user.last_login = Some(v);
+    }
+    tx.execute(
+        "UPDATE users SET email = $2, email_key = $3, email_verified = $4, password_hash = $5,
+                          is_active = $6, is_staff = $7, last_login = $8,
+                          password_changed_at = $9, locked_until = $10
+         WHERE id = $1",
+        &[
+            &id,
+            &user.email,
+            &email_key(user.email.as_deref()),
+            &user.email_verified,
+            &user.password_hash,
+            &user.is_active,
+            &user.is_staff,
+            &user.last_login,
+            &user.password_changed_at,
+            &user.locked_until,
+        ],
+    )?;
+    let revoked = match revoke {
+        Some(request) => revoke_sessions(tx, request)?,
+        None => Vec::new(),
+    };
+    append_audit(tx, events)?;
+    Ok(Some((user, revoked)))
+}
+
+pub fn delete_user(tx: Tx, id: UserId, now: UnixTime, events: &[AuditEvent]) -> Result<bool> {
+    if tx
+        .query_opt("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&id])?
+        .is_none()
+    {
+        return Ok(false);
+    }
+    revoke_sessions(
+        tx,
+        &RevokeRequest {
+            target: RevokeTarget::User {
+                user_id: id,
+                except: None,
+            },
+            reason: RevocationReason::UserDeleted,
+            actor: None,
+            now,
+            audit: Vec::new(),
+        },
+    )?;
+    tx.execute("DELETE FROM users WHERE id = $1", &[&id])?;
+    append_audit(tx, events)?;
+    Ok(true)
+}
+
+// --- throttle ---
+
+fn throttle_state(row: &postgres::Row) -> Result<ThrottleState> {
+    let failures: i64 = get(row, 1)?;
+    Ok(ThrottleState {
+        key: get(row, 0)?,
+        failures: u32::try_from(failures)
+            .map_err(|_| Error::Corrupt(format!("failure count {failures}")))?,
+        window_started_at: get(row, 2)?,
+        locked_until: get(row, 3)?,
+    })
+}
+
+pub fn throttle(tx: Tx, key: &str) -> Result<Option<ThrottleState>> {
+    one(
+        tx,
+        "SELECT key, failures, window_started_at, locked_until FROM login_throttle WHERE key = $1",
+        &[&key],
+        throttle_state,
+    )
+}
+
+pub fn record_failure(
+    tx: Tx,
+    key: &str,
+    now: UnixTime,
+    policy: ThrottlePolicy,
+    events: &[AuditEvent],
+) -> Result<ThrottleState> {
+    // Make sure a row exists to lock (a placeholder with no failures, which
+    // never outlives this transaction), then count under the lock.
+    tx.execute(
+        "INSERT INTO login_throttle (key, failures, window_started_at, window_ends_at)
+         VALUES ($1, 0, 0, 0) ON CONFLICT (key) DO NOTHING",
+        &[&key],
+    )?;
+    let previous = one(
+        tx,
+        "SELECT key, failures, window_started_at, locked_until FROM login_throttle
+         WHERE key = $1 FOR UPDATE",
+        &[&key],
+        throttle_state,
+    )?
+    .filter(|s| s.failures > 0 || s.locked_until.is_some());
+    let next = lockout::after_failure(previous.as_ref(), key, now, policy);
+    tx.execute(
+        "UPDATE login_throttle SET failures = $2, window_started_at = $3, window_ends_at = $4,
+                                   locked_until = $5
+         WHERE key = $1",
+        &[
+            &next.key,
+            &i64::from(next.failures),
+            &next.window_started_at,
+            &next.window_started_at.saturating_add(policy.window),
+            &next.locked_until,
+        ],
+    )?;
+    append_audit(tx, events)?;
+    Ok(next)
+}
+
+pub fn clear_failures(tx: Tx, key: &str) -> Result<()> {
+    tx.execute("DELETE FROM login_throttle WHERE key = $1", &[&key])?;
+    Ok(())
+}
+
+// --- sessions and tokens ---
+
+pub fn session(tx: Tx, id: SessionId) -> Result<Option<Session>> {
+    one(
+        tx,
+        &format!("SELECT {SESSION_COLUMNS} FROM {SESSION_FROM} WHERE s.id = $1"),
+        &[&id_bytes(id.0)],
+        rows::session,
+    )
+}
+
+fn session_for_update(tx: Tx, id: SessionId) -> Result<Option<Session>> {
+    one(
+        tx,
+        &format!("SELECT {SESSION_COLUMNS} FROM {SESSION_FROM} WHERE s.id = $1 FOR UPDATE OF s"),
+        &[&id_bytes(id.0)],
+        rows::session,
+    )
+}
+
+pub fn sessions_of_user(tx: Tx, user: UserId, include_revoked: bool) -> Result<Vec<Session>> {
+    all(
+        tx,
+        &format!(
+            "SELECT {SESSION_COLUMNS} FROM {SESSION_FROM}
+             WHERE s.user_id = $1 AND ($2 OR s.revoked_at IS NULL)
+             ORDER BY s.created_at DESC, s.id DESC"
+        ),
+        &[&user, &include_revoked],
+        rows::session,
+    )
+}
+
+pub fn token(tx: Tx, jti: Jti) -> Result<Option<OutstandingToken>> {
+    one(
+        tx,
+        &format!("SELECT {TOKEN_COLUMNS} FROM outstanding_tokens WHERE jti = $1"),
+        &[&id_bytes(jti.0)],
+        rows::token,
+    )
+}
+
+pub fn tokens_of(tx: Tx, id: SessionId) -> Result<Vec<OutstandingToken>> {
+    all(
+        tx,
+        &format!(
+            "SELECT {TOKEN_COLUMNS} FROM outstanding_tokens WHERE session_id = $1 ORDER BY seq"
+        ),
+        &[&id_bytes(id.0)],
+        rows::token,
+    )
+}
+
+fn insert_token(tx: Tx, t: &OutstandingToken) -> Result<()> {
+    tx.execute(
+        "INSERT INTO outstanding_tokens (jti, session_id, user_id, token_type,
+             signing_input_sha256, kid, issued_at, expires_at, parent_jti, rotated_at,
+             successor_jti, address)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        &[
+            &id_bytes(t.jti.0),
+            &id_bytes(t.session_id.0),
+            &t.user_id,
+            &t.token_type.as_str(),
+            &t.signing_input_sha256,
+            &t.kid,
+            &t.issued_at,
+            &t.expires_at,
+            &opt_id_bytes(t.parent_jti.map(|j| j.0)),
+            &t.rotated_at,
+            &opt_id_bytes(t.successor_jti.map(|j| j.0)),
+            &t.address,
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn open_session(tx: Tx, new: &NewSession) -> Result<()> {
+    let s = &new.session;
+    if new.token.session_id != s.id {
+        return Err(Error::Invalid(
+            "the first token of a session must belong to it".into(),
+        ));
+    }
+    // First, and the existence check: a login racing a delete_user (which
+    // locks the user row) waits for it and then finds no user.
+    let users = tx.execute(
+        "UPDATE users SET last_login = $2 WHERE id = $1",
+        &[&s.user_id, &s.created_at],
+    )?;
+    if users == 0 {
+        return Err(Error::Conflict(format!(
+            "user {} does not exist",
+            s.user_id
+        )));
+    }
+    tx.execute(
+        "INSERT INTO sessions (user_id, id, kind, created_at, last_rotated_at, rotation_count,
+             head_jti, expires_at, max_expires_at, revoked_at, revoked_reason, revoked_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        &[
+            &s.user_id,
+            &id_bytes(s.id.0),
+            &s.kind.as_str(),
+            &s.created_at,
+            &s.last_rotated_at,
+            &i64::from(s.rotation_count),
+            &id_bytes(s.head_jti.0),
+            &s.expires_at,
+            &s.max_expires_at,
+            &s.revoked_at,
+            &s.revoked_reason.map(RevocationReason::as_str),
+            &s.revoked_by,
+        ],
+    )?;
+    let c = &s.client;
+    if c.device_label.is_some() || c.user_agent.is_some() || c.address.is_some() {
+        tx.execute(
+            "INSERT INTO session_clients (session_id, device_label, user_agent, address)
+             VALUES ($1, $2, $3, $4)",
+            &[
+                &id_bytes(s.id.0),
+                &c.device_label,
+                &c.user_agent,
+                &c.address,
+            ],
+        )?;
+    }
+    insert_token(tx, &new.token)?;
+    append_audit(tx, &new.audit)
+}
+
+/// Revokes the target's live sessions with one `UPDATE ... RETURNING`
+/// (row locks make it exact under concurrency) and appends the feed entry.
+pub fn revoke_sessions(tx: Tx, request: &RevokeRequest) -> Result<Vec<RevokedSession>> {
+    let reason = request.reason.as_str();
+    let map = |row: &postgres::Row| -> Result<RevokedSession> {
+        Ok(RevokedSession {
+            id: SessionId(rows::id_at(row, 0)?),
+            user_id: get(row, 1)?,
+            max_expires_at: get(row, 2)?,
+            reason: request.reason,
+        })
+    };
+    let revoked = match request.target {
+        RevokeTarget::Session(id) => all(
+            tx,
+            "UPDATE sessions SET revoked_at = $2, revoked_reason = $3, revoked_by = $4
+             WHERE id = $1 AND revoked_at IS NULL
+             RETURNING id, user_id, max_expires_at",
+            &[&id_bytes(id.0), &request.now, &reason, &request.actor],
+            map,
+        )?,
+        RevokeTarget::User { user_id, except } => all(
+            tx,
+            "UPDATE sessions SET revoked_at = $3, revoked_reason = $4, revoked_by = $5
+             WHERE user_id = $1 AND revoked_at IS NULL AND ($2::bytea IS NULL OR id <> $2)
+             RETURNING id, user_id, max_expires_at",
+            &[
+                &user_id,
+                &opt_id_bytes(except.map(|s| s.0)),
+                &request.now,
+                &reason,
+                &request.actor,
+            ],
+            map,
+        )?,
+    };
+    if let Some(first) = revoked.first() {
+        let items = encode_items(revoked.iter().map(|s| (s.id.0, s.max_expires_at)));
+        append_feed(tx, request.now, FeedKind::Sessions, first.reason, items)?;
+    }
+    append_audit(tx, &request.audit)?;
+    Ok(revoked)
+}
+
+pub fn revoke_jti(tx: Tx, r: &RevokedJti, events: &[AuditEvent]) -> Result<()> {
+    let inserted = tx.execute(
+        "INSERT INTO revoked_jtis (jti, session_id, user_id, revoked_at, expires_at, reason)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (jti) DO NOTHING",
+        &[
+            &id_bytes(r.jti.0),
+            &opt_id_bytes(r.session_id.map(|s| s.0)),
+            &r.user_id,
+            &r.revoked_at,
+            &r.expires_at,
+            &r.reason.as_str(),
+        ],
+    )?;
+    if inserted > 0 {
+        let items = encode_items([(r.jti.0, r.expires_at)]);
+        append_feed(tx, r.revoked_at, FeedKind::Jtis, r.reason, items)?;
+    }
+    append_audit(tx, events)
+}
+
+pub fn extend_session(tx: Tx, id: SessionId, expires_at: UnixTime, now: UnixTime) -> Result<()> {
+    tx.execute(
+        "UPDATE sessions
+         SET expires_at = least($2, max_expires_at), last_rotated_at = $3,
+             rotation_count = rotation_count + 1
+         WHERE id = $1 AND revoked_at IS NULL",
+        &[&id_bytes(id.0), &expires_at, &now],
+    )?;
+    Ok(())
+}
+
+fn required<T>(v: Option<T>, what: &str) -> Result<T> {
+    v.ok_or_else(|| Error::Invalid(format!("rotation decided without its {what}")))
+}
+
+/// Locks the family (the session row), then reads the presented token and
+/// its successor, decides with the engine's `decide`, and applies the
+/// decision, all in the caller's transaction.
+pub fn rotate(tx: Tx, req: &RotationRequest) -> Result<RotationOutcome> {
+    let unlocked = token(tx, req.presented_jti)?;
+    let session = match &unlocked {
+        Some(t) => session_for_update(tx, t.session_id)?,
+        None => None,
+    };
+    // Re-read under the lock: a concurrent rotation committed before we got
+    // it is visible now (READ COMMITTED takes a new snapshot per statement).
+    let presented = match &session {
+        Some(_) => token(tx, req.presented_jti)?,
+        None => unlocked,
+    };
+    let successor = match presented.as_ref().and_then(|t| t.successor_jti) {
+        Some(jti) => token(tx, jti)?,
+        None => None,
+    };
+    let decision = decide(
+        &req.presented_signing_input_sha256,
+        presented.as_ref(),
+        session.as_ref(),
+        successor.as_ref(),
+        req.now,
+        req.policy,
+    );
+    let event = |kind: AuditKind, session: &Session| {
+        AuditEvent::new(req.now, kind)
+            .subject(session.user_id)
+            .session(session.id)
+            .jti(req.presented_jti)
+            .address(req.address.clone())
+    };
+    match decision {
+        RotationDecision::Refuse(refusal) => Ok(RotationOutcome::Refused(refusal)),
+        RotationDecision::Rotate => {
+            let presented = required(presented, "presented token")?;
+            let session = required(session, "session")?;
+            if req.successor.session_id != session.id {
+                return Err(Error::Invalid(
+                    "the prepared successor belongs to another session".into(),
+                ));
+            }
+            let successor = OutstandingToken {
+                parent_jti: Some(presented.jti),
+                rotated_at: None,
+                successor_jti: None,
+                ..req.successor.clone()
+            };
+            tx.execute(
+                "UPDATE outstanding_tokens SET rotated_at = $2, successor_jti = $3 WHERE jti = $1",
+                &[
+                    &id_bytes(presented.jti.0),
+                    &req.now,
+                    &id_bytes(successor.jti.0),
+                ],
+            )?;
+            insert_token(tx, &successor)?;
+            let session = one(
+                tx,
+                &format!(
+                    "WITH s AS (
+                         UPDATE sessions SET head_jti = $2, expires_at = $3, last_rotated_at = $4,
+                                             rotation_count = rotation_count + 1
+                         WHERE id = $1 RETURNING *)
+                     SELECT {SESSION_COLUMNS} FROM s LEFT JOIN session_clients c ON c.session_id = s.id"
+                ),
+                &[
+                    &id_bytes(session.id.0),
+                    &id_bytes(successor.jti.0),
+                    &successor.expires_at,
+                    &req.now,
+                ],
+                rows::session,
+            )?;
+            let session = required(session, "session")?;
+            append_audit(
+                tx,
+                &[event(AuditKind::Rotated, &session)
+                    .detail(serde_json::json!({ "successor": successor.jti.to_string() }))],
+            )?;
+            Ok(RotationOutcome::Rotated { session, successor })
+        }
+        RotationDecision::GraceReplay => {
+            let session = required(session, "session")?;
+            let successor = required(successor, "successor")?;
+            append_audit(
+                tx,
+                &[event(AuditKind::GraceReplay, &session)
+                    .detail(serde_json::json!({ "successor": successor.jti.to_string() }))],
+            )?;
+            Ok(RotationOutcome::GraceReplay { session, successor })
+        }
+        RotationDecision::ReuseDetected => {
+            let session = required(session, "session")?;
+            revoke_sessions(
+                tx,
+                &RevokeRequest {
+                    target: RevokeTarget::Session(session.id),
+                    reason: RevocationReason::ReuseDetected,
+                    actor: None,
+                    now: req.now,
+                    audit: vec![
+                        event(AuditKind::ReuseDetected, &session)
+                            .reason("a rotated-away refresh token was presented again"),
+                    ],
+                },
+            )?;
+            let session = required(self::session(tx, session.id)?, "session")?;
+            Ok(RotationOutcome::ReuseDetected { session })
+        }
+    }
+}
+
+// --- the revocation feed ---
+
+/// Appends one entry under the feed's transaction-scoped advisory lock (held
+/// until commit, so positions are gapless and in commit order across nodes)
+/// and queues the NOTIFY that PostgreSQL delivers at commit.
+fn append_feed(
+    tx: Tx,
+    at: UnixTime,
+    kind: FeedKind,
+    reason: RevocationReason,
+    items: Vec<u8>,
+) -> Result<()> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
+    let row = tx.query_one(
+        "INSERT INTO revocation_feed (seq, at, kind, reason, items)
+         SELECT coalesce(max(seq), 0) + 1, $1, $2, $3, $4 FROM revocation_feed
+         RETURNING seq",
+        &[&at, &kind.as_str(), &reason.as_str(), &items],
+    )?;
+    let seq: i64 = get(&row, 0)?;
+    tx.execute(
+        "SELECT pg_notify($1, $2)",
+        &[&FEED_CHANNEL, &seq.to_string()],
+    )?;
+    Ok(())
+}
+
+pub fn feed_head(tx: Tx) -> Result<i64> {
+    let row = tx.query_one("SELECT coalesce(max(seq), 0) FROM revocation_feed", &[])?;
+    get(&row, 0)
+}
+
+pub fn feed_since(tx: Tx, after: i64, limit: u32) -> Result<FeedPage> {
+    let head = feed_head(tx)?;
+    let entries = all(
+        tx,
+        "SELECT seq, at, kind, reason, items FROM revocation_feed
+         WHERE seq > $1 ORDER BY seq LIMIT $2",
+        &[&after, &i64::from(limit.max(1))],
+        |row| {
+            let kind: &str = get(row, 2)?;
+            let reason: Option<&str> = get(row, 3)?;
+            let items: &[u8] = get(row, 4)?;
+            entry_from_row(get(row, 0)?, get(row, 1)?, kind, reason, items).map_err(Error::Corrupt)
+        },
+    )?;
+    Ok(FeedPage { entries, head })
+}
+
+// --- audit and housekeeping ---
+
+pub fn append_audit(tx: Tx, events: &[AuditEvent]) -> Result<()> {
+    for e in events {
+        let detail = if e.detail.is_null() {
+            None
+        } else {
+            Some(
+                serde_json::to_string(&e.detail)
+                    .map_err(|err| Error::Invalid(format!("audit detail: {err}")))?,
+            )
+        };
+        tx.execute(
+            "INSERT INTO audit_log (at, kind, subject, actor, session_id, jti, address, reason, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &e.at,
+                &e.kind.as_str(),
+                &e.subject,
+                &e.actor,
+                &opt_id_bytes(e.session_id.map(|s| s.0)),
+                &opt_id_bytes(e.jti.map(|j| j.0)),
+                &e.address,
+                &e.reason,
+                &detail,
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+pub fn audit(tx: Tx, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
+    let kinds: Vec<&str> = q.kinds.iter().map(|k| k.as_str()).collect();
+    let kinds: Option<Vec<&str>> = if kinds.is_empty() { None } else { Some(kinds) };
+    let limit = i64::from(match q.limit {
+        0 => DEFAULT_AUDIT_LIMIT,
+        n => n.min(MAX_AUDIT_LIMIT),
+    });
+    all(
+        tx,
+        &format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_log
+             WHERE ($1::bigint IS NULL OR subject = $1 OR actor = $1)
+               AND ($2::text[] IS NULL OR kind = ANY($2))
+               AND ($3::bytea IS NULL OR session_id = $3)
+               AND ($4::bigint IS NULL OR at >= $4)
+               AND ($5::bigint IS NULL OR at <= $5)
+               AND ($6::bigint IS NULL OR id < $6)
+             ORDER BY id DESC LIMIT $7"
+        ),
+        &[
+            &q.user,
+            &kinds,
+            &opt_id_bytes(q.session_id.map(|s| s.0)),
+            &q.since,
+            &q.until,
+            &q.before_id,
+            &limit,
+        ],
+        rows::audit_entry,
+    )
+}
+
+pub fn live_revocations(tx: Tx, now: UnixTime, keep_for: i64) -> Result<LiveRevocations> {
+    let cutoff = now.saturating_sub(keep_for);
+    let sessions = all(
+        tx,
+        "SELECT id, max_expires_at, revoked_reason FROM sessions
+         WHERE max_expires_at > $1 AND revoked_at IS NOT NULL
+         ORDER BY max_expires_at",
+        &[&cutoff],
+        |row| {
+            Ok((
+                SessionId(rows::id_at(row, 0)?),
+                get(row, 1)?,
+                rows::reason_at(row, 2).ok().flatten(),
+            ))
+        },
+    )?;
+    let jtis = all(
+        tx,
+        "SELECT jti, expires_at FROM revoked_jtis WHERE expires_at > $1 ORDER BY expires_at",
+        &[&cutoff],
+        |row| Ok((Jti(rows::id_at(row, 0)?), get(row, 1)?)),
+    )?;
+    Ok(LiveRevocations { sessions, jtis })
+}
+
+const DOOMED_SESSIONS: &str = "SELECT id FROM sessions WHERE max_expires_at < $1
+     UNION SELECT id FROM sessions WHERE expires_at < $1 AND revoked_at IS NULL";
+
+pub fn flush(tx: Tx, now: UnixTime, keep_for: i64) -> Result<FlushReport> {
+    let cutoff = now.saturating_sub(keep_for);
+    let mut outstanding_tokens = tx.execute(
+        &format!("DELETE FROM outstanding_tokens WHERE session_id IN ({DOOMED_SESSIONS})"),
+        &[&cutoff],
+    )?;
+    outstanding_tokens += tx.execute(
+        "DELETE FROM outstanding_tokens AS t
+         WHERE t.expires_at < $1
+           AND NOT EXISTS (SELECT 1 FROM sessions s
+                           WHERE s.id = t.session_id AND s.head_jti = t.jti
+                             AND s.revoked_at IS NULL)",
+        &[&cutoff],
+    )?;
+    let sessions = tx.execute(
+        &format!("DELETE FROM sessions WHERE id IN ({DOOMED_SESSIONS})"),
+        &[&cutoff],
+    )?;
+    let revoked_jtis = tx.execute("DELETE FROM revoked_jtis WHERE expires_at < $1", &[&cutoff])?;
+    let throttle_entries = tx.execute(
+        "DELETE FROM login_throttle
+         WHERE window_ends_at < $1 AND (locked_until IS NULL OR locked_until < $1)",
+        &[&cutoff],
+    )?;
+    let feed_cutoff = cutoff.min(cutoff.saturating_sub(FEED_KEEP));
+    tx.execute(
+        "DELETE FROM revocation_feed
+         WHERE at < $1 AND seq < (SELECT max(seq) FROM revocation_feed)",
+        &[&feed_cutoff],
+    )?;
+    Ok(FlushReport {
+        outstanding_tokens,
+        sessions,
+        revoked_jtis,
+        throttle_entries,
+    })
+}

@@ -1,0 +1,188 @@
+//! The PostgreSQL store against a real server (scripts/pg.sh): the shared
+//! conformance suite, each check in a fresh schema, then what only a shared
+//! database shows: two stores (two nodes) on one database.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use warden_auth::Store;
+use warden_auth::model::{RevocationReason, RevokeRequest, RevokeTarget, RotationOutcome};
+use warden_store::conformance::{self, NOW, STRICT};
+use warden_store_pg::PgStore;
+use warden_store_pg::testing::{drop_schema, fresh_schema, server_url};
+
+fn base() -> String {
+    server_url().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A fresh schema and a store on it; the schema is dropped with the guard.
+struct Fresh {
+    base: String,
+    schema: String,
+    url: String,
+}
+
+impl Fresh {
+    fn new() -> Fresh {
+        let base = base();
+        let (url, schema) = fresh_schema(&base).unwrap();
+        Fresh { base, schema, url }
+    }
+
+    fn store(&self) -> PgStore {
+        PgStore::open(&self.url).unwrap()
+    }
+}
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        let _ = drop_schema(&self.base, &self.schema);
+    }
+}
+
+#[test]
+fn conformance() {
+    for (name, check) in conformance::CHECKS {
+        eprintln!("store conformance (postgres): {name}");
+        let fresh = Fresh::new();
+        let store = fresh.store();
+        check(&store);
+    }
+}
+
+#[test]
+fn migrating_again_is_a_no_op_and_a_foreign_schema_is_refused() {
+    let fresh = Fresh::new();
+    let store = fresh.store();
+    let alice = conformance::make_user(&store, "alice");
+    drop(store);
+    let again = fresh.store();
+    assert_eq!(again.user(alice.id).unwrap().unwrap().username, "alice");
+
+    let foreign = Fresh::new();
+    let mut c = postgres::Client::connect(&foreign.url, postgres::NoTls).unwrap();
+    c.batch_execute("CREATE TABLE users (id int)").unwrap();
+    let err = PgStore::open(&foreign.url).unwrap_err();
+    assert!(err.to_string().contains("not a Warden database"), "{err}");
+}
+
+#[test]
+fn an_unreachable_server_is_unavailable_not_a_panic() {
+    // Port 1 on loopback: nothing listens there.
+    let err =
+        PgStore::open("postgres://postgres@127.0.0.1:1/warden?connect_timeout=2").unwrap_err();
+    assert!(
+        matches!(err, warden_auth::StoreError::Unavailable(_)),
+        "{err:?}"
+    );
+}
+
+/// Two stores on one database rotate one token from 32 threads (16 each):
+/// exactly one rotation wins, repeated over several tokens.
+#[test]
+fn two_stores_rotate_exactly_once() {
+    let fresh = Fresh::new();
+    let a = Arc::new(fresh.store());
+    let b = Arc::new(fresh.store());
+    let alice = conformance::make_user(a.as_ref(), "alice");
+    for round in 0..5 {
+        let login = conformance::open_session(a.as_ref(), alice.id, NOW + round);
+        let barrier = Arc::new(Barrier::new(32));
+        let handles: Vec<_> = (0..32)
+            .map(|i| {
+                let store: Arc<PgStore> = if i % 2 == 0 { a.clone() } else { b.clone() };
+                let barrier = barrier.clone();
+                let req = conformance::rotation(&login.token, NOW + round + 5, STRICT);
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    store.rotate(&req).unwrap()
+                })
+            })
+            .collect();
+        let outcomes: Vec<RotationOutcome> =
+            handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let won = outcomes
+            .iter()
+            .filter(|o| matches!(o, RotationOutcome::Rotated { .. }))
+            .count();
+        assert_eq!(won, 1, "round {round}: {outcomes:?}");
+        let children = a
+            .tokens_of_session(login.session.id)
+            .unwrap()
+            .iter()
+            .filter(|t| t.parent_jti == Some(login.token.jti))
+            .count();
+        assert_eq!(children, 1);
+    }
+}
+
+/// A revocation through one store wakes a waiter on the other (LISTEN/NOTIFY)
+/// well before the poll timeout, and the feed carries it.
+#[test]
+fn a_revocation_notifies_the_other_store() {
+    let fresh = Fresh::new();
+    let a = fresh.store();
+    let b = Arc::new(fresh.store());
+    // The first wait opens the listener and returns at once.
+    b.wait_for_feed(Duration::from_millis(10)).unwrap();
+    let alice = conformance::make_user(&a, "alice");
+    let login = conformance::open_session(&a, alice.id, NOW);
+    let waiter = {
+        let b = b.clone();
+        std::thread::spawn(move || {
+            let t0 = Instant::now();
+            b.wait_for_feed(Duration::from_secs(20)).unwrap();
+            t0.elapsed()
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    a.revoke_sessions(&RevokeRequest {
+        target: RevokeTarget::Session(login.session.id),
+        reason: RevocationReason::Logout,
+        actor: None,
+        now: NOW + 1,
+        audit: Vec::new(),
+    })
+    .unwrap();
+    let waited = waiter.join().unwrap();
+    assert!(
+        waited < Duration::from_secs(10),
+        "woken by the NOTIFY, not the 20 s timeout: {waited:?}"
+    );
+    let page = b.feed_since(0, 10).unwrap();
+    assert_eq!(page.head, 1);
+    assert_eq!(page.entries[0].revocations.sessions[0].0, login.session.id);
+}
+
+/// Killing the listener's backend (what a network cut or a database restart
+/// does to it) makes the wait fail, and the next one reconnects.
+#[test]
+fn a_lost_listener_reconnects() {
+    let fresh = Fresh::new();
+    // Named, so only this test's listener is killed (tests run in parallel).
+    let app = format!("warden_{}", fresh.schema);
+    let store = PgStore::open(&format!("{}&application_name={app}", fresh.url)).unwrap();
+    store.wait_for_feed(Duration::from_millis(10)).unwrap();
+    let mut admin = postgres::Client::connect(&fresh.base, postgres::NoTls).unwrap();
+    let killed: i64 = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE query LIKE 'LISTEN warden_revocations%' AND application_name = $1",
+            &[&app],
+        )
+        .unwrap()
+        .get(0);
+    assert!(killed >= 1);
+    let mut failed = false;
+    for _ in 0..20 {
+        if store.wait_for_feed(Duration::from_millis(100)).is_err() {
+            failed = true;
+            break;
+        }
+    }
+    assert!(failed, "the lost connection is reported");
+    // Reconnects.
+    store.wait_for_feed(Duration::from_millis(10)).unwrap();
+    assert!(store.feed_head().is_ok());
+}

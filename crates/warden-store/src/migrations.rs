@@ -1,0 +1,12 @@
+//! Both stores' schema history, from one directory (`migrations/`):
+//! `sqlite/NNNN_*.sql` for [`crate::SqliteStore`] (tracked by `PRAGMA
+//! user_version`) and `postgres/NNNN_*.sql` for the PostgreSQL store
+//! (crate `warden-store-pg`, tracked in its `warden_schema` table). In order:
+//! the index + 1 is the schema version a migration produces.
+
+pub const SQLITE: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_init.sql"),
+    include_str!("../migrations/sqlite/0002_revocation_feed.sql"),
+];
+
+pub const POSTGRES: &[&str] = &[include_str!("../migrations/postgres/0001_init.sql")];
