@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod hostile;
 pub mod http;
 
 use std::path::{Path, PathBuf};
