@@ -6,6 +6,7 @@ mod client;
 mod engine;
 mod engine_props;
 mod engine_race;
+mod hostile_races;
 mod hostile_tokens;
 mod http;
 mod interop;
