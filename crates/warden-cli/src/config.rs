@@ -11,6 +11,8 @@ use warden_auth::{AuthService, Clock, Store, SystemClock};
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
 pub const DEFAULT_FLUSH_INTERVAL: i64 = 3600;
+/// Seconds a node may go without reading the revocation feed before it fails closed.
+pub const DEFAULT_STALE_AFTER: i64 = 5;
 
 /// Where the signing keys are kept (`[server] KEY_STORE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -48,11 +50,41 @@ pub struct ServerSection {
     /// Seconds or a humantime string.
     pub FLUSH_INTERVAL: Option<Secs>,
     pub KEY_STORE: Option<KeyStoreKind>,
+    /// A `postgres://` URL (several nodes on one database) or a SQLite file
+    /// path. `--database` / `WARDEN_DATABASE` and `WARDEN_DATABASE_URL` win over it.
+    pub DATABASE: Option<String>,
+    /// PostgreSQL connections one node keeps at most.
+    pub DATABASE_MAX_CONNECTIONS: Option<usize>,
+    /// The longest pause between two reads of the revocation feed, in
+    /// milliseconds (default 50 on SQLite, which is polled; 1000 on
+    /// PostgreSQL, where NOTIFY wakes the reader at once).
+    pub REVOCATION_POLL_MS: Option<u64>,
+    /// A node that could not read the revocation feed for this long refuses
+    /// tokens (503) until it catches up. Seconds or a humantime string; default 5 s.
+    pub REVOCATION_STALE_AFTER: Option<Secs>,
 }
 
 impl ServerSection {
     pub fn key_store(&self) -> KeyStoreKind {
         self.KEY_STORE.unwrap_or_default()
+    }
+
+    /// How the node follows the revocation feed.
+    pub fn follow_settings(&self, postgres: bool) -> warden_auth::feed::FollowSettings {
+        let poll_ms = self
+            .REVOCATION_POLL_MS
+            .unwrap_or(if postgres { 1000 } else { 50 })
+            .clamp(1, 60_000);
+        let stale = self
+            .REVOCATION_STALE_AFTER
+            .map_or(DEFAULT_STALE_AFTER, Secs::get)
+            .max(1);
+        warden_auth::feed::FollowSettings {
+            poll: std::time::Duration::from_millis(poll_ms),
+            stale_after: std::time::Duration::from_secs(stale.unsigned_abs())
+                .max(std::time::Duration::from_millis(poll_ms.saturating_mul(3))),
+            ..warden_auth::feed::FollowSettings::default()
+        }
     }
 
     pub fn flush_interval(&self) -> std::time::Duration {
@@ -72,6 +104,8 @@ pub struct Context {
     /// As given or defaulted (`None`: no default exists for this user); made
     /// absolute by [`Context::prepare_database`].
     database: Option<PathBuf>,
+    /// Set when the database is PostgreSQL (then `database` is unused).
+    database_url: Option<String>,
 }
 
 impl Context {
@@ -84,16 +118,42 @@ impl Context {
             }
             None => parse_config("")?,
         };
-        let database = match database {
+        let env_url = std::env::var("WARDEN_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty());
+        let (database, database_url) = match database {
             Some(p) if p.as_os_str().is_empty() => bail!("--database must not be empty"),
-            Some(p) => Some(p.to_path_buf()),
-            None => default_database(),
+            Some(p) => match p.to_str() {
+                Some(s) if warden_store_pg::is_postgres_url(s) => (None, Some(s.to_owned())),
+                _ => (Some(p.to_path_buf()), None),
+            },
+            None => match env_url.or_else(|| server.DATABASE.clone()) {
+                Some(u) if warden_store_pg::is_postgres_url(&u) => (None, Some(u)),
+                Some(u) if u.is_empty() => bail!("[server] DATABASE must not be empty"),
+                Some(path) => (Some(PathBuf::from(path)), None),
+                None => (default_database(), None),
+            },
         };
         Ok(Context {
             settings,
             server,
             database,
+            database_url,
         })
+    }
+
+    /// True when the database is PostgreSQL (shared by several nodes).
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.is_some()
+    }
+
+    /// The database for messages and logs (a URL's password masked).
+    pub fn describe_database(&self) -> String {
+        match (&self.database_url, &self.database) {
+            (Some(url), _) => warden_store_pg::redacted_url(url),
+            (None, Some(path)) => path.display().to_string(),
+            (None, None) => "<no database>".into(),
+        }
     }
 
     fn database(&self) -> anyhow::Result<&Path> {
@@ -124,6 +184,9 @@ impl Context {
 
     /// The database's absolute path if its directory exists, without creating anything.
     pub fn existing_database(&self) -> Option<PathBuf> {
+        if self.database_url.is_some() {
+            return None;
+        }
         let database = self.database.as_deref()?;
         let parent = match database.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
@@ -133,7 +196,22 @@ impl Context {
         Some(parent.join(database.file_name()?))
     }
 
+    /// Opens the database: PostgreSQL when a URL was given (the returned
+    /// path is then the masked URL, for messages only), else the SQLite file.
     pub fn open_store(&self) -> anyhow::Result<(PathBuf, Arc<dyn Store>)> {
+        if let Some(url) = &self.database_url {
+            let max = self
+                .server
+                .DATABASE_MAX_CONNECTIONS
+                .unwrap_or(warden_store_pg::DEFAULT_MAX_CONNECTIONS);
+            let store = warden_store_pg::PgStore::open_with(url, max).with_context(|| {
+                format!(
+                    "cannot open database {}",
+                    warden_store_pg::redacted_url(url)
+                )
+            })?;
+            return Ok((PathBuf::from(self.describe_database()), Arc::new(store)));
+        }
         let path = self.prepare_database()?;
         let store = warden_store::SqliteStore::open(&path)
             .with_context(|| format!("cannot open database {}", path.display()))?;

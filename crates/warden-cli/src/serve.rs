@@ -4,7 +4,9 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context as _, anyhow, bail};
 use tokio::sync::watch;
 use tracing::{info, warn};
 use warden_auth::{AuthService, Clock, SystemClock};
@@ -21,6 +23,13 @@ pub async fn run(ctx: Context, bind: Option<String>) -> anyhow::Result<()> {
         .or_else(|| ctx.server.BIND.clone())
         .unwrap_or_else(|| DEFAULT_BIND.to_string());
     let now = SystemClock.now();
+    if ctx.is_postgres() && ctx.settings.SIGNING_KEY.is_none() {
+        bail!(
+            "a PostgreSQL database is shared by several nodes, which must sign with the same key: \
+             set SIGNING_KEY (and VERIFYING_KEY for asymmetric algorithms) in the config file \
+             given to every node"
+        );
+    }
 
     let (db, store) = {
         let ctx = ctx.clone();
@@ -44,6 +53,32 @@ pub async fn run(ctx: Context, bind: Option<String>) -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow!("internal error: {e}"))??;
     let service = Arc::new(service);
+
+    // Revocations other nodes (or `warden sessions revoke` and friends) write
+    // reach this node through the store's revocation feed. Caught up once
+    // before the socket opens; from then on the node fails closed (503) while
+    // it cannot read the feed.
+    let follow = ctx.server.follow_settings(ctx.is_postgres());
+    let follower = {
+        let service = Arc::clone(&service);
+        tokio::task::spawn_blocking(move || {
+            let mut follower = warden_auth::feed::FeedFollower::new(service, follow);
+            follower.start().map(|_| follower)
+        })
+        .await
+        .map_err(|e| anyhow!("internal error: {e}"))?
+        .context("cannot read the revocation feed")?
+    };
+    info!(
+        cursor = follower.cursor(),
+        poll_ms = u64::try_from(follow.poll.as_millis()).unwrap_or(u64::MAX),
+        stale_after_ms = u64::try_from(follow.stale_after.as_millis()).unwrap_or(u64::MAX),
+        "following the revocation feed"
+    );
+    let feed_stop = Arc::new(AtomicBool::new(false));
+    let feed = follower
+        .spawn(Arc::clone(&feed_stop))
+        .context("cannot start the revocation feed thread")?;
 
     let defaults = ServerConfig::default();
     let config = ServerConfig {
@@ -122,6 +157,13 @@ pub async fn run(ctx: Context, bind: Option<String>) -> anyhow::Result<()> {
     {
         warn!("the flush job did not stop in time");
     }
+    feed_stop.store(true, Ordering::Relaxed);
+    // It notices within one poll interval; do not hold the exit up for it.
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::task::spawn_blocking(move || feed.join()),
+    )
+    .await;
     info!("stopped");
     Ok(())
 }
