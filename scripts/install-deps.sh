@@ -36,6 +36,7 @@ tauri_dir() {
 BASE_PKGS=(
   build-essential pkg-config libssl-dev ca-certificates git curl
   dbus dbus-x11 gnome-keyring libsecret-tools keyutils xvfb xauth
+  postgresql
 )
 TAURI_PKGS=(
   build-essential curl wget file pkg-config libssl-dev

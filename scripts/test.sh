@@ -11,7 +11,7 @@
 # Local knobs (env):
 #   WARDEN_TEST_FILTER=substr   passed to `cargo test` as its test-name filter
 #   WARDEN_TEST_SKIP="fmt clippy"  skip steps by name (deps fmt clippy deps-direction
-#                               test-build test); never set this in CI
+#                               postgres test-build test); never set this in CI
 #   WARDEN_TEST_CMD='cmd'       run this (bash -c) inside the desktop session
 #                               instead of cargo test; for testing the harness
 #   WARDEN_TEST_FAIL_FAST=1     stop at the first failing step
@@ -118,6 +118,19 @@ fi
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step deps-direction check_deps_direction
+
+# PostgreSQL on loopback for the PostgreSQL store's tests and the multi-node
+# tests (scripts/pg.sh; they read WARDEN_TEST_PG_URL); stopped when this script exits.
+start_postgres() {
+  local url
+  url="$(bash "$ROOT/scripts/pg.sh" start)" || return 1
+  export WARDEN_TEST_PG_URL="$url"
+  trap 'bash "$ROOT/scripts/pg.sh" stop >/dev/null 2>&1 || true' EXIT
+  echo "WARDEN_TEST_PG_URL=$WARDEN_TEST_PG_URL"
+}
+if [ -z "${WARDEN_TEST_CMD:-}" ] && ! skipped test; then
+  step postgres start_postgres
+fi
 
 # (e) tests, inside ONE private desktop session (keyring + display)
 if [ -n "${WARDEN_TEST_CMD:-}" ]; then
