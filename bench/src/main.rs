@@ -34,6 +34,11 @@ enum Command {
     Report(report::ReportArgs),
     /// Draw the scaling curves as SVG.
     Plot(plot::PlotArgs),
+    /// Time one argon2id verification at the default (OWASP) parameters.
+    HashCost {
+        #[arg(long, default_value_t = 10)]
+        iterations: usize,
+    },
     /// Print a process's resident memory (KiB): VmRSS and VmHWM from /proc.
     Rss { pid: u32 },
 }
@@ -44,6 +49,7 @@ fn main() -> anyhow::Result<()> {
         Command::Seed(a) => seed::run(a),
         Command::Report(a) => report::run(a),
         Command::Plot(a) => plot::run(a),
+        Command::HashCost { iterations } => hash_cost(iterations),
         Command::Rss { pid } => {
             let (rss, hwm) = load::rss_kib(pid);
             println!(
@@ -54,4 +60,28 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The median of `iterations` verifications of a correct password, one thread.
+fn hash_cost(iterations: usize) -> anyhow::Result<()> {
+    let settings = warden_auth::Settings::default();
+    let hasher = warden_auth::passwords::PasswordHasher::from_settings(&settings)?;
+    let phc = hasher.hash("correct horse battery", "alice")?;
+    let mut ms = Vec::with_capacity(iterations);
+    for _ in 0..iterations.max(1) {
+        let t = std::time::Instant::now();
+        if !hasher.verify("correct horse battery", &phc) {
+            anyhow::bail!("the password did not verify");
+        }
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!(
+        "argon2id m={} t={} p={}: median {:.1} ms per verification ({} runs)",
+        settings.ARGON2_MEMORY_KIB,
+        settings.ARGON2_ITERATIONS,
+        settings.ARGON2_PARALLELISM,
+        report::median(&mut ms),
+        iterations.max(1)
+    );
+    Ok(())
 }

@@ -5,8 +5,10 @@
 //! exist verifies against a dummy hash made with the same parameters, so an
 //! unknown username costs the same time as a wrong password.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use parking_lot::{Condvar, Mutex};
+use subtle::ConstantTimeEq as _;
 
 use crate::error::{AuthError, Result};
 use crate::settings::Settings;
@@ -19,6 +21,52 @@ pub struct PasswordHasher {
     argon: Argon2<'static>,
     dummy: String,
     min_len: usize,
+    memory: MemoryPool,
+}
+
+/// The working memory of argon2 (`ARGON2_MEMORY_KIB` per computation: 19 MiB
+/// at OWASP's parameters), at most one buffer per CPU, allocated once and
+/// reused. Without it every login allocated and freed 19 MiB on whichever
+/// blocking thread served it: a burst of N concurrent logins cost N × 19 MiB,
+/// and the allocator's per-thread arenas kept it afterwards (16 concurrent
+/// logins left `warden serve` at 300+ MiB resident for good; see BENCHMARKS.md).
+/// More computations at once than CPUs would not finish sooner anyway, so
+/// callers beyond that wait their turn.
+struct MemoryPool {
+    idle: Mutex<Vec<Vec<Block>>>,
+    free_slots: Mutex<usize>,
+    slot_freed: Condvar,
+}
+
+impl MemoryPool {
+    fn new() -> MemoryPool {
+        let slots = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        MemoryPool {
+            idle: Mutex::new(Vec::new()),
+            free_slots: Mutex::new(slots),
+            slot_freed: Condvar::new(),
+        }
+    }
+
+    /// Runs `f` with at least `blocks` blocks of working memory.
+    fn with<T>(&self, blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+        {
+            let mut free = self.free_slots.lock();
+            while *free == 0 {
+                self.slot_freed.wait(&mut free);
+            }
+            *free -= 1;
+        }
+        let mut buf = self.idle.lock().pop().unwrap_or_default();
+        if buf.len() < blocks {
+            buf.resize(blocks, Block::default());
+        }
+        let out = f(&mut buf[..blocks]);
+        self.idle.lock().push(buf);
+        *self.free_slots.lock() += 1;
+        self.slot_freed.notify_one();
+        out
+    }
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -46,6 +94,7 @@ impl PasswordHasher {
             argon,
             dummy: String::new(),
             min_len: settings.PASSWORD_MIN_LENGTH,
+            memory: MemoryPool::new(),
         };
         hasher.dummy = hasher.hash_unchecked("warden-dummy-password-for-timing")?;
         Ok(hasher)
@@ -61,10 +110,13 @@ impl PasswordHasher {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|e| AuthError::Hash(e.to_string()))?;
         let salt = SaltString::encode_b64(&salt).map_err(|e| AuthError::Hash(e.to_string()))?;
-        self.argon
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| AuthError::Hash(e.to_string()))
+        // Through the pool too: hashing allocates the same working memory.
+        self.memory.with(0, |_| {
+            self.argon
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| AuthError::Hash(e.to_string()))
+        })
     }
 
     /// True when `password` matches the PHC string. A malformed stored hash is a
@@ -89,14 +141,40 @@ impl PasswordHasher {
         let _ = self.verify_phc(cut, &self.dummy);
     }
 
+    /// What `PasswordVerifier::verify_password` does (algorithm, version and
+    /// parameters from the PHC string; constant-time comparison), with the
+    /// working memory from the pool.
     fn verify_phc(&self, password: &str, phc: &str) -> bool {
-        match PasswordHash::new(phc) {
-            Ok(parsed) => self
-                .argon
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok(),
-            Err(_) => false,
-        }
+        let Ok(parsed) = PasswordHash::new(phc) else {
+            return false;
+        };
+        let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+            return false;
+        };
+        let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+            return false;
+        };
+        let version = match parsed.version.map(Version::try_from) {
+            None => Version::default(),
+            Some(Ok(v)) => v,
+            Some(Err(_)) => return false,
+        };
+        let Ok(params) = Params::try_from(&parsed) else {
+            return false;
+        };
+        let mut salt_buf = [0u8; 64];
+        let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+            return false;
+        };
+        let blocks = params.block_count();
+        let argon = Argon2::new(algorithm, version, params);
+        let mut out = vec![0u8; expected.len()];
+        let computed = self.memory.with(blocks, |memory| {
+            argon
+                .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, memory)
+                .is_ok()
+        });
+        computed && bool::from(expected.as_bytes().ct_eq(&out))
     }
 
     /// True when the stored hash was made with other parameters than today's.
@@ -184,6 +262,52 @@ mod tests {
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
         assert!(!h.needs_rehash(&phc));
         assert!(cheap().needs_rehash(&phc));
+    }
+
+    #[test]
+    fn verifies_hashes_of_other_parameters_and_concurrent_callers() {
+        // A hash made elsewhere (other parameters, the argon2 crate's own path)
+        // verifies through the pooled path; the pool's buffer grows to fit.
+        let other = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(256, 2, 1, None).unwrap(),
+        );
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let phc = other
+            .hash_password(b"correct horse", &salt)
+            .unwrap()
+            .to_string();
+        let h = cheap();
+        assert!(h.verify("correct horse", &phc));
+        assert!(!h.verify("correct horse!", &phc));
+        let argon2i = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x10,
+            Params::new(64, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"pw pw pw pw", &salt)
+        .unwrap()
+        .to_string();
+        assert!(h.verify("pw pw pw pw", &argon2i));
+        assert!(!h.verify("pw pw pw pX", &argon2i));
+        let h = std::sync::Arc::new(h);
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let h = std::sync::Arc::clone(&h);
+                let phc = phc.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..5 {
+                        assert!(h.verify("correct horse", &phc));
+                        assert!(!h.verify(&format!("wrong {i}"), &phc));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(h.memory.idle.lock().len() <= std::thread::available_parallelism().unwrap().get());
     }
 
     #[test]
