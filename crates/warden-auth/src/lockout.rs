@@ -4,10 +4,54 @@
 //! unknown username is throttled exactly like a known one and lockout cannot
 //! be used to find out which usernames exist.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
 use crate::clock::UnixTime;
 use crate::model::ThrottleState;
 use crate::settings::Settings;
 use crate::store::ThrottlePolicy;
+
+/// One gate per login identifier being tried right now: attempts on the same
+/// identifier are judged one at a time, so each sees the failures of the ones
+/// before it. Without it, parallel guesses all read the counter before any of
+/// them recorded a failure and every one gets its password checked (64
+/// parallel guesses: 41 checked against a threshold of 5). Different
+/// identifiers never wait for each other; an entry lives only while attempts
+/// on its identifier are in flight.
+#[derive(Debug, Default)]
+pub struct LoginGates {
+    gates: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+}
+
+impl LoginGates {
+    /// Runs `f` holding `key`'s gate.
+    pub fn run<T>(&self, key: &str, f: impl FnOnce() -> T) -> T {
+        let gate = self
+            .gates
+            .lock()
+            .entry(key.to_string())
+            .or_default()
+            .clone();
+        let out = {
+            let _held = gate.lock();
+            f()
+        };
+        let mut gates = self.gates.lock();
+        // Clones are only taken under the map lock: 2 = the map's and ours.
+        if Arc::strong_count(&gate) == 2 {
+            gates.remove(key);
+        }
+        out
+    }
+
+    /// Identifiers with attempts in flight (for tests).
+    pub fn in_flight(&self) -> usize {
+        self.gates.lock().len()
+    }
+}
 
 impl ThrottlePolicy {
     /// `None` when lockout is off (`LOCKOUT_THRESHOLD = 0`).
@@ -133,5 +177,34 @@ mod tests {
         };
         assert!(ThrottlePolicy::from_settings(&s).is_none());
         assert!(ThrottlePolicy::from_settings(&Settings::default()).is_some());
+    }
+
+    #[test]
+    fn login_gates_serialise_one_identifier_and_forget_it_afterwards() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let gates = LoginGates::default();
+        let inside = AtomicUsize::new(0);
+        let most = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..16 {
+                s.spawn(|| {
+                    gates.run("alice", || {
+                        let n = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(n, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                    });
+                });
+            }
+        });
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            1,
+            "two attempts on one identifier overlapped"
+        );
+        assert_eq!(gates.in_flight(), 0, "gates are dropped when idle");
+        // Different identifiers do not wait for each other.
+        let r = gates.run("a", || gates.run("b", || 7));
+        assert_eq!(r, 7);
     }
 }

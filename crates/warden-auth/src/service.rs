@@ -121,6 +121,8 @@ pub struct AuthService {
     hasher: PasswordHasher,
     policy: ValidationPolicy,
     names: ClaimNames,
+    /// Serialises login attempts per identifier (see [`crate::lockout::LoginGates`]).
+    gates: crate::lockout::LoginGates,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -157,6 +159,7 @@ impl AuthService {
             revoked,
             view: crate::feed::RevocationView::new(),
             hasher,
+            gates: crate::lockout::LoginGates::default(),
         })
     }
 
@@ -272,6 +275,13 @@ impl AuthService {
     }
 
     fn check_credentials(&self, req: &LoginRequest) -> Result<User> {
+        // One attempt per identifier at a time, so parallel guesses cannot all
+        // read the failure counter before any of them is counted.
+        let key = identifier_key(&req.identifier);
+        self.gates.run(&key, || self.check_credentials_gated(req))
+    }
+
+    fn check_credentials_gated(&self, req: &LoginRequest) -> Result<User> {
         let now = self.now();
         let key = identifier_key(&req.identifier);
         let throttle = ThrottlePolicy::from_settings(&self.settings);
