@@ -1056,3 +1056,58 @@ fn megabyte_tokens_hit_the_documented_limits() {
     let r = w.form("api/token/verify/", &[("token", "\u{0}")]);
     assert_eq!(r.status, 400, "{}", r.text);
 }
+
+/// Found by schemathesis: unreadable bodies on the RFC 7009/7662 routes were
+/// DRF's `detail`/`non_field_errors` where `{"error": "invalid_request"}` is
+/// documented, and the documented 400 schema of the other routes had no room
+/// for `{"detail": "JSON parse error - ..."}`.
+#[test]
+fn unreadable_bodies_get_the_documented_400_shapes() {
+    let srv = TestServer::try_start(test_settings(), test_config()).unwrap();
+    let w = Wire::of(&srv);
+    let ctl = control(&srv, &w, "ivy");
+    for route in ["api/token/revoke/", "api/token/introspect/"] {
+        for body in [&b"[1,2]"[..], b"{not json", b"\"str\"", b"null"] {
+            let r =
+                w.c.post(w.url(route))
+                    .bearer_auth(&ctl.access)
+                    .header("content-type", "application/json")
+                    .body(body.to_vec())
+                    .send()
+                    .unwrap();
+            assert_eq!(r.status().as_u16(), 400, "{route}");
+            let v: Value = r.json().unwrap();
+            assert_eq!(v, json!({"error": "invalid_request"}), "{route} {body:?}");
+        }
+        // A wrong media type keeps its 415.
+        let r =
+            w.c.post(w.url(route))
+                .bearer_auth(&ctl.access)
+                .header("content-type", "text/plain")
+                .body("token=x")
+                .send()
+                .unwrap();
+        assert_eq!(r.status().as_u16(), 415, "{route}");
+    }
+    // The served schema documents `detail` on field-error 400s.
+    let schema = w.get("api/schema/", None);
+    let field_errors = &schema.body["components"]["schemas"]["FieldErrors"];
+    assert_eq!(
+        field_errors["properties"]["detail"]["type"], "string",
+        "{field_errors}"
+    );
+    let r =
+        w.c.post(w.url("api/token/verify/"))
+            .header("content-type", "application/json")
+            .body("{oops")
+            .send()
+            .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let v: Value = r.json().unwrap();
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("JSON parse error - ")
+    );
+}

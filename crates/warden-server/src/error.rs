@@ -75,11 +75,18 @@ impl Serialize for FieldErrors {
 impl utoipa::PartialSchema for FieldErrors {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        // A 400 is field errors, `non_field_errors` (a body that is JSON but
+        // not an object), or `{"detail": "JSON parse error - ..."}` for a body
+        // that cannot be read at all: `detail` is the one member that is a
+        // string (schemathesis found the undocumented shape).
         ObjectBuilder::new()
             .description(Some(
                 "DRF field errors: each field in error with its messages, e.g. \
-                 {\"username\": [\"This field is required.\"]}",
+                 {\"username\": [\"This field is required.\"]}; \
+                 {\"non_field_errors\": [...]} when the body is not an object; \
+                 {\"detail\": \"JSON parse error - ...\"} when it cannot be parsed",
             ))
+            .property("detail", ObjectBuilder::new().schema_type(Type::String))
             .additional_properties(Some(
                 ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)),
             ))

@@ -19,6 +19,18 @@ fn oauth_token(data: &Map<String, Value>) -> Result<String, ApiError> {
     }
 }
 
+/// The body of an RFC 7009/7662 request: one that cannot be read as a form or
+/// a JSON object is `invalid_request` too (RFC 6749 §5.2), as documented;
+/// a wrong media type or an oversized body keep their own 415/413.
+fn oauth_data(body: &RawBody) -> Result<Map<String, Value>, ApiError> {
+    body.data().map_err(|e| match e {
+        ApiError::JsonParse(_) | ApiError::NonField(_) | ApiError::BadRequest(_) => {
+            ApiError::OAuthInvalidRequest
+        }
+        other => other,
+    })
+}
+
 impl RevokeRequest {
     pub fn read(data: &Map<String, Value>) -> Result<Self, ApiError> {
         Ok(RevokeRequest {
@@ -58,7 +70,7 @@ pub async fn revoke(
     meta: ClientMeta,
     body: RawBody,
 ) -> Result<Json<Empty>, ApiError> {
-    let req = RevokeRequest::read(&body.data()?)?;
+    let req = RevokeRequest::read(&oauth_data(&body)?)?;
     // RFC 7009 §2.1: the hint may speed up a lookup; Warden reads the token's own type.
     tracing::debug!(hint = ?req.token_type_hint, "token revocation");
     let client = meta.0;
@@ -105,7 +117,7 @@ pub async fn introspect(
     Caller(ctx): Caller,
     body: RawBody,
 ) -> Result<Json<Introspection>, ApiError> {
-    let token = oauth_token(&body.data()?)?;
+    let token = oauth_token(&oauth_data(&body)?)?;
     let found = blocking(&state, move |s| Ok(s.introspect(&ctx, &token)?)).await?;
     let Some(claims) = found.claims.filter(|_| found.active) else {
         return Ok(Json(Introspection::default()));
