@@ -12,6 +12,7 @@ pub mod clock;
 pub mod error;
 pub mod feed;
 pub mod ids;
+pub mod inspect;
 pub mod keys;
 pub mod lockout;
 pub mod model;

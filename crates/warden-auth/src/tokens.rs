@@ -682,6 +682,21 @@ pub fn validate(
     check_claims(raw, policy, now, expected)
 }
 
+/// Steps 7–8 of [`validate`] alone, for a token whose signature the caller
+/// has already verified some other way (the token inspector's JWKS, PEM and
+/// raw-secret paths). Never use this on a token whose signature is unchecked.
+pub fn validate_claims_of_verified(
+    token: &str,
+    policy: &ValidationPolicy,
+    now: UnixTime,
+    expected: Option<TokenType>,
+) -> Result<Claims, TokenError> {
+    let parts = split(token, policy.max_bytes)?;
+    let payload = decode_payload(parts.payload)?;
+    let raw = parse_claims(&payload, &policy.claim_names)?;
+    check_claims(raw, policy, now, expected)
+}
+
 /// Steps 7 (time window, issuer, audience) and 8 (Warden's claims) on a parsed payload.
 fn check_claims(
     raw: RawClaims<'_>,

@@ -1,24 +1,50 @@
 //! `warden decode`: a token's header and claims for people, with warnings.
 //!
-//! Nothing shown is trusted unless `--verify` checks the signature with the
-//! local keys. Local-key checks are best effort: without a database directory
-//! or key store they are skipped, and nothing is ever created.
+//! A thin adapter over [`warden_auth::inspect`], the same inspector the
+//! desktop app uses. Nothing shown is trusted unless the signature is checked:
+//! `--verify` with the local keys, `--jwks URL|FILE`, `--key FILE` (a PEM
+//! public key) or `--secret-env VAR` (an HMAC secret). Local keys are looked up
+//! best effort (for the unknown-kid warning) and nothing is ever created.
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use anyhow::{Context as _, anyhow};
-use serde_json::Value;
+use anyhow::{Context as _, anyhow, bail};
+use warden_auth::inspect::{self, Expectations, Inspection, SignatureStatus, VerifyWith};
 use warden_auth::keys::{KeyMaterial, KeyRing};
-use warden_auth::settings::Settings;
-use warden_auth::tokens::{self, ValidationPolicy};
-use warden_auth::{Algorithm, Clock, SystemClock, TokenError, UnixTime};
+use warden_auth::{Clock, SystemClock, UnixTime};
 
 use crate::config::Context;
 use crate::keystore;
 use crate::output::{relative, rfc3339, span};
 
-pub async fn run(ctx: &Context, token: &str, verify: bool) -> anyhow::Result<ExitCode> {
+/// Where the signature check's key comes from.
+#[derive(Debug, Default)]
+pub struct KeySource {
+    /// The local signing keys (database key store or SIGNING_KEY).
+    pub verify: bool,
+    /// A JWKS document: an http(s) URL or a file.
+    pub jwks: Option<String>,
+    /// A PEM public key file.
+    pub key: Option<PathBuf>,
+    /// The name of an environment variable holding an HMAC secret.
+    pub secret_env: Option<String>,
+}
+
+impl KeySource {
+    fn any(&self) -> bool {
+        self.verify || self.jwks.is_some() || self.key.is_some() || self.secret_env.is_some()
+    }
+}
+
+pub async fn run(
+    ctx: &Context,
+    token: &str,
+    keys: KeySource,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let token = if token == "-" {
         let mut text = String::new();
         std::io::stdin()
@@ -28,77 +54,172 @@ pub async fn run(ctx: &Context, token: &str, verify: bool) -> anyhow::Result<Exi
     } else {
         token.trim().to_string()
     };
-    let (header, payload) = match tokens::decode_unverified(&token) {
-        Ok(parts) => parts,
-        Err(e) => {
-            eprintln!("error: not a decodable JWT: {e}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
     let now = SystemClock.now();
-    let local = local_keys(ctx, now, verify).await;
+    // Undecodable input fails before any key is looked at.
+    let probe = inspect::inspect(&token, &VerifyWith::Nothing, &Expectations::default(), now);
+    if let Err(e) = probe {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::FAILURE);
+    }
 
-    outln!("Header:");
-    outln!("{}", pretty(&header));
-    outln!("Payload:");
-    outln!("{}", pretty(&payload));
-    let times = times(&ctx.settings, &payload, now);
-    if !times.is_empty() {
-        outln!("Times (UTC):");
-        for line in times {
-            outln!("  {line}");
-        }
+    let local = local_keys(ctx, now, keys.verify).await;
+    let mut expect = Expectations::from_settings(&ctx.settings);
+    if let LocalKeys::Found { kids, source, .. } = &local {
+        expect.known_kids = Some(kids.clone());
+        expect.known_kids_source = Some(format!("local keys ({source})"));
     }
-    let warnings = warnings(&ctx.settings, &header, &payload, now, &local);
-    if !warnings.is_empty() {
-        outln!("Warnings:");
-        for w in &warnings {
-            outln!("  - {w}");
-        }
+    let inspection = if keys.verify {
+        let ring = match &local {
+            LocalKeys::Found { ring, .. } => ring,
+            LocalKeys::None(why) => {
+                eprintln!("error: cannot verify: {why}");
+                return Ok(ExitCode::FAILURE);
+            }
+        };
+        inspect::inspect(&token, &VerifyWith::KeyRing(ring), &expect, now)
+    } else {
+        let with = external_key(&keys).await?;
+        inspect::inspect(&token, &with, &expect, now)
     }
-    if !verify {
+    .map_err(|e| anyhow!(e))?;
+
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&inspection)?);
+    } else {
+        print_human(&inspection, &ctx.settings.SLIDING_TOKEN_REFRESH_EXP_CLAIM);
+    }
+    if !keys.any() {
         return Ok(ExitCode::SUCCESS);
     }
-    let ring = match local {
-        LocalKeys::Found { ring, .. } => ring,
-        LocalKeys::None(why) => {
+    match &inspection.signature {
+        SignatureStatus::Valid { .. } => Ok(ExitCode::SUCCESS),
+        SignatureStatus::Unchecked { why } => {
             eprintln!("error: cannot verify: {why}");
-            return Ok(ExitCode::FAILURE);
+            Ok(ExitCode::FAILURE)
         }
-    };
-    let policy = ValidationPolicy::from_settings(&ctx.settings);
-    match tokens::validate(&token, &ring, &policy, now, None) {
-        Ok(_) => {
-            outln!("Signature: valid, and the claims pass validation (revocation not checked)");
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) if signature_checked(&e) => {
-            outln!("Signature: valid, but the token is not acceptable: {e}");
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            outln!("Signature: NOT verified");
-            eprintln!("error: signature check failed: {e}");
+        SignatureStatus::Invalid { why } | SignatureStatus::KeyNotFound { why, .. } => {
+            eprintln!("error: signature check failed: {why}");
             Ok(ExitCode::FAILURE)
         }
     }
 }
 
-/// True for rejections that come after the signature step, i.e. the
-/// signature itself verified.
-fn signature_checked(e: &TokenError) -> bool {
-    !matches!(
-        e,
-        TokenError::TooLarge { .. }
-            | TokenError::Malformed
-            | TokenError::BadHeader(_)
-            | TokenError::CriticalHeader
-            | TokenError::AlgorithmNotAllowed(_)
-            | TokenError::MissingKid
-            | TokenError::UnknownKid(_)
-            | TokenError::AlgorithmMismatch { .. }
-            | TokenError::BadSignature
-    )
+/// The key from `--jwks`, `--key` or `--secret-env` (or none).
+async fn external_key(keys: &KeySource) -> anyhow::Result<VerifyWith<'static>> {
+    if let Some(source) = &keys.jwks {
+        return Ok(VerifyWith::Jwks(read_jwks(source).await?));
+    }
+    if let Some(path) = &keys.key {
+        let pem = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the key file {}", path.display()))?;
+        if !pem.contains("-----BEGIN") {
+            bail!(
+                "{} is not a PEM public key (for an HMAC secret use --secret-env VAR)",
+                path.display()
+            );
+        }
+        return Ok(VerifyWith::PublicPem(pem));
+    }
+    if let Some(var) = &keys.secret_env {
+        let secret = std::env::var_os(var)
+            .ok_or_else(|| anyhow!("environment variable {var} is not set"))?;
+        let secret = secret
+            .into_string()
+            .map_err(|_| anyhow!("environment variable {var} is not UTF-8"))?;
+        return Ok(VerifyWith::HmacSecret(secret.into_bytes()));
+    }
+    Ok(VerifyWith::Nothing)
+}
+
+/// Largest JWKS document read.
+const JWKS_MAX_BYTES: usize = 1024 * 1024;
+
+async fn read_jwks(source: &str) -> anyhow::Result<String> {
+    if source.starts_with("http://") || source.starts_with("https://") {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .context("HTTP client")?;
+        let response = client
+            .get(source)
+            .send()
+            .await
+            .with_context(|| format!("cannot fetch the JWKS from {source}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!("the JWKS at {source} answered {status}");
+        }
+        let body = response
+            .bytes()
+            .await
+            .with_context(|| format!("cannot read the JWKS from {source}"))?;
+        if body.len() > JWKS_MAX_BYTES {
+            bail!("the JWKS at {source} is over {JWKS_MAX_BYTES} bytes");
+        }
+        String::from_utf8(body.to_vec()).map_err(|_| anyhow!("the JWKS at {source} is not UTF-8"))
+    } else {
+        std::fs::read_to_string(source)
+            .with_context(|| format!("cannot read the JWKS file {source}"))
+    }
+}
+
+fn print_human(i: &Inspection, refresh_exp_claim: &str) {
+    outln!("Header:");
+    outln!("{}", i.header_pretty);
+    outln!("Payload:");
+    outln!("{}", i.payload_pretty);
+    let now = i.now;
+    let times = [
+        ("exp", i.times.exp),
+        ("iat", i.times.iat),
+        ("nbf", i.times.nbf),
+        (refresh_exp_claim, i.times.refresh_exp),
+    ];
+    let lines: Vec<String> = times
+        .into_iter()
+        .filter_map(|(name, t)| {
+            let t = t?;
+            let phrase = match name {
+                "exp" => relative(t, now, "expires", "expired"),
+                "iat" if t > now => format!("issued in the future ({} from now)", span(t - now)),
+                "iat" => relative(t, now, "issued", "issued"),
+                "nbf" if t > now => format!("not valid for another {}", span(t - now)),
+                "nbf" => relative(t, now, "becomes valid", "valid since"),
+                _ => relative(t, now, "refreshable until", "no longer refreshable since"),
+            };
+            Some(format!("{name:<12} {:<22} {phrase}", rfc3339(t)))
+        })
+        .collect();
+    if !lines.is_empty() {
+        outln!("Times (UTC):");
+        for line in lines {
+            outln!("  {line}");
+        }
+    }
+    if !i.warnings.is_empty() {
+        outln!("Warnings:");
+        for w in &i.warnings {
+            outln!("  - {} [{}]", w.message, w.code.as_str());
+        }
+    }
+    match &i.signature {
+        SignatureStatus::Unchecked { why } if why == "no key was given" => {}
+        SignatureStatus::Unchecked { why } => outln!("Signature: not checked ({why})"),
+        SignatureStatus::Valid { key } => match &i.claims {
+            Some(c) if c.ok => outln!(
+                "Signature: valid ({key}), and the claims pass validation (revocation not checked)"
+            ),
+            Some(c) => outln!(
+                "Signature: valid ({key}), but the token is not acceptable: {}",
+                c.message.as_deref().unwrap_or("claims refused")
+            ),
+            None => outln!("Signature: valid ({key})"),
+        },
+        SignatureStatus::Invalid { why } => outln!("Signature: NOT verified ({why})"),
+        SignatureStatus::KeyNotFound { why, .. } => {
+            outln!("Signature: NOT verified, no key ({why})");
+        }
+    }
 }
 
 enum LocalKeys {
@@ -142,122 +263,4 @@ async fn local_keys(ctx: &Context, now: UnixTime, verify: bool) -> LocalKeys {
             }
         }
     }
-}
-
-fn pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
-}
-
-fn int_claim(payload: &Value, name: &str) -> Option<i64> {
-    payload.get(name).and_then(Value::as_i64)
-}
-
-fn times(settings: &Settings, payload: &Value, now: UnixTime) -> Vec<String> {
-    let refresh_exp = settings.SLIDING_TOKEN_REFRESH_EXP_CLAIM.as_str();
-    let mut lines = Vec::new();
-    for name in ["exp", "iat", "nbf", refresh_exp] {
-        let Some(t) = int_claim(payload, name) else {
-            continue;
-        };
-        let phrase = match name {
-            "exp" => relative(t, now, "expires", "expired"),
-            "iat" => relative(t, now, "issued", "issued"),
-            "nbf" => relative(t, now, "becomes valid", "valid since"),
-            _ => relative(t, now, "refreshable until", "no longer refreshable since"),
-        };
-        let phrase = match name {
-            "iat" if t > now => format!("issued in the future ({} from now)", span(t - now)),
-            "nbf" if t > now => format!("not valid for another {}", span(t - now)),
-            _ => phrase,
-        };
-        lines.push(format!("{name:<12} {:<22} {phrase}", rfc3339(t)));
-    }
-    lines
-}
-
-fn warnings(
-    settings: &Settings,
-    header: &Value,
-    payload: &Value,
-    now: UnixTime,
-    local: &LocalKeys,
-) -> Vec<String> {
-    let mut w = Vec::new();
-    let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
-    if alg.eq_ignore_ascii_case("none") {
-        w.push("alg is `none`: the token is unsigned and must never be accepted".to_string());
-    } else if Algorithm::parse(alg).is_none() {
-        w.push(format!("alg `{alg}` is not one Warden accepts"));
-    }
-    let kid = header.get("kid").and_then(Value::as_str);
-    if kid.is_none() {
-        w.push("no `kid` in the header: Warden refuses tokens without one".into());
-    }
-    let exp = int_claim(payload, "exp");
-    match exp {
-        None if payload.get("exp").is_some() => w.push("`exp` is not an integer".into()),
-        None => w.push("no `exp` claim: the token never expires".into()),
-        Some(e) if e <= now => w.push(format!("expired {} ago", span(now - e))),
-        Some(_) => {}
-    }
-    let iat = int_claim(payload, "iat");
-    if let Some(i) = iat
-        && i > now + settings.LEEWAY.get()
-    {
-        w.push(format!("issued {} in the future", span(i - now)));
-    }
-    if let Some(n) = int_claim(payload, "nbf")
-        && n > now + settings.LEEWAY.get()
-    {
-        w.push(format!("not valid for another {}", span(n - now)));
-    }
-    let type_claim = settings.TOKEN_TYPE_CLAIM.as_str();
-    let token_type = payload.get(type_claim).and_then(Value::as_str);
-    if token_type.is_none() {
-        w.push(format!("no `{type_claim}` claim"));
-    }
-    if payload.get(settings.JTI_CLAIM.as_str()).is_none() {
-        w.push(format!(
-            "no `{}` claim: it cannot be revoked by id",
-            settings.JTI_CLAIM
-        ));
-    }
-    if let (Some(e), Some(i)) = (exp, iat) {
-        let limit = match token_type {
-            Some("access") => Some(("ACCESS_TOKEN_LIFETIME", settings.ACCESS_TOKEN_LIFETIME)),
-            Some("refresh") => Some(("REFRESH_TOKEN_LIFETIME", settings.REFRESH_TOKEN_LIFETIME)),
-            Some("sliding") => Some(("SLIDING_TOKEN_LIFETIME", settings.SLIDING_TOKEN_LIFETIME)),
-            _ => None,
-        };
-        if let Some((name, limit)) = limit
-            && e - i > limit.get()
-        {
-            w.push(format!(
-                "lifetime {} is longer than {name} ({})",
-                span(e - i),
-                span(limit.get())
-            ));
-        }
-    }
-    if token_type == Some("sliding")
-        && let (Some(r), Some(i)) = (
-            int_claim(payload, settings.SLIDING_TOKEN_REFRESH_EXP_CLAIM.as_str()),
-            iat,
-        )
-        && r - i > settings.SLIDING_TOKEN_REFRESH_LIFETIME.get()
-    {
-        w.push(format!(
-            "refresh window {} is longer than SLIDING_TOKEN_REFRESH_LIFETIME ({})",
-            span(r - i),
-            span(settings.SLIDING_TOKEN_REFRESH_LIFETIME.get())
-        ));
-    }
-    if let (Some(kid), LocalKeys::Found { kids, source, .. }) = (kid, local)
-        && !kids.iter().any(|k| k == kid)
-    {
-        w.push(format!(
-            "kid `{kid}` is not one of the local keys ({source})"
-        ));
-    }
-    w
 }

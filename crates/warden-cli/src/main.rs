@@ -77,13 +77,27 @@ enum Command {
     Keys(KeysCommand),
     /// Remove expired tokens, sessions and revocations (SimpleJWT's flushexpiredtokens).
     Flush,
-    /// Show a token's header and claims, with warnings (nothing is trusted unless --verify).
+    /// Show a token's header and claims, with warnings (nothing is trusted unless
+    /// the signature is checked: --verify, --jwks, --key or --secret-env).
+    #[command(group(ArgGroup::new("keys").args(["verify", "jwks", "key", "secret_env"]).multiple(false)))]
     Decode {
         /// The token, or `-` to read it from stdin.
         token: String,
         /// Also check the signature with the local signing keys.
         #[arg(long)]
         verify: bool,
+        /// Check the signature with a JWK Set: an http(s) URL or a file.
+        #[arg(long, value_name = "URL|FILE")]
+        jwks: Option<String>,
+        /// Check the signature with a PEM public key file.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// Check the signature with the HMAC secret in this environment variable.
+        #[arg(long, value_name = "VAR")]
+        secret_env: Option<String>,
+        /// Print the inspection as JSON (what the desktop app's inspector shows).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -266,7 +280,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(KeysCommand::List) => keystore::list_command(&ctx).await?,
         Command::Keys(KeysCommand::Rotate) => keystore::rotate_command(&ctx).await?,
         Command::Flush => blocking(move || admin::flush(&ctx)).await?,
-        Command::Decode { token, verify } => return decode::run(&ctx, &token, verify).await,
+        Command::Decode {
+            token,
+            verify,
+            jwks,
+            key,
+            secret_env,
+            json,
+        } => {
+            let keys = decode::KeySource {
+                verify,
+                jwks,
+                key,
+                secret_env,
+            };
+            return decode::run(&ctx, &token, keys, json).await;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
