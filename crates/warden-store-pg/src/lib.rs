@@ -164,7 +164,17 @@ impl PgStore {
         }
     }
 
-    /// One read-only transaction on one snapshot.
+    /// A read of one statement: no transaction needed (a statement sees one
+    /// snapshot), which saves the BEGIN and COMMIT round trips.
+    fn read_one<T>(&self, work: impl Fn(&mut Client) -> Result<T>) -> StoreResult<T> {
+        let outcome = (|| -> Result<T> {
+            let mut conn = self.pool.get()?;
+            work(conn.client()?)
+        })();
+        outcome.map_err(StoreError::from)
+    }
+
+    /// One read-only transaction on one snapshot (reads of several statements).
     fn read<T>(&self, work: impl Fn(&mut Transaction<'_>) -> Result<T>) -> StoreResult<T> {
         let outcome = (|| -> Result<T> {
             let mut conn = self.pool.get()?;
@@ -319,19 +329,19 @@ impl Store for PgStore {
     }
 
     fn user(&self, id: UserId) -> StoreResult<Option<User>> {
-        self.read(|tx| sql::user_by_id(tx, id))
+        self.read_one(|c| sql::user_by_id(c, id))
     }
 
     fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
-        self.read(|tx| sql::user_by_username(tx, username))
+        self.read_one(|c| sql::user_by_username(c, username))
     }
 
     fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        self.read(|tx| sql::user_by_email(tx, email))
+        self.read_one(|c| sql::user_by_email(c, email))
     }
 
     fn search_users(&self, query: &UserQuery) -> StoreResult<Vec<User>> {
-        self.read(|tx| sql::search_users(tx, query))
+        self.read_one(|c| sql::search_users(c, query))
     }
 
     fn update_user(
@@ -349,7 +359,7 @@ impl Store for PgStore {
     }
 
     fn throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>> {
-        self.read(|tx| sql::throttle(tx, key))
+        self.read_one(|c| sql::throttle(c, key))
     }
 
     fn record_login_failure(
@@ -371,19 +381,19 @@ impl Store for PgStore {
     }
 
     fn session(&self, id: SessionId) -> StoreResult<Option<Session>> {
-        self.read(|tx| sql::session(tx, id))
+        self.read_one(|c| sql::session(c, id))
     }
 
     fn sessions_of_user(&self, user: UserId, include_revoked: bool) -> StoreResult<Vec<Session>> {
-        self.read(|tx| sql::sessions_of_user(tx, user, include_revoked))
+        self.read_one(|c| sql::sessions_of_user(c, user, include_revoked))
     }
 
     fn outstanding(&self, jti: Jti) -> StoreResult<Option<OutstandingToken>> {
-        self.read(|tx| sql::token(tx, jti))
+        self.read_one(|c| sql::token(c, jti))
     }
 
     fn tokens_of_session(&self, id: SessionId) -> StoreResult<Vec<OutstandingToken>> {
-        self.read(|tx| sql::tokens_of(tx, id))
+        self.read_one(|c| sql::tokens_of(c, id))
     }
 
     fn rotate(&self, request: &RotationRequest) -> StoreResult<RotationOutcome> {
@@ -416,7 +426,7 @@ impl Store for PgStore {
     }
 
     fn audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
-        self.read(|tx| sql::audit(tx, query))
+        self.read_one(|c| sql::audit(c, query))
     }
 
     fn flush_expired(&self, now: UnixTime, keep_for: i64) -> StoreResult<FlushReport> {
@@ -428,7 +438,7 @@ impl Store for PgStore {
     }
 
     fn feed_head(&self) -> StoreResult<i64> {
-        self.read(sql::feed_head)
+        self.read_one(sql::feed_head)
     }
 
     fn feed_since(&self, after: i64, limit: u32) -> StoreResult<FeedPage> {

@@ -10,7 +10,7 @@
 //!   login racing them either lands before (and is revoked) or fails;
 //! - the throttle row is locked before counting.
 
-use postgres::Transaction;
+use postgres::GenericClient;
 use postgres::types::ToSql;
 use warden_auth::feed::{FeedKind, encode_items, entry_from_row};
 use warden_auth::lockout;
@@ -30,7 +30,6 @@ use crate::rows::{
     opt_id_bytes,
 };
 
-type Tx<'a, 'b> = &'a mut Transaction<'b>;
 type P<'a> = &'a (dyn ToSql + Sync);
 
 /// The NOTIFY channel the feed's writers signal and every node listens on.
@@ -44,8 +43,8 @@ pub const MAX_SEARCH_LIMIT: u32 = 1_000;
 pub const DEFAULT_AUDIT_LIMIT: u32 = 100;
 pub const MAX_AUDIT_LIMIT: u32 = 10_000;
 
-fn one<T>(
-    tx: Tx,
+fn one<T, C: GenericClient>(
+    tx: &mut C,
     sql: &str,
     params: &[P],
     f: impl Fn(&postgres::Row) -> Result<T>,
@@ -56,8 +55,8 @@ fn one<T>(
     }
 }
 
-fn all<T>(
-    tx: Tx,
+fn all<T, C: GenericClient>(
+    tx: &mut C,
     sql: &str,
     params: &[P],
     f: impl Fn(&postgres::Row) -> Result<T>,
@@ -75,8 +74,8 @@ fn email_key(email: Option<&str>) -> Option<String> {
     email.filter(|e| !e.is_empty()).map(fold)
 }
 
-fn check_unique(
-    tx: Tx,
+fn check_unique<C: GenericClient>(
+    tx: &mut C,
     username_key: Option<&str>,
     email_key: Option<&str>,
     except: Option<UserId>,
@@ -102,7 +101,12 @@ fn check_unique(
     Ok(())
 }
 
-pub fn create_user(tx: Tx, user: &NewUser, now: UnixTime, events: &[AuditEvent]) -> Result<User> {
+pub fn create_user<C: GenericClient>(
+    tx: &mut C,
+    user: &NewUser,
+    now: UnixTime,
+    events: &[AuditEvent],
+) -> Result<User> {
     let username_key = fold(&user.username);
     let email_key = email_key(user.email.as_deref());
     check_unique(tx, Some(&username_key), email_key.as_deref(), None)?;
@@ -134,7 +138,7 @@ pub fn create_user(tx: Tx, user: &NewUser, now: UnixTime, events: &[AuditEvent])
     user_by_id(tx, id)?.ok_or_else(|| Error::Corrupt(format!("user {id} vanished after insert")))
 }
 
-pub fn user_by_id(tx: Tx, id: UserId) -> Result<Option<User>> {
+pub fn user_by_id<C: GenericClient>(tx: &mut C, id: UserId) -> Result<Option<User>> {
     one(
         tx,
         &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
@@ -143,7 +147,7 @@ pub fn user_by_id(tx: Tx, id: UserId) -> Result<Option<User>> {
     )
 }
 
-pub fn user_by_username(tx: Tx, username: &str) -> Result<Option<User>> {
+pub fn user_by_username<C: GenericClient>(tx: &mut C, username: &str) -> Result<Option<User>> {
     one(
         tx,
         &format!("SELECT {USER_COLUMNS} FROM users WHERE username_key = $1"),
@@ -152,7 +156,7 @@ pub fn user_by_username(tx: Tx, username: &str) -> Result<Option<User>> {
     )
 }
 
-pub fn user_by_email(tx: Tx, email: &str) -> Result<Option<User>> {
+pub fn user_by_email<C: GenericClient>(tx: &mut C, email: &str) -> Result<Option<User>> {
     let Some(key) = email_key(Some(email)) else {
         return Ok(None);
     };
@@ -165,7 +169,7 @@ pub fn user_by_email(tx: Tx, email: &str) -> Result<Option<User>> {
 }
 
 /// Substring match with `strpos` on the folded keys (no LIKE, so `%` and `_` are plain).
-pub fn search_users(tx: Tx, q: &UserQuery) -> Result<Vec<User>> {
+pub fn search_users<C: GenericClient>(tx: &mut C, q: &UserQuery) -> Result<Vec<User>> {
     let text = q.text.as_deref().map(fold);
     let limit = i64::from(match q.limit {
         0 => DEFAULT_SEARCH_LIMIT,
@@ -189,8 +193,8 @@ pub fn search_users(tx: Tx, q: &UserQuery) -> Result<Vec<User>> {
     )
 }
 
-pub fn update_user(
-    tx: Tx,
+pub fn update_user<C: GenericClient>(
+    tx: &mut C,
     id: UserId,
     update: &UserUpdate,
     revoke: Option<&RevokeRequest>,
@@ -257,7 +261,12 @@ pub fn update_user(
     Ok(Some((user, revoked)))
 }
 
-pub fn delete_user(tx: Tx, id: UserId, now: UnixTime, events: &[AuditEvent]) -> Result<bool> {
+pub fn delete_user<C: GenericClient>(
+    tx: &mut C,
+    id: UserId,
+    now: UnixTime,
+    events: &[AuditEvent],
+) -> Result<bool> {
     if tx
         .query_opt("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&id])?
         .is_none()
@@ -295,7 +304,7 @@ fn throttle_state(row: &postgres::Row) -> Result<ThrottleState> {
     })
 }
 
-pub fn throttle(tx: Tx, key: &str) -> Result<Option<ThrottleState>> {
+pub fn throttle<C: GenericClient>(tx: &mut C, key: &str) -> Result<Option<ThrottleState>> {
     one(
         tx,
         "SELECT key, failures, window_started_at, locked_until FROM login_throttle WHERE key = $1",
@@ -304,8 +313,8 @@ pub fn throttle(tx: Tx, key: &str) -> Result<Option<ThrottleState>> {
     )
 }
 
-pub fn record_failure(
-    tx: Tx,
+pub fn record_failure<C: GenericClient>(
+    tx: &mut C,
     key: &str,
     now: UnixTime,
     policy: ThrottlePolicy,
@@ -343,14 +352,14 @@ pub fn record_failure(
     Ok(next)
 }
 
-pub fn clear_failures(tx: Tx, key: &str) -> Result<()> {
+pub fn clear_failures<C: GenericClient>(tx: &mut C, key: &str) -> Result<()> {
     tx.execute("DELETE FROM login_throttle WHERE key = $1", &[&key])?;
     Ok(())
 }
 
 // --- sessions and tokens ---
 
-pub fn session(tx: Tx, id: SessionId) -> Result<Option<Session>> {
+pub fn session<C: GenericClient>(tx: &mut C, id: SessionId) -> Result<Option<Session>> {
     one(
         tx,
         &format!("SELECT {SESSION_COLUMNS} FROM {SESSION_FROM} WHERE s.id = $1"),
@@ -359,7 +368,7 @@ pub fn session(tx: Tx, id: SessionId) -> Result<Option<Session>> {
     )
 }
 
-fn session_for_update(tx: Tx, id: SessionId) -> Result<Option<Session>> {
+fn session_for_update<C: GenericClient>(tx: &mut C, id: SessionId) -> Result<Option<Session>> {
     one(
         tx,
         &format!("SELECT {SESSION_COLUMNS} FROM {SESSION_FROM} WHERE s.id = $1 FOR UPDATE OF s"),
@@ -368,7 +377,11 @@ fn session_for_update(tx: Tx, id: SessionId) -> Result<Option<Session>> {
     )
 }
 
-pub fn sessions_of_user(tx: Tx, user: UserId, include_revoked: bool) -> Result<Vec<Session>> {
+pub fn sessions_of_user<C: GenericClient>(
+    tx: &mut C,
+    user: UserId,
+    include_revoked: bool,
+) -> Result<Vec<Session>> {
     all(
         tx,
         &format!(
@@ -381,7 +394,7 @@ pub fn sessions_of_user(tx: Tx, user: UserId, include_revoked: bool) -> Result<V
     )
 }
 
-pub fn token(tx: Tx, jti: Jti) -> Result<Option<OutstandingToken>> {
+pub fn token<C: GenericClient>(tx: &mut C, jti: Jti) -> Result<Option<OutstandingToken>> {
     one(
         tx,
         &format!("SELECT {TOKEN_COLUMNS} FROM outstanding_tokens WHERE jti = $1"),
@@ -390,7 +403,7 @@ pub fn token(tx: Tx, jti: Jti) -> Result<Option<OutstandingToken>> {
     )
 }
 
-pub fn tokens_of(tx: Tx, id: SessionId) -> Result<Vec<OutstandingToken>> {
+pub fn tokens_of<C: GenericClient>(tx: &mut C, id: SessionId) -> Result<Vec<OutstandingToken>> {
     all(
         tx,
         &format!(
@@ -401,7 +414,7 @@ pub fn tokens_of(tx: Tx, id: SessionId) -> Result<Vec<OutstandingToken>> {
     )
 }
 
-fn insert_token(tx: Tx, t: &OutstandingToken) -> Result<()> {
+fn insert_token<C: GenericClient>(tx: &mut C, t: &OutstandingToken) -> Result<()> {
     tx.execute(
         "INSERT INTO outstanding_tokens (jti, session_id, user_id, token_type,
              signing_input_sha256, kid, issued_at, expires_at, parent_jti, rotated_at,
@@ -425,7 +438,7 @@ fn insert_token(tx: Tx, t: &OutstandingToken) -> Result<()> {
     Ok(())
 }
 
-pub fn open_session(tx: Tx, new: &NewSession) -> Result<()> {
+pub fn open_session<C: GenericClient>(tx: &mut C, new: &NewSession) -> Result<()> {
     let s = &new.session;
     if new.token.session_id != s.id {
         return Err(Error::Invalid(
@@ -482,7 +495,10 @@ pub fn open_session(tx: Tx, new: &NewSession) -> Result<()> {
 
 /// Revokes the target's live sessions with one `UPDATE ... RETURNING`
 /// (row locks make it exact under concurrency) and appends the feed entry.
-pub fn revoke_sessions(tx: Tx, request: &RevokeRequest) -> Result<Vec<RevokedSession>> {
+pub fn revoke_sessions<C: GenericClient>(
+    tx: &mut C,
+    request: &RevokeRequest,
+) -> Result<Vec<RevokedSession>> {
     let reason = request.reason.as_str();
     let map = |row: &postgres::Row| -> Result<RevokedSession> {
         Ok(RevokedSession {
@@ -524,7 +540,11 @@ pub fn revoke_sessions(tx: Tx, request: &RevokeRequest) -> Result<Vec<RevokedSes
     Ok(revoked)
 }
 
-pub fn revoke_jti(tx: Tx, r: &RevokedJti, events: &[AuditEvent]) -> Result<()> {
+pub fn revoke_jti<C: GenericClient>(
+    tx: &mut C,
+    r: &RevokedJti,
+    events: &[AuditEvent],
+) -> Result<()> {
     let inserted = tx.execute(
         "INSERT INTO revoked_jtis (jti, session_id, user_id, revoked_at, expires_at, reason)
          VALUES ($1, $2, $3, $4, $5, $6)
@@ -545,7 +565,12 @@ pub fn revoke_jti(tx: Tx, r: &RevokedJti, events: &[AuditEvent]) -> Result<()> {
     append_audit(tx, events)
 }
 
-pub fn extend_session(tx: Tx, id: SessionId, expires_at: UnixTime, now: UnixTime) -> Result<()> {
+pub fn extend_session<C: GenericClient>(
+    tx: &mut C,
+    id: SessionId,
+    expires_at: UnixTime,
+    now: UnixTime,
+) -> Result<()> {
     tx.execute(
         "UPDATE sessions
          SET expires_at = least($2, max_expires_at), last_rotated_at = $3,
@@ -563,7 +588,7 @@ fn required<T>(v: Option<T>, what: &str) -> Result<T> {
 /// Locks the family (the session row), then reads the presented token and
 /// its successor, decides with the engine's `decide`, and applies the
 /// decision, all in the caller's transaction.
-pub fn rotate(tx: Tx, req: &RotationRequest) -> Result<RotationOutcome> {
+pub fn rotate<C: GenericClient>(tx: &mut C, req: &RotationRequest) -> Result<RotationOutcome> {
     let unlocked = token(tx, req.presented_jti)?;
     let session = match &unlocked {
         Some(t) => session_for_update(tx, t.session_id)?,
@@ -680,8 +705,8 @@ pub fn rotate(tx: Tx, req: &RotationRequest) -> Result<RotationOutcome> {
 /// Appends one entry under the feed's transaction-scoped advisory lock (held
 /// until commit, so positions are gapless and in commit order across nodes)
 /// and queues the NOTIFY that PostgreSQL delivers at commit.
-fn append_feed(
-    tx: Tx,
+fn append_feed<C: GenericClient>(
+    tx: &mut C,
     at: UnixTime,
     kind: FeedKind,
     reason: RevocationReason,
@@ -702,12 +727,12 @@ fn append_feed(
     Ok(())
 }
 
-pub fn feed_head(tx: Tx) -> Result<i64> {
+pub fn feed_head<C: GenericClient>(tx: &mut C) -> Result<i64> {
     let row = tx.query_one("SELECT coalesce(max(seq), 0) FROM revocation_feed", &[])?;
     get(&row, 0)
 }
 
-pub fn feed_since(tx: Tx, after: i64, limit: u32) -> Result<FeedPage> {
+pub fn feed_since<C: GenericClient>(tx: &mut C, after: i64, limit: u32) -> Result<FeedPage> {
     let head = feed_head(tx)?;
     let entries = all(
         tx,
@@ -726,7 +751,7 @@ pub fn feed_since(tx: Tx, after: i64, limit: u32) -> Result<FeedPage> {
 
 // --- audit and housekeeping ---
 
-pub fn append_audit(tx: Tx, events: &[AuditEvent]) -> Result<()> {
+pub fn append_audit<C: GenericClient>(tx: &mut C, events: &[AuditEvent]) -> Result<()> {
     for e in events {
         let detail = if e.detail.is_null() {
             None
@@ -755,7 +780,7 @@ pub fn append_audit(tx: Tx, events: &[AuditEvent]) -> Result<()> {
     Ok(())
 }
 
-pub fn audit(tx: Tx, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
+pub fn audit<C: GenericClient>(tx: &mut C, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
     let kinds: Vec<&str> = q.kinds.iter().map(|k| k.as_str()).collect();
     let kinds: Option<Vec<&str>> = if kinds.is_empty() { None } else { Some(kinds) };
     let limit = i64::from(match q.limit {
@@ -787,7 +812,11 @@ pub fn audit(tx: Tx, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
     )
 }
 
-pub fn live_revocations(tx: Tx, now: UnixTime, keep_for: i64) -> Result<LiveRevocations> {
+pub fn live_revocations<C: GenericClient>(
+    tx: &mut C,
+    now: UnixTime,
+    keep_for: i64,
+) -> Result<LiveRevocations> {
     let cutoff = now.saturating_sub(keep_for);
     let sessions = all(
         tx,
@@ -815,7 +844,7 @@ pub fn live_revocations(tx: Tx, now: UnixTime, keep_for: i64) -> Result<LiveRevo
 const DOOMED_SESSIONS: &str = "SELECT id FROM sessions WHERE max_expires_at < $1
      UNION SELECT id FROM sessions WHERE expires_at < $1 AND revoked_at IS NULL";
 
-pub fn flush(tx: Tx, now: UnixTime, keep_for: i64) -> Result<FlushReport> {
+pub fn flush<C: GenericClient>(tx: &mut C, now: UnixTime, keep_for: i64) -> Result<FlushReport> {
     let cutoff = now.saturating_sub(keep_for);
     let mut outstanding_tokens = tx.execute(
         &format!("DELETE FROM outstanding_tokens WHERE session_id IN ({DOOMED_SESSIONS})"),
