@@ -151,6 +151,11 @@ else
 fi
 
 # ---- LEAD: more test steps go here, e.g. --------------------------------
+# Hostile conditions (HOSTILE.md): a short fuzz run of every cargo-fuzz target
+# (nightly; installs cargo-fuzz if missing) and schemathesis against a live
+# `warden serve` driven by its OpenAPI document (own pinned venv).
+step fuzz-short bash "$ROOT/scripts/fuzz.sh" short 5
+step schemathesis bash "$ROOT/scripts/schemathesis.sh" 60
 # (GUI/WebDriver tests: build the app binary first; run them one at a time.)
 step ui-unit node --test ui/
 if [ -z "${WARDEN_TEST_CMD:-}" ]; then
