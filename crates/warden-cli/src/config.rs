@@ -311,6 +311,37 @@ mod tests {
     }
 
     #[test]
+    fn a_postgres_url_selects_postgres_and_sqlite_stays_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("warden.toml");
+        std::fs::write(
+            &cfg,
+            "[server]\nDATABASE = \"postgres://u:pw@h/db\"\nREVOCATION_POLL_MS = 20\n",
+        )
+        .unwrap();
+        if std::env::var_os("WARDEN_DATABASE_URL").is_none() {
+            let ctx = Context::load(Some(&cfg), None).unwrap();
+            assert!(ctx.is_postgres());
+            assert_eq!(ctx.describe_database(), "postgres://u:***@h/db");
+            assert!(ctx.existing_database().is_none());
+            let follow = ctx.server.follow_settings(true);
+            assert_eq!(follow.poll.as_millis(), 20);
+            assert_eq!(follow.stale_after.as_secs(), DEFAULT_STALE_AFTER as u64);
+            let ctx = Context::load(None, None).unwrap();
+            assert!(!ctx.is_postgres(), "SQLite is the default");
+        }
+        // --database wins, as a path or as a URL.
+        let ctx = Context::load(Some(&cfg), Some(Path::new("/tmp/w.db"))).unwrap();
+        assert!(!ctx.is_postgres());
+        let ctx = Context::load(None, Some(Path::new("postgresql://h/db"))).unwrap();
+        assert!(ctx.is_postgres());
+        // Defaults: SQLite is polled often, PostgreSQL is woken by NOTIFY.
+        let (_, server) = parse_config("").unwrap();
+        assert_eq!(server.follow_settings(false).poll.as_millis(), 50);
+        assert_eq!(server.follow_settings(true).poll.as_millis(), 1000);
+    }
+
+    #[test]
     fn defaults_without_a_file() {
         let (settings, server) = parse_config("").unwrap();
         assert_eq!(
