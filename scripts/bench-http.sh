@@ -222,7 +222,7 @@ compare() {
   log "SimpleJWT at $PEER_URL"
 
   {
-    echo "hasher cost (one verification, one thread, idle servers):"
+    echo "hasher cost (one verification, one thread, servers up but idle):"
     echo "  Warden: $("$BENCH" hash-cost --iterations 10)"
     echo "  SimpleJWT (Django): $(peer_hash_cost | grep -v 'objects imported' | grep .)"
   } | tee "$OUT/hashers.txt" >&2
