@@ -79,6 +79,8 @@ token() {
 ACCESS="$(token staff1)" || die "cannot log in staff1"
 
 CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance
+# One worker: with two, CPython 3.11's compiler intermittently fails inside
+# schemathesis ("SystemError: AST constructor recursion depth mismatch").
 # Pass 1 (2/3 of the time): every operation that cannot end the caller's own
 # sessions, so the Bearer token stays valid and authenticated paths get fuzzed.
 # Pass 2 (1/3): every operation, logout-all, password change and the staff
@@ -91,14 +93,22 @@ rc=0
   --url "$BASE" --checks "$CHECKS" \
   -H "Authorization: Bearer $ACCESS" \
   --exclude-path-regex '^/api/(logout-all|password/change|staff/users/\{id\}/(lock|deactivate|password|staff|logout-all))/$' \
-  --max-time "$T1" --workers 2 --request-timeout 10 \
+  --max-time "$T1" --workers 1 --request-timeout 10 \
   --suppress-health-check all --no-color \
   --report junit --report-dir "$WORK/report1" || rc=$?
-ACCESS="$(token staff1)" || die "cannot log in staff1 for pass 2"
+# Pass 1 may have locked staff1 out (api/token/ is fuzzed with lockout on) or
+# locked/deactivated it through the staff routes: lift that on the database.
+"${W[@]}" user unlock staff1 >/dev/null 2>&1 || true
+"${W[@]}" user reactivate staff1 >/dev/null 2>&1 || true
+ACCESS="$(token staff1)" || {
+  curl -s -X POST "$BASE/api/token/" -H 'content-type: application/json' \
+    -d "{\"username\":\"staff1\",\"password\":\"$PASSWORD\"}" >&2
+  die "cannot log in staff1 for pass 2"
+}
 "$VENV/bin/schemathesis" run "$BASE/api/schema/" \
   --url "$BASE" --checks "$CHECKS" \
   -H "Authorization: Bearer $ACCESS" \
-  --max-time "$T2" --workers 2 --request-timeout 10 \
+  --max-time "$T2" --workers 1 --request-timeout 10 \
   --suppress-health-check all --no-color \
   --report junit --report-dir "$WORK/report2" || rc=$?
 if grep -q 'panicked' "$WORK/serve.log"; then
