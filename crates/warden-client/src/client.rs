@@ -269,6 +269,14 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<Answer> {
         let url = self.url(path)?;
+        let mut full_url = url.clone();
+        if !query.is_empty() {
+            full_url
+                .query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        // What the timeline keeps of the request (secrets redacted, see exchange.rs).
+        let mut shown_headers: Vec<(&str, String)> = Vec::new();
         let mut shown_path = path.trim_start_matches('/').to_string();
         let mut request = self.inner.http.request(method.clone(), url);
         if !query.is_empty() {
@@ -284,10 +292,21 @@ impl Client {
                 .map_err(|_| ClientError::MalformedToken("not a valid header value".into()))?;
             value.set_sensitive(true);
             request = request.header(AUTHORIZATION, value);
+            shown_headers.push((
+                "Authorization",
+                format!("{} {}", self.inner.config.auth_header_type, token),
+            ));
+        }
+        if let Some(label) = &self.inner.config.device_label {
+            shown_headers.push(("X-Warden-Device", label.clone()));
         }
         if let Some(body) = body {
             request = request.json(body);
+            shown_headers.push(("Content-Type", "application/json".to_string()));
         }
+        let (request_headers, request_body, secrets) =
+            crate::exchange::record_request(&shown_headers, body);
+        drop(shown_headers);
         let at = unix_ms();
         let started = Instant::now();
         let outcome = async {
@@ -309,6 +328,13 @@ impl Client {
             reason: None,
             credential: credentials.label(),
             request_id: None,
+            record: Box::new(crate::exchange::ExchangeRecord {
+                detail: None,
+                url: full_url.to_string(),
+                request_headers,
+                request_body,
+                secrets,
+            }),
         };
         let result = match outcome {
             Err(e) => Err(ClientError::from(e)),
@@ -324,9 +350,13 @@ impl Client {
                         body: bytes.to_vec(),
                     })
                 } else {
-                    exchange.error_code = serde_json::from_slice::<Value>(&bytes)
-                        .ok()
+                    let json = serde_json::from_slice::<Value>(&bytes).ok();
+                    exchange.error_code = json
+                        .as_ref()
                         .and_then(|v| v.get("code")?.as_str().map(str::to_string));
+                    exchange.record.detail = json
+                        .as_ref()
+                        .and_then(|v| v.get("detail")?.as_str().map(str::to_string));
                     Err(ClientError::from_response(status, &headers, &bytes))
                 }
             }

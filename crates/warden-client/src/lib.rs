@@ -17,6 +17,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod exchange;
+pub mod explain;
 #[cfg(test)]
 mod fake;
 pub mod jwt;
@@ -30,6 +31,7 @@ pub use client::{Answer, Client, Credentials};
 pub use config::{ClientConfig, Feature, Paths};
 pub use error::{ClientError, FieldErrors, NetworkKind, Result};
 pub use exchange::{Exchange, TIMELINE_CAPACITY};
+pub use explain::{Explanation, LocalContext, TokenTimes, explain};
 pub use jwt::{Secret, TokenClaims, decode_claims, redact};
 pub use reqwest::Method;
 pub use scheduler::plan_rotation;
