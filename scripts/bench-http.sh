@@ -20,7 +20,8 @@
 # BENCH_SCALING_SIZES ("1000 10000 100000"; 1000000 works but seeding 2M
 # sessions through the store takes a quarter of an hour here) · BENCH_OUT (results dir,
 # default target/bench-http/<time>) · PEER_WORKERS / PEER_THREADS (SimpleJWT's
-# gunicorn: default 4 sync workers) · BENCH_NO_BUILD=1 (use target/release as is).
+# gunicorn: default 4 sync workers) · BENCH_NO_BUILD=1 (use target/release as is) ·
+# BENCH_PUBLISH=0 (keep results out of docs/bench, for side runs).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -254,10 +255,12 @@ compare() {
   PEER_PORT=""
   echo
   "$BENCH" report "$results" --markdown "$OUT/report.md"
-  cp "$results" "$PLOTS/http-results.jsonl"
-  cp "$OUT/report.md" "$PLOTS/http-report.md"
-  cp "$OUT/hashers.txt" "$PLOTS/hashers.txt"
-  cp "$OUT/machine.txt" "$PLOTS/http-machine.txt"
+  if [ "${BENCH_PUBLISH:-1}" = 1 ]; then
+    cp "$results" "$PLOTS/http-results.jsonl"
+    cp "$OUT/report.md" "$PLOTS/http-report.md"
+    cp "$OUT/hashers.txt" "$PLOTS/hashers.txt"
+    cp "$OUT/machine.txt" "$PLOTS/http-machine.txt"
+  fi
 }
 
 # ------------------------------------------------------------- scaling ----

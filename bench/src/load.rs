@@ -514,8 +514,7 @@ async fn run_async(args: &LoadArgs) -> anyhow::Result<RunResult> {
         while let Some(r) = set.join_next().await {
             r??;
         }
-        let v = std::mem::take(&mut *heads.lock().await);
-        v
+        std::mem::take(&mut *heads.lock().await)
     } else {
         Vec::new()
     };
