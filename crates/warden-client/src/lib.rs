@@ -18,6 +18,7 @@ pub mod config;
 pub mod error;
 pub mod exchange;
 pub mod explain;
+pub mod export;
 #[cfg(test)]
 mod fake;
 pub mod jwt;
