@@ -68,7 +68,7 @@ start() {
   log "starting on 127.0.0.1:$PORT"
   # fsync stays on: the tests check durability, and commits must mean it.
   as_owner "$bin/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c max_connections=200 -c shared_buffers=128MB" \
+    -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c max_connections=400 -c shared_buffers=128MB" \
     start >/dev/null || { tail -n 30 "$DIR/server.log" >&2; die "the server did not start"; }
   if ! as_owner "$bin/psql" -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -Atqc \
       "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1; then
