@@ -117,7 +117,11 @@ fn refresh_racing_logout_never_outlives_the_logout() {
         // token of this session works, the ones issued during the race included.
         assert!(
             !w.access_ok(&access),
-            "round {round}: old access after logout"
+            "round {round}: old access alive after logout {} {} / refresh {} {}",
+            logout.status,
+            logout.text,
+            replies[1].status,
+            replies[1].text
         );
         for r in &refreshed {
             let (a, f) = (text(&r.body["access"]), text(&r.body["refresh"]));
@@ -133,7 +137,13 @@ fn refresh_racing_logout_never_outlives_the_logout() {
                 );
             } else {
                 // The logout lost (its token was rotated away): presenting a
-                // rotated-away token is a replay, and the family is revoked.
+                // rotated-away token is a replay, and the family is revoked
+                // (before the fix the logout was refused and the session lived on).
+                assert_eq!(
+                    logout.body["reason"], "reuse_detected",
+                    "round {round}: {}",
+                    logout.text
+                );
                 assert_eq!(
                     logout.body["code"], "token_not_valid",
                     "round {round}: {}",

@@ -830,6 +830,40 @@ impl AuthService {
         Ok(!ended.is_empty())
     }
 
+    /// [`Self::check_outstanding`] for the routes that end a session with a
+    /// refresh token (logout, blacklist). A rotated-away token presented there
+    /// is a replay like any other (RFC 9700 §4.14.2): the whole family ends, as
+    /// `refresh` does, so a thief who rotated first cannot outlive the owner's
+    /// logout (found racing refresh against logout over HTTP).
+    fn outstanding_or_end_replay(
+        &self,
+        token: &str,
+        claims: &Claims,
+        actor: Option<UserId>,
+        client: &ClientInfo,
+    ) -> Result<OutstandingToken> {
+        match self.check_outstanding(token, claims) {
+            Err(AuthError::Token(TokenError::Blacklisted(None))) => {
+                let sid = SessionId::parse(&claims.sid).ok_or(TokenError::BadId)?;
+                let user = self.user_id_of(claims)?;
+                let now = self.now();
+                self.revoke_one(
+                    sid,
+                    RevocationReason::ReuseDetected,
+                    actor,
+                    AuditEvent::new(now, AuditKind::ReuseDetected)
+                        .subject(user)
+                        .actor(actor)
+                        .session(sid)
+                        .address(client.address.clone()),
+                )?;
+                tracing::warn!(session = %sid, user, "rotated-away refresh token presented to end its session; session revoked");
+                Err(TokenError::Blacklisted(Some(RevocationReason::ReuseDetected)).into())
+            }
+            other => other,
+        }
+    }
+
     fn remember_revoked(&self, ended: &[RevokedSession]) {
         let keep = self.settings.LEEWAY.get();
         for s in ended {
@@ -842,7 +876,7 @@ impl AuthService {
     pub fn blacklist(&self, refresh_token: &str, client: &ClientInfo) -> Result<()> {
         let claims = self.decode(refresh_token, Some(TokenType::Refresh))?;
         self.check_revoked(&claims)?;
-        let row = self.check_outstanding(refresh_token, &claims)?;
+        let row = self.outstanding_or_end_replay(refresh_token, &claims, None, client)?;
         let now = self.now();
         self.revoke_one(
             row.session_id,
@@ -872,7 +906,8 @@ impl AuthService {
             ));
         }
         self.check_revoked(&claims)?;
-        let row = self.check_outstanding(refresh_token, &claims)?;
+        let row =
+            self.outstanding_or_end_replay(refresh_token, &claims, Some(ctx.user_id), client)?;
         let now = self.now();
         self.revoke_one(
             row.session_id,
