@@ -16,6 +16,7 @@ mod admin;
 mod config;
 mod decode;
 mod keystore;
+mod login;
 mod output;
 mod serve;
 
@@ -77,6 +78,9 @@ enum Command {
     Keys(KeysCommand),
     /// Remove expired tokens, sessions and revocations (SimpleJWT's flushexpiredtokens).
     Flush,
+    /// Sign in to a server with warden-client and print the request timeline,
+    /// refusals explained (tokens redacted).
+    Login(LoginArgs),
     /// Show a token's header and claims, with warnings (nothing is trusted unless
     /// the signature is checked: --verify, --jwks, --key or --secret-env).
     #[command(group(ArgGroup::new("keys").args(["verify", "jwks", "key", "secret_env"]).multiple(false)))]
@@ -99,6 +103,35 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+struct LoginArgs {
+    /// The server's base URL (Warden or SimpleJWT), e.g. http://127.0.0.1:8000/.
+    #[arg(long, value_name = "URL")]
+    trace: String,
+    username: String,
+    /// Read the password from this environment variable.
+    #[arg(long, value_name = "VAR", conflicts_with = "password_stdin")]
+    password_env: Option<String>,
+    /// Read the password from stdin (one line) instead of prompting.
+    #[arg(long)]
+    password_stdin: bool,
+    /// The Authorization header type the server expects (AUTH_HEADER_TYPES).
+    #[arg(long, default_value = "Bearer", value_name = "TYPE")]
+    header_type: String,
+    /// Rotate the refresh token once after signing in.
+    #[arg(long)]
+    refresh: bool,
+    /// After --refresh, present the rotated-away refresh token again (watch it refused).
+    #[arg(long, requires = "refresh")]
+    replay: bool,
+    /// Verify the access token with the server.
+    #[arg(long)]
+    verify: bool,
+    /// Print each exchange as a curl command (tokens redacted).
+    #[arg(long)]
+    curl: bool,
 }
 
 #[derive(Debug, Args)]
@@ -280,6 +313,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(KeysCommand::List) => keystore::list_command(&ctx).await?,
         Command::Keys(KeysCommand::Rotate) => keystore::rotate_command(&ctx).await?,
         Command::Flush => blocking(move || admin::flush(&ctx)).await?,
+        Command::Login(args) => {
+            return login::run(login::LoginOptions {
+                url: args.trace,
+                username: args.username,
+                password_env: args.password_env,
+                password_stdin: args.password_stdin,
+                header_type: args.header_type,
+                refresh: args.refresh,
+                replay: args.replay,
+                verify: args.verify,
+                curl: args.curl,
+            })
+            .await;
+        }
         Command::Decode {
             token,
             verify,
