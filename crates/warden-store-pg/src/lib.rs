@@ -141,19 +141,26 @@ impl PgStore {
         };
         {
             let mut conn = store.pool.get()?;
-            migrate(conn.client()?).map_err(StoreError::from)?;
+            migrate(conn.parts()?.0).map_err(StoreError::from)?;
         }
         Ok(store)
     }
 
     /// One write transaction, retried on serialization failures and deadlocks.
-    fn write<T>(&self, work: impl Fn(&mut Transaction<'_>) -> Result<T>) -> StoreResult<T> {
+    fn write<T>(
+        &self,
+        work: impl Fn(&mut sql::Db<'_, Transaction<'_>>) -> Result<T>,
+    ) -> StoreResult<T> {
         let mut attempt = 0;
         loop {
             let outcome = (|| -> Result<T> {
                 let mut conn = self.pool.get()?;
-                let mut tx = conn.client()?.transaction()?;
-                let value = work(&mut tx)?;
+                let (client, cache) = conn.parts()?;
+                let mut tx = client.transaction()?;
+                let value = work(&mut sql::Db {
+                    conn: &mut tx,
+                    cache,
+                })?;
                 tx.commit()?;
                 Ok(value)
             })();
@@ -166,25 +173,35 @@ impl PgStore {
 
     /// A read of one statement: no transaction needed (a statement sees one
     /// snapshot), which saves the BEGIN and COMMIT round trips.
-    fn read_one<T>(&self, work: impl Fn(&mut Client) -> Result<T>) -> StoreResult<T> {
+    fn read_one<T>(&self, work: impl Fn(&mut sql::Db<'_, Client>) -> Result<T>) -> StoreResult<T> {
         let outcome = (|| -> Result<T> {
             let mut conn = self.pool.get()?;
-            work(conn.client()?)
+            let (client, cache) = conn.parts()?;
+            work(&mut sql::Db {
+                conn: client,
+                cache,
+            })
         })();
         outcome.map_err(StoreError::from)
     }
 
     /// One read-only transaction on one snapshot (reads of several statements).
-    fn read<T>(&self, work: impl Fn(&mut Transaction<'_>) -> Result<T>) -> StoreResult<T> {
+    fn read<T>(
+        &self,
+        work: impl Fn(&mut sql::Db<'_, Transaction<'_>>) -> Result<T>,
+    ) -> StoreResult<T> {
         let outcome = (|| -> Result<T> {
             let mut conn = self.pool.get()?;
-            let mut tx = conn
-                .client()?
+            let (client, cache) = conn.parts()?;
+            let mut tx = client
                 .build_transaction()
                 .isolation_level(IsolationLevel::RepeatableRead)
                 .read_only(true)
                 .start()?;
-            let value = work(&mut tx)?;
+            let value = work(&mut sql::Db {
+                conn: &mut tx,
+                cache,
+            })?;
             tx.commit()?;
             Ok(value)
         })();
@@ -247,7 +264,7 @@ fn migrate(client: &mut Client) -> Result<()> {
 /// A small blocking pool: at most `max` connections, idle ones kept.
 struct Pool {
     config: Config,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<(Client, sql::StatementCache)>>,
     in_use: Mutex<usize>,
     freed: Condvar,
     max: usize,
@@ -255,24 +272,25 @@ struct Pool {
 
 struct Conn<'a> {
     pool: &'a Pool,
-    client: Option<Client>,
+    client: Option<(Client, sql::StatementCache)>,
 }
 
 impl Conn<'_> {
     /// `client` is only `None` inside `drop`; the error is for completeness.
-    fn client(&mut self) -> Result<&mut Client> {
+    fn parts(&mut self) -> Result<(&mut Client, &mut sql::StatementCache)> {
         self.client
             .as_mut()
+            .map(|(c, cache)| (c, cache))
             .ok_or_else(|| Error::Unavailable("the pooled connection was returned".into()))
     }
 }
 
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
-        if let Some(client) = self.client.take()
-            && !client.is_closed()
+        if let Some(pooled) = self.client.take()
+            && !pooled.0.is_closed()
         {
-            self.pool.idle.lock().push(client);
+            self.pool.idle.lock().push(pooled);
         }
         let mut n = self.pool.in_use.lock();
         *n = n.saturating_sub(1);
@@ -303,13 +321,13 @@ impl Pool {
         loop {
             let pooled = self.idle.lock().pop();
             match pooled {
-                Some(c) if c.is_closed() => continue,
+                Some(c) if c.0.is_closed() => continue,
                 Some(c) => {
                     conn.client = Some(c);
                     break;
                 }
                 None => {
-                    conn.client = Some(self.config.connect(NoTls)?);
+                    conn.client = Some((self.config.connect(NoTls)?, sql::StatementCache::new()));
                     break;
                 }
             }
