@@ -21,14 +21,12 @@ fuzz_target!(|data: &[u8]| {
     let mut token = key.header_b64().to_string();
     token.push('.');
     token.push_str(&URL_SAFE_NO_PAD.encode(payload));
-    let signature = match jsonwebtoken::crypto::sign(
-        token.as_bytes(),
-        key.encoding_key(),
-        key.jwt_algorithm(),
-    ) {
-        Ok(s) => s,
-        Err(e) => panic!("signing with the fixture key failed: {e}"),
-    };
+    let signature =
+        match jsonwebtoken::crypto::sign(token.as_bytes(), key.encoding_key(), key.jwt_algorithm())
+        {
+            Ok(s) => s,
+            Err(e) => panic!("signing with the fixture key failed: {e}"),
+        };
     token.push('.');
     token.push_str(&signature);
 
@@ -38,7 +36,11 @@ fuzz_target!(|data: &[u8]| {
         2 => Some(TokenType::Refresh),
         _ => Some(TokenType::Sliding),
     };
-    let policy = if selector & 0x80 != 0 { &f.strict } else { &f.policy };
+    let policy = if selector & 0x80 != 0 {
+        &f.strict
+    } else {
+        &f.policy
+    };
     if let Ok(claims) = validate(&token, &f.ring, policy, NOW, expected) {
         // Whatever got through obeys the contract.
         assert!(claims.exp > NOW - policy.leeway, "expired token accepted");
@@ -52,6 +54,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(claims.jti.len(), 32);
         assert_eq!(claims.sid.len(), 32);
         // A token validate accepts is one the inspector can show.
-        assert!(decode_unverified(&token).is_ok(), "accepted but not decodable");
+        assert!(
+            decode_unverified(&token).is_ok(),
+            "accepted but not decodable"
+        );
     }
 });

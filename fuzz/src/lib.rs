@@ -10,16 +10,16 @@ use std::sync::OnceLock;
 
 use axum::response::IntoResponse;
 use serde_json::{Map, Value};
+use warden_auth::UnixTime;
 use warden_auth::keys::{KeyMaterial, KeyRing};
 use warden_auth::settings::{Algorithm, Settings};
 use warden_auth::tokens::ValidationPolicy;
-use warden_auth::UnixTime;
+use warden_server::ApiError;
 use warden_server::body::RawBody;
 use warden_server::schema::{
     ChangePasswordRequest, LockRequest, ObtainRequest, ReasonRequest, RefreshRequest,
     RegisterRequest, RevokeRequest, SetPasswordRequest, SetStaffRequest, TokenRequest,
 };
-use warden_server::ApiError;
 
 /// The fuzzers' clock: tokens in the seed corpus are valid at this instant.
 pub const NOW: UnixTime = 1_800_000_000;
@@ -52,7 +52,8 @@ pub fn fixture() -> &'static Fixture {
         // EdDSA retired with a 10 s grace, long over at NOW.
         ring.rotate(rsa, NOW - 5_000, 10).expect("rotate to RS256");
         // RS256 retired but still verifying at NOW.
-        ring.rotate(hs, NOW - 100, 1_000_000).expect("rotate to HS256");
+        ring.rotate(hs, NOW - 100, 1_000_000)
+            .expect("rotate to HS256");
         let policy = ValidationPolicy::from_settings(&Settings::default());
         let mut strict = ValidationPolicy::from_settings(&Settings::default());
         strict.issuer = Some("https://warden.example".into());
