@@ -34,6 +34,8 @@ enum Command {
     Report(report::ReportArgs),
     /// Draw the scaling curves as SVG.
     Plot(plot::PlotArgs),
+    /// Durable rotations through the engine (no HTTP): rate, commits, CPU per rotation.
+    RotateProbe(seed::RotateProbeArgs),
     /// Time one argon2id verification at the default (OWASP) parameters.
     HashCost {
         #[arg(long, default_value_t = 10)]
@@ -50,6 +52,7 @@ fn main() -> anyhow::Result<()> {
         Command::Report(a) => report::run(a),
         Command::Plot(a) => plot::run(a),
         Command::HashCost { iterations } => hash_cost(iterations),
+        Command::RotateProbe(a) => seed::rotate_probe(a),
         Command::Rss { pid } => {
             let (rss, hwm) = load::rss_kib(pid);
             println!(

@@ -45,8 +45,8 @@ pub struct SeedArgs {
     /// revocation set holds them after start).
     #[arg(long, default_value_t = 0)]
     pub revoked: usize,
-    /// Writer threads (group commit batches their writes).
-    #[arg(long, default_value_t = 16)]
+    /// Writer threads (group commit puts up to 65 writes in one fsync).
+    #[arg(long, default_value_t = 64)]
     pub threads: usize,
 }
 
@@ -242,4 +242,109 @@ fn seed_sessions(
         h.join().map_err(|_| anyhow!("a seed thread panicked"))??;
     }
     Ok(users.to_vec())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RotateProbeArgs {
+    /// A scratch directory for the database.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Concurrent refresh chains (one thread each).
+    #[arg(long, default_value_t = 16)]
+    pub chains: usize,
+    /// Seconds to rotate.
+    #[arg(long, default_value_t = 5.0)]
+    pub seconds: f64,
+}
+
+fn cpu_seconds() -> f64 {
+    // utime + stime of this process, in clock ticks (100 Hz on Linux).
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let u: f64 = f.get(11)?.parse().ok()?;
+            let k: f64 = f.get(12)?.parse().ok()?;
+            Some((u + k) / 100.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
+/// Durable rotations through the engine, no HTTP: how many per second, how
+/// many share one commit (group commit), and the CPU spent per rotation.
+pub fn rotate_probe(args: RotateProbeArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.dir)?;
+    let db = args.dir.join("probe.db");
+    let settings = Settings {
+        SIGNING_KEY: Some("rotate-probe-secret-0123456789abcdef-0123456789abcdef".into()),
+        ARGON2_MEMORY_KIB: 8,
+        ARGON2_ITERATIONS: 1,
+        ..Settings::default()
+    };
+    let now = SystemClock.now();
+    let key = KeyMaterial::from_settings(&settings, now)?.ok_or_else(|| anyhow!("no key"))?;
+    let store = Arc::new(SqliteStore::open(&db)?);
+    let service = Arc::new(AuthService::new(
+        settings,
+        Arc::clone(&store) as Arc<dyn warden_auth::Store>,
+        Arc::new(SystemClock),
+        KeyRing::new(key)?,
+    )?);
+    ensure_user(&service, "probe")?;
+    let heads: Vec<String> = (0..args.chains)
+        .map(|_| {
+            service
+                .obtain_pair(&LoginRequest {
+                    identifier: "probe".into(),
+                    password: PASSWORD.into(),
+                    client: ClientInfo::default(),
+                })
+                .map(|p| p.refresh.token)
+        })
+        .collect::<Result<_, _>>()?;
+    let before = store.write_stats();
+    let cpu0 = cpu_seconds();
+    let t0 = Instant::now();
+    let end = t0 + std::time::Duration::from_secs_f64(args.seconds);
+    let handles: Vec<_> = heads
+        .into_iter()
+        .map(|mut head| {
+            let service = Arc::clone(&service);
+            std::thread::spawn(move || -> anyhow::Result<u64> {
+                let mut n = 0;
+                while Instant::now() < end {
+                    let r = service.refresh(&head, &ClientInfo::default())?;
+                    head = r
+                        .refresh
+                        .ok_or_else(|| anyhow!("no rotated refresh token"))?
+                        .token;
+                    n += 1;
+                }
+                Ok(n)
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for h in handles {
+        total += h.join().map_err(|_| anyhow!("a probe thread panicked"))??;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    let after = store.write_stats();
+    let batches = after.batches - before.batches;
+    let jobs = after.jobs - before.jobs;
+    println!(
+        "{} chains: {:.0} rotations/s; {} commits ({:.1} jobs each, largest {}), {:.2} ms per commit; \
+         CPU {:.0} µs per rotation ({:.2} cores busy of this process)",
+        args.chains,
+        total as f64 / secs,
+        batches,
+        jobs as f64 / batches.max(1) as f64,
+        after.largest_batch,
+        secs * 1000.0 / batches.max(1) as f64,
+        cpu * 1e6 / total.max(1) as f64,
+        cpu / secs
+    );
+    Ok(())
 }

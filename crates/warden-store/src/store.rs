@@ -32,7 +32,11 @@ use crate::{audit, housekeeping, schema, sessions, throttle, users};
 /// with `StoreError::Unavailable`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Idle read connections kept open; more are opened under load and closed after.
-const IDLE_READERS: usize = 4;
+/// Enough for the server's concurrent readers (16–32 blocking threads under
+/// load): with 4, every read beyond the fourth opened a connection, parsed the
+/// schema and re-prepared its statements (a callgrind profile of 16 concurrent
+/// refresh chains showed ~10 % of all instructions there; BENCHMARKS.md).
+const IDLE_READERS: usize = 32;
 /// Distinct statements each connection keeps prepared.
 const STATEMENT_CACHE: usize = 64;
 /// The writer's page cache (KiB): keeps the hot part of `sessions` in memory.
