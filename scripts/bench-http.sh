@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Warden vs SimpleJWT over HTTP, side by side, in one run (issue 9; BENCHMARKS.md).
 #
-#   scripts/bench-http.sh                 the A/B comparison (default: 3 rounds, ~7 min)
+#   scripts/bench-http.sh                 the A/B comparison (default: 3 rounds, under 10 min)
 #   scripts/bench-http.sh --scaling       the server scaling runs only (refresh rate,
 #                                         authenticated GET and memory vs database size)
 #   scripts/bench-http.sh --all           both, then the plots
@@ -13,8 +13,8 @@
 # `warden-bench load`) with the same connections and duration. Rounds
 # alternate the order (Warden first, then SimpleJWT first, ...).
 #
-# Knobs (env): BENCH_DURATION (s, default 8) · BENCH_WARMUP (s, 2) ·
-# BENCH_LOGIN_DURATION (s, 15) ·
+# Knobs (env): BENCH_DURATION (s, default 6) · BENCH_WARMUP (s, 1) ·
+# BENCH_LOGIN_DURATION (s, 10) · BENCH_LOGOUT_TOKENS_WARDEN (25000 per round) ·
 # BENCH_ROUNDS (3) · BENCH_CONNECTIONS (16) · BENCH_LOAD_THREADS (2) ·
 # BENCH_SCENARIOS ("hello whoami me verify refresh logout login") ·
 # BENCH_SCALING_SIZES ("1000 10000 100000"; 1000000 works but seeding 2M
@@ -37,9 +37,9 @@ case "${1:-}" in
   *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
 esac
 
-DURATION="${BENCH_DURATION:-8}"
-WARMUP="${BENCH_WARMUP:-2}"
-LOGIN_DURATION="${BENCH_LOGIN_DURATION:-15}"
+DURATION="${BENCH_DURATION:-6}"
+WARMUP="${BENCH_WARMUP:-1}"
+LOGIN_DURATION="${BENCH_LOGIN_DURATION:-10}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 CONNS="${BENCH_CONNECTIONS:-16}"
 LOAD_THREADS="${BENCH_LOAD_THREADS:-2}"
@@ -199,7 +199,7 @@ compare() {
   # Tokens for the logout scenario, per round: more than either server can
   # revoke in one window, so the pool lasts (a pool that runs dry ends the
   # window at its last answer; the tool reports the measured seconds).
-  per_round_w="${BENCH_LOGOUT_TOKENS_WARDEN:-40000}"
+  per_round_w="${BENCH_LOGOUT_TOKENS_WARDEN:-25000}"
   per_round_p="${BENCH_LOGOUT_TOKENS_PEER:-4000}"
 
   log "Warden: setting up $wdir"
