@@ -61,7 +61,7 @@ impl Wire {
             b = b.json(v);
         }
         let r = b.send().with_context(|| format!("send {path}"))?;
-        Ok(reply(r)?)
+        reply(r)
     }
 
     /// Like [`Wire::try_send`], but a transport error panics (the server is
@@ -105,11 +105,15 @@ impl Wire {
     }
 
     /// Logs in with the kit's password: (access, refresh), or the refusal.
-    pub fn login(&self, username: &str) -> Result<(String, String), Reply> {
+    pub fn login(&self, username: &str) -> Result<(String, String), Box<Reply>> {
         self.login_with(username, PASSWORD)
     }
 
-    pub fn login_with(&self, username: &str, password: &str) -> Result<(String, String), Reply> {
+    pub fn login_with(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(String, String), Box<Reply>> {
         let r = self.post(
             "api/token/",
             None,
@@ -118,7 +122,7 @@ impl Wire {
         if r.status == 200 {
             Ok((text(&r.body["access"]), text(&r.body["refresh"])))
         } else {
-            Err(r)
+            Err(Box::new(r))
         }
     }
 
