@@ -33,6 +33,8 @@ if [ -z "$BIN" ]; then
   BIN="$ROOT/target/debug/warden"
 fi
 
+BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
+
 WORK="$(mktemp -d)"
 SERVER_PID=""
 cleanup() {
@@ -88,6 +90,8 @@ CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,respo
 T1=$(( MAX_TIME * 2 / 3 )); [ "$T1" -ge 1 ] || T1=1
 T2=$(( MAX_TIME - T1 )); [ "$T2" -ge 1 ] || T2=1
 echo "schemathesis.sh: $BASE, ${T1}s + ${T2}s"
+# schemathesis and hypothesis keep caches in the working directory: not in the repo.
+cd "$WORK"
 rc=0
 "$VENV/bin/schemathesis" run "$BASE/api/schema/" \
   --url "$BASE" --checks "$CHECKS" \
