@@ -37,6 +37,9 @@ pub async fn app_info(app: AppHandle, core: State<'_, Core>) -> CmdResult<AppInf
     })
 }
 
+/// Creates a local account on the embedded server and signs in. The first
+/// account owns this computer's server: it is made staff (audit-logged), so
+/// its owner can use the staff console.
 #[tauri::command]
 pub async fn create_account(
     app: AppHandle,
@@ -46,7 +49,16 @@ pub async fn create_account(
 ) -> CmdResult<StateView> {
     let m = core.manager_for(&app, None).await?;
     m.client().register(&username, &password, None).await?;
+    core.make_owner(&username).await?;
     sign_in(app, core, username, password, None).await
+}
+
+/// The signed-in account as the server sees it (`GET api/me/`): the window
+/// shows the staff console when the server says `is_staff`.
+#[tauri::command]
+pub async fn my_account(app: AppHandle, core: State<'_, Core>) -> CmdResult<warden_client::Me> {
+    let (m, _) = core.manager(&app).await?;
+    Ok(m.me().await?)
 }
 
 #[tauri::command]

@@ -189,6 +189,44 @@ impl Core {
         remembered::forget(&self.data_dir);
     }
 
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
+    /// The embedded server's engine, while it runs.
+    pub async fn embedded_service(&self) -> Option<Arc<warden_auth::AuthService>> {
+        self.backend
+            .lock()
+            .await
+            .as_ref()
+            .map(|b| Arc::clone(b.service()))
+    }
+
+    /// See [`EmbeddedBackend::make_owner`].
+    pub async fn make_owner(&self, username: &str) -> CmdResult<bool> {
+        match self.backend.lock().await.as_ref() {
+            Some(b) => b
+                .make_owner(username)
+                .await
+                .map_err(|e| CommandError::new("embedded", e.to_string())),
+            None => Ok(false),
+        }
+    }
+
+    /// The developer tools' switch: the embedded server refuses connections
+    /// while offline. `Ok(None)` when there is no embedded server.
+    pub async fn set_embedded_online(&self, online: bool) -> CmdResult<Option<bool>> {
+        match self.backend.lock().await.as_mut() {
+            Some(b) => {
+                b.set_online(online)
+                    .await
+                    .map_err(|e| CommandError::new("embedded", e.to_string()))?;
+                Ok(Some(b.is_online()))
+            }
+            None => Ok(None),
+        }
+    }
+
     pub async fn first_run(&self) -> bool {
         match self.backend.lock().await.as_ref() {
             Some(b) => !b.has_users().await.unwrap_or(true),

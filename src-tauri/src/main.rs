@@ -3,10 +3,12 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+mod devtools;
 mod core;
 mod errors;
 mod remembered;
 mod remote;
+mod staff;
 mod vault;
 
 use tauri::Manager as _;
@@ -45,6 +47,18 @@ fn main() -> anyhow::Result<()> {
             commands::sessions,
             commands::revoke_session,
             commands::timeline,
+            commands::my_account,
+            devtools::inspect_token,
+            devtools::lab_replay_previous,
+            devtools::lab_concurrent_refresh,
+            devtools::lab_server_online,
+            devtools::exchange_detail,
+            staff::export_audit,
+            staff::staff_users,
+            staff::staff_user,
+            staff::staff_lineage,
+            staff::staff_action,
+            staff::staff_audit,
         ])
         .build(tauri::generate_context!())?
         .run(|handle, event| {

@@ -6,10 +6,23 @@ import { formatLeft } from './countdown.js';
 import * as signin from './views/signin.js';
 import * as session from './views/session.js';
 import * as sessions from './views/sessions.js';
+import * as staff from './views/staff.js';
+import * as audit from './views/audit.js';
+import * as inspector from './views/inspector.js';
+import * as timeline from './views/timeline.js';
 
 /** @type {{info: ipc.AppInfo | null, state: ipc.SessionView | null, recent: ipc.Exchange[],
- *   view: 'session' | 'sessions', notice: string | null, screen: string, offlineUntil: number}} */
-const app = { info: null, state: null, recent: [], view: 'session', notice: null, screen: '', offlineUntil: 0 };
+ *   view: string, notice: string | null, screen: string, offlineUntil: number, staff: boolean}} */
+const app = { info: null, state: null, recent: [], view: 'session', notice: null, screen: '', offlineUntil: 0, staff: false };
+
+/** Shows the staff console when the server says this account is staff (it enforces that too). */
+async function checkStaff() {
+  let isStaff = false;
+  try { isStaff = !!(await ipc.myAccount()).is_staff; } catch { isStaff = false; }
+  app.staff = isStaff && signedIn();
+  for (const el of document.querySelectorAll('.staff-only')) /** @type {HTMLElement} */ (el).hidden = !app.staff;
+  if (!app.staff && (app.view === 'users' || app.view === 'audit')) { app.view = 'session'; render(); }
+}
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
@@ -90,8 +103,17 @@ function render() {
     }
   }
   app.screen = app.view;
+  const embedded = app.state.embedded !== false;
   if (app.view === 'sessions') {
     sessions.render(main);
+  } else if (app.view === 'users') {
+    staff.render(main);
+  } else if (app.view === 'audit') {
+    audit.render(main);
+  } else if (app.view === 'inspector') {
+    inspector.render(main, { embedded });
+  } else if (app.view === 'timeline') {
+    timeline.render(main, { embedded });
   } else {
     session.render(main, {
       // The command's answer and the signed-out event race: when the event won,
@@ -115,7 +137,8 @@ function setState(s) {
   const after = signedIn() ? 'in' : s.phase.phase;
   paintTopbar();
   if (before !== after) {
-    if (after === 'in') { app.view = 'session'; app.notice = null; }
+    if (after === 'in') { app.view = 'session'; app.notice = null; checkStaff(); }
+    if (after !== 'in') { app.staff = false; for (const el of document.querySelectorAll('.staff-only')) /** @type {HTMLElement} */ (el).hidden = true; }
     if (after !== 'in') refreshInfo();
     render();
   } else if (app.screen === 'session') {
@@ -130,9 +153,10 @@ async function refreshInfo() {
     app.info = await ipc.appInfo();
     paintTopbar();
     if (app.screen === 'signin' && !signedIn()) {
-      // first_run may have changed
+      // first_run or the last remote server may have changed what the form is for
       const form = document.getElementById('signin-title');
-      if (form && !app.info.first_run && form.textContent?.startsWith('Create')) render();
+      const wantCreate = app.info.first_run && !app.info.remote;
+      if (form && wantCreate !== !!form.textContent?.startsWith('Create')) render();
     }
   } catch { /* shown by the next state */ }
 }
@@ -153,11 +177,13 @@ async function main() {
       app.recent.unshift(x);
       app.recent.length = Math.min(app.recent.length, 20);
       if (app.screen === 'session' && app.state) session.tick(app.state, app.recent);
+      if (app.screen === 'timeline') timeline.refresh();
     });
     app.info = await ipc.appInfo();
     app.recent = (await ipc.timeline()).reverse();
     setState(await ipc.sessionState());
     render();
+    if (signedIn()) checkStaff();
   } catch (e) {
     $('main').replaceChildren(h('p', { class: 'notice error', role: 'alert' }, `Warden could not start: ${/** @type {any} */ (e)?.message || String(e)}`));
   }
@@ -168,6 +194,7 @@ async function main() {
     if (!app.state) return;
     if (app.screen === 'session') session.tick(app.state, app.recent);
     if (app.screen === 'sessions' && n % 3 === 0) sessions.refresh();
+    if (app.screen === 'inspector') inspector.tick();
     if (app.state.phase.phase === 'offline') paintTopbar();
   }, 1000);
 }

@@ -17,12 +17,33 @@
  * @typedef {{server_url: string, embedded: boolean, embedded_url: string, first_run: boolean,
  *   keyring: VaultStatus, signing_keys: string, version: string, remote?: RemoteServer|null}} AppInfo
  * @typedef {{id: number, username: string, path: string}} AccessCheck
+ * @typedef {{id: number, username: string, is_staff?: boolean|null}} Me
+ * @typedef {{curl: string, explanation?: {cause: string, fix: string, code?: string|null}|null}} ExchangeDetail
  * @typedef {{id: string, device_label?: string|null, user_agent?: string|null, address?: string|null,
  *   created_at: number, last_rotated_at?: number|null, rotation_count: number, expires_at: number,
  *   revoked_at?: number|null, current?: boolean}} SessionRow
  * @typedef {{at: number, method: string, path: string, status?: number|null, latency_ms: number,
  *   error_code?: string|null, reason?: string|null}} Exchange
  * @typedef {{code: string, message: string}} CommandError
+ * @typedef {{id: number, username: string, email?: string|null, is_active: boolean, is_staff: boolean,
+ *   date_joined?: number|null, last_login?: number|null, locked: boolean, locked_until?: number|null}} StaffUser
+ * @typedef {StaffUser & {failed_logins?: {failures: number, window_started_at: number, locked_until?: number|null}|null}} StaffUserDetail
+ * @typedef {{id: string, device_label?: string|null, user_agent?: string|null, address?: string|null, created_at: number,
+ *   last_rotated_at?: number|null, rotation_count: number, expires_at: number, revoked_at?: number|null, revoked_reason?: string|null}} StaffSession
+ * @typedef {{detail: StaffUserDetail, sessions: StaffSession[]}} UserView
+ * @typedef {{jti: string, token_type: string, parent_jti?: string|null, successor_jti?: string|null, issued_at: number,
+ *   expires_at: number, rotated_at?: number|null, address?: string|null}} LineageToken
+ * @typedef {{id: number, at: number, kind: string, subject?: number|null, actor?: number|null, session_id?: string|null,
+ *   jti?: string|null, address?: string|null, reason?: string|null, detail?: any}} AuditRecord
+ * @typedef {{lineage: {session: StaffSession, kind: string, revoked_by?: number|null, head_jti: string, tokens: LineageToken[]}, events: AuditRecord[]}} LineageView
+ * @typedef {{user: number|null, kinds: string[], since: number|null, until: number|null}} AuditFilter
+ * @typedef {{action: string, reason: string, userId?: number|null, sessionId?: string|null, password?: string|null}} StaffActionArgs
+ * @typedef {{status: string, key?: string, why?: string, kid?: string|null}} Signature
+ * @typedef {{header_pretty: string, payload_pretty: string, alg?: string|null, kid?: string|null, token_type?: string|null,
+ *   times: {exp?: number|null, iat?: number|null, nbf?: number|null, lifetime?: number|null}, now: number, signature: Signature,
+ *   claims?: {ok: boolean, reason?: string|null, message?: string|null}|null, warnings: {code: string, message: string}[]}} Inspection
+ * @typedef {{kind: 'none'|'server'|'secret'|'pem'|'jwks_url', value?: string}} VerifyInput
+ * @typedef {{what: string, ok: boolean, outcome: string}} LabStep
  */
 
 /** @returns {any} */
@@ -67,6 +88,30 @@ export const sessions = () => call('sessions');
 export const revokeSession = (id) => call('revoke_session', { id });
 /** @returns {Promise<Exchange[]>} */
 export const timeline = () => call('timeline');
+/** @returns {Promise<Me>} */
+export const myAccount = () => call('my_account');
+/** @param {string} q @param {string} filter @returns {Promise<StaffUser[]>} */
+export const staffUsers = (q, filter) => call('staff_users', { q, filter });
+/** @param {number} id @returns {Promise<UserView>} */
+export const staffUser = (id) => call('staff_user', { id });
+/** @param {string} sessionId @returns {Promise<LineageView>} */
+export const staffLineage = (sessionId) => call('staff_lineage', { sessionId });
+/** @param {StaffActionArgs} a @returns {Promise<string>} */
+export const staffAction = (a) => call('staff_action', { action: a.action, reason: a.reason, userId: a.userId ?? null, sessionId: a.sessionId ?? null, password: a.password ?? null });
+/** @param {AuditFilter} filter @returns {Promise<AuditRecord[]>} */
+export const staffAudit = (filter) => call('staff_audit', { filter });
+/** @param {'jsonl'|'csv'} format @param {AuditFilter} filter @returns {Promise<{path: string, lines: number}>} */
+export const exportAudit = (format, filter) => call('export_audit', { format, filter });
+/** @param {{token?: string|null, pick?: 'access'|'refresh'|null, verify: VerifyInput}} a @returns {Promise<Inspection>} */
+export const inspectToken = (a) => call('inspect_token', { token: a.token ?? null, pick: a.pick ?? null, verify: a.verify });
+/** @returns {Promise<LabStep[]>} */
+export const labReplayPrevious = () => call('lab_replay_previous');
+/** @param {number} n @returns {Promise<LabStep[]>} */
+export const labConcurrentRefresh = (n) => call('lab_concurrent_refresh', { n });
+/** @param {boolean} online @returns {Promise<boolean>} */
+export const labServerOnline = (online) => call('lab_server_online', { online });
+/** @param {number} at @param {boolean} reveal @returns {Promise<ExchangeDetail>} */
+export const exchangeDetail = (at, reveal) => call('exchange_detail', { at, reveal });
 
 /**
  * @param {'session-changed' | 'exchange' | 'session-note'} name

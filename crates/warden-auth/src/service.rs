@@ -1538,6 +1538,24 @@ impl AuthService {
         self.keys.read().active().kid.clone()
     }
 
+    /// Inspects a token against this server's own keys and settings (the
+    /// developer tools' inspector); revocation is not consulted.
+    pub fn inspect_token(
+        &self,
+        token: &str,
+    ) -> std::result::Result<crate::inspect::Inspection, crate::inspect::InspectError> {
+        let keys = self.keys.read();
+        let mut expect = crate::inspect::Expectations::from_settings(&self.settings);
+        expect.known_kids = Some(keys.keys().map(|k| k.kid.clone()).collect());
+        expect.known_kids_source = Some("this server's key ring".into());
+        crate::inspect::inspect(
+            token,
+            &crate::inspect::VerifyWith::KeyRing(&keys),
+            &expect,
+            self.now(),
+        )
+    }
+
     /// The public keys (RFC 7517 JWK Set); empty for HMAC.
     pub fn jwks(&self) -> serde_json::Value {
         self.keys.read().jwks(self.now())

@@ -218,7 +218,9 @@ struct Parts<'t> {
 }
 
 /// Steps 1 and 2: size, then exactly three non-empty unpadded base64url parts.
-fn split(token: &str, max_bytes: usize) -> Result<Parts<'_>, TokenError> {
+/// `unsigned_ok`: an empty signature part is accepted (`alg: none` tokens
+/// look like `header.payload.`); only for reading a token, never validating.
+fn split(token: &str, max_bytes: usize, unsigned_ok: bool) -> Result<Parts<'_>, TokenError> {
     if token.len() > max_bytes {
         return Err(TokenError::TooLarge {
             len: token.len(),
@@ -250,7 +252,9 @@ fn split(token: &str, max_bytes: usize) -> Result<Parts<'_>, TokenError> {
     };
     // A base64 text of length 4n+1 encodes no whole byte: it cannot be a part.
     let well_formed = |part: &str| !part.is_empty() && part.len() % 4 != 1;
-    if !(well_formed(parts.header) && well_formed(parts.payload) && well_formed(parts.signature)) {
+    let signature_ok =
+        well_formed(parts.signature) || (unsigned_ok && parts.signature.is_empty());
+    if !(well_formed(parts.header) && well_formed(parts.payload) && signature_ok) {
         return Err(TokenError::Malformed);
     }
     Ok(parts)
@@ -641,7 +645,7 @@ pub fn validate(
     expected: Option<TokenType>,
 ) -> Result<Claims, TokenError> {
     // 1–2. Size and shape.
-    let parts = split(token, policy.max_bytes)?;
+    let parts = split(token, policy.max_bytes, false)?;
 
     // 3. Header.
     let mut header_buf = [0u8; MAX_HEADER_JSON_BYTES];
@@ -691,7 +695,7 @@ pub fn validate_claims_of_verified(
     now: UnixTime,
     expected: Option<TokenType>,
 ) -> Result<Claims, TokenError> {
-    let parts = split(token, policy.max_bytes)?;
+    let parts = split(token, policy.max_bytes, false)?;
     let payload = decode_payload(parts.payload)?;
     let raw = parse_claims(&payload, &policy.claim_names)?;
     check_claims(raw, policy, now, expected)
@@ -815,7 +819,7 @@ fn expected_name(expected: Option<TokenType>) -> &'static str {
 pub fn decode_unverified(
     token: &str,
 ) -> Result<(serde_json::Value, serde_json::Value), TokenError> {
-    let parts = split(token, MAX_INSPECT_BYTES)?;
+    let parts = split(token, MAX_INSPECT_BYTES, true)?;
     let mut header_buf = [0u8; MAX_HEADER_JSON_BYTES];
     let header_json = decode_header(parts.header, &mut header_buf)?;
     parse_header(header_json)?;
@@ -1387,6 +1391,12 @@ mod tests {
             b64(&good_payload().to_string())
         );
         assert_eq!(check(&token), Err(TokenError::Malformed));
+        // ...but the inspector can read it, to say what it is.
+        let (header, payload) = decode_unverified(&token).unwrap();
+        assert_eq!(header["alg"], "none");
+        assert_eq!(payload, good_payload());
+        assert_eq!(decode_unverified("e30.e30"), Err(TokenError::Malformed));
+        assert_eq!(decode_unverified(".e30."), Err(TokenError::Malformed));
     }
 
     // ---- step 5: key by kid ------------------------------------------------

@@ -118,6 +118,9 @@ struct Session {
     /// Local Unix seconds.
     rotate_at: Option<f64>,
     rotation_count: u64,
+    /// The refresh token this session rotated away last (memory only), for
+    /// the developer tools' replay.
+    previous_refresh: Option<Secret>,
 }
 
 impl Session {
@@ -336,6 +339,7 @@ impl SessionManager {
                 offset,
                 rotate_at: None,
                 rotation_count: 0,
+                previous_refresh: None,
             };
             session.replan(&inner.config, wall_now());
             s.session = Some(session);
@@ -416,6 +420,7 @@ impl SessionManager {
                 offset: 0.0,
                 rotate_at: None,
                 rotation_count: 0,
+                previous_refresh: None,
             });
             s.phase = Phase::Restoring;
             s.capabilities = capabilities.map(|c| (*c).clone());
@@ -440,6 +445,20 @@ impl SessionManager {
     /// passed. However many callers ask at once, one refresh is made.
     pub async fn access_token(&self) -> Result<String> {
         self.inner.access_token().await.map(|(t, _)| t)
+    }
+
+    /// For developer tools only: the current refresh token and the one the
+    /// last rotation replaced (memory only; never logged or stored). The
+    /// fault lab replays them to show reuse detection.
+    pub fn dev_refresh_tokens(&self) -> (Option<Secret>, Option<Secret>) {
+        let s = self.inner.shared.lock();
+        match &s.session {
+            Some(session) => (
+                Some(session.refresh.secret.clone()),
+                session.previous_refresh.clone(),
+            ),
+            None => (None, None),
+        }
     }
 
     /// Rotates now (or joins the rotation already in flight).
@@ -880,7 +899,8 @@ impl Inner {
             session.offset = offset;
             session.access = Some(access);
             if let Some(t) = new_refresh {
-                session.refresh = t;
+                let old = std::mem::replace(&mut session.refresh, t);
+                session.previous_refresh = Some(old.secret);
             }
             session.rotation_count += 1;
             session.replan(&self.config, now);

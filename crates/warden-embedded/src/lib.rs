@@ -23,7 +23,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
-use warden_auth::model::UserQuery;
+use warden_auth::model::{AuditKind, UserQuery, UserUpdate};
 use warden_auth::{AuthService, Clock, Settings, SystemClock};
 use warden_server::{AppState, ServerConfig};
 
@@ -64,9 +64,41 @@ pub struct EmbeddedBackend {
     database: PathBuf,
     service: Arc<AuthService>,
     key_store: KeyStoreKind,
+    /// Stops the flush job (and, on shutdown, everything).
     stop: watch::Sender<bool>,
-    server: JoinHandle<std::io::Result<()>>,
+    /// The HTTP server while it is online: its own stop switch and task.
+    serving: Option<Serving>,
+    state: AppState,
     flush: JoinHandle<()>,
+}
+
+#[derive(Debug)]
+struct Serving {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Serving {
+    fn start(listener: tokio::net::TcpListener, state: AppState) -> Serving {
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(warden_server::serve(listener, state, stopped(stop_rx)));
+        Serving { stop, task }
+    }
+
+    /// Stops accepting and lets requests in flight finish (up to 5 s).
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let mut task = self.task;
+        match tokio::time::timeout(DRAIN_TIMEOUT, &mut task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => warn!(error = %e, "the embedded server stopped with an error"),
+            Ok(Err(e)) => warn!(error = %e, "the embedded server task failed"),
+            Err(_) => {
+                warn!("requests still running after the drain timeout; stopping anyway");
+                task.abort();
+            }
+        }
+    }
 }
 
 impl EmbeddedBackend {
@@ -97,7 +129,7 @@ impl EmbeddedBackend {
         let flush = tokio::spawn(warden_server::flush_loop(
             Arc::clone(&service),
             FLUSH_INTERVAL,
-            stop_rx.clone(),
+            stop_rx,
         ));
         let state = AppState::new(
             Arc::clone(&service),
@@ -107,7 +139,7 @@ impl EmbeddedBackend {
                 ..ServerConfig::default()
             },
         );
-        let server = tokio::spawn(warden_server::serve(listener, state, stopped(stop_rx)));
+        let serving = Serving::start(listener, state.clone());
         info!(%addr, keys = %kind.describe(), "embedded backend listening");
         Ok(EmbeddedBackend {
             addr,
@@ -115,9 +147,70 @@ impl EmbeddedBackend {
             service,
             key_store: kind,
             stop,
-            server,
+            serving: Some(serving),
+            state,
             flush,
         })
+    }
+
+    /// Whether the HTTP server is accepting connections.
+    pub fn is_online(&self) -> bool {
+        self.serving.is_some()
+    }
+
+    /// Takes the HTTP server offline (connections are refused; the store and
+    /// keys stay) or brings it back on the same address: the developer
+    /// tools' "server offline" switch.
+    pub async fn set_online(&mut self, online: bool) -> Result<()> {
+        match (online, self.serving.take()) {
+            (true, Some(s)) => self.serving = Some(s),
+            (false, None) => {}
+            (false, Some(s)) => {
+                s.stop().await;
+                info!(addr = %self.addr, "embedded backend offline");
+            }
+            (true, None) => {
+                let listener = tokio::net::TcpListener::bind(self.addr)
+                    .await
+                    .map_err(EmbeddedError::Listen)?;
+                self.serving = Some(Serving::start(listener, self.state.clone()));
+                info!(addr = %self.addr, "embedded backend online again");
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes `username` staff when it is the only account: the first local
+    /// account owns this computer's server and may use the staff console.
+    /// Returns whether it did.
+    pub async fn make_owner(&self, username: &str) -> Result<bool> {
+        let service = Arc::clone(&self.service);
+        let username = username.to_string();
+        let done = blocking(move || -> std::result::Result<bool, warden_auth::AuthError> {
+            let users = service.store().search_users(&UserQuery {
+                limit: 2,
+                ..UserQuery::default()
+            })?;
+            let [only] = users.as_slice() else {
+                return Ok(false);
+            };
+            if !only.username.eq_ignore_ascii_case(&username) || only.is_staff {
+                return Ok(only.is_staff && only.username.eq_ignore_ascii_case(&username));
+            }
+            service.admin_update_user(
+                only.id,
+                UserUpdate {
+                    is_staff: Some(true),
+                    ..UserUpdate::default()
+                },
+                AuditKind::StaffGranted,
+                None,
+            )?;
+            Ok(true)
+        })
+        .await?
+        .map_err(|e| EmbeddedError::Internal(e.to_string()))?;
+        Ok(done)
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -157,15 +250,8 @@ impl EmbeddedBackend {
     /// Stops accepting, lets requests in flight finish (up to 5 s), stops the flush job.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        let mut server = self.server;
-        match tokio::time::timeout(DRAIN_TIMEOUT, &mut server).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => warn!(error = %e, "the embedded server stopped with an error"),
-            Ok(Err(e)) => warn!(error = %e, "the embedded server task failed"),
-            Err(_) => {
-                warn!("requests still running after the drain timeout; stopping anyway");
-                server.abort();
-            }
+        if let Some(serving) = self.serving {
+            serving.stop().await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(2), self.flush).await;
         info!("embedded backend stopped");
@@ -250,5 +336,76 @@ mod tests {
         let again = EmbeddedBackend::start(config).await.unwrap();
         assert_eq!(again.service().active_kid(), kid);
         again.shutdown().await;
+    }
+
+    async fn get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream
+            .write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes())
+            .await?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await?;
+        Ok(answer)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_first_account_owns_the_server_and_the_server_goes_offline_and_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = EmbeddedConfig {
+            key_store: KeyStoreChoice::File,
+            ..EmbeddedConfig::new(tmp.path().join("data"))
+        };
+        let mut backend = EmbeddedBackend::start(config).await.unwrap();
+        let service = Arc::clone(backend.service());
+        let register = |name: &'static str| {
+            let service = Arc::clone(&service);
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    let account = warden_auth::service::NewAccount {
+                        username: name.into(),
+                        email: None,
+                        password: "correct horse battery 7".into(),
+                        is_staff: false,
+                        email_verified: false,
+                    };
+                    service.create_user(&account, None)
+                })
+                .await
+                .unwrap()
+                .unwrap()
+            }
+        };
+        register("Owner").await;
+        assert!(backend.make_owner("owner").await.unwrap(), "first account");
+        let owner = service.user_by_username("owner").unwrap();
+        assert!(owner.is_staff);
+        // The inspector checks the owner's token with the server's own keys.
+        let svc = Arc::clone(&service);
+        let pair = tokio::task::spawn_blocking(move || {
+            svc.obtain_pair(&warden_auth::service::LoginRequest {
+                identifier: "owner".into(),
+                password: "correct horse battery 7".into(),
+                client: Default::default(),
+            })
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        let seen = service.inspect_token(&pair.access.token).unwrap();
+        assert!(seen.signature.is_valid(), "{:?}", seen.signature);
+        register("second").await;
+        assert!(!backend.make_owner("second").await.unwrap(), "not the only account");
+        assert!(!service.user_by_username("second").unwrap().is_staff);
+
+        let addr = backend.addr();
+        assert!(get(addr, "/api/hello/").await.unwrap().starts_with("HTTP/1.1 200"));
+        backend.set_online(false).await.unwrap();
+        assert!(!backend.is_online());
+        assert!(get(addr, "/api/hello/").await.is_err(), "refused while offline");
+        backend.set_online(true).await.unwrap();
+        assert!(backend.is_online());
+        assert!(get(addr, "/api/hello/").await.unwrap().starts_with("HTTP/1.1 200"));
+        backend.shutdown().await;
     }
 }

@@ -144,15 +144,24 @@ impl Window {
         Ok(())
     }
 
+    /// Waits (up to 10 s) for `css`, then types `text` into it.
     pub async fn fill(&self, css: &str, text: &str) -> Result<()> {
+        self.wait_for(css, 10).await?;
         let el = self.c().find(Locator::Css(css)).await?;
         el.clear().await?;
         el.send_keys(text).await?;
         Ok(())
     }
 
+    /// Waits (up to 10 s) for `css`, then clicks it.
     pub async fn click(&self, css: &str) -> Result<()> {
-        self.c().find(Locator::Css(css)).await?.click().await?;
+        self.wait_for(css, 10).await?;
+        self.c()
+            .find(Locator::Css(css))
+            .await?
+            .click()
+            .await
+            .with_context(|| format!("click {css}"))?;
         Ok(())
     }
 

@@ -339,7 +339,7 @@ async fn assert_no_horizontal_overflow(w: &Window, screen: &str) -> Result<()> {
     let v = w
         .js(
             "const W = document.documentElement.clientWidth;
-             const over = [...document.querySelectorAll('button, input, .card, table')]
+             const over = [...document.querySelectorAll('button, input, .card, table, .exchange')]
                .filter((e) => e.offsetParent !== null && e.getBoundingClientRect().right > W + 0.5)
                .map((e) => (e.id || e.tagName) + ':' + Math.round(e.getBoundingClientRect().right));
              return {W, scroll: document.documentElement.scrollWidth, over};",
@@ -353,3 +353,194 @@ async fn assert_no_horizontal_overflow(w: &Window, screen: &str) -> Result<()> {
     );
     Ok(())
 }
+
+/// POST `path` with a JSON body; (status, body).
+async fn post(base: &str, path: &str, body: serde_json::Value) -> Result<(u16, serde_json::Value)> {
+    let r = http().post(format!("{base}{path}")).json(&body).send().await?;
+    let status = r.status().as_u16();
+    Ok((status, r.json().await.unwrap_or_default()))
+}
+
+/// Staff: the first local account owns the embedded server. Another user's
+/// refresh token is replayed (reuse detection revokes the family); staff
+/// find the user, see the lineage with the reuse marked, revoke another
+/// session with a reason, and find it in the audit log, and export it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_console_lineage_after_replay_revoke_and_audit() -> Result<()> {
+    if !enabled() {
+        return Ok(());
+    }
+    let data = tempfile::tempdir()?;
+    let w = Window::open(4504, data.path(), &[]).await?;
+    create_account(&w, "owner").await?;
+    w.wait_for("#rail button[data-view=users]:not([hidden])", 15).await?;
+    let base = w
+        .c()
+        .find(Locator::Css("#who"))
+        .await?
+        .attr("data-url")
+        .await?
+        .unwrap();
+
+    // bob: one session whose old refresh token is replayed, one live session.
+    let (s, _) = post(&base, "api/register/", serde_json::json!({"username": "bob", "password": PASSWORD})).await?;
+    assert_eq!(s, 201);
+    let (_, stolen) = login_over_http(&base, "bob", "bob-laptop").await?;
+    let (s, rotated) = post(&base, "api/token/refresh/", serde_json::json!({"refresh": stolen})).await?;
+    assert_eq!(s, 200, "{rotated}");
+    let (s, replay) = post(&base, "api/token/refresh/", serde_json::json!({"refresh": stolen})).await?;
+    assert_eq!(s, 401, "{replay}");
+    let (phone_access, phone_refresh) = login_over_http(&base, "bob", "bob-phone").await?;
+
+    // Find bob, open him, open the laptop session's lineage.
+    w.click("#rail button[data-view=users]").await?;
+    w.fill("#user-search", "bob").await?;
+    w.click("#user-search-go").await?;
+    w.click("#users-table button.open-user[data-user=bob]").await?;
+    w.wait_text("#staff-sessions", |t| t.contains("bob-laptop") && t.contains("bob-phone"), 15)
+        .await?;
+    w.click("#staff-sessions tr.revoked button.lineage").await?;
+    let chain = w
+        .wait_text("#lineage-chain", |t| t.contains("reuse detected"), 15)
+        .await?;
+    eprintln!("lineage: {chain}");
+    let revoked = w.wait_text("#lineage-revoked", |t| !t.is_empty(), 5).await?;
+    assert!(revoked.contains("reuse"), "{revoked}");
+    w.screenshot("17-staff-lineage").await?;
+
+    // Revoke the phone, with a reason.
+    w.click("#staff-sessions tr:not(.revoked) button.staff-revoke").await?;
+    w.wait_for("#ask[open]", 5).await?;
+    w.fill("#ask-reason", "phone reported stolen").await?;
+    w.screenshot("18-staff-revoke-reason").await?;
+    w.click("#ask-ok").await?;
+    w.wait_text("#staff-result", |t| t.starts_with("Session revoked"), 15)
+        .await?;
+    assert_eq!(status_of_refresh(&base, &phone_refresh).await, 401);
+    assert_eq!(status_of_access(&base, &phone_access).await, 401);
+
+    // The audit log has it, with the actor and the reason.
+    w.click("#rail button[data-view=audit]").await?;
+    w.fill("#audit-user", "bob").await?;
+    w.c()
+        .find(Locator::Css("#audit-kind"))
+        .await?
+        .select_by_value("session_revoked")
+        .await?;
+    w.click("#audit-go").await?;
+    let table = w
+        .wait_text("#audit-table", |t| t.contains("phone reported stolen"), 15)
+        .await?;
+    assert!(table.contains("session revoked"), "{table}");
+    let row = w
+        .js("const r = [...document.querySelectorAll('#audit-table tbody tr')].find((r) => r.textContent.includes('phone reported stolen')); return [...r.cells].map((c) => c.textContent);")
+        .await?;
+    assert_eq!(row[3], "1", "actor is the owner (user 1): {row}");
+    w.screenshot("19-audit-log").await?;
+
+    // Export as JSON Lines: the file holds the same line.
+    w.click("#audit-export-jsonl").await?;
+    let status = w
+        .wait_text("#audit-status", |t| t.starts_with("Exported") || t.starts_with("Export failed"), 15)
+        .await?;
+    let path = status
+        .split(" to ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{status}"))
+        .trim()
+        .to_string();
+    let text = std::fs::read_to_string(&path)?;
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    assert!(
+        lines.iter().any(|l| l["reason"] == "phone reported stolen" && l["actor"] == 1),
+        "{text}"
+    );
+    assert!(!text.contains(&phone_refresh) && !text.contains(&stolen), "a token in the export");
+    w.close().await;
+    Ok(())
+}
+
+/// Developers: the inspector checks the current token against the server's
+/// keys and flags a forged one; a refresh-token replay from the fault lab
+/// ends the session, and the timeline explains the refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn developer_inspector_fault_lab_and_why_refused() -> Result<()> {
+    if !enabled() {
+        return Ok(());
+    }
+    let data = tempfile::tempdir()?;
+    let w = Window::open(4514, data.path(), &[]).await?;
+    create_account(&w, "devi").await?;
+
+    // The current access token, checked with the server's own keys.
+    w.click("#rail button[data-view=inspector]").await?;
+    w.c()
+        .find(Locator::Css("#inspect-verify"))
+        .await?
+        .select_by_value("server")
+        .await?;
+    w.click("#inspect-access").await?;
+    let sig = w
+        .wait_text("#inspect-signature", |t| t.starts_with("Signature:"), 10)
+        .await?;
+    assert!(sig.starts_with("Signature: valid"), "{sig}");
+    let payload = w.wait_text("#inspect-payload", |t| !t.is_empty(), 5).await?;
+    assert!(payload.contains("\"token_type\": \"access\""), "{payload}");
+    w.screenshot("20-inspector").await?;
+
+    // The same token with alg none and no signature: refused and flagged.
+    let forged = {
+        use base64::Engine as _;
+        let b = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header = b.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let payload = b.encode(br#"{"token_type":"access","user_id":"1","jti":"x","iat":1,"exp":4102444800}"#);
+        format!("{header}.{payload}.")
+    };
+    w.fill("#inspect-token", &forged).await?;
+    w.click("#inspect-go").await?;
+    let sig = w
+        .wait_text("#inspect-signature", |t| !t.starts_with("Signature: valid"), 10)
+        .await?;
+    eprintln!("forged: {sig}");
+    let warnings = w.wait_text("#inspect-warnings", |t| !t.is_empty(), 5).await?;
+    assert!(warnings.contains("alg none"), "{warnings}");
+    w.screenshot("21-inspector-forged").await?;
+
+    // Fault lab: rotate, then replay the refresh token that rotation replaced.
+    w.click("#rail button[data-view=timeline]").await?;
+    w.click("#lab-rotate").await?;
+    w.wait_text("#lab-result", |t| t.contains("Rotate now"), 10).await?;
+    w.click("#lab-replay").await?;
+    // Reuse detection revokes the family: the window returns to sign-in and says why.
+    let notice = w
+        .wait_text("#signin-notice", |t| t.contains("reuse_detected"), 20)
+        .await?;
+    eprintln!("{notice}");
+    w.screenshot("22-reuse-signed-out").await?;
+
+    // Sign in again: the timeline still has the refused replay; ask why.
+    w.fill("#username", "devi").await?;
+    w.fill("#password", PASSWORD).await?;
+    w.click("#signin-submit").await?;
+    w.wait_text("#access-card [data-left]", |t| t.ends_with("left"), 20)
+        .await?;
+    w.click("#rail button[data-view=timeline]").await?;
+    w.wait_for("#timeline-table tr[data-status='401'] button.why", 10)
+        .await?;
+    w.click("#timeline-table tr[data-status='401'] button.why").await?;
+    let cause = w.wait_text("#explanation-cause", |t| !t.is_empty(), 10).await?;
+    let fix = w.wait_text("#explanation-fix", |t| !t.is_empty(), 5).await?;
+    eprintln!("why: {cause} / {fix}");
+    assert!(cause.contains("already been rotated away was used again"), "{cause}");
+    assert!(fix.contains("Sign in again"), "{fix}");
+    let curl = w.wait_text("#exchange-curl", |t| t.starts_with("curl"), 5).await?;
+    assert!(curl.contains("<redacted>") || curl.contains('…'), "{curl}");
+    w.screenshot("23-why-refused").await?;
+    w.close().await;
+    Ok(())
+}
+
+

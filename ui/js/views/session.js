@@ -127,8 +127,14 @@ export function tick(s, recent) {
   const rec = document.getElementById('recent');
   if (rec) {
     rec.replaceChildren(...(recent.length ? ['Recent: '] : []), ...recent.filter((x) => !x.path.includes('capabilities')).slice(0, 3).map((x) =>
-      h('span', { class: 'exchange' }, `${formatWhen(x.at / 1000, now)} ${label(x)} · ${x.status ?? 'no answer'}${x.error_code ? ` ${x.error_code}` : ''} · ${x.latency_ms} ms`)));
+      h('span', { class: 'exchange' }, `${formatWhen(x.at / 1000, now)} ${label(x)} · ${outcome(x)} · ${x.latency_ms} ms`)));
   }
+}
+
+/** @param {ipc.Exchange} x */
+function outcome(x) {
+  if (x.status == null) return `no answer${x.error_code ? ` (${x.error_code})` : ''}`;
+  return `${x.status}${x.error_code ? ` ${x.error_code}` : ''}`;
 }
 
 /** @param {ipc.Exchange} x */

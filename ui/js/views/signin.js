@@ -8,7 +8,9 @@ import * as ipc from '../ipc.js';
  * @param {{firstRun: boolean, notice?: string|null, error?: string|null, remote?: ipc.RemoteServer|null}} opts
  */
 export function render(main, opts) {
-  let creating = opts.firstRun;
+  // After signing out of a remote server the form is for that server again,
+  // even while this computer has no local account yet.
+  let creating = opts.firstRun && !opts.remote;
   const error = h('p', { class: 'notice error', role: 'alert', id: 'signin-error', hidden: true });
   const user = /** @type {HTMLInputElement} */ (h('input', { id: 'username', name: 'username', type: 'text', autocomplete: 'username', required: true }));
   const pass = /** @type {HTMLInputElement} */ (h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true }));
