@@ -38,6 +38,13 @@ pub async fn load_or_create(
     if let Some(found) = configured(ctx, now)? {
         return Ok(found);
     }
+    if ctx.is_postgres() {
+        // `db` is no file then: keys cannot be kept "beside" it, and nodes must share them.
+        bail!(
+            "on a PostgreSQL database the signing key comes from the config file: set SIGNING_KEY \
+             (and VERIFYING_KEY for asymmetric algorithms), the same on every node"
+        );
+    }
     let choice = choice(ctx)?;
     store::load_or_create(&ctx.settings, db, choice, now)
         .await
