@@ -171,7 +171,11 @@ impl Core {
 
     /// The remote server the current manager talks to (`None`: embedded).
     pub async fn remote(&self) -> Option<RemoteServer> {
-        self.active.read().await.as_ref().and_then(|a| a.remote.clone())
+        self.active
+            .read()
+            .await
+            .as_ref()
+            .and_then(|a| a.remote.clone())
     }
 
     pub fn remember(&self, user: &str, remote: Option<&RemoteServer>) {

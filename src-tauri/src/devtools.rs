@@ -42,18 +42,29 @@ pub async fn inspect_token(
             .dev_refresh_tokens()
             .0
             .map(|s| s.expose().to_string())
-            .ok_or_else(|| CommandError::new("not_signed_in", "There is no refresh token: sign in first."))?,
+            .ok_or_else(|| {
+                CommandError::new("not_signed_in", "There is no refresh token: sign in first.")
+            })?,
         Some(other) => {
-            return Err(CommandError::new("invalid", format!("Unknown token {other:?}.")));
+            return Err(CommandError::new(
+                "invalid",
+                format!("Unknown token {other:?}."),
+            ));
         }
         None => token.unwrap_or_default(),
     };
     let token = token.trim().to_string();
     if token.is_empty() {
-        return Err(CommandError::new("invalid", "Paste a token, or pick the current one."));
+        return Err(CommandError::new(
+            "invalid",
+            "Paste a token, or pick the current one.",
+        ));
     }
     let err = |e: inspect::InspectError| {
-        CommandError::new(e.reason(), format!("This is not a JWT that can be read: {e}"))
+        CommandError::new(
+            e.reason(),
+            format!("This is not a JWT that can be read: {e}"),
+        )
     };
     if let VerifyInput::Server = verify {
         if !embedded {
@@ -75,9 +86,7 @@ pub async fn inspect_token(
         Some(service) if embedded => Expectations::from_settings(service.settings()),
         _ => Expectations::default(),
     };
-    if !embedded
-        && let Ok(Some(caps)) = m.client().capabilities().await
-    {
+    if !embedded && let Ok(Some(caps)) = m.client().capabilities().await {
         expect.access_lifetime = i64::try_from(caps.access_token_lifetime).ok();
         expect.refresh_lifetime = i64::try_from(caps.refresh_token_lifetime).ok();
     }
@@ -93,7 +102,10 @@ pub async fn inspect_token(
 async fn fetch_jwks(url: &str) -> CmdResult<String> {
     let url = url.trim();
     if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(CommandError::new("invalid_url", "The JWKS URL must start with http:// or https://."));
+        return Err(CommandError::new(
+            "invalid_url",
+            "The JWKS URL must start with http:// or https://.",
+        ));
     }
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
@@ -102,7 +114,10 @@ async fn fetch_jwks(url: &str) -> CmdResult<String> {
     let fail = |e: reqwest::Error| CommandError::new("jwks", format!("Cannot fetch the JWKS: {e}"));
     let r = client.get(url).send().await.map_err(fail)?;
     if !r.status().is_success() {
-        return Err(CommandError::new("jwks", format!("The JWKS URL answered {}.", r.status())));
+        return Err(CommandError::new(
+            "jwks",
+            format!("The JWKS URL answered {}.", r.status()),
+        ));
     }
     r.text().await.map_err(fail)
 }
@@ -115,10 +130,26 @@ pub struct LabStep {
     pub outcome: String,
 }
 
-fn step<T>(what: &str, r: &Result<T, warden_client::ClientError>, ok_text: impl Fn(&T) -> String) -> LabStep {
+fn step<T>(
+    what: &str,
+    r: &Result<T, warden_client::ClientError>,
+    ok_text: impl Fn(&T) -> String,
+) -> LabStep {
     match r {
-        Ok(v) => LabStep { what: what.into(), ok: true, outcome: ok_text(v) },
-        Err(e) => LabStep { what: what.into(), ok: false, outcome: format!("refused: {} ({})", CommandError::from(e.clone()).message, e.code()) },
+        Ok(v) => LabStep {
+            what: what.into(),
+            ok: true,
+            outcome: ok_text(v),
+        },
+        Err(e) => LabStep {
+            what: what.into(),
+            ok: false,
+            outcome: format!(
+                "refused: {} ({})",
+                CommandError::from(e.clone()).message,
+                e.code()
+            ),
+        },
     }
 }
 
@@ -141,21 +172,37 @@ pub async fn lab_replay_previous(app: AppHandle, core: State<'_, Core>) -> CmdRe
     let (m, _) = core.manager(&app).await?;
     let (_, previous) = m.dev_refresh_tokens();
     let previous = previous.ok_or_else(|| {
-        CommandError::new("no_previous", "No refresh token was replaced yet: rotate once first.")
+        CommandError::new(
+            "no_previous",
+            "No refresh token was replaced yet: rotate once first.",
+        )
     })?;
     let replay = m.client().refresh(previous.expose()).await;
-    let mut steps = vec![step("Replay the previous refresh token", &replay, refresh_text)];
+    let mut steps = vec![step(
+        "Replay the previous refresh token",
+        &replay,
+        refresh_text,
+    )];
     let rotate = m.rotate_now().await;
-    steps.push(step("Then this session rotates", &rotate, |_| "200: the session lives on".into()));
+    steps.push(step("Then this session rotates", &rotate, |_| {
+        "200: the session lives on".into()
+    }));
     Ok(steps)
 }
 
 /// Fires `n` refreshes of the current refresh token at once (bypassing the
 /// session's single-flight), then lets the session rotate.
 #[tauri::command]
-pub async fn lab_concurrent_refresh(app: AppHandle, core: State<'_, Core>, n: usize) -> CmdResult<Vec<LabStep>> {
+pub async fn lab_concurrent_refresh(
+    app: AppHandle,
+    core: State<'_, Core>,
+    n: usize,
+) -> CmdResult<Vec<LabStep>> {
     if !(2..=64).contains(&n) {
-        return Err(CommandError::new("invalid", "Fire between 2 and 64 refreshes."));
+        return Err(CommandError::new(
+            "invalid",
+            "Fire between 2 and 64 refreshes.",
+        ));
     }
     let (m, _) = core.manager(&app).await?;
     let current = m
@@ -189,7 +236,10 @@ pub async fn lab_concurrent_refresh(app: AppHandle, core: State<'_, Core>, n: us
 #[tauri::command]
 pub async fn lab_server_online(core: State<'_, Core>, online: bool) -> CmdResult<bool> {
     core.set_embedded_online(online).await?.ok_or_else(|| {
-        CommandError::new("invalid", "Only the embedded server can be switched off from here.")
+        CommandError::new(
+            "invalid",
+            "Only the embedded server can be switched off from here.",
+        )
     })
 }
 
@@ -214,7 +264,9 @@ pub async fn exchange_detail(
         .into_iter()
         .rev()
         .find(|x| x.at == at)
-        .ok_or_else(|| CommandError::new("not_found", "That exchange is no longer in the timeline."))?;
+        .ok_or_else(|| {
+            CommandError::new("not_found", "That exchange is no longer in the timeline.")
+        })?;
     let local = warden_client::LocalContext {
         phase: Some(m.state().phase),
         ..warden_client::LocalContext::default()

@@ -3,8 +3,8 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
-mod devtools;
 mod core;
+mod devtools;
 mod errors;
 mod remembered;
 mod remote;

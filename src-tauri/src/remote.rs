@@ -37,9 +37,16 @@ impl RemoteServer {
                 "The server URL must start with http:// or https:// (for example https://example.com/).",
             ));
         }
-        let url = if url.ends_with('/') { url } else { format!("{url}/") };
+        let url = if url.ends_with('/') {
+            url
+        } else {
+            format!("{url}/")
+        };
         let header_type = self.header_type.trim().to_string();
-        if !header_type.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if !header_type
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(CommandError::new(
                 "invalid_header_type",
                 "The header type is one word, such as Bearer or JWT.",
@@ -78,7 +85,10 @@ impl RemoteServer {
 /// spaces; `""` keeps the default.
 fn path(value: &str, what: &str) -> CmdResult<String> {
     let p = value.trim().trim_start_matches('/');
-    if p.contains("://") || p.chars().any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#') {
+    if p.contains("://")
+        || p.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#')
+    {
         return Err(CommandError::new(
             "invalid_path",
             format!("The {what} path must be a path on the server, such as auth/jwt/create/."),
@@ -105,7 +115,10 @@ mod tests {
 
     #[test]
     fn urls_get_a_trailing_slash_and_bad_ones_are_refused() {
-        let r = remote(" http://127.0.0.1:8000 ").normalized().unwrap().unwrap();
+        let r = remote(" http://127.0.0.1:8000 ")
+            .normalized()
+            .unwrap()
+            .unwrap();
         assert_eq!(r.url, "http://127.0.0.1:8000/");
         for bad in ["127.0.0.1:8000", "ftp://x/", "http://", "http://a b/"] {
             let e = remote(bad).normalized().unwrap_err();
@@ -130,7 +143,10 @@ mod tests {
         assert_eq!(c.paths.token, "auth/jwt/create/");
         assert_eq!(c.paths.token_refresh, "auth/jwt/refresh/");
         assert_eq!(c.paths.token_verify, "api/token/verify/", "default kept");
-        assert_eq!(c.paths.token_blacklist, "api/token/blacklist/", "default kept");
+        assert_eq!(
+            c.paths.token_blacklist, "api/token/blacklist/",
+            "default kept"
+        );
         assert_eq!(c.auth_header_type, "JWT");
     }
 

@@ -4,7 +4,9 @@
 
 use serde::Serialize;
 use tauri::{AppHandle, State};
-use warden_client::{AuditRecord, AuditSearch, Lineage, SessionInfo, StaffUser, StaffUserDetail, UserSearch};
+use warden_client::{
+    AuditRecord, AuditSearch, Lineage, SessionInfo, StaffUser, StaffUserDetail, UserSearch,
+};
 
 use crate::core::Core;
 use crate::errors::{CmdResult, CommandError};
@@ -35,12 +37,11 @@ pub async fn staff_users(
             ));
         }
     }
-    Ok(m
-        .authorized(|client, token| {
-            let search = search.clone();
-            async move { client.staff_users(&token, &search).await }
-        })
-        .await?)
+    Ok(m.authorized(|client, token| {
+        let search = search.clone();
+        async move { client.staff_users(&token, &search).await }
+    })
+    .await?)
 }
 
 #[derive(Debug, Serialize)]
@@ -116,9 +117,8 @@ pub async fn staff_action(
         ));
     }
     let (m, _) = core.manager(&app).await?;
-    let need_user = || {
-        user_id.ok_or_else(|| CommandError::new("invalid", "This action needs a user."))
-    };
+    let need_user =
+        || user_id.ok_or_else(|| CommandError::new("invalid", "This action needs a user."));
     let r = reason.as_str();
     let message = match action.as_str() {
         "revoke_session" => {
@@ -132,7 +132,8 @@ pub async fn staff_action(
                 })
                 .await?;
             if revoked {
-                "Session revoked; its access and refresh tokens are refused from now on.".to_string()
+                "Session revoked; its access and refresh tokens are refused from now on."
+                    .to_string()
             } else {
                 "That session had already ended.".to_string()
             }
@@ -142,7 +143,10 @@ pub async fn staff_action(
             let n = m
                 .authorized(|c, t| async move { c.staff_logout_user(&t, id, r).await })
                 .await?;
-            format!("{} revoked; their access tokens are refused from now on.", sessions(n))
+            format!(
+                "{} revoked; their access tokens are refused from now on.",
+                sessions(n)
+            )
         }
         "lock" => {
             let id = need_user()?;
@@ -237,12 +241,11 @@ pub async fn audit_records(
 ) -> CmdResult<Vec<AuditRecord>> {
     let (m, _) = core.manager(app).await?;
     let search = filter.search();
-    Ok(m
-        .authorized(|client, token| {
-            let search = search.clone();
-            async move { client.staff_audit(&token, &search).await }
-        })
-        .await?)
+    Ok(m.authorized(|client, token| {
+        let search = search.clone();
+        async move { client.staff_audit(&token, &search).await }
+    })
+    .await?)
 }
 
 #[tauri::command]
@@ -274,13 +277,18 @@ pub async fn export_audit(
         "jsonl" => (warden_client::export::to_jsonl(&records), "jsonl"),
         "csv" => (warden_client::export::to_csv(&records), "csv"),
         other => {
-            return Err(CommandError::new("invalid", format!("Unknown format {other:?}.")));
+            return Err(CommandError::new(
+                "invalid",
+                format!("Unknown format {other:?}."),
+            ));
         }
     };
     let dir = std::env::var_os("WARDEN_EXPORT_DIR")
         .filter(|d| !d.is_empty())
         .map(std::path::PathBuf::from)
-        .or_else(|| directories::UserDirs::new().and_then(|u| u.download_dir().map(|d| d.to_path_buf())))
+        .or_else(|| {
+            directories::UserDirs::new().and_then(|u| u.download_dir().map(|d| d.to_path_buf()))
+        })
         .unwrap_or_else(|| core.data_dir().to_path_buf());
     let stamp = time_stamp();
     let path = dir.join(format!("warden-audit-{stamp}.{ext}"));
@@ -297,7 +305,9 @@ pub async fn export_audit(
         file.write_all(text.as_bytes())?;
         file.sync_all()
     };
-    write().map_err(|e| CommandError::new("export", format!("Cannot write {}: {e}", path.display())))?;
+    write().map_err(|e| {
+        CommandError::new("export", format!("Cannot write {}: {e}", path.display()))
+    })?;
     Ok(Exported {
         path: path.display().to_string(),
         lines: records.len(),

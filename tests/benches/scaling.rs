@@ -62,7 +62,7 @@ fn bench_verify(c: &mut Criterion) {
     let mut filled = 0usize;
     for n in [0usize, 10_000, 100_000, 1_000_000] {
         while filled < n {
-            if filled % 2 == 0 {
+            if filled.is_multiple_of(2) {
                 set.revoke_session(SessionId::random(), far);
             } else {
                 set.revoke_jti(Jti::random(), far);

@@ -13,6 +13,9 @@ use warden_tests::hostile::{Reply, Wire};
 use warden_tests::http::TestServer;
 use warden_tests::{PASSWORD, test_settings};
 
+/// One answer: status, headers that may differ, body.
+type Answer = (u16, Vec<(String, String)>, String);
+
 const THRESHOLD: u32 = 5;
 
 fn guess(w: &Wire, username: &str, password: &str) -> Reply {
@@ -169,7 +172,7 @@ fn lockout_does_not_reveal_which_usernames_exist() {
         .unwrap();
     // Known active, known inactive, unknown: the same sequence of answers,
     // byte for byte, through the lock and after it.
-    let mut transcripts: Vec<Vec<(u16, Vec<(String, String)>, String)>> = Vec::new();
+    let mut transcripts: Vec<Vec<Answer>> = Vec::new();
     for who in ["alice", "bob", "ghost"] {
         let mut t = Vec::new();
         for i in 0..THRESHOLD + 3 {

@@ -252,8 +252,7 @@ fn split(token: &str, max_bytes: usize, unsigned_ok: bool) -> Result<Parts<'_>, 
     };
     // A base64 text of length 4n+1 encodes no whole byte: it cannot be a part.
     let well_formed = |part: &str| !part.is_empty() && part.len() % 4 != 1;
-    let signature_ok =
-        well_formed(parts.signature) || (unsigned_ok && parts.signature.is_empty());
+    let signature_ok = well_formed(parts.signature) || (unsigned_ok && parts.signature.is_empty());
     if !(well_formed(parts.header) && well_formed(parts.payload) && signature_ok) {
         return Err(TokenError::Malformed);
     }

@@ -186,28 +186,30 @@ impl EmbeddedBackend {
     pub async fn make_owner(&self, username: &str) -> Result<bool> {
         let service = Arc::clone(&self.service);
         let username = username.to_string();
-        let done = blocking(move || -> std::result::Result<bool, warden_auth::AuthError> {
-            let users = service.store().search_users(&UserQuery {
-                limit: 2,
-                ..UserQuery::default()
-            })?;
-            let [only] = users.as_slice() else {
-                return Ok(false);
-            };
-            if !only.username.eq_ignore_ascii_case(&username) || only.is_staff {
-                return Ok(only.is_staff && only.username.eq_ignore_ascii_case(&username));
-            }
-            service.admin_update_user(
-                only.id,
-                UserUpdate {
-                    is_staff: Some(true),
-                    ..UserUpdate::default()
-                },
-                AuditKind::StaffGranted,
-                None,
-            )?;
-            Ok(true)
-        })
+        let done = blocking(
+            move || -> std::result::Result<bool, warden_auth::AuthError> {
+                let users = service.store().search_users(&UserQuery {
+                    limit: 2,
+                    ..UserQuery::default()
+                })?;
+                let [only] = users.as_slice() else {
+                    return Ok(false);
+                };
+                if !only.username.eq_ignore_ascii_case(&username) || only.is_staff {
+                    return Ok(only.is_staff && only.username.eq_ignore_ascii_case(&username));
+                }
+                service.admin_update_user(
+                    only.id,
+                    UserUpdate {
+                        is_staff: Some(true),
+                        ..UserUpdate::default()
+                    },
+                    AuditKind::StaffGranted,
+                    None,
+                )?;
+                Ok(true)
+            },
+        )
         .await?
         .map_err(|e| EmbeddedError::Internal(e.to_string()))?;
         Ok(done)
@@ -342,7 +344,9 @@ mod tests {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(addr).await?;
         stream
-            .write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes())
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes(),
+            )
             .await?;
         let mut answer = String::new();
         stream.read_to_string(&mut answer).await?;
@@ -395,17 +399,33 @@ mod tests {
         let seen = service.inspect_token(&pair.access.token).unwrap();
         assert!(seen.signature.is_valid(), "{:?}", seen.signature);
         register("second").await;
-        assert!(!backend.make_owner("second").await.unwrap(), "not the only account");
+        assert!(
+            !backend.make_owner("second").await.unwrap(),
+            "not the only account"
+        );
         assert!(!service.user_by_username("second").unwrap().is_staff);
 
         let addr = backend.addr();
-        assert!(get(addr, "/api/hello/").await.unwrap().starts_with("HTTP/1.1 200"));
+        assert!(
+            get(addr, "/api/hello/")
+                .await
+                .unwrap()
+                .starts_with("HTTP/1.1 200")
+        );
         backend.set_online(false).await.unwrap();
         assert!(!backend.is_online());
-        assert!(get(addr, "/api/hello/").await.is_err(), "refused while offline");
+        assert!(
+            get(addr, "/api/hello/").await.is_err(),
+            "refused while offline"
+        );
         backend.set_online(true).await.unwrap();
         assert!(backend.is_online());
-        assert!(get(addr, "/api/hello/").await.unwrap().starts_with("HTTP/1.1 200"));
+        assert!(
+            get(addr, "/api/hello/")
+                .await
+                .unwrap()
+                .starts_with("HTTP/1.1 200")
+        );
         backend.shutdown().await;
     }
 }

@@ -32,7 +32,9 @@ pub fn root() -> PathBuf {
 /// `WARDEN_APP_BINARY`, else the debug build in the target directory.
 pub fn app_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("WARDEN_APP_BINARY").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p).canonicalize().expect("WARDEN_APP_BINARY must exist");
+        return PathBuf::from(p)
+            .canonicalize()
+            .expect("WARDEN_APP_BINARY must exist");
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -107,7 +109,12 @@ impl Window {
     }
 
     /// Polls until `css` exists and its text satisfies `ok`; returns the text.
-    pub async fn wait_text(&self, css: &str, ok: impl Fn(&str) -> bool, secs: u64) -> Result<String> {
+    pub async fn wait_text(
+        &self,
+        css: &str,
+        ok: impl Fn(&str) -> bool,
+        secs: u64,
+    ) -> Result<String> {
         let deadline = Instant::now() + Duration::from_secs(secs);
         let mut last = String::from("(not found)");
         loop {

@@ -171,7 +171,6 @@ async fn short_lifetimes_rotate_automatically_and_the_count_goes_up() -> Result<
     Ok(())
 }
 
-
 /// A real Django + SimpleJWT server mounted where djoser mounts it and
 /// accepting only `Authorization: JWT …`: the window signs in with custom
 /// paths and header type, checks the access token, rotates; the server goes
@@ -224,7 +223,11 @@ async fn remote_simplejwt_custom_paths_header_type_offline_and_back() -> Result<
     // The server accepts the access token under the JWT header type only.
     w.click("#check-access").await?;
     let check = w
-        .wait_text("#access-check", |t| t.starts_with("The server") || t.starts_with("Refused"), 10)
+        .wait_text(
+            "#access-check",
+            |t| t.starts_with("The server") || t.starts_with("Refused"),
+            10,
+        )
         .await?;
     assert_eq!(
         check,
@@ -240,7 +243,10 @@ async fn remote_simplejwt_custom_paths_header_type_offline_and_back() -> Result<
     assert!(log.contains("\"POST /auth/jwt/create/ "), "{log}");
     assert!(log.contains("\"POST /auth/jwt/refresh/ "), "{log}");
     assert!(log.contains("\"GET /auth/users/me/ "), "{log}");
-    assert!(!log.contains("/api/token/"), "a default path was used:\n{log}");
+    assert!(
+        !log.contains("/api/token/"),
+        "a default path was used:\n{log}"
+    );
 
     // The server goes away: a banner, the session stays, the countdown runs down.
     peer.stop()?;
@@ -251,13 +257,20 @@ async fn remote_simplejwt_custom_paths_header_type_offline_and_back() -> Result<
     assert!(banner.ends_with("Your session is kept."), "{banner}");
     w.wait_text("#conn", |t| t == "offline", 5).await?;
     w.wait_for("#access-card.tone-amber", 40).await?;
-    let state = w.wait_text("#access-card [data-state]", |t| !t.is_empty(), 2).await?;
+    let state = w
+        .wait_text("#access-card [data-state]", |t| !t.is_empty(), 2)
+        .await?;
     assert!(state.ends_with("expiring soon"), "{state}");
     w.screenshot("13-offline-expiring").await?;
     w.wait_for("#access-card.tone-red, #access-card.tone-expired", 15)
         .await?;
     w.wait_for("#access-card.tone-expired", 10).await?;
-    assert!(w.c().find(Locator::Css("#refresh-card.tone-calm")).await.is_ok());
+    assert!(
+        w.c()
+            .find(Locator::Css("#refresh-card.tone-calm"))
+            .await
+            .is_ok()
+    );
     w.screenshot("14-offline-expired").await?;
 
     // Back: the next rotation succeeds, the banner goes, the access token is fresh.
@@ -273,10 +286,18 @@ async fn remote_simplejwt_custom_paths_header_type_offline_and_back() -> Result<
     w.click("#log-out").await?;
     w.wait_text("#signin-title", |t| t == "Sign in", 10).await?;
     // The form remembers the server and its paths.
-    let url = w.c().find(Locator::Css("#server-url")).await?.prop("value").await?;
+    let url = w
+        .c()
+        .find(Locator::Css("#server-url"))
+        .await?
+        .prop("value")
+        .await?;
     assert_eq!(url.as_deref(), Some(peer.url.as_str()));
     let log = peer.log();
-    assert!(log.contains("\"POST /auth/jwt/blacklist/ HTTP/1.1\" 200"), "{log}");
+    assert!(
+        log.contains("\"POST /auth/jwt/blacklist/ HTTP/1.1\" 200"),
+        "{log}"
+    );
     w.close().await;
     drop(peer);
     Ok(())
@@ -293,7 +314,9 @@ async fn keyboard_only_at_800x600() -> Result<()> {
     w.c().set_window_size(800, 600).await?;
     w.wait_text("#signin-title", |t| t == "Create your local account", 30)
         .await?;
-    let size = w.js("return [window.innerWidth, window.innerHeight];").await?;
+    let size = w
+        .js("return [window.innerWidth, window.innerHeight];")
+        .await?;
     eprintln!("viewport at 800x600: {size}");
     assert_no_horizontal_overflow(&w, "first run").await?;
 
@@ -328,7 +351,11 @@ async fn keyboard_only_at_800x600() -> Result<()> {
     let focus = w
         .js("const a = document.activeElement; return [a.textContent, getComputedStyle(a).outlineStyle];")
         .await?;
-    assert_eq!(focus, serde_json::json!(["Revoke", "solid"]), "focus and its ring");
+    assert_eq!(
+        focus,
+        serde_json::json!(["Revoke", "solid"]),
+        "focus and its ring"
+    );
     w.close().await;
     Ok(())
 }
@@ -337,13 +364,11 @@ async fn keyboard_only_at_800x600() -> Result<()> {
 /// every button fully inside the window.
 async fn assert_no_horizontal_overflow(w: &Window, screen: &str) -> Result<()> {
     let v = w
-        .js(
-            "const W = document.documentElement.clientWidth;
+        .js("const W = document.documentElement.clientWidth;
              const over = [...document.querySelectorAll('button, input, .card, table, .exchange')]
                .filter((e) => e.offsetParent !== null && e.getBoundingClientRect().right > W + 0.5)
                .map((e) => (e.id || e.tagName) + ':' + Math.round(e.getBoundingClientRect().right));
-             return {W, scroll: document.documentElement.scrollWidth, over};",
-        )
+             return {W, scroll: document.documentElement.scrollWidth, over};")
         .await?;
     let width = v["W"].as_f64().unwrap_or(0.0);
     let scroll = v["scroll"].as_f64().unwrap_or(f64::MAX);
@@ -356,7 +381,11 @@ async fn assert_no_horizontal_overflow(w: &Window, screen: &str) -> Result<()> {
 
 /// POST `path` with a JSON body; (status, body).
 async fn post(base: &str, path: &str, body: serde_json::Value) -> Result<(u16, serde_json::Value)> {
-    let r = http().post(format!("{base}{path}")).json(&body).send().await?;
+    let r = http()
+        .post(format!("{base}{path}"))
+        .json(&body)
+        .send()
+        .await?;
     let status = r.status().as_u16();
     Ok((status, r.json().await.unwrap_or_default()))
 }
@@ -373,7 +402,8 @@ async fn staff_console_lineage_after_replay_revoke_and_audit() -> Result<()> {
     let data = tempfile::tempdir()?;
     let w = Window::open(4504, data.path(), &[]).await?;
     create_account(&w, "owner").await?;
-    w.wait_for("#rail button[data-view=users]:not([hidden])", 15).await?;
+    w.wait_for("#rail button[data-view=users]:not([hidden])", 15)
+        .await?;
     let base = w
         .c()
         .find(Locator::Css("#who"))
@@ -383,12 +413,27 @@ async fn staff_console_lineage_after_replay_revoke_and_audit() -> Result<()> {
         .unwrap();
 
     // bob: one session whose old refresh token is replayed, one live session.
-    let (s, _) = post(&base, "api/register/", serde_json::json!({"username": "bob", "password": PASSWORD})).await?;
+    let (s, _) = post(
+        &base,
+        "api/register/",
+        serde_json::json!({"username": "bob", "password": PASSWORD}),
+    )
+    .await?;
     assert_eq!(s, 201);
     let (_, stolen) = login_over_http(&base, "bob", "bob-laptop").await?;
-    let (s, rotated) = post(&base, "api/token/refresh/", serde_json::json!({"refresh": stolen})).await?;
+    let (s, rotated) = post(
+        &base,
+        "api/token/refresh/",
+        serde_json::json!({"refresh": stolen}),
+    )
+    .await?;
     assert_eq!(s, 200, "{rotated}");
-    let (s, replay) = post(&base, "api/token/refresh/", serde_json::json!({"refresh": stolen})).await?;
+    let (s, replay) = post(
+        &base,
+        "api/token/refresh/",
+        serde_json::json!({"refresh": stolen}),
+    )
+    .await?;
     assert_eq!(s, 401, "{replay}");
     let (phone_access, phone_refresh) = login_over_http(&base, "bob", "bob-phone").await?;
 
@@ -396,20 +441,28 @@ async fn staff_console_lineage_after_replay_revoke_and_audit() -> Result<()> {
     w.click("#rail button[data-view=users]").await?;
     w.fill("#user-search", "bob").await?;
     w.click("#user-search-go").await?;
-    w.click("#users-table button.open-user[data-user=bob]").await?;
-    w.wait_text("#staff-sessions", |t| t.contains("bob-laptop") && t.contains("bob-phone"), 15)
+    w.click("#users-table button.open-user[data-user=bob]")
         .await?;
+    w.wait_text(
+        "#staff-sessions",
+        |t| t.contains("bob-laptop") && t.contains("bob-phone"),
+        15,
+    )
+    .await?;
     w.click("#staff-sessions tr.revoked button.lineage").await?;
     let chain = w
         .wait_text("#lineage-chain", |t| t.contains("reuse detected"), 15)
         .await?;
     eprintln!("lineage: {chain}");
-    let revoked = w.wait_text("#lineage-revoked", |t| !t.is_empty(), 5).await?;
+    let revoked = w
+        .wait_text("#lineage-revoked", |t| !t.is_empty(), 5)
+        .await?;
     assert!(revoked.contains("reuse"), "{revoked}");
     w.screenshot("17-staff-lineage").await?;
 
     // Revoke the phone, with a reason.
-    w.click("#staff-sessions tr:not(.revoked) button.staff-revoke").await?;
+    w.click("#staff-sessions tr:not(.revoked) button.staff-revoke")
+        .await?;
     w.wait_for("#ask[open]", 5).await?;
     w.fill("#ask-reason", "phone reported stolen").await?;
     w.screenshot("18-staff-revoke-reason").await?;
@@ -441,7 +494,11 @@ async fn staff_console_lineage_after_replay_revoke_and_audit() -> Result<()> {
     // Export as JSON Lines: the file holds the same line.
     w.click("#audit-export-jsonl").await?;
     let status = w
-        .wait_text("#audit-status", |t| t.starts_with("Exported") || t.starts_with("Export failed"), 15)
+        .wait_text(
+            "#audit-status",
+            |t| t.starts_with("Exported") || t.starts_with("Export failed"),
+            15,
+        )
         .await?;
     let path = status
         .split(" to ")
@@ -455,10 +512,15 @@ async fn staff_console_lineage_after_replay_revoke_and_audit() -> Result<()> {
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
     assert!(
-        lines.iter().any(|l| l["reason"] == "phone reported stolen" && l["actor"] == 1),
+        lines
+            .iter()
+            .any(|l| l["reason"] == "phone reported stolen" && l["actor"] == 1),
         "{text}"
     );
-    assert!(!text.contains(&phone_refresh) && !text.contains(&stolen), "a token in the export");
+    assert!(
+        !text.contains(&phone_refresh) && !text.contains(&stolen),
+        "a token in the export"
+    );
     w.close().await;
     Ok(())
 }
@@ -487,7 +549,9 @@ async fn developer_inspector_fault_lab_and_why_refused() -> Result<()> {
         .wait_text("#inspect-signature", |t| t.starts_with("Signature:"), 10)
         .await?;
     assert!(sig.starts_with("Signature: valid"), "{sig}");
-    let payload = w.wait_text("#inspect-payload", |t| !t.is_empty(), 5).await?;
+    let payload = w
+        .wait_text("#inspect-payload", |t| !t.is_empty(), 5)
+        .await?;
     assert!(payload.contains("\"token_type\": \"access\""), "{payload}");
     w.screenshot("20-inspector").await?;
 
@@ -496,23 +560,31 @@ async fn developer_inspector_fault_lab_and_why_refused() -> Result<()> {
         use base64::Engine as _;
         let b = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let header = b.encode(br#"{"alg":"none","typ":"JWT"}"#);
-        let payload = b.encode(br#"{"token_type":"access","user_id":"1","jti":"x","iat":1,"exp":4102444800}"#);
+        let payload = b
+            .encode(br#"{"token_type":"access","user_id":"1","jti":"x","iat":1,"exp":4102444800}"#);
         format!("{header}.{payload}.")
     };
     w.fill("#inspect-token", &forged).await?;
     w.click("#inspect-go").await?;
     let sig = w
-        .wait_text("#inspect-signature", |t| !t.starts_with("Signature: valid"), 10)
+        .wait_text(
+            "#inspect-signature",
+            |t| !t.starts_with("Signature: valid"),
+            10,
+        )
         .await?;
     eprintln!("forged: {sig}");
-    let warnings = w.wait_text("#inspect-warnings", |t| !t.is_empty(), 5).await?;
+    let warnings = w
+        .wait_text("#inspect-warnings", |t| !t.is_empty(), 5)
+        .await?;
     assert!(warnings.contains("alg none"), "{warnings}");
     w.screenshot("21-inspector-forged").await?;
 
     // Fault lab: rotate, then replay the refresh token that rotation replaced.
     w.click("#rail button[data-view=timeline]").await?;
     w.click("#lab-rotate").await?;
-    w.wait_text("#lab-result", |t| t.contains("Rotate now"), 10).await?;
+    w.wait_text("#lab-result", |t| t.contains("Rotate now"), 10)
+        .await?;
     w.click("#lab-replay").await?;
     // Reuse detection revokes the family: the window returns to sign-in and says why.
     let notice = w
@@ -530,17 +602,25 @@ async fn developer_inspector_fault_lab_and_why_refused() -> Result<()> {
     w.click("#rail button[data-view=timeline]").await?;
     w.wait_for("#timeline-table tr[data-status='401'] button.why", 10)
         .await?;
-    w.click("#timeline-table tr[data-status='401'] button.why").await?;
-    let cause = w.wait_text("#explanation-cause", |t| !t.is_empty(), 10).await?;
-    let fix = w.wait_text("#explanation-fix", |t| !t.is_empty(), 5).await?;
+    w.click("#timeline-table tr[data-status='401'] button.why")
+        .await?;
+    let cause = w
+        .wait_text("#explanation-cause", |t| !t.is_empty(), 10)
+        .await?;
+    let fix = w
+        .wait_text("#explanation-fix", |t| !t.is_empty(), 5)
+        .await?;
     eprintln!("why: {cause} / {fix}");
-    assert!(cause.contains("already been rotated away was used again"), "{cause}");
+    assert!(
+        cause.contains("already been rotated away was used again"),
+        "{cause}"
+    );
     assert!(fix.contains("Sign in again"), "{fix}");
-    let curl = w.wait_text("#exchange-curl", |t| t.starts_with("curl"), 5).await?;
+    let curl = w
+        .wait_text("#exchange-curl", |t| t.starts_with("curl"), 5)
+        .await?;
     assert!(curl.contains("<redacted>") || curl.contains('…'), "{curl}");
     w.screenshot("23-why-refused").await?;
     w.close().await;
     Ok(())
 }
-
-

@@ -26,8 +26,8 @@ export function render(main, opts) {
       h('ol', { id: 'lab-result', class: 'steps' })),
     h('div', { class: 'row tight' },
       h('label', { class: 'inline' }, h('input', { type: 'checkbox', id: 'reveal', checked: state.reveal, onchange: (/** @type {Event} */ e) => { state.reveal = /** @type {HTMLInputElement} */ (e.target).checked; detail(); } }), ' Reveal tokens in curl')),
-    h('div', { id: 'timeline-body' }),
     h('div', { id: 'exchange-detail' }),
+    h('div', { id: 'timeline-body' }),
   );
   refresh();
 }
@@ -75,8 +75,11 @@ async function detail() {
         ? h('div', { id: 'explanation' }, h('h2', null, 'Why was this refused?'), h('p', { id: 'explanation-cause' }, d.explanation.cause), h('p', { id: 'explanation-fix' }, h('b', null, 'Fix: '), d.explanation.fix))
         : h('p', { class: 'meta' }, 'Nothing was refused here.'),
       h('h2', null, 'As curl'), curl,
-      h('button', { type: 'button', id: 'copy-curl', onclick: () => navigator.clipboard?.writeText(d.curl).catch(() => {}) }, 'Copy'),
+      h('div', { class: 'row tight' },
+        h('button', { type: 'button', id: 'copy-curl', onclick: () => navigator.clipboard?.writeText(d.curl).catch(() => {}) }, 'Copy'),
+        h('button', { type: 'button', onclick: () => { state.selected = null; box.replaceChildren(); refresh(); } }, 'Close')),
     ));
+    box.scrollIntoView({ block: 'nearest' });
   } catch (e) {
     box.replaceChildren(h('p', { class: 'notice error' }, `${/** @type {any} */ (e).message} (${/** @type {any} */ (e).code})`));
   }
