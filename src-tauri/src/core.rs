@@ -59,6 +59,9 @@ pub struct StateView {
     pub embedded: bool,
     /// Why the session ended, in the user's words (signed out only).
     pub signed_out_message: Option<String>,
+    /// Seconds the fault lab has skewed this app's clock by: the window adds
+    /// it to its own clock, so it shows what the session manager sees.
+    pub clock_skew_s: f64,
 }
 
 impl Core {
@@ -258,6 +261,7 @@ pub fn view(state: SessionState, embedded: bool) -> StateView {
         state,
         embedded,
         signed_out_message,
+        clock_skew_s: warden_client::simulated_clock_skew(),
     }
 }
 

@@ -276,3 +276,43 @@ pub async fn exchange_detail(
         explanation: warden_client::explain(&exchange, &local),
     })
 }
+
+/// Skews this app's wall clock by `secs` (0 resets it), then lets the session
+/// rotate: the manager sees the jump and re-measures the server's clock from
+/// the new token's `iat`, so lifetimes stay right on a wrong local clock.
+#[tauri::command]
+pub async fn lab_clock_skew(
+    app: AppHandle,
+    core: State<'_, Core>,
+    secs: f64,
+) -> CmdResult<Vec<LabStep>> {
+    if !secs.is_finite() || secs.abs() > 7.0 * 86_400.0 {
+        return Err(CommandError::new("invalid", "Skew by at most a week."));
+    }
+    let (m, _) = core.manager(&app).await?;
+    warden_client::set_simulated_clock_skew(secs);
+    let mut steps = vec![LabStep {
+        what: "Skew the client clock".into(),
+        ok: true,
+        outcome: if secs == 0.0 {
+            "the local clock is right again".into()
+        } else {
+            format!("the local clock is now off by {secs:+.0} s")
+        },
+    }];
+    let rotate = m.rotate_now().await;
+    steps.push(step("Then this session rotates", &rotate, |_| {
+        "200: the server's clock was re-measured from the new token".into()
+    }));
+    if let Some(access) = m.state().access
+        && let Some(at) = access.expires_at
+    {
+        let left = at - warden_client::wall_now();
+        steps.push(LabStep {
+            what: "Access token, by the skewed clock".into(),
+            ok: true,
+            outcome: format!("{left:.0} s left"),
+        });
+    }
+    Ok(steps)
+}

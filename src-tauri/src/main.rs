@@ -53,6 +53,7 @@ fn main() -> anyhow::Result<()> {
             devtools::lab_concurrent_refresh,
             devtools::lab_server_online,
             devtools::exchange_detail,
+            devtools::lab_clock_skew,
             staff::export_audit,
             staff::staff_users,
             staff::staff_user,

@@ -11,7 +11,7 @@
  * @typedef {{phase: string, reason?: {kind: string, cause?: string|null}|null, retry_in_ms?: number, attempt?: number, cause?: string}} PhaseObj
  * @typedef {{phase: PhaseObj, server: string, user?: string|null, session_id?: string|null,
  *   access?: TokenInfo|null, refresh?: TokenInfo|null, next_rotation_at?: number|null,
- *   rotation_count: number, vault: VaultInfo, embedded: boolean, signed_out_message?: string|null}} SessionView
+ *   rotation_count: number, vault: VaultInfo, embedded: boolean, signed_out_message?: string|null, clock_skew_s?: number}} SessionView
  * @typedef {{url: string, token_path?: string, refresh_path?: string, verify_path?: string,
  *   blacklist_path?: string, me_path?: string, header_type?: string}} RemoteServer
  * @typedef {{server_url: string, embedded: boolean, embedded_url: string, first_run: boolean,
@@ -108,6 +108,8 @@ export const inspectToken = (a) => call('inspect_token', { token: a.token ?? nul
 export const labReplayPrevious = () => call('lab_replay_previous');
 /** @param {number} n @returns {Promise<LabStep[]>} */
 export const labConcurrentRefresh = (n) => call('lab_concurrent_refresh', { n });
+/** @param {number} secs @returns {Promise<LabStep[]>} */
+export const labClockSkew = (secs) => call('lab_clock_skew', { secs });
 /** @param {boolean} online @returns {Promise<boolean>} */
 export const labServerOnline = (online) => call('lab_server_online', { online });
 /** @param {number} at @param {boolean} reveal @returns {Promise<ExchangeDetail>} */

@@ -35,7 +35,7 @@ pub use exchange::{Exchange, TIMELINE_CAPACITY};
 pub use explain::{Explanation, LocalContext, TokenTimes, explain};
 pub use jwt::{Secret, TokenClaims, decode_claims, redact};
 pub use reqwest::Method;
-pub use scheduler::plan_rotation;
+pub use scheduler::{plan_rotation, set_simulated_clock_skew, simulated_clock_skew, wall_now};
 pub use session::{ManagerConfig, SessionManager};
 pub use state::{Event, Phase, SessionState, SignOutReason, TokenInfo, VaultInfo};
 pub use types::{

@@ -3,7 +3,7 @@
 //! functions over plain numbers (Unix seconds as `f64`), so each rule is tested
 //! without waiting.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Rotation never happens in the first half of a token's life (unless the
@@ -75,12 +75,34 @@ pub fn backoff_delay(attempt: u32, initial: Duration, max: Duration, jitter: f64
     Duration::from_secs_f64(secs.max(0.0))
 }
 
-/// The local wall clock, in Unix seconds.
+/// Milliseconds added to the wall clock: the developer tools' "skew the
+/// client clock". Process-wide, 0 unless a fault lab sets it.
+static SIMULATED_SKEW_MS: AtomicI64 = AtomicI64::new(0);
+
+/// Makes this process's session managers see a wall clock `secs` off
+/// (developer tools only). The managers notice the jump, replan, and
+/// re-measure the server's clock at their next rotation.
+pub fn set_simulated_clock_skew(secs: f64) {
+    let ms = if secs.is_finite() {
+        (secs * 1000.0) as i64
+    } else {
+        0
+    };
+    SIMULATED_SKEW_MS.store(ms, Ordering::SeqCst);
+}
+
+/// The skew set by [`set_simulated_clock_skew`], in seconds.
+pub fn simulated_clock_skew() -> f64 {
+    SIMULATED_SKEW_MS.load(Ordering::SeqCst) as f64 / 1000.0
+}
+
+/// The local wall clock, in Unix seconds (plus any simulated skew).
 pub fn wall_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+        + simulated_clock_skew()
 }
 
 /// A number in `[0, 1)` for jitter (splitmix64 over time and a counter; not for secrets).

@@ -42,6 +42,15 @@ async fn main() -> Result<()> {
 
     let data = tempfile::tempdir()?;
     let w = Window::open(4474, data.path(), &[]).await?;
+    // A baseline: the sign-in screen has nothing ticking.
+    w.wait_text("#signin-title", |t| t == "Create your local account", 30)
+        .await?;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let pids = app_tree();
+    let base0 = cpu_ticks(&pids);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let baseline = (cpu_ticks(&pids) - base0) as f64 / 100.0 / 30.0 * 100.0;
+    eprintln!("sign-in screen, idle: {baseline:.2} % of one core");
     create_account(&w, "carol").await?;
     let pids = app_tree();
     eprintln!("signed in; idling {idle_secs} s ({} processes)", pids.len());
@@ -72,6 +81,7 @@ async fn main() -> Result<()> {
          cold start to interactive window (WebDriver session + first screen), {runs} runs: {} s\n\
          resident memory after {idle_secs} s signed in and idle (app + WebKit processes): {rss:.1} MiB\n\
          idle CPU over the last 60 s (countdowns ticking): {cpu_pct:.2} % of one core\n\
+         idle CPU on the sign-in screen (nothing ticking, 30 s): {baseline:.2} % of one core\n\
          per process (CPU ticks of 10 ms in the last 60 s, RSS):\n{per_process}",
         binary.display(),
         colds_text.join(", "),

@@ -580,8 +580,43 @@ async fn developer_inspector_fault_lab_and_why_refused() -> Result<()> {
     assert!(warnings.contains("alg none"), "{warnings}");
     w.screenshot("21-inspector-forged").await?;
 
-    // Fault lab: rotate, then replay the refresh token that rotation replaced.
+    // Fault lab: a client clock 10 minutes fast. The session re-measures the
+    // server's clock, so the access token still has its whole life left.
     w.click("#rail button[data-view=timeline]").await?;
+    w.fill("#lab-skew", "600").await?;
+    w.click("#lab-skew-go").await?;
+    let skewed = w
+        .wait_text(
+            "#lab-result",
+            |t| t.contains("s left") || t.contains("refused"),
+            15,
+        )
+        .await?;
+    eprintln!("skew: {skewed}");
+    assert!(skewed.contains("off by +600 s"), "{skewed}");
+    let left: f64 = skewed
+        .rsplit(": ")
+        .next()
+        .and_then(|t| t.trim_end_matches(" s left").parse().ok())
+        .unwrap_or_else(|| panic!("{skewed}"));
+    assert!(
+        (21_000.0..=21_600.0).contains(&left),
+        "6 h token, {left} s left by the skewed clock"
+    );
+    w.click("#rail button[data-view=session]").await?;
+    let shown = w
+        .wait_text("#access-card [data-left]", |t| t.ends_with("left"), 5)
+        .await?;
+    assert!(
+        shown.starts_with("5:5") || shown.starts_with("6:00"),
+        "{shown}"
+    );
+    w.click("#rail button[data-view=timeline]").await?;
+    w.click("#lab-skew-reset").await?;
+    w.wait_text("#lab-result", |t| t.contains("right again"), 15)
+        .await?;
+
+    // Fault lab: rotate, then replay the refresh token that rotation replaced.
     w.click("#lab-rotate").await?;
     w.wait_text("#lab-result", |t| t.contains("Rotate now"), 10)
         .await?;

@@ -111,7 +111,8 @@ function paintCard(el, key, t, now) {
  * @param {ipc.Exchange[]} recent newest first
  */
 export function tick(s, recent) {
-  const now = Date.now();
+  // The fault lab can skew the app's clock; show what the session manager sees.
+  const now = Date.now() + (s.clock_skew_s || 0) * 1000;
   paintCard(/** @type {HTMLElement} */ (document.getElementById('access-card')), 'Access', s.access, now);
   paintCard(/** @type {HTMLElement} */ (document.getElementById('refresh-card')), 'Refresh', s.refresh, now);
   const line = document.getElementById('rotation-line');

@@ -13,6 +13,7 @@ const refused = (x) => x.status == null || x.status >= 400;
 /** @param {HTMLElement} main @param {{embedded: boolean}} opts */
 export function render(main, opts) {
   const n = /** @type {HTMLInputElement} */ (h('input', { id: 'lab-n', type: 'number', min: '2', max: '64', value: '8', class: 'small', 'aria-label': 'How many' }));
+  const skew = /** @type {HTMLInputElement} */ (h('input', { id: 'lab-skew', type: 'number', step: '1', value: '600', class: 'small', 'aria-label': 'Seconds' }));
   main.replaceChildren(
     h('h1', null, 'Timeline'),
     h('section', { class: 'card', id: 'lab', 'aria-labelledby': 'lab-title' },
@@ -21,6 +22,8 @@ export function render(main, opts) {
         h('button', { type: 'button', id: 'lab-rotate', onclick: () => lab(async () => { await ipc.rotateNow(); return [{ what: 'Rotate now', ok: true, outcome: '200: rotated' }]; }) }, 'Rotate now'),
         h('button', { type: 'button', id: 'lab-replay', onclick: () => lab(ipc.labReplayPrevious) }, 'Replay the previous refresh token'),
         h('span', { class: 'row tight' }, h('button', { type: 'button', id: 'lab-concurrent', onclick: () => lab(() => ipc.labConcurrentRefresh(Number(n.value))) }, 'Fire concurrent refreshes:'), n),
+        h('span', { class: 'row tight' }, h('button', { type: 'button', id: 'lab-skew-go', onclick: () => lab(() => ipc.labClockSkew(Number(skew.value))) }, 'Skew the client clock (s):'), skew,
+          h('button', { type: 'button', id: 'lab-skew-reset', onclick: () => lab(() => ipc.labClockSkew(0)) }, 'Reset')),
         opts.embedded ? h('button', { type: 'button', id: 'lab-offline', onclick: () => lab(async () => { const on = await ipc.labServerOnline(false); return [{ what: 'Take the server offline', ok: !on, outcome: on ? 'still online' : 'offline: connections are refused' }]; }) }, 'Take the server offline') : null,
         opts.embedded ? h('button', { type: 'button', id: 'lab-online', onclick: () => lab(async () => { const on = await ipc.labServerOnline(true); return [{ what: 'Bring the server back', ok: on, outcome: on ? 'online' : 'still offline' }]; }) }, 'Bring it back') : null),
       h('ol', { id: 'lab-result', class: 'steps' })),
