@@ -164,7 +164,9 @@ impl RevocationView {
         if !self.enabled.load(Ordering::Relaxed) {
             return Ok(());
         }
-        if self.now_ms() <= self.fresh_until_ms.load(Ordering::Acquire) {
+        // Strictly before: a view enabled but never synced (fresh until 0)
+        // is closed even in the first millisecond of the process.
+        if self.now_ms() < self.fresh_until_ms.load(Ordering::Acquire) {
             Ok(())
         } else {
             Err(StoreError::Unavailable(
