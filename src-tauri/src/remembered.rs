@@ -37,18 +37,10 @@ fn path(dir: &Path) -> PathBuf {
 }
 
 /// The file is not secret (no token, no password) but says who uses this
-/// computer: 0600 like the database.
+/// computer: 0600 like the database, written atomically.
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+    use warden_embedded::keystore::{Replace, write_private_atomic};
+    write_private_atomic(path, bytes, Replace::Always)
 }
 
 pub fn load(dir: &Path) -> Option<Remembered> {

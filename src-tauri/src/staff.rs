@@ -293,17 +293,9 @@ pub async fn export_audit(
     let stamp = time_stamp();
     let path = dir.join(format!("warden-audit-{stamp}.{ext}"));
     let write = || -> std::io::Result<()> {
-        use std::io::Write as _;
-        #[cfg(unix)]
-        use std::os::unix::fs::OpenOptionsExt as _;
+        use warden_embedded::keystore::{Replace, write_private_atomic};
         std::fs::create_dir_all(&dir)?;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        options.mode(0o600);
-        let mut file = options.open(&path)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()
+        write_private_atomic(&path, text.as_bytes(), Replace::Never)
     };
     write().map_err(|e| {
         CommandError::new("export", format!("Cannot write {}: {e}", path.display()))

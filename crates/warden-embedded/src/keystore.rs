@@ -449,7 +449,7 @@ fn create_in_file(path: &Path, settings: &Settings, now: UnixTime) -> Result<Vec
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Replace {
+pub enum Replace {
     Always,
     /// Fail with `AlreadyExists` if the target exists (first creation).
     Never,
@@ -458,7 +458,7 @@ enum Replace {
 /// Writes `bytes` to `path` with mode 0600 whatever the umask: a temp file
 /// created 0600 beside it, synced, then renamed (or hard-linked, when the
 /// target must not be replaced) into place, and the directory synced.
-fn write_private_atomic(path: &Path, bytes: &[u8], replace: Replace) -> std::io::Result<()> {
+pub fn write_private_atomic(path: &Path, bytes: &[u8], replace: Replace) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let name = path
         .file_name()

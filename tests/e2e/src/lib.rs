@@ -151,6 +151,16 @@ impl Window {
         Ok(())
     }
 
+    /// The embedded server's base URL, as the top bar carries it.
+    pub async fn base_url(&self) -> Result<String> {
+        self.c()
+            .find(Locator::Css("#who"))
+            .await?
+            .attr("data-url")
+            .await?
+            .context("#who has no data-url")
+    }
+
     /// Waits (up to 10 s) for `css`, then types `text` into it.
     pub async fn fill(&self, css: &str, text: &str) -> Result<()> {
         self.wait_for(css, 10).await?;

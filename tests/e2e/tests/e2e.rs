@@ -48,13 +48,7 @@ async fn first_run_sessions_revoke_logout_everywhere_wrong_password_and_restore(
     w.screenshot("02-session").await?;
 
     // A second session over HTTP shows up in Sessions...
-    let base = w
-        .c()
-        .find(Locator::Css("#who"))
-        .await?
-        .attr("data-url")
-        .await?
-        .unwrap();
+    let base = w.base_url().await?;
     let (access2, refresh2) = login_over_http(&base, user, "e2e-phone").await?;
     w.click("#rail button[data-view=sessions]").await?;
     w.wait_text(
@@ -144,13 +138,7 @@ async fn short_lifetimes_rotate_automatically_and_the_count_goes_up() -> Result<
 
     // Another device logs out everywhere: at its next rotation the window
     // returns to the sign-in screen and says why.
-    let base = w
-        .c()
-        .find(Locator::Css("#who"))
-        .await?
-        .attr("data-url")
-        .await?
-        .unwrap();
+    let base = w.base_url().await?;
     let (access, _) = login_over_http(&base, "bob", "e2e-other").await?;
     let r = http()
         .post(format!("{base}api/logout-all/"))
@@ -404,13 +392,7 @@ async fn staff_console_lineage_after_replay_revoke_and_audit() -> Result<()> {
     create_account(&w, "owner").await?;
     w.wait_for("#rail button[data-view=users]:not([hidden])", 15)
         .await?;
-    let base = w
-        .c()
-        .find(Locator::Css("#who"))
-        .await?
-        .attr("data-url")
-        .await?
-        .unwrap();
+    let base = w.base_url().await?;
 
     // bob: one session whose old refresh token is replayed, one live session.
     let (s, _) = post(
