@@ -12,6 +12,7 @@
 
 mod load;
 mod plot;
+mod probe;
 mod report;
 mod seed;
 
@@ -36,6 +37,8 @@ enum Command {
     Plot(plot::PlotArgs),
     /// Durable rotations through the engine (no HTTP): rate, commits, CPU per rotation.
     RotateProbe(seed::RotateProbeArgs),
+    /// Logout-all of users with 10,000 sessions through the engine (seed first with --seed).
+    LogoutProbe(probe::LogoutProbeArgs),
     /// Time one argon2id verification at the default (OWASP) parameters.
     HashCost {
         #[arg(long, default_value_t = 10)]
@@ -53,6 +56,7 @@ fn main() -> anyhow::Result<()> {
         Command::Plot(a) => plot::run(a),
         Command::HashCost { iterations } => hash_cost(iterations),
         Command::RotateProbe(a) => seed::rotate_probe(a),
+        Command::LogoutProbe(a) => probe::logout_probe(a),
         Command::Rss { pid } => {
             let (rss, hwm) = load::rss_kib(pid);
             println!(

@@ -174,7 +174,7 @@ fn open_private(path: &PathBuf) -> anyhow::Result<std::fs::File> {
 
 /// `total` sessions, `PER_USER` per new user named `{prefix}-{n}`, written
 /// straight through the store from several threads. Returns the users.
-fn seed_sessions(
+pub fn seed_sessions(
     service: &Arc<AuthService>,
     prefix: &str,
     total: usize,

@@ -98,6 +98,7 @@ pub const CHECKS: &[(&str, Check)] = &[
         "concurrent_revocations_keep_the_feed_gapless",
         concurrent_revocations_keep_the_feed_gapless,
     ),
+    ("logout_all_races_logins", logout_all_races_logins),
 ];
 
 /// Runs every check, each on a fresh store from `make`.
@@ -1873,4 +1874,127 @@ pub fn concurrent_revocations_keep_the_feed_gapless(store: &dyn Store) {
     assert!(logins.iter().all(|l| sessions.contains(&l.session.id)));
     let jtis = feed.iter().map(|e| e.revocations.jtis.len()).sum::<usize>();
     assert_eq!(jtis, N / 4);
+}
+
+/// Logout-alls racing logins of the same user: each call returns exactly the
+/// sessions it revoked, each with its own cap; no session is returned twice or
+/// missed; a session is either revoked by one call or still live, and a final
+/// logout-all ends the rest. The feed lists every revoked session once, and
+/// every call wrote its audit line. (The SQLite store revokes a user's sessions
+/// in one pass that records the rows as it updates them.)
+pub fn logout_all_races_logins(store: &dyn Store) {
+    const BEFORE: usize = 300;
+    const THREADS: usize = 4;
+    const PER_THREAD: usize = 40;
+    const CALLS: i64 = 5;
+    let alice = make_user(store, "alice");
+    let bob = make_user(store, "bob");
+    let bob_login = open_session(store, bob.id, NOW);
+    let mut logins: Vec<NewSession> = (0..BEFORE)
+        .map(|i| open_session(store, alice.id, NOW + (i % 97) as i64))
+        .collect();
+    let logout_all = |at: UnixTime| {
+        store
+            .revoke_sessions(&RevokeRequest {
+                target: RevokeTarget::User {
+                    user_id: alice.id,
+                    except: None,
+                },
+                reason: RevocationReason::LogoutAll,
+                actor: Some(alice.id),
+                now: at,
+                audit: vec![
+                    AuditEvent::new(at, AuditKind::LogoutAll)
+                        .subject(alice.id)
+                        .actor(Some(alice.id)),
+                ],
+            })
+            .unwrap()
+    };
+    let mut returned = Vec::new();
+    std::thread::scope(|scope| {
+        let racers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                scope.spawn(move || {
+                    (0..PER_THREAD)
+                        .map(|i| {
+                            open_session(store, alice.id, NOW + 200 + (t * PER_THREAD + i) as i64)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for k in 0..CALLS {
+            returned.push(logout_all(NOW + 1_000 + k));
+        }
+        for r in racers {
+            logins.extend(r.join().unwrap());
+        }
+    });
+    returned.push(logout_all(NOW + 2_000));
+    assert_eq!(logins.len(), BEFORE + THREADS * PER_THREAD);
+
+    let caps: std::collections::HashMap<SessionId, UnixTime> = logins
+        .iter()
+        .map(|l| (l.session.id, l.session.max_expires_at))
+        .collect();
+    let mut seen = HashSet::new();
+    for (call, ended) in returned.iter().enumerate() {
+        for r in ended {
+            assert!(seen.insert(r.id), "session {} returned twice", r.id);
+            assert_eq!(r.user_id, alice.id);
+            assert_eq!(r.reason, RevocationReason::LogoutAll);
+            assert_eq!(
+                Some(&r.max_expires_at),
+                caps.get(&r.id),
+                "the cap of {}",
+                r.id
+            );
+            let stored = store.session(r.id).unwrap().unwrap();
+            let at = if call == returned.len() - 1 {
+                NOW + 2_000
+            } else {
+                NOW + 1_000 + call as i64
+            };
+            assert_eq!(
+                (stored.revoked_at, stored.revoked_reason, stored.revoked_by),
+                (Some(at), Some(RevocationReason::LogoutAll), Some(alice.id)),
+                "session {} was revoked by the call that returned it",
+                r.id
+            );
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        logins.len(),
+        "every session of alice was ended once"
+    );
+    assert!(store.sessions_of_user(alice.id, false).unwrap().is_empty());
+    assert_eq!(
+        store.sessions_of_user(alice.id, true).unwrap().len(),
+        logins.len()
+    );
+    assert!(
+        !store
+            .session(bob_login.session.id)
+            .unwrap()
+            .unwrap()
+            .is_revoked()
+    );
+
+    let mut fed = HashSet::new();
+    for entry in feed_all(store) {
+        for (id, until, _) in &entry.revocations.sessions {
+            assert!(fed.insert(*id), "session {id} in the feed twice");
+            assert_eq!(Some(until), caps.get(id));
+        }
+    }
+    assert_eq!(fed, seen, "the feed lists exactly the revoked sessions");
+    let lines = store
+        .audit(&AuditQuery {
+            kinds: vec![AuditKind::LogoutAll],
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(lines.len(), returned.len(), "one audit line per call");
 }

@@ -121,14 +121,63 @@ pub fn open(conn: &Connection, new: &NewSession) -> Result<()> {
     audit::append(conn, &new.audit)
 }
 
+/// The SQL function a logout-all's UPDATE calls once per revoked row:
+/// `warden_collect_revoked(id, max_expires_at, revoked_at)` records
+/// (id, max_expires_at) for [`revoke`] and returns `revoked_at`. Registered on
+/// the writer connection by [`register_functions`].
+pub const COLLECT_FN: &str = "warden_collect_revoked";
+
+thread_local! {
+    /// Rows recorded by [`COLLECT_FN`] during the current statement. Only the
+    /// writer thread runs revocations, one statement at a time.
+    static COLLECTED: std::cell::RefCell<Vec<(u128, UnixTime)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Registers [`COLLECT_FN`] on a connection that writes (`DIRECTONLY`: not
+/// callable from triggers or views of a hostile schema).
+pub fn register_functions(conn: &Connection) -> Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    let bad =
+        |what: &str| rusqlite::Error::UserFunctionError(format!("{COLLECT_FN}: {what}").into());
+    conn.create_scalar_function(
+        COLLECT_FN,
+        3,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY,
+        move |ctx| {
+            let id: [u8; 16] = ctx
+                .get_raw(0)
+                .as_blob()
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| bad("the id is not 16 bytes"))?;
+            let until = ctx
+                .get_raw(1)
+                .as_i64()
+                .map_err(|_| bad("max_expires_at is not an integer"))?;
+            let at = ctx
+                .get_raw(2)
+                .as_i64()
+                .map_err(|_| bad("revoked_at is not an integer"))?;
+            COLLECTED.with(|c| c.borrow_mut().push((u128::from_be_bytes(id), until)));
+            Ok(at)
+        },
+    )?;
+    Ok(())
+}
+
 /// Revokes the target's live (not yet revoked) sessions and writes the
 /// request's audit lines. For a user, the statements touch only that user's
 /// contiguous run of rows and no index.
 ///
-/// The revoked set is read with a SELECT and then updated with the same
-/// predicate, rather than `UPDATE ... RETURNING`: the two are equivalent here
-/// (one writer, one transaction), and SQLite's RETURNING turns the update into
-/// a two-pass one that made a 10,000-session logout-all about three times slower.
+/// A logout-all is ONE pass over the user's rows: the UPDATE's `SET` calls
+/// [`COLLECT_FN`] for every row it changes, which records the row's id and cap
+/// (what the caller and the feed need) and returns the revocation time. The
+/// earlier form read the rows with a SELECT and then updated them with the
+/// same predicate: two walks over the same 10,000 rows, the SELECT ~28 % of a
+/// logout-all's instructions (callgrind, BENCHMARKS.md). `UPDATE ... RETURNING`
+/// is no alternative: SQLite runs it in two passes through a temporary table,
+/// which measured about three times slower.
 pub fn revoke(conn: &Connection, request: &RevokeRequest) -> Result<Vec<RevokedSession>> {
     let reason = request.reason.as_str();
     let map = |row: &rusqlite::Row<'_>| -> Result<RevokedSession> {
@@ -158,26 +207,31 @@ pub fn revoke(conn: &Connection, request: &RevokeRequest) -> Result<Vec<RevokedS
         }
         RevokeTarget::User { user_id, except } => {
             let except = opt_id_bytes(except.map(|s| s.0));
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, user_id, max_expires_at FROM sessions
-                 WHERE user_id = ?1 AND revoked_at IS NULL AND (?2 IS NULL OR id <> ?2)",
-            )?;
-            let revoked = rows::all(&mut stmt, params![user_id, except], map)?;
-            if !revoked.is_empty() {
-                let changed = conn
-                    .prepare_cached(
-                        "UPDATE sessions SET revoked_at = ?3, revoked_reason = ?4, revoked_by = ?5
-                         WHERE user_id = ?1 AND revoked_at IS NULL AND (?2 IS NULL OR id <> ?2)",
-                    )?
-                    .execute(params![user_id, except, request.now, reason, request.actor])?;
-                if changed != revoked.len() {
-                    return Err(Error::Invalid(format!(
-                        "revoked {changed} sessions but read {} as live",
-                        revoked.len()
-                    )));
-                }
+            COLLECTED.with(|c| c.borrow_mut().clear());
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE OR FAIL sessions SET revoked_at = warden_collect_revoked(id, max_expires_at, ?3),
+                         revoked_reason = ?4, revoked_by = ?5
+                     WHERE user_id = ?1 AND revoked_at IS NULL AND (?2 IS NULL OR id <> ?2)",
+                )?
+                .execute(params![user_id, except, request.now, reason, request.actor]);
+            let collected = COLLECTED.with(|c| std::mem::take(&mut *c.borrow_mut()));
+            let changed = changed?;
+            if changed != collected.len() {
+                return Err(Error::Invalid(format!(
+                    "revoked {changed} sessions but recorded {}",
+                    collected.len()
+                )));
             }
-            revoked
+            collected
+                .into_iter()
+                .map(|(id, max_expires_at)| RevokedSession {
+                    id: SessionId(id),
+                    user_id,
+                    max_expires_at,
+                    reason: request.reason,
+                })
+                .collect()
         }
     };
     crate::feed::sessions(conn, request.now, &revoked)?;

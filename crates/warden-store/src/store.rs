@@ -154,7 +154,13 @@ impl SqliteStore {
 fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Temporary files in memory, above all the statement journal of the
+    // writer's per-job savepoints: past 64 KiB SQLite spills it to a file in
+    // /var/tmp, so a large write (a 10,000-session logout-all changes ~290
+    // pages) wrote every page twice, once to that file and once to the WAL.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    sessions::register_functions(conn)?;
     Ok(())
 }
 
