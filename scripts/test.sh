@@ -21,6 +21,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT" || exit 1
 exec </dev/null                      # nothing here reads stdin; same as CI
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+# A clean clone builds once: incremental caches only cost disk and time there.
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"; fi
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-$([ -t 1 ] && echo auto || echo never)}"
 
 STEPS=()

@@ -13,7 +13,38 @@ mod vault;
 
 use tauri::Manager as _;
 
+/// WebKitGTK composites through OpenGL, and where there is no GPU (Xvfb,
+/// remote desktops, many VMs) that GL is software: the web process then
+/// burns a fifth of a core while the window merely shows a countdown. A window
+/// of forms and text gains nothing from it, so Warden runs WebKit without
+/// accelerated compositing. WebKit reads the switch once, from the
+/// environment, before anything else starts; setting it in-process would take
+/// `unsafe`, so the process replaces itself (same pid, same arguments) with the
+/// variable set. A user who sets `WEBKIT_DISABLE_COMPOSITING_MODE` (to `0` to
+/// keep GPU compositing) is left alone.
+#[cfg(target_os = "linux")]
+fn without_gpu_compositing() {
+    use std::os::unix::process::CommandExt as _;
+    const SWITCH: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
+    if std::env::var_os(SWITCH).is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut args = std::env::args_os();
+    let mut command = std::process::Command::new(exe);
+    if let Some(argv0) = args.next() {
+        command.arg0(argv0);
+    }
+    // exec() returns only if it failed; then run as we are.
+    let error = command.args(args).env(SWITCH, "1").exec();
+    eprintln!("warden-app: could not restart without GPU compositing ({error}); continuing");
+}
+
 fn main() -> anyhow::Result<()> {
+    #[cfg(target_os = "linux")]
+    without_gpu_compositing();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")

@@ -184,13 +184,46 @@ impl Window {
 
     /// After two animation frames, so the picture is the current page.
     pub async fn screenshot(&self, name: &str) -> Result<()> {
+        // WebKitGTK without accelerated compositing (how the app runs, see
+        // src-tauri/src/main.rs) answers WebDriver's screenshot only after the
+        // next paint, and a still page (say a selected password field, no
+        // blinking caret) may not paint again: the command then never returns.
+        // So a 1 px element in a corner flips between two invisible colours
+        // every 100 ms while the screenshot is taken, and is removed after.
+        tokio::time::timeout(
+            Duration::from_secs(15),
+            self.c().execute_async(
+                r"const cb = arguments[arguments.length - 1];
+                  let n = document.getElementById('__e2e_paint');
+                  if (!n) {
+                    n = document.createElement('div');
+                    n.id = '__e2e_paint';
+                    n.style.cssText = 'position:fixed;left:0;bottom:0;width:1px;height:1px;pointer-events:none;z-index:2147483647';
+                    document.body.appendChild(n);
+                  }
+                  let k = 0;
+                  clearInterval(window.__e2e_paint_timer);
+                  window.__e2e_paint_timer = setInterval(() => {
+                    k += 1;
+                    n.style.background = k % 2 ? 'rgba(0,0,0,0.01)' : 'rgba(0,0,0,0)';
+                  }, 100);
+                  requestAnimationFrame(() => requestAnimationFrame(() => cb()));",
+                vec![],
+            ),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("screenshot {name}: no animation frame within 15 s"))??;
+        let png = tokio::time::timeout(Duration::from_secs(30), self.c().screenshot())
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!("screenshot {name}: WebDriver took no screenshot within 30 s")
+            })??;
         self.c()
-            .execute_async(
-                "const cb = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => cb()));",
+            .execute(
+                "clearInterval(window.__e2e_paint_timer); document.getElementById('__e2e_paint')?.remove();",
                 vec![],
             )
             .await?;
-        let png = self.c().screenshot().await?;
         std::fs::write(screenshots().join(format!("{name}.png")), png)?;
         Ok(())
     }

@@ -302,6 +302,25 @@ async fn keyboard_only_at_800x600() -> Result<()> {
     w.c().set_window_size(800, 600).await?;
     w.wait_text("#signin-title", |t| t == "Create your local account", 30)
         .await?;
+    // The app replaced itself (same pid) to run WebKit without GPU
+    // compositing, which costs a fifth of a core on software GL.
+    let apps: Vec<u32> = app_tree()
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .is_ok_and(|c| c.trim() == "warden-app")
+        })
+        .collect();
+    assert!(!apps.is_empty(), "no warden-app process found");
+    for pid in apps {
+        let environ = std::fs::read(format!("/proc/{pid}/environ"))?;
+        assert!(
+            environ
+                .split(|b| *b == 0)
+                .any(|kv| kv == b"WEBKIT_DISABLE_COMPOSITING_MODE=1"),
+            "warden-app {pid} runs with WebKit's GPU compositing"
+        );
+    }
     let size = w
         .js("return [window.innerWidth, window.innerHeight];")
         .await?;
