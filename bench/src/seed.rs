@@ -335,9 +335,11 @@ pub fn rotate_probe(args: RotateProbeArgs) -> anyhow::Result<()> {
     let batches = after.batches - before.batches;
     let jobs = after.jobs - before.jobs;
     println!(
-        "{} chains: {:.0} rotations/s; {} commits ({:.1} jobs each, largest {}), {:.2} ms per commit; \
+        "{} chains: {} rotations in {:.2} s, {:.0} rotations/s; {} commits ({:.1} jobs each, largest {}), {:.2} ms per commit; \
          CPU {:.0} µs per rotation ({:.2} cores busy of this process)",
         args.chains,
+        total,
+        secs,
         total as f64 / secs,
         batches,
         jobs as f64 / batches.max(1) as f64,

@@ -90,6 +90,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Newest first; revoked sessions included only when asked.
     fn sessions_of_user(&self, user: UserId, include_revoked: bool) -> StoreResult<Vec<Session>>;
     fn outstanding(&self, jti: Jti) -> StoreResult<Option<OutstandingToken>>;
+    /// [`Self::user`] and [`Self::session`] together, for the refresh path: a
+    /// store that can reads both in one round trip (one read transaction).
+    fn user_and_session(
+        &self,
+        user: UserId,
+        session: SessionId,
+    ) -> StoreResult<(Option<User>, Option<Session>)> {
+        Ok((self.user(user)?, self.session(session)?))
+    }
     /// Every token of a session in issue order (the rotation chain).
     fn tokens_of_session(&self, id: SessionId) -> StoreResult<Vec<OutstandingToken>>;
     /// Reads the presented token, its session and successor, calls

@@ -99,6 +99,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         concurrent_revocations_keep_the_feed_gapless,
     ),
     ("logout_all_races_logins", logout_all_races_logins),
+    (
+        "user_and_session_reads_both_or_none",
+        user_and_session_reads_both_or_none,
+    ),
 ];
 
 /// Runs every check, each on a fresh store from `make`.
@@ -1997,4 +2001,20 @@ pub fn logout_all_races_logins(store: &dyn Store) {
         })
         .unwrap();
     assert_eq!(lines.len(), returned.len(), "one audit line per call");
+}
+
+/// `user_and_session` (the refresh path's one read) answers what `user` and
+/// `session` answer, absent ones included.
+pub fn user_and_session_reads_both_or_none(store: &dyn Store) {
+    let alice = make_user(store, "alice");
+    let login = open_session(store, alice.id, NOW);
+    let (user, session) = store.user_and_session(alice.id, login.session.id).unwrap();
+    assert_eq!(user, store.user(alice.id).unwrap());
+    assert_eq!(user.map(|u| u.username), Some("alice".to_owned()));
+    assert_eq!(session, store.session(login.session.id).unwrap());
+    assert_eq!(session.map(|s| s.id), Some(login.session.id));
+    let (user, session) = store
+        .user_and_session(alice.id + 1_000, SessionId::random())
+        .unwrap();
+    assert!(user.is_none() && session.is_none());
 }

@@ -1,5 +1,7 @@
 //! Sessions (token families), outstanding tokens, rotation and revocation.
 
+use std::sync::LazyLock;
+
 use rusqlite::{Connection, params};
 use warden_auth::model::{
     AuditEvent, AuditKind, NewSession, OutstandingToken, RevocationReason, RevokeRequest,
@@ -12,10 +14,15 @@ use crate::audit;
 use crate::error::{Error, Result};
 use crate::rows::{self, SESSION_COLUMNS, SESSION_FROM, TOKEN_COLUMNS, id_bytes, opt_id_bytes};
 
+/// The SQL of the hot reads, built once (a `format!` per call showed up in
+/// the profile of a rotation).
+static SESSION_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {SESSION_COLUMNS} FROM {SESSION_FROM} WHERE s.id = ?1"));
+static TOKEN_BY_JTI: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {TOKEN_COLUMNS} FROM outstanding_tokens WHERE jti = ?1"));
+
 pub fn by_id(conn: &Connection, id: SessionId) -> Result<Option<Session>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {SESSION_COLUMNS} FROM {SESSION_FROM} WHERE s.id = ?1"
-    ))?;
+    let mut stmt = conn.prepare_cached(&SESSION_BY_ID)?;
     rows::optional(&mut stmt, [id_bytes(id.0)], rows::session)
 }
 
@@ -29,9 +36,7 @@ pub fn of_user(conn: &Connection, user: UserId, include_revoked: bool) -> Result
 }
 
 pub fn token(conn: &Connection, jti: Jti) -> Result<Option<OutstandingToken>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM outstanding_tokens WHERE jti = ?1"
-    ))?;
+    let mut stmt = conn.prepare_cached(&TOKEN_BY_JTI)?;
     rows::optional(&mut stmt, [id_bytes(jti.0)], rows::token)
 }
 
@@ -351,7 +356,14 @@ pub fn rotate(conn: &Connection, req: &RotationRequest) -> Result<RotationOutcom
                 &[event(AuditKind::Rotated, &session)
                     .detail(serde_json::json!({ "successor": successor.jti.to_string() }))],
             )?;
-            let session = required(by_id(conn, session.id)?, "session")?;
+            // What the UPDATE above wrote, without reading the row back.
+            let session = Session {
+                head_jti: successor.jti,
+                expires_at: successor.expires_at,
+                last_rotated_at: Some(req.now),
+                rotation_count: session.rotation_count.saturating_add(1),
+                ..session
+            };
             Ok(RotationOutcome::Rotated { session, successor })
         }
         RotationDecision::GraceReplay => {

@@ -133,7 +133,7 @@ impl SqliteStore {
     fn write<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: Fn(&Connection) -> Result<T> + Send + 'static,
     {
         self.writer.submit(work)
     }
@@ -141,7 +141,7 @@ impl SqliteStore {
     fn read<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: Fn(&Connection) -> Result<T> + Send + 'static,
     {
         match &self.readers {
             Some(pool) => Ok(pool.with(work)?),
@@ -223,12 +223,24 @@ impl ReaderPool {
             Some(conn) => conn,
             None => self.connect()?,
         };
+        // BEGIN and COMMIT as cached statements: `Transaction` would parse
+        // them again for every read (two of the reads of a refresh).
         let result = (|| {
-            let tx = conn.unchecked_transaction()?;
-            let value = work(&tx)?;
-            tx.commit()?;
-            Ok(value)
+            conn.prepare_cached("BEGIN")?.execute([])?;
+            let value = work(&conn);
+            if !conn.is_autocommit() {
+                conn.prepare_cached(if value.is_ok() { "COMMIT" } else { "ROLLBACK" })?
+                    .execute([])?;
+            }
+            value
         })();
+        if !conn.is_autocommit() {
+            // A failed COMMIT or ROLLBACK: never pool a connection that is
+            // still inside a transaction.
+            if conn.execute_batch("ROLLBACK").is_err() {
+                return result;
+            }
+        }
         let mut idle = self.idle.lock();
         if idle.len() < IDLE_READERS {
             idle.push(conn);
@@ -311,6 +323,14 @@ impl Store for SqliteStore {
 
     fn session(&self, id: SessionId) -> StoreResult<Option<Session>> {
         self.read(move |c| sessions::by_id(c, id))
+    }
+
+    fn user_and_session(
+        &self,
+        user: UserId,
+        session: SessionId,
+    ) -> StoreResult<(Option<User>, Option<Session>)> {
+        self.read(move |c| Ok((users::by_id(c, user)?, sessions::by_id(c, session)?)))
     }
 
     fn sessions_of_user(&self, user: UserId, include_revoked: bool) -> StoreResult<Vec<Session>> {

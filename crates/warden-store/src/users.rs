@@ -94,9 +94,12 @@ pub fn create(
     by_id(conn, id)?.ok_or_else(|| Error::Corrupt(format!("user {id} vanished after insert")))
 }
 
+/// Built once: `by_id` is on the refresh path.
+static USER_BY_ID: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"));
+
 pub fn by_id(conn: &Connection, id: UserId) -> Result<Option<User>> {
-    let mut stmt =
-        conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?;
+    let mut stmt = conn.prepare_cached(&USER_BY_ID)?;
     rows::optional(&mut stmt, [id], rows::user)
 }
 
