@@ -20,13 +20,16 @@ use tauri::Manager as _;
 /// accelerated compositing. WebKit reads the switch once, from the
 /// environment, before anything else starts; setting it in-process would take
 /// `unsafe`, so the process replaces itself (same pid, same arguments) with the
-/// variable set. A user who sets `WEBKIT_DISABLE_COMPOSITING_MODE` (to `0` to
-/// keep GPU compositing) is left alone.
+/// variable set. `WARDEN_GPU_COMPOSITING=1` keeps WebKit's default (a machine
+/// with a real GPU may prefer it), and a `WEBKIT_DISABLE_COMPOSITING_MODE` the
+/// user set is left as it is.
 #[cfg(target_os = "linux")]
 fn without_gpu_compositing() {
     use std::os::unix::process::CommandExt as _;
     const SWITCH: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
-    if std::env::var_os(SWITCH).is_some() {
+    if std::env::var_os(SWITCH).is_some()
+        || std::env::var_os("WARDEN_GPU_COMPOSITING").is_some_and(|v| v == "1")
+    {
         return;
     }
     let Ok(exe) = std::env::current_exe() else {
