@@ -16,6 +16,9 @@
 # Knobs (env): BENCH_DURATION (s, default 6) · BENCH_WARMUP (s, 1) ·
 # BENCH_LOGIN_DURATION (s, 10) · BENCH_LOGOUT_TOKENS_WARDEN (25000 per round) ·
 # BENCH_ROUNDS (3) · BENCH_CONNECTIONS (16) · BENCH_LOAD_THREADS (2) ·
+# BENCH_DURABLE_PEER (1: the write scenarios, refresh and logout, also run
+# against a second SimpleJWT whose SQLite fsyncs every commit,
+# PEER_SQLITE_SYNCHRONOUS=FULL, label simplejwt-durable; 0: not) ·
 # BENCH_SCENARIOS ("hello whoami me verify refresh logout login") ·
 # BENCH_SCALING_SIZES ("1000 10000 100000"; 1000000 works but seeding 2M
 # sessions through the store takes a quarter of an hour here) · BENCH_OUT (results dir,
@@ -63,10 +66,12 @@ die() { log "ERROR: $*"; exit 1; }
 # ------------------------------------------------------------- cleanup ----
 WARDEN_PID=""
 PEER_PORT=""
+DURABLE_PORT=""
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/warden-bench.XXXXXX")"
 cleanup() {
   stop_warden
   if [ -n "$PEER_PORT" ]; then "$ROOT/interop/peer.sh" stop "$PEER_PORT" >/dev/null 2>&1 || true; fi
+  if [ -n "$DURABLE_PORT" ]; then "$ROOT/interop/peer.sh" stop "$DURABLE_PORT" >/dev/null 2>&1 || true; fi
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -146,14 +151,14 @@ stop_warden() {
 }
 
 # ---------------------------------------------------------------- peer ----
-# peer_mint N FILE: N refresh tokens of alice, made in the peer's own Django
+# peer_mint DB N FILE: N refresh tokens of alice, made in the peer's own Django
 # (RefreshToken.for_user: the outstanding-token row a login writes, without the
 # password check), before any timing.
 peer_mint() {
-  local n="$1" file="$2"
+  local db="$1" n="$2" file="$3"
   (
     cd "$ROOT/interop/simplejwt_peer"
-    PEER_DB="$PEER_DB_FILE" "$VENV/bin/python" manage.py shell -c "
+    PEER_DB="$db" "$VENV/bin/python" manage.py shell -c "
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -217,10 +222,20 @@ compare() {
   log "SimpleJWT: gunicorn with $PEER_WORKERS sync workers x $PEER_THREADS threads, SQLite"
   PEER_URL="$("$ROOT/interop/peer.sh" start "$PEER_PORT")"
   case " $SCENARIOS " in *" logout "*)
-    peer_mint $((per_round_p * ROUNDS)) "$TMP/p-tokens.txt"
+    peer_mint "$PEER_DB_FILE" $((per_round_p * ROUNDS)) "$TMP/p-tokens.txt"
     split -l "$per_round_p" -d -a 2 "$TMP/p-tokens.txt" "$TMP/p-tokens."
   esac
   log "SimpleJWT at $PEER_URL"
+  if [ "${BENCH_DURABLE_PEER:-1}" = 1 ]; then
+    DURABLE_PORT="$(free_port)"
+    DURABLE_DB_FILE="${PEER_RUN_DIR:-${TMPDIR:-/tmp}/warden-simplejwt-peer}/peer-$DURABLE_PORT.sqlite3"
+    DURABLE_URL="$(PEER_SQLITE_SYNCHRONOUS=FULL "$ROOT/interop/peer.sh" start "$DURABLE_PORT")"
+    case " $SCENARIOS " in *" logout "*)
+      peer_mint "$DURABLE_DB_FILE" $((per_round_p * ROUNDS)) "$TMP/d-tokens.txt"
+      split -l "$per_round_p" -d -a 2 "$TMP/d-tokens.txt" "$TMP/d-tokens."
+    esac
+    log "SimpleJWT with durable commits (synchronous=FULL) at $DURABLE_URL"
+  fi
 
   {
     echo "hasher cost (one verification, one thread, servers up but idle):"
@@ -229,12 +244,19 @@ compare() {
   } | tee "$OUT/hashers.txt" >&2
 
   for r in $(seq 1 "$ROUNDS"); do
-    if [ $((r % 2)) = 1 ]; then order="warden simplejwt"; else order="simplejwt warden"; fi
-    log "round $r/$ROUNDS ($order first)"
+    if [ $((r % 2)) = 1 ]; then order="warden simplejwt simplejwt-durable"; else order="simplejwt-durable simplejwt warden"; fi
+    log "round $r/$ROUNDS (order: $order)"
     for s in $SCENARIOS; do
       for who in $order; do
         local idx; idx="$(printf '%02d' $((r - 1)))"
-        if [ "$who" = warden ]; then
+        if [ "$who" = simplejwt-durable ]; then
+          [ -n "$DURABLE_PORT" ] || continue
+          case "$s" in
+            refresh) load simplejwt-durable "$DURABLE_URL" "$s" "$r" --out "$results" ;;
+            logout) load simplejwt-durable "$DURABLE_URL" "$s" "$r" --tokens "$TMP/d-tokens.$idx" --out "$results" ;;
+            *) ;; # reads do not commit: the same as simplejwt
+          esac
+        elif [ "$who" = warden ]; then
           case "$s" in
             logout) load warden "$WARDEN_URL" "$s" "$r" --tokens "$TMP/w-tokens.$idx" --server-pid "$WARDEN_PID" --out "$results" ;;
             *) load warden "$WARDEN_URL" "$s" "$r" --server-pid "$WARDEN_PID" --out "$results" ;;
@@ -253,6 +275,10 @@ compare() {
   stop_warden
   "$ROOT/interop/peer.sh" stop "$PEER_PORT" >/dev/null 2>&1 || true
   PEER_PORT=""
+  if [ -n "$DURABLE_PORT" ]; then
+    "$ROOT/interop/peer.sh" stop "$DURABLE_PORT" >/dev/null 2>&1 || true
+    DURABLE_PORT=""
+  fi
   echo
   "$BENCH" report "$results" --markdown "$OUT/report.md"
   if [ "${BENCH_PUBLISH:-1}" = 1 ]; then

@@ -43,6 +43,10 @@ enum Command {
     HashCost {
         #[arg(long, default_value_t = 10)]
         iterations: usize,
+        /// Also verify on this many threads at once (sharing one hasher, as
+        /// the server does) and print the verifications per second.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
     },
     /// Print a process's resident memory (KiB): VmRSS and VmHWM from /proc.
     Rss { pid: u32 },
@@ -54,7 +58,10 @@ fn main() -> anyhow::Result<()> {
         Command::Seed(a) => seed::run(a),
         Command::Report(a) => report::run(a),
         Command::Plot(a) => plot::run(a),
-        Command::HashCost { iterations } => hash_cost(iterations),
+        Command::HashCost {
+            iterations,
+            threads,
+        } => hash_cost(iterations, threads),
         Command::RotateProbe(a) => seed::rotate_probe(a),
         Command::LogoutProbe(a) => probe::logout_probe(a),
         Command::Rss { pid } => {
@@ -70,7 +77,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// The median of `iterations` verifications of a correct password, one thread.
-fn hash_cost(iterations: usize) -> anyhow::Result<()> {
+fn hash_cost(iterations: usize, threads: usize) -> anyhow::Result<()> {
     let settings = warden_auth::Settings::default();
     let hasher = warden_auth::passwords::PasswordHasher::from_settings(&settings)?;
     let phc = hasher.hash("correct horse battery", "alice")?;
@@ -90,5 +97,27 @@ fn hash_cost(iterations: usize) -> anyhow::Result<()> {
         report::median(&mut ms),
         iterations.max(1)
     );
+    if threads > 1 {
+        let t = std::time::Instant::now();
+        let ok = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        (0..iterations.max(1)).all(|_| hasher.verify("correct horse battery", &phc))
+                    })
+                })
+                .collect();
+            workers.into_iter().all(|w| w.join().unwrap_or(false))
+        });
+        if !ok {
+            anyhow::bail!("a password did not verify");
+        }
+        let n = threads * iterations.max(1);
+        println!(
+            "  {threads} threads, {n} verifications: {:.1} per second (one thread: {:.1})",
+            n as f64 / t.elapsed().as_secs_f64(),
+            1000.0 / report::median(&mut ms)
+        );
+    }
     Ok(())
 }

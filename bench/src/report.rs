@@ -20,6 +20,10 @@ pub struct ReportArgs {
     /// The label of SimpleJWT's runs.
     #[arg(long, default_value = "simplejwt")]
     pub peer: String,
+    /// The label of the runs against SimpleJWT with durable commits (SQLite
+    /// synchronous=FULL), for the write scenarios.
+    #[arg(long, default_value = "simplejwt-durable")]
+    pub durable_peer: String,
     /// Also write the Markdown tables here.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
@@ -104,7 +108,7 @@ fn fmt_rate(x: f64) -> String {
 
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let runs = read(&args.results)?;
-    let text = render(&runs, &args.warden, &args.peer);
+    let text = render(&runs, &args.warden, &args.peer, &args.durable_peer);
     print!("{text}");
     if let Some(p) = &args.markdown {
         std::fs::write(p, &text).with_context(|| format!("cannot write {}", p.display()))?;
@@ -112,7 +116,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn render(runs: &[RunResult], warden: &str, peer: &str) -> String {
+pub fn render(runs: &[RunResult], warden: &str, peer: &str, durable_peer: &str) -> String {
     let mut groups: BTreeMap<(String, String), Vec<&RunResult>> = BTreeMap::new();
     for r in runs {
         groups
@@ -132,7 +136,7 @@ pub fn render(runs: &[RunResult], warden: &str, peer: &str) -> String {
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|");
     for s in ORDER {
-        for l in [warden, peer] {
+        for l in [warden, peer, durable_peer] {
             if let Some(x) = get(s, l) {
                 let _ = writeln!(
                     out,
@@ -156,20 +160,38 @@ pub fn render(runs: &[RunResult], warden: &str, peer: &str) -> String {
         "| Warden / SimpleJWT | ratio of medians | per-round ratios [min–max] |"
     );
     let _ = writeln!(out, "|---|---|---|");
-    let pairs: [(&str, &str, &str); 6] = [
+    let pairs: [(&str, &str, &str, &str); 8] = [
         (
             "authenticated GET: Warden whoami / SimpleJWT me",
             "whoami",
             "me",
+            peer,
         ),
-        ("authenticated GET: Warden me / SimpleJWT me", "me", "me"),
-        ("verify", "verify", "verify"),
-        ("refresh with rotation", "refresh", "refresh"),
-        ("logout (blacklist)", "logout", "logout"),
-        ("login", "login", "login"),
+        (
+            "authenticated GET: Warden me / SimpleJWT me",
+            "me",
+            "me",
+            peer,
+        ),
+        ("verify", "verify", "verify", peer),
+        ("refresh with rotation", "refresh", "refresh", peer),
+        (
+            "refresh with rotation, both durable (SimpleJWT synchronous=FULL)",
+            "refresh",
+            "refresh",
+            durable_peer,
+        ),
+        ("logout (blacklist)", "logout", "logout", peer),
+        (
+            "logout, both durable (SimpleJWT synchronous=FULL)",
+            "logout",
+            "logout",
+            durable_peer,
+        ),
+        ("login", "login", "login", peer),
     ];
-    for (name, ws, ps) in pairs {
-        let (Some(w), Some(p)) = (get(ws, warden), get(ps, peer)) else {
+    for (name, ws, ps, pl) in pairs {
+        let (Some(w), Some(p)) = (get(ws, warden), get(ps, pl)) else {
             continue;
         };
         let per_round: Vec<f64> = w
@@ -206,4 +228,66 @@ pub fn render(runs: &[RunResult], warden: &str, peer: &str) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(label: &str, scenario: &str, round: u32, rps: f64) -> RunResult {
+        RunResult {
+            label: label.into(),
+            scenario: scenario.into(),
+            round,
+            connections: 16,
+            duration_s: 6.0,
+            measured_s: 6.0,
+            requests: (rps * 6.0) as u64,
+            errors: 0,
+            reconnects: 0,
+            rps,
+            p50_ms: 1.0,
+            p90_ms: 2.0,
+            p99_ms: 3.0,
+            max_ms: 4.0,
+            mean_ms: 1.5,
+            rss_kib: None,
+            hwm_kib: None,
+            loadavg_1m: None,
+            error_samples: vec![],
+            size: None,
+        }
+    }
+
+    #[test]
+    fn ratios_against_each_peer_use_the_median_and_pair_rounds() {
+        let runs = vec![
+            run("warden", "refresh", 1, 6000.0),
+            run("warden", "refresh", 2, 8000.0),
+            run("warden", "refresh", 3, 7000.0),
+            run("simplejwt", "refresh", 1, 300.0),
+            run("simplejwt", "refresh", 2, 400.0),
+            run("simplejwt", "refresh", 3, 350.0),
+            run("simplejwt-durable", "refresh", 1, 60.0),
+            run("simplejwt-durable", "refresh", 2, 100.0),
+            run("simplejwt-durable", "refresh", 3, 70.0),
+        ];
+        let text = render(&runs, "warden", "simplejwt", "simplejwt-durable");
+        assert!(
+            text.contains("| refresh with rotation | 20.0x | 20.0–20.0x |"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "| refresh with rotation, both durable (SimpleJWT synchronous=FULL) | 100.0x | 80.0–100.0x |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("| refresh | simplejwt-durable | 70.0 [60.0–100] |"),
+            "{text}"
+        );
+        // No durable runs of logout: no line for it.
+        assert!(!text.contains("logout, both durable"), "{text}");
+    }
 }
