@@ -6,6 +6,24 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Exactly 32 hex digits (either case) as a u128. Every authenticated request
+/// parses two of these (jti and session id): a shift per digit instead of
+/// `u128::from_str_radix`'s checked multiply-add.
+fn parse_hex128(s: &str) -> Option<u128> {
+    if s.len() != 32 {
+        return None;
+    }
+    s.bytes().try_fold(0u128, |acc, b| {
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => return None,
+        };
+        Some((acc << 4) | u128::from(digit))
+    })
+}
+
 macro_rules! id128 {
     ($(#[$m:meta])* $name:ident) => {
         $(#[$m])*
@@ -20,10 +38,7 @@ macro_rules! id128 {
 
             /// Parses exactly 32 lowercase or uppercase hex digits.
             pub fn parse(s: &str) -> Option<Self> {
-                if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return None;
-                }
-                u128::from_str_radix(s, 16).ok().map($name)
+                parse_hex128(s).map($name)
             }
         }
 
@@ -98,5 +113,25 @@ mod tests {
         assert!(Jti::parse(&"a".repeat(31)).is_none());
         assert!(Jti::parse(&"a".repeat(33)).is_none());
         assert!(Jti::parse("+0000000000000000000000000000000").is_none());
+        // 32 bytes but not 32 ASCII digits.
+        assert!(Jti::parse("é000000000000000000000000000000").is_none());
+        assert!(Jti::parse(" 0000000000000000000000000000000").is_none());
+    }
+
+    #[test]
+    fn ids_parse_like_from_str_radix_in_either_case() {
+        for _ in 0..200 {
+            let id = Jti::random();
+            let lower = format!("{:032x}", id.0);
+            let upper = lower.to_ascii_uppercase();
+            assert_eq!(Jti::parse(&lower), Some(id));
+            assert_eq!(Jti::parse(&upper), Some(id));
+            assert_eq!(u128::from_str_radix(&lower, 16).ok(), Some(id.0));
+        }
+        assert_eq!(Jti::parse(&"f".repeat(32)), Some(Jti(u128::MAX)));
+        assert_eq!(
+            Jti::parse("0123456789abcdefABCDEF0000000001"),
+            Some(Jti(0x0123456789abcdefabcdef0000000001))
+        );
     }
 }

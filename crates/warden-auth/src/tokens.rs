@@ -243,6 +243,17 @@ struct Parts<'t> {
 /// Steps 1 and 2: size, then exactly three non-empty unpadded base64url parts.
 /// `unsigned_ok`: an empty signature part is accepted (`alg: none` tokens
 /// look like `header.payload.`); only for reading a token, never validating.
+/// The bytes a compact JWS may hold: base64url's alphabet and `.`.
+const BASE64URL_OR_DOT: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b as u8, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.');
+        b += 1;
+    }
+    table
+};
+
 fn split(token: &str, max_bytes: usize, unsigned_ok: bool) -> Result<Parts<'_>, TokenError> {
     if token.len() > max_bytes {
         return Err(TokenError::TooLarge {
@@ -250,23 +261,16 @@ fn split(token: &str, max_bytes: usize, unsigned_ok: bool) -> Result<Parts<'_>, 
             max: max_bytes,
         });
     }
-    let mut dots = [0usize; 2];
-    let mut found = 0;
-    for (i, byte) in token.bytes().enumerate() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => {}
-            b'.' if found < 2 => {
-                dots[found] = i;
-                found += 1;
-            }
-            // A third dot, padding, whitespace, standard-alphabet `+/`, anything else.
-            _ => return Err(TokenError::Malformed),
-        }
-    }
-    if found != 2 {
+    // Every byte is base64url or a dot (not padding, whitespace, the standard
+    // alphabet's `+/`, anything else), and there are exactly two dots.
+    if !token.bytes().all(|b| BASE64URL_OR_DOT[usize::from(b)]) {
         return Err(TokenError::Malformed);
     }
-    let [first, second] = dots;
+    let mut dots = token.bytes().enumerate().filter(|(_, b)| *b == b'.');
+    let (Some((first, _)), Some((second, _)), None) = (dots.next(), dots.next(), dots.next())
+    else {
+        return Err(TokenError::Malformed);
+    };
     let parts = Parts {
         header: &token[..first],
         payload: &token[first + 1..second],
