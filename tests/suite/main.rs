@@ -13,4 +13,5 @@ mod hostile_tokens;
 mod http;
 mod interop;
 mod keyring;
+mod login_gates;
 mod scaleout;

@@ -14,7 +14,7 @@ use crate::clock::{Clock, UnixTime};
 use crate::error::{AuthError, Result, TokenError};
 use crate::ids::{Jti, SessionId, UserId};
 use crate::keys::{KeyMaterial, KeyRing};
-use crate::lockout::{identifier_key, retry_after};
+use crate::lockout::{Pass, identifier_key, remaining_attempts, retry_after};
 use crate::model::{
     AuditEntry, AuditEvent, AuditKind, AuditQuery, ClientInfo, FlushReport, NewSession, NewUser,
     OutstandingToken, RevocationReason, RevokeRequest, RevokeTarget, RevokedJti, RevokedSession,
@@ -121,7 +121,7 @@ pub struct AuthService {
     hasher: PasswordHasher,
     policy: ValidationPolicy,
     names: ClaimNames,
-    /// Serialises login attempts per identifier (see [`crate::lockout::LoginGates`]).
+    /// Admits login attempts per identifier (see [`crate::lockout::LoginGates`]).
     gates: crate::lockout::LoginGates,
 }
 
@@ -275,29 +275,39 @@ impl AuthService {
     }
 
     fn check_credentials(&self, req: &LoginRequest) -> Result<User> {
-        // One attempt per identifier at a time, so parallel guesses cannot all
-        // read the failure counter before any of them is counted.
-        let key = identifier_key(&req.identifier);
-        self.gates.run(&key, || self.check_credentials_gated(req))
+        let Some(policy) = ThrottlePolicy::from_settings(&self.settings) else {
+            // Lockout off: nothing to count, so nothing to admit; the hasher's
+            // own pool bounds the work.
+            return self.check_credentials_gated(req, None);
+        };
+        // At most as many attempts in flight as failures are left before the
+        // lock, so parallel guesses cannot all read the failure counter before
+        // any of them is counted (see [`crate::lockout::LoginGates`]).
+        let pass = self.gates.enter(&identifier_key(&req.identifier));
+        self.check_credentials_gated(req, Some((policy, pass)))
     }
 
-    fn check_credentials_gated(&self, req: &LoginRequest) -> Result<User> {
+    fn check_credentials_gated(
+        &self,
+        req: &LoginRequest,
+        gate: Option<(ThrottlePolicy, Pass<'_>)>,
+    ) -> Result<User> {
         let now = self.now();
         let key = identifier_key(&req.identifier);
-        let throttle = ThrottlePolicy::from_settings(&self.settings);
-        let state = match throttle {
-            Some(_) => self.store.throttle(&key)?,
-            None => None,
+        let throttle = gate.as_ref().map(|(policy, _)| *policy);
+        let (state, gate) = match gate {
+            Some((policy, mut pass)) => {
+                let state = self.store.throttle(&key)?;
+                // Only the attempt that entered alone publishes (others: no-op).
+                pass.publish(remaining_attempts(state.as_ref(), now, policy));
+                (state, Some((policy, pass)))
+            }
+            None => (None, None),
         };
         if let Some(secs) = retry_after(state.as_ref(), now) {
             // Known and unknown identifiers are locked alike, and no hash is checked,
             // so the answer says nothing about whether the account exists.
-            self.store
-                .append_audit(&[AuditEvent::new(now, AuditKind::LoginFailed)
-                    .address(req.client.address.clone())
-                    .reason("identifier locked out")
-                    .detail(serde_json::json!({ "identifier": key }))])?;
-            return Err(AuthError::LockedOut { retry_after: secs });
+            return Err(self.refuse_locked_identifier(&key, req, now, secs, gate));
         }
         let user = self.find_login_user(&req.identifier)?;
         let matches = match &user {
@@ -310,10 +320,16 @@ impl AuthService {
         let user = match user {
             Some(u) if matches && u.is_active => u,
             other => {
+                // Leaving with the pass spends its reservation: this failure.
                 self.login_failed(&key, other.as_ref(), &req.client, now, throttle)?;
                 return Err(AuthError::InvalidCredentials);
             }
         };
+        // From here on no failure is recorded.
+        let gate = gate.map(|(policy, mut pass)| {
+            pass.no_failure();
+            (policy, pass)
+        });
         if let Some(until) = user.locked_until.filter(|u| *u > now) {
             self.store
                 .append_audit(&[AuditEvent::new(now, AuditKind::LoginFailed)
@@ -332,10 +348,58 @@ impl AuthService {
                     .reason("e-mail not verified")])?;
             return Err(AuthError::EmailNotVerified);
         }
-        if state.is_some_and(|s| s.failures > 0) {
-            self.store.clear_login_failures(&key)?;
+        if let (Some(s), Some((policy, pass))) = (state, gate)
+            && s.failures > 0
+        {
+            // Clearing the counter while other attempts are in flight could wipe
+            // failures they record meanwhile (even a fresh lock), so it is done
+            // alone, on the state as it is now; if a lock came in the meantime,
+            // this attempt counts as coming after it.
+            let mut pass = pass.reenter_alone();
+            pass.no_failure();
+            let now = self.now();
+            let state = self.store.throttle(&key)?;
+            if let Some(secs) = retry_after(state.as_ref(), now) {
+                pass.publish(0);
+                return Err(self.refuse_locked_identifier(
+                    &key,
+                    req,
+                    now,
+                    secs,
+                    Some((policy, pass)),
+                ));
+            }
+            if state.is_some_and(|s| s.failures > 0) {
+                self.store.clear_login_failures(&key)?;
+            }
+            pass.publish(policy.threshold);
         }
         Ok(user)
+    }
+
+    /// The answer for an identifier locked out by failed logins (no hash checked).
+    fn refuse_locked_identifier(
+        &self,
+        key: &str,
+        req: &LoginRequest,
+        now: UnixTime,
+        secs: i64,
+        gate: Option<(ThrottlePolicy, Pass<'_>)>,
+    ) -> AuthError {
+        if let Some((_, mut pass)) = gate {
+            // No failure is recorded for a refusal.
+            pass.no_failure();
+        }
+        let audit = self
+            .store
+            .append_audit(&[AuditEvent::new(now, AuditKind::LoginFailed)
+                .address(req.client.address.clone())
+                .reason("identifier locked out")
+                .detail(serde_json::json!({ "identifier": key }))]);
+        match audit {
+            Ok(()) => AuthError::LockedOut { retry_after: secs },
+            Err(e) => e.into(),
+        }
     }
 
     fn find_login_user(&self, identifier: &str) -> Result<Option<User>> {
