@@ -274,23 +274,7 @@ fn cpu_seconds() -> f64 {
 /// Durable rotations through the engine, no HTTP: how many per second, how
 /// many share one commit (group commit), and the CPU spent per rotation.
 pub fn rotate_probe(args: RotateProbeArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.dir)?;
-    let db = args.dir.join("probe.db");
-    let settings = Settings {
-        SIGNING_KEY: Some("rotate-probe-secret-0123456789abcdef-0123456789abcdef".into()),
-        ARGON2_MEMORY_KIB: 8,
-        ARGON2_ITERATIONS: 1,
-        ..Settings::default()
-    };
-    let now = SystemClock.now();
-    let key = KeyMaterial::from_settings(&settings, now)?.ok_or_else(|| anyhow!("no key"))?;
-    let store = Arc::new(SqliteStore::open(&db)?);
-    let service = Arc::new(AuthService::new(
-        settings,
-        Arc::clone(&store) as Arc<dyn warden_auth::Store>,
-        Arc::new(SystemClock),
-        KeyRing::new(key)?,
-    )?);
+    let (store, service) = crate::probe::service(&args.dir)?;
     ensure_user(&service, "probe")?;
     let heads: Vec<String> = (0..args.chains)
         .map(|_| {

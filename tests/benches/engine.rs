@@ -13,12 +13,11 @@ use warden_auth::keys::{KeyMaterial, KeyRing};
 use warden_auth::model::{
     AuditEvent, AuditKind, ClientInfo, NewSession, OutstandingToken, Session, SessionKind,
 };
-use warden_auth::service::AuthContext;
 use warden_auth::settings::{Algorithm, Settings};
 use warden_auth::tokens::{ClaimNames, mint};
 use warden_auth::{Jti, SessionId};
 use warden_proto::TokenType;
-use warden_tests::{Engine, PASSWORD, login, test_settings};
+use warden_tests::{Engine, PASSWORD, acting_as, login, test_settings};
 
 fn bench_mint(c: &mut Criterion) {
     let mut g = c.benchmark_group("mint");
@@ -189,7 +188,7 @@ fn bench_logout_all(c: &mut Criterion) {
                         &fresh
                     }
                 };
-                let ctx = ctx_for(u.id);
+                let ctx = acting_as(u.id);
                 let t = Instant::now();
                 let n = e.service.logout_all(&ctx, &ClientInfo::default()).unwrap();
                 total += t.elapsed();
@@ -210,25 +209,6 @@ fn checkpoint(e: &Engine) {
         .unwrap()
         .checkpoint()
         .unwrap();
-}
-
-fn ctx_for(user: i64) -> AuthContext {
-    AuthContext {
-        user_id: user,
-        session_id: SessionId::random(),
-        claims: warden_proto::Claims {
-            token_type: TokenType::Access,
-            exp: 0,
-            iat: 0,
-            jti: String::new(),
-            user_id: user.to_string(),
-            sid: String::new(),
-            nbf: None,
-            iss: None,
-            aud: None,
-            refresh_exp: None,
-        },
-    }
 }
 
 fn bench_login(c: &mut Criterion) {

@@ -23,10 +23,9 @@ use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion
 use warden_auth::model::{
     AuditEvent, AuditKind, ClientInfo, NewSession, OutstandingToken, Session, SessionKind,
 };
-use warden_auth::service::AuthContext;
 use warden_auth::{Jti, SessionId};
 use warden_proto::TokenType;
-use warden_tests::{Engine, test_settings};
+use warden_tests::{Engine, acting_as, test_settings};
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -153,25 +152,6 @@ fn checkpoint(e: &Engine) {
         .unwrap();
 }
 
-fn ctx_for(user: i64) -> AuthContext {
-    AuthContext {
-        user_id: user,
-        session_id: SessionId::random(),
-        claims: warden_proto::Claims {
-            token_type: TokenType::Access,
-            exp: 0,
-            iat: 0,
-            jti: String::new(),
-            user_id: user.to_string(),
-            sid: String::new(),
-            nbf: None,
-            iss: None,
-            aud: None,
-            refresh_exp: None,
-        },
-    }
-}
-
 fn bench_logout_all(c: &mut Criterion) {
     const SAMPLES: usize = 10;
     let e = Engine::new(test_settings()).unwrap();
@@ -206,7 +186,7 @@ fn bench_logout_all(c: &mut Criterion) {
                         checkpoint(&e);
                         u.id
                     });
-                    let ctx = ctx_for(user);
+                    let ctx = acting_as(user);
                     let t = Instant::now();
                     let summary = e.service.logout_all(&ctx, &ClientInfo::default()).unwrap();
                     total += t.elapsed();

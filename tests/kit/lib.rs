@@ -113,6 +113,27 @@ impl Engine {
     }
 }
 
+/// The context of a caller signed in as `user` on some session, for engine
+/// calls that take one (logout-all) without minting a token first.
+pub fn acting_as(user: i64) -> warden_auth::service::AuthContext {
+    warden_auth::service::AuthContext {
+        user_id: user,
+        session_id: warden_auth::SessionId::random(),
+        claims: warden_proto::Claims {
+            token_type: warden_proto::TokenType::Access,
+            exp: 0,
+            iat: 0,
+            jti: String::new(),
+            user_id: user.to_string(),
+            sid: String::new(),
+            nbf: None,
+            iss: None,
+            aud: None,
+            refresh_exp: None,
+        },
+    }
+}
+
 pub fn login(identifier: &str, password: &str) -> LoginRequest {
     LoginRequest {
         identifier: identifier.into(),
