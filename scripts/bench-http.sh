@@ -17,8 +17,9 @@
 # BENCH_LOGIN_DURATION (s, 10) · BENCH_LOGOUT_TOKENS_WARDEN (25000 per round) ·
 # BENCH_ROUNDS (3) · BENCH_CONNECTIONS (16) · BENCH_LOAD_THREADS (2) ·
 # BENCH_DURABLE_PEER (1: the write scenarios, refresh and logout, also run
-# against a second SimpleJWT whose SQLite fsyncs every commit,
-# PEER_SQLITE_SYNCHRONOUS=FULL, label simplejwt-durable; 0: not) ·
+# against a second SimpleJWT whose SQLite fsyncs every commit, label
+# simplejwt-durable; 0: not) · BENCH_DURABLE_PEER_MODE (its PEER_SQLITE_MODE:
+# wal-full, the default, or django-default: Django's rollback journal) ·
 # BENCH_SCENARIOS ("hello whoami me verify refresh logout login") ·
 # BENCH_SCALING_SIZES ("1000 10000 100000"; 1000000 works but seeding 2M
 # sessions through the store takes a quarter of an hour here) · BENCH_OUT (results dir,
@@ -229,12 +230,13 @@ compare() {
   if [ "${BENCH_DURABLE_PEER:-1}" = 1 ]; then
     DURABLE_PORT="$(free_port)"
     DURABLE_DB_FILE="${PEER_RUN_DIR:-${TMPDIR:-/tmp}/warden-simplejwt-peer}/peer-$DURABLE_PORT.sqlite3"
-    DURABLE_URL="$(PEER_SQLITE_SYNCHRONOUS=FULL "$ROOT/interop/peer.sh" start "$DURABLE_PORT")"
+    DURABLE_URL="$(PEER_SQLITE_MODE="${BENCH_DURABLE_PEER_MODE:-wal-full}" "$ROOT/interop/peer.sh" start "$DURABLE_PORT")"
     case " $SCENARIOS " in *" logout "*)
       peer_mint "$DURABLE_DB_FILE" $((per_round_p * ROUNDS)) "$TMP/d-tokens.txt"
       split -l "$per_round_p" -d -a 2 "$TMP/d-tokens.txt" "$TMP/d-tokens."
     esac
-    log "SimpleJWT with durable commits (synchronous=FULL) at $DURABLE_URL"
+    log "SimpleJWT with durable commits (${BENCH_DURABLE_PEER_MODE:-wal-full}) at $DURABLE_URL"
+    echo "simplejwt-durable: PEER_SQLITE_MODE=${BENCH_DURABLE_PEER_MODE:-wal-full}" >>"$OUT/machine.txt"
   fi
 
   {

@@ -21,7 +21,8 @@ pub struct ReportArgs {
     #[arg(long, default_value = "simplejwt")]
     pub peer: String,
     /// The label of the runs against SimpleJWT with durable commits (SQLite
-    /// synchronous=FULL), for the write scenarios.
+    /// synchronous=FULL: PEER_SQLITE_MODE wal-full or django-default), for the write
+    /// scenarios.
     #[arg(long, default_value = "simplejwt-durable")]
     pub durable_peer: String,
     /// Also write the Markdown tables here.
@@ -176,14 +177,14 @@ pub fn render(runs: &[RunResult], warden: &str, peer: &str, durable_peer: &str) 
         ("verify", "verify", "verify", peer),
         ("refresh with rotation", "refresh", "refresh", peer),
         (
-            "refresh with rotation, both durable (SimpleJWT synchronous=FULL)",
+            "refresh with rotation, both durable (SimpleJWT fsyncs each commit)",
             "refresh",
             "refresh",
             durable_peer,
         ),
         ("logout (blacklist)", "logout", "logout", peer),
         (
-            "logout, both durable (SimpleJWT synchronous=FULL)",
+            "logout, both durable (SimpleJWT fsyncs each commit)",
             "logout",
             "logout",
             durable_peer,
@@ -279,7 +280,7 @@ mod tests {
         );
         assert!(
             text.contains(
-                "| refresh with rotation, both durable (SimpleJWT synchronous=FULL) | 100.0x | 80.0–100.0x |"
+                "| refresh with rotation, both durable (SimpleJWT fsyncs each commit) | 100.0x | 80.0–100.0x |"
             ),
             "{text}"
         );

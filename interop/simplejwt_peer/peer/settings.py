@@ -55,25 +55,34 @@ _default_db = os.path.join(tempfile.gettempdir(), "warden-simplejwt-peer", "db.s
 PEER_DB = os.path.abspath(_env_str("PEER_DB", _default_db))
 os.makedirs(os.path.dirname(PEER_DB), exist_ok=True)
 
-_SYNCHRONOUS = _env_str("PEER_SQLITE_SYNCHRONOUS", "NORMAL").upper()
-if _SYNCHRONOUS not in ("NORMAL", "FULL"):
-    raise ValueError("PEER_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
+# How the peer's SQLite commits (PEER_SQLITE_MODE):
+# - "wal-normal" (default): WAL with synchronous=NORMAL; a commit is not
+#   fsynced, so the last ones may be lost on power loss. Fast.
+# - "wal-full": WAL with synchronous=FULL; every commit is fsynced before the
+#   answer, as Warden does.
+# - "django-default": no pragmas, i.e. Django's defaults (rollback journal,
+#   synchronous=FULL): durable, one writer at a time.
+_SQLITE_MODE = _env_str("PEER_SQLITE_MODE", "wal-normal")
+_SQLITE_INIT = {
+    "wal-normal": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "wal-full": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
+    "django-default": None,
+}
+if _SQLITE_MODE not in _SQLITE_INIT:
+    raise ValueError("PEER_SQLITE_MODE must be one of " + ", ".join(_SQLITE_INIT))
+_SQLITE_OPTIONS = {
+    # Several gunicorn workers write the blacklist tables at once:
+    # wait for the lock instead of answering 500 "database is locked".
+    "timeout": 30,
+}
+if _SQLITE_INIT[_SQLITE_MODE]:
+    _SQLITE_OPTIONS["init_command"] = _SQLITE_INIT[_SQLITE_MODE]
 
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": PEER_DB,
-        "OPTIONS": {
-            # Several gunicorn workers write the blacklist tables at once:
-            # wait for the lock instead of answering 500 "database is locked".
-            "timeout": 30,
-            # WAL with synchronous=NORMAL (the default here) does not fsync at
-            # commit: fast, but the last commits may be lost on power loss.
-            # PEER_SQLITE_SYNCHRONOUS=FULL fsyncs every commit before the
-            # answer, as Warden does (scripts/bench-http.sh runs both).
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
-            % _SYNCHRONOUS,
-        },
+        "OPTIONS": _SQLITE_OPTIONS,
     }
 }
 
