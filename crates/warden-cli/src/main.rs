@@ -40,8 +40,10 @@ struct Cli {
     /// TOML config: SimpleJWT-named settings at the top level, an optional [server] table.
     #[arg(long, global = true, env = "WARDEN_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
-    /// The SQLite database (default: <data dir>/warden/warden.db).
-    #[arg(long, global = true, env = "WARDEN_DATABASE", value_name = "PATH")]
+    /// The database: a SQLite file, or a postgres:// URL for PostgreSQL (several
+    /// nodes on one database). Default: WARDEN_DATABASE_URL, then [server]
+    /// DATABASE, then <data dir>/warden/warden.db.
+    #[arg(long, global = true, env = "WARDEN_DATABASE", value_name = "PATH|URL")]
     database: Option<PathBuf>,
     /// Log line format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
