@@ -486,10 +486,19 @@ async fn staff_console_lineage_after_replay_revoke_and_audit() -> Result<()> {
         .wait_text("#audit-table", |t| t.contains("phone reported stolen"), 15)
         .await?;
     assert!(table.contains("session revoked"), "{table}");
-    let row = w
-        .js("const r = [...document.querySelectorAll('#audit-table tbody tr')].find((r) => r.textContent.includes('phone reported stolen')); return [...r.cells].map((c) => c.textContent);")
-        .await?;
-    assert_eq!(row[3], "1", "actor is the owner (user 1): {row}");
+    // "By" names the actor: the owner, user 1 (the id is resolved to a name).
+    let mut row = serde_json::Value::Null;
+    for _ in 0..50 {
+        row = w
+            .js("const r = [...document.querySelectorAll('#audit-table tbody tr')].find((r) => r.textContent.includes('phone reported stolen')); return [...r.cells].map((c) => c.textContent);")
+            .await?;
+        if row[3] == "owner (1)" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(row[3], "owner (1)", "actor is the owner (user 1): {row}");
+    assert_eq!(row[2], "bob (2)", "the line is about bob (user 2): {row}");
     w.screenshot("19-audit-log").await?;
 
     // Export as JSON Lines: the file holds the same line.

@@ -3,6 +3,7 @@
 import { h, table } from '../dom.js';
 import { formatWhen } from '../format.js';
 import * as ipc from '../ipc.js';
+import { fillUserNames, userCell } from '../names.js';
 
 export const KINDS = ['login_succeeded', 'login_failed', 'locked_out', 'rotated', 'grace_replay', 'reuse_detected',
   'session_revoked', 'logout', 'logout_all', 'blacklisted', 'token_revoked', 'password_changed', 'user_created',
@@ -66,10 +67,11 @@ async function load() {
     const now = Date.now();
     status(`${rows.length} line${rows.length === 1 ? '' : 's'}, newest first.`);
     body.replaceChildren(table('audit-table', ['When', 'Kind', 'User', 'By', 'Session', 'Reason', 'From'], rows.map((r) => [
-      formatWhen(r.at, now), r.kind.replaceAll('_', ' '), r.subject != null ? String(r.subject) : '—',
-      r.actor != null ? String(r.actor) : '—', h('span', { class: 'mono' }, r.session_id ? `${r.session_id.slice(0, 8)}…` : '—'),
+      formatWhen(r.at, now), r.kind.replaceAll('_', ' '), userCell(r.subject),
+      userCell(r.actor), h('span', { class: 'mono' }, r.session_id ? `${r.session_id.slice(0, 8)}…` : '—'),
       r.reason || '', h('span', { class: 'mono' }, r.address || ''),
     ]), (i) => ({ 'data-kind': rows[i].kind })));
+    await fillUserNames(body);
   } catch (e) {
     status(`Cannot load the audit log: ${/** @type {any} */ (e).message} (${/** @type {any} */ (e).code})`, true);
   }

@@ -3,6 +3,7 @@
 import { h, askDialog, table } from '../dom.js';
 import { formatWhen, deviceName, plural } from '../format.js';
 import * as ipc from '../ipc.js';
+import { fillUserNames, userCell } from '../names.js';
 
 /** @type {{q: string, filter: string, user: number | null, session: string | null, result: {text: string, bad: boolean} | null}} */
 const view = { q: '', filter: 'all', user: null, session: null, result: null };
@@ -155,7 +156,7 @@ async function openLineage(sid) {
       h('h2', { id: 'lineage-title' }, `Lineage of session ${short(sid)}… (${l.kind})`),
       l.session.revoked_at
         ? h('p', { class: 'notice error', id: 'lineage-revoked' }, `Revoked ${formatWhen(l.session.revoked_at, now)}: ${l.session.revoked_reason || 'no reason recorded'}`,
-          revokedBy ? ` — by ${revokedBy.actor != null ? `user ${revokedBy.actor}` : 'the server'}${revokedBy.reason ? `, “${revokedBy.reason}”` : ''}` : '')
+          ...(revokedBy ? [' — by ', revokedBy.actor != null ? userCell(revokedBy.actor) : 'the server', revokedBy.reason ? `, “${revokedBy.reason}”` : ''] : []))
         : h('p', { class: 'meta' }, `Live; head ${short(l.head_jti)}…`),
       h('ol', { class: 'chain', id: 'lineage-chain' }, ...l.tokens.map((t) => {
         const marks = (eventsByJti.get(t.jti) || []).filter((e) => e.kind === 'reuse_detected' || e.kind === 'grace_replay');
@@ -169,7 +170,9 @@ async function openLineage(sid) {
         );
       })),
       h('details', null, h('summary', null, plural(v.events.length, 'audit line')),
-        h('ul', { class: 'events' }, ...v.events.map((e) => h('li', null, `${formatWhen(e.at, now)} ${e.kind}${e.actor != null ? ` by user ${e.actor}` : ''}${e.reason ? ` — ${e.reason}` : ''}`)))),
+        h('ul', { class: 'events' }, ...v.events.map((e) => h('li', null, `${formatWhen(e.at, now)} ${e.kind}`,
+          ...(e.actor != null ? [' by ', userCell(e.actor)] : []), e.reason ? ` — ${e.reason}` : '')))),
     ),
   );
+  fillUserNames(box);
 }
