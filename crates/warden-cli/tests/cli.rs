@@ -3,19 +3,16 @@
 // The harness's helpers are test code too: a failed step fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_warden");
-const PASSWORD: &str = warden_tests::PASSWORD;
-
-/// Cheap hashing keeps logins fast; lockout off so parallel logins never trip it.
-const FAST: &str = "ARGON2_MEMORY_KIB = 64\nARGON2_ITERATIONS = 1\nLOCKOUT_THRESHOLD = 0\n";
+mod common;
+use common::{BIN, FAST, PASSWORD, Server, log_in, scrub};
 
 // ---------------------------------------------------------------------------
 // Harness
@@ -101,7 +98,7 @@ impl Env {
     fn serve(&self) -> Server {
         Server::start(
             self.command(&["serve", "--bind", "127.0.0.1:0"]),
-            self.dir.path(),
+            &log_in(self.dir.path()),
         )
     }
 
@@ -115,15 +112,6 @@ impl Env {
 }
 
 /// No WARDEN_* from the outer environment leaks into the child.
-fn scrub(cmd: &mut Command) {
-    for (k, _) in std::env::vars() {
-        if k.starts_with("WARDEN_") && k != "WARDEN_TEST_DESKTOP" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env_remove("RUST_LOG");
-}
-
 fn run_command(mut cmd: Command, stdin: Option<&str>) -> Output {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -163,104 +151,12 @@ fn failure_line(out: &Output, args: &[&str]) -> String {
     errors[0].to_string()
 }
 
-struct Server {
-    child: Child,
-    addr: String,
-    log: PathBuf,
-}
-
 impl Server {
-    fn start(mut cmd: Command, log_dir: &Path) -> Server {
-        let log = log_dir.join(format!(
-            "serve-{}.log",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap());
-        let mut child = cmd.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(first)) = lines.next() {
-                let _ = tx.send(first);
-            }
-            // Keep draining so the server never blocks on a full pipe.
-            for _ in lines {}
-        });
-        let line = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "no listening line from warden serve; log:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-        };
-        let addr = line
-            .strip_prefix("warden listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-            .to_string();
-        assert!(!addr.ends_with(":0"), "the real port is printed: {addr}");
-        Server { child, addr, log }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}/{path}", self.addr)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM, then the exit status (within 10 s).
-    fn terminate(mut self) -> (ExitStatus, Duration) {
-        let t0 = Instant::now();
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return (status, t0.elapsed());
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "warden serve ignored SIGTERM; log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
     fn stop(self) {
         let log = self.log();
         let (status, took) = self.terminate();
         assert!(status.success(), "serve exited with {status}; log:\n{log}");
         assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
-    }
-
-    /// SIGKILL: no chance to clean up.
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 
@@ -677,7 +573,7 @@ fn keys_are_generated_once_into_a_private_file_and_rotate() {
         .arg("--database")
         .arg(&env.db)
         .args(["serve", "--bind", "127.0.0.1:0"]);
-    let server = Server::start(cmd, env.dir.path());
+    let server = Server::start(cmd, &log_in(env.dir.path()));
     let first = rt.block_on(login(&http, &base(&server), "alice"));
     server.stop();
     let file = env.key_file();
@@ -817,7 +713,7 @@ fn auto_falls_back_to_a_private_file_without_a_keyring() {
     let mut cmd = env.command(&["serve", "--bind", "127.0.0.1:0"]);
     cmd.env_remove("DBUS_SESSION_BUS_ADDRESS")
         .env("XDG_RUNTIME_DIR", no_bus.path());
-    let server = Server::start(cmd, env.dir.path());
+    let server = Server::start(cmd, &log_in(env.dir.path()));
     let pair = runtime().block_on(login(&client(), &base(&server), "alice"));
     let log = server.log();
     server.stop();

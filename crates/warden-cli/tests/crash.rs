@@ -8,21 +8,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use warden_tests::hostile::{Reply, Wire, text};
 
-const BIN: &str = env!("CARGO_BIN_EXE_warden");
-const PASSWORD: &str = warden_tests::PASSWORD;
-/// Cheap hashing so the load is about storage, not argon2; lockout off.
-const FAST: &str = "ARGON2_MEMORY_KIB = 64\nARGON2_ITERATIONS = 1\nLOCKOUT_THRESHOLD = 0\n";
+mod common;
+use common::{BIN, FAST, PASSWORD, Server, log_in, scrub};
 
 // ---------------------------------------------------------------------------
 // Harness
@@ -68,7 +66,7 @@ impl Env {
         if let Some(level) = rust_log {
             cmd.env("RUST_LOG", level);
         }
-        Server::start(cmd, self.dir.path())
+        Server::start(cmd, &log_in(self.dir.path()))
     }
 
     fn integrity(&self) -> String {
@@ -76,15 +74,6 @@ impl Env {
         conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .unwrap()
     }
-}
-
-fn scrub(cmd: &mut Command) {
-    for (k, _) in std::env::vars() {
-        if k.starts_with("WARDEN_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env_remove("RUST_LOG");
 }
 
 fn run_ok(mut cmd: Command, stdin: &str) -> String {
@@ -108,82 +97,9 @@ fn run_ok(mut cmd: Command, stdin: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-struct Server {
-    child: Child,
-    base: String,
-    log: PathBuf,
-}
-
 impl Server {
-    fn start(mut cmd: Command, log_dir: &Path) -> Server {
-        let log = log_dir.join(format!(
-            "serve-{}.log",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap());
-        let mut child = cmd.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Some(Ok(line)) = lines.next() {
-                if let Some(addr) = line.strip_prefix("warden listening on ") {
-                    let _ = tx.send(addr.to_string());
-                }
-            }
-        });
-        let Ok(base) = rx.recv_timeout(Duration::from_secs(60)) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "warden serve did not start; log:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        };
-        Server { child, base, log }
-    }
-
     fn wire(&self) -> Wire {
         Wire::new(self.base.clone())
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn sigkill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    fn sigterm(mut self) {
-        Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        let t0 = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "serve ignored SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 
@@ -342,7 +258,7 @@ fn sigkill_under_mixed_load_loses_nothing_acknowledged() {
             }
             // Kill mid-load, at a different moment each round.
             std::thread::sleep(Duration::from_millis(400 + 170 * round as u64));
-            server.sigkill();
+            server.kill();
             stop.store(true, Ordering::SeqCst);
         });
         assert_eq!(
@@ -405,7 +321,7 @@ fn sigkill_under_mixed_load_loses_nothing_acknowledged() {
             }
         }
         assert_eq!(env.integrity(), "ok");
-        server.sigterm();
+        let _ = server.terminate();
     }
     assert!(acked_total > 0);
     println!(
@@ -445,7 +361,7 @@ exec "$B" --config "$C" --database "$D/warden.db" serve --bind 127.0.0.1:0"#
         .env("B", BIN)
         .env("C", &env.config)
         .env("P", PASSWORD);
-    Server::start(cmd, env.dir.path())
+    Server::start(cmd, &log_in(env.dir.path()))
 }
 
 /// The server's view of `path` (inside its mount namespace).
@@ -662,7 +578,7 @@ fn trace_logs_of_a_full_flow_hold_no_secret_and_files_are_0600() {
         modes.insert(p.file_name().unwrap().to_string_lossy().into_owned(), mode);
     }
     let log = server.log();
-    server.sigterm();
+    let _ = server.terminate();
     assert!(
         log.lines().count() > 10,
         "trace logging produced output:\n{log}"

@@ -3,17 +3,14 @@
 //! loopback (real processes, a real database file).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_warden");
-const PASSWORD: &str = warden_tests::PASSWORD;
-const FAST: &str = "ARGON2_MEMORY_KIB = 64\nARGON2_ITERATIONS = 1\nLOCKOUT_THRESHOLD = 0\n";
+mod common;
+use common::{FAST, PASSWORD, Server, log_in, warden};
 
 struct Env {
     dir: tempfile::TempDir,
@@ -50,13 +47,7 @@ impl Env {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("WARDEN_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.env_remove("RUST_LOG");
+        let mut cmd = warden();
         cmd.arg("--config")
             .arg(&self.config)
             .arg("--database")
@@ -105,7 +96,7 @@ impl Env {
     fn serve(&self) -> Server {
         Server::start(
             self.command(&["serve", "--bind", "127.0.0.1:0"]),
-            self.dir.path(),
+            &log_in(self.dir.path()),
         )
     }
 }
@@ -126,54 +117,6 @@ fn failure(out: &Output, what: &str) -> (String, String) {
     assert_eq!(errors.len(), 1, "{what}: one error line expected: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     (stdout, errors[0].to_string())
-}
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(mut cmd: Command, log_dir: &Path) -> Server {
-        let log = log_dir.join("serve.log");
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap());
-        let mut child = cmd.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(first)) = lines.next() {
-                let _ = tx.send(first);
-            }
-            for _ in lines {}
-        });
-        let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "no listening line from warden serve; log:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        };
-        let addr = line
-            .strip_prefix("warden listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-            .to_string();
-        Server { child, addr }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/", self.addr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn get_text(url: &str) -> String {
@@ -229,8 +172,8 @@ fn decode_checks_the_signature_with_a_jwks_url_or_file_and_json_output() {
     let env = Env::eddsa();
     env.add_user("alice");
     let server = env.serve();
-    let (access, _) = login(&server.url(), "alice");
-    let jwks_url = format!("{}.well-known/jwks.json", server.url());
+    let (access, _) = login(&server.url(""), "alice");
+    let jwks_url = format!("{}.well-known/jwks.json", server.url(""));
 
     let out = env.ok(&["decode", "--jwks", &jwks_url, &access], None);
     assert!(out.contains("Signature: valid (kid `"), "{out}");
@@ -287,7 +230,7 @@ fn decode_checks_an_hmac_secret_from_the_environment() {
     let env = Env::hs256();
     env.add_user("alice");
     let server = env.serve();
-    let (access, _) = login(&server.url(), "alice");
+    let (access, _) = login(&server.url(""), "alice");
     drop(server);
 
     let mut cmd = env.command(&["decode", "--secret-env", "DEVTOOLS_SECRET", &access]);
@@ -328,7 +271,7 @@ fn login_trace_prints_the_timeline_and_explains_the_replay_refusal() {
     let env = Env::hs256();
     env.add_user("alice");
     let server = env.serve();
-    let url = server.url();
+    let url = server.url("");
 
     let out = env.run(
         &[
@@ -407,7 +350,7 @@ fn login_trace_explains_a_wrong_password_and_an_unreachable_server() {
     let env = Env::hs256();
     env.add_user("alice");
     let server = env.serve();
-    let url = server.url();
+    let url = server.url("");
 
     let mut cmd = env.command(&[
         "login",

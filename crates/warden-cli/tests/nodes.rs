@@ -12,19 +12,17 @@
 //! - on SQLite, `warden sessions revoke-all` reaches a running server.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use warden_store_pg::testing::{drop_schema, fresh_schema, server_url};
 
-const BIN: &str = env!("CARGO_BIN_EXE_warden");
-const PASSWORD: &str = warden_tests::PASSWORD;
+mod common;
+use common::{FAST, PASSWORD, Server as Node, warden};
 /// Cheap hashing keeps logins fast; lockout off so parallel logins never trip it.
-const FAST: &str = "ARGON2_MEMORY_KIB = 64\nARGON2_ITERATIONS = 1\nLOCKOUT_THRESHOLD = 0\n";
 /// The correctness bound a propagation must meet (the target is < 100 ms; measured, not asserted).
 const BOUND: Duration = Duration::from_secs(5);
 
@@ -73,13 +71,7 @@ impl Cluster {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("WARDEN_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.env_remove("RUST_LOG");
+        let mut cmd = warden();
         cmd.arg("--config")
             .arg(&self.config)
             .arg("--database")
@@ -130,65 +122,6 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         if let Some((base, schema)) = &self.pg {
             let _ = drop_schema(base, schema);
-        }
-    }
-}
-
-struct Node {
-    child: Child,
-    base: String,
-    log: PathBuf,
-}
-
-impl Node {
-    fn start(mut cmd: Command, log: &Path) -> Node {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log).unwrap());
-        let mut child = cmd.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(first)) = lines.next() {
-                let _ = tx.send(first);
-            }
-            for _ in lines {}
-        });
-        let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "no listening line from warden serve; log:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        };
-        let addr = line
-            .strip_prefix("warden listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-            .to_string();
-        Node {
-            child,
-            base: format!("http://{addr}/"),
-            log: log.to_path_buf(),
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
         }
     }
 }
