@@ -105,7 +105,9 @@ fn login_by_email_and_the_verified_email_rule() {
         .service
         .obtain_pair(&login("carol@example.com", PASSWORD))
         .unwrap_err();
-    assert!(matches!(err, AuthError::EmailNotVerified), "{err:?}");
+    // The right password of an unverified account is answered like a wrong
+    // one: nothing tells a caller which it was.
+    assert!(matches!(err, AuthError::InvalidCredentials), "{err:?}");
     // With an e-mail-only login field a username does not log in.
     let e2 = Engine::new(Settings {
         LOGIN_FIELD: LoginField::Email,
@@ -564,11 +566,11 @@ fn lockout_after_failures_for_known_and_unknown_names_alike() {
             other => panic!("{name}: {other:?}"),
         }
     }
-    // Lockout ends the account's sessions.
-    assert_eq!(
-        blacklisted(&e.service.authenticate(&before.access.token).unwrap_err()),
-        Some(Some(RevocationReason::LockedOut))
-    );
+    // A lockout by failed logins ends no session (LOCKOUT_REVOKES_SESSIONS is off).
+    e.service.authenticate(&before.access.token).unwrap();
+    e.service
+        .refresh(&before.refresh.token, &client())
+        .expect("her session survives the guessing");
     e.clock.advance(899);
     assert!(matches!(
         e.service.obtain_pair(&login("ALICE", PASSWORD)),
@@ -585,6 +587,38 @@ fn lockout_after_failures_for_known_and_unknown_names_alike() {
         })
         .unwrap();
     assert_eq!(locked.len(), 2);
+}
+
+#[test]
+fn lockout_revokes_sessions_only_when_configured_to() {
+    let settings = Settings {
+        LOCKOUT_THRESHOLD: 3,
+        LOCKOUT_REVOKES_SESSIONS: true,
+        ARGON2_MEMORY_KIB: 1024,
+        ..test_settings()
+    };
+    let e = Engine::new(settings).unwrap();
+    e.user("alice").unwrap();
+    let before = e.login("alice").unwrap();
+    for _ in 0..3 {
+        assert!(e.service.obtain_pair(&login("alice", "guess")).is_err());
+    }
+    // SimpleJWT's "blacklist when the user is locked out", for deployments that want it.
+    assert_eq!(
+        blacklisted(&e.service.authenticate(&before.access.token).unwrap_err()),
+        Some(Some(RevocationReason::LockedOut))
+    );
+    // An unknown identifier that locks ends nobody's sessions, and says nothing.
+    for _ in 0..3 {
+        assert!(matches!(
+            e.service.obtain_pair(&login("ghost", "guess")),
+            Err(AuthError::InvalidCredentials)
+        ));
+    }
+    assert!(matches!(
+        e.service.obtain_pair(&login("ghost", "guess")),
+        Err(AuthError::LockedOut { .. })
+    ));
 }
 
 #[test]
@@ -671,9 +705,10 @@ fn staff_routes_refuse_non_staff_and_audit_actor_and_reason() {
     e.service
         .staff_lock(staff.id, alice.id, None, "fraud check")
         .unwrap();
+    // A staff lock is not an oracle: the right password gets a wrong one's answer.
     assert!(matches!(
         e.service.obtain_pair(&login("alice", PASSWORD)),
-        Err(AuthError::LockedOut { .. })
+        Err(AuthError::InvalidCredentials)
     ));
     e.service
         .staff_unlock(staff.id, alice.id, "cleared")

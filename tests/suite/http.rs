@@ -497,7 +497,7 @@ fn bad_logins_are_identical_and_lockout_is_too() {
 }
 
 #[test]
-fn email_not_verified_is_its_own_401() {
+fn unverified_email_is_answered_like_a_wrong_password() {
     let api = Api::with(Settings {
         REQUIRE_VERIFIED_EMAIL: true,
         ..test_settings()
@@ -508,13 +508,20 @@ fn email_not_verified_is_its_own_401() {
         json!({"username": "dave", "password": PASSWORD, "email": "dave@example.com"}),
     );
     assert_eq!(r.status, 201);
-    let r = api.post(
+    // No oracle: the right and a wrong password get the same status and body.
+    let right = api.post(
         "api/token/",
         None,
         json!({"username": "dave", "password": PASSWORD}),
     );
-    assert_eq!(r.status, 401);
-    assert_eq!(r.body["code"], "email_not_verified");
+    let wrong = api.post(
+        "api/token/",
+        None,
+        json!({"username": "dave", "password": "not the password"}),
+    );
+    assert_eq!((right.status, wrong.status), (401, 401));
+    assert_eq!(right.text, wrong.text);
+    assert_eq!(right.body, json!({"detail": NO_ACCOUNT}));
 }
 
 #[test]
@@ -1574,7 +1581,19 @@ fn staff_actions_work_and_land_in_the_audit_log() {
     let r = api.get(&t("api/staff/users/{id}/"), Some(&root_access));
     assert_eq!(r.status, 200);
     assert_eq!(r.body["username"], "alice");
-    assert_eq!(r.body["failed_logins"]["failures"], 1);
+    // alice signed in from here before: the guess counts against her pair
+    // (this address) only, which also remembers her last right password.
+    let throttles = r.body["throttles"].as_array().unwrap();
+    let pair = throttles.iter().find(|t| t["scope"] == "pair").unwrap();
+    assert_eq!(pair["failures"], 1, "{throttles:?}");
+    assert_eq!(pair["address"], "127.0.0.1");
+    assert!(pair["last_success_at"].is_i64(), "{pair}");
+    assert!(
+        throttles
+            .iter()
+            .all(|t| t["scope"] == "pair" || t["failures"] == 0),
+        "a known address's guesses do not count against the identifier: {throttles:?}"
+    );
     assert_eq!(
         api.get("api/staff/users/999999/", Some(&root_access))
             .status,
@@ -1620,12 +1639,19 @@ fn staff_actions_work_and_land_in_the_audit_log() {
     );
     assert_eq!((r.status, r.body), (200, json!({"revoked": 1})));
     assert!(!api.access_ok(&alice_access));
-    let r = api.post(
+    // Locked by staff: her right password gets exactly a wrong one's answer.
+    let right = api.post(
         "api/token/",
         None,
         json!({"username": "alice", "password": PASSWORD}),
     );
-    assert_eq!(r.status, 429);
+    let wrong = api.post(
+        "api/token/",
+        None,
+        json!({"username": "alice", "password": "a wrong one"}),
+    );
+    assert_eq!((right.status, wrong.status), (401, 401));
+    assert_eq!(right.text, wrong.text);
     let r = api.get("api/staff/users/?locked=true", Some(&root_access));
     assert_eq!(r.body.as_array().unwrap().len(), 1);
     let r = api.get("api/staff/users/?locked=false", Some(&root_access));

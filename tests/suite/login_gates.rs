@@ -1,14 +1,14 @@
-//! Login admission per identifier over real HTTP: parallel attempts on one
+//! Login admission over real HTTP: every attempt reserves its place in the
+//! store before its password is checked, so parallel attempts on one
 //! identifier never get more passwords checked than failures are left before
-//! the lock, and parallel logins with the right password all succeed (they
-//! are no longer run one at a time; that they overlap is shown by the unit
-//! tests in `warden-auth`'s `lockout.rs`, with a counter).
+//! the lock, and parallel logins with the right password wait for a place
+//! and all succeed.
 #![cfg(test)]
 
 use std::sync::Barrier;
 
 use serde_json::json;
-use warden_auth::lockout::identifier_key;
+use warden_auth::model::ThrottleScope;
 use warden_auth::settings::Settings;
 use warden_tests::hostile::{Reply, Wire};
 use warden_tests::http::TestServer;
@@ -57,13 +57,18 @@ fn count(statuses: &[u16], s: u16) -> usize {
     statuses.iter().filter(|x| **x == s).count()
 }
 
+/// alice's failures from this test's address (127.0.0.1).
 fn failures(srv: &TestServer) -> u32 {
+    let alice = srv.engine.service.user_by_username("alice").unwrap();
     srv.engine
         .service
         .store()
-        .throttle(&identifier_key("alice"))
+        .throttles_of_user(alice.id)
         .unwrap()
-        .map_or(0, |s| s.failures)
+        .iter()
+        .filter(|t| t.scope == ThrottleScope::Pair)
+        .map(|t| t.failures)
+        .sum()
 }
 
 #[test]

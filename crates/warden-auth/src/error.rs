@@ -130,13 +130,15 @@ pub enum KeyError {
 pub enum AuthError {
     #[error(transparent)]
     Token(#[from] TokenError),
-    /// Wrong password, unknown user or inactive user: one error for all three.
+    /// Wrong password, unknown user, or a right password for an account that
+    /// cannot sign in (inactive, locked by staff, e-mail not verified): one
+    /// error for all, so that none of them tells a right password from a
+    /// wrong one.
     #[error("No active account found with the given credentials")]
     InvalidCredentials,
+    /// Refused unchecked by the failed-login counters (see [`crate::lockout`]).
     #[error("too many failed logins; try again in {retry_after} seconds")]
     LockedOut { retry_after: i64 },
-    #[error("the account's e-mail address is not verified")]
-    EmailNotVerified,
     #[error("User is inactive")]
     UserInactive,
     #[error("User not found")]

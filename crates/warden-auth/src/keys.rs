@@ -70,6 +70,17 @@ fn generate_error(alg: Algorithm, message: impl fmt::Display) -> KeyError {
     }
 }
 
+/// A new identifier secret (see [`KeyRing::identifier_secret`]): 32 random
+/// bytes, base64url.
+pub fn generate_identifier_secret() -> Result<String, KeyError> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| KeyError::Generate {
+        alg: "identifier secret".into(),
+        message: e.to_string(),
+    })?;
+    Ok(URL_SAFE_NO_PAD.encode(secret))
+}
+
 fn ring_error(message: impl Into<String>) -> KeyError {
     KeyError::Ring(message.into())
 }
@@ -660,11 +671,27 @@ impl SigningKey {
     }
 }
 
-/// One active signing key plus the retired keys that still verify.
-#[derive(Debug)]
+/// One active signing key plus the retired keys that still verify, and the
+/// secret that keys identifier hashes.
 pub struct KeyRing {
     active: SigningKey,
     retired: HashMap<String, SigningKey>,
+    /// Keys [`crate::lockout::IdentifierHasher`]; kept by the key store
+    /// beside the signing keys, so it outlives key rotations.
+    identifier_secret: Option<String>,
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("active", &self.active)
+            .field("retired", &self.retired)
+            .field(
+                "identifier_secret",
+                &self.identifier_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 impl KeyRing {
@@ -679,6 +706,7 @@ impl KeyRing {
         Ok(KeyRing {
             active: SigningKey::from_material(active)?,
             retired: HashMap::new(),
+            identifier_secret: None,
         })
     }
 
@@ -714,7 +742,34 @@ impl KeyRing {
             }
         }
         let active = active.ok_or_else(|| ring_error("no active (unretired) key"))?;
-        Ok(KeyRing { active, retired })
+        Ok(KeyRing {
+            active,
+            retired,
+            identifier_secret: None,
+        })
+    }
+
+    /// The ring with `secret` as its identifier secret (see
+    /// [`KeyRing::identifier_secret`]).
+    pub fn with_identifier_secret(mut self, secret: impl Into<String>) -> KeyRing {
+        self.identifier_secret = Some(secret.into());
+        self
+    }
+
+    /// The secret identifier hashes are keyed with: the key store's own
+    /// (stable across key rotations), or, for a ring built without one
+    /// (tests, tools that never count attempts), one derived from the active
+    /// signing key.
+    pub fn identifier_secret(&self) -> &[u8] {
+        match &self.identifier_secret {
+            Some(s) => s.as_bytes(),
+            None => self.active.secret.as_bytes(),
+        }
+    }
+
+    /// Whether the key store gave this ring its own identifier secret.
+    pub fn has_identifier_secret(&self) -> bool {
+        self.identifier_secret.is_some()
     }
 
     /// The key new tokens are signed with.

@@ -276,14 +276,136 @@ pub enum RotationOutcome {
     Refused(crate::rotation::RotationRefusal),
 }
 
-/// Per-identifier failed-login state (unknown usernames are throttled the same way).
+/// What one throttle row counts (see [`crate::lockout`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThrottleScope {
+    /// One login identifier from one client address (`LOCKOUT_THRESHOLD`).
+    Pair,
+    /// One login identifier from every address (`LOCKOUT_IDENTIFIER_CEILING`).
+    Identifier,
+    /// One client address across every identifier (`LOCKOUT_ADDRESS_THRESHOLD`).
+    Address,
+}
+
+impl ThrottleScope {
+    pub const ALL: [ThrottleScope; 3] = [
+        ThrottleScope::Pair,
+        ThrottleScope::Identifier,
+        ThrottleScope::Address,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThrottleScope::Pair => "pair",
+            ThrottleScope::Identifier => "identifier",
+            ThrottleScope::Address => "address",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Which row a throttle step reads and writes, and what a new row records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThrottleKey {
+    /// A keyed hash of the normalised identifier and/or address
+    /// ([`crate::lockout::IdentifierHasher`]): never what the user typed.
+    pub key: String,
+    pub scope: ThrottleScope,
+    /// The account the identifier names, when it names one.
+    pub user_id: Option<UserId>,
+    /// The client address (pair and address rows).
+    pub address: Option<String>,
+}
+
+/// One throttle row: failed-login counting for a pair, an identifier or an
+/// address. Unknown identifiers are counted exactly like known ones.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThrottleState {
-    /// Normalised login identifier (lower-cased username or e-mail).
     pub key: String,
+    pub scope: ThrottleScope,
+    pub user_id: Option<UserId>,
+    pub address: Option<String>,
+    /// Failures settled within the current window.
     pub failures: u32,
+    /// Attempts admitted whose password check has not been settled yet.
+    pub pending: u32,
+    /// When still-pending attempts count as failures (their node went away).
+    pub pending_until: Option<UnixTime>,
     pub window_started_at: UnixTime,
+    /// Refused until then (a lock, or the identifier ceiling's delay).
     pub locked_until: Option<UnixTime>,
+    /// The last right password for this identifier from this address (pair rows).
+    pub last_success_at: Option<UnixTime>,
+    /// After this the row no longer matters and a flush may delete it.
+    pub expires_at: UnixTime,
+}
+
+impl ThrottleState {
+    /// A row with nothing counted yet.
+    pub fn fresh(key: &ThrottleKey, now: UnixTime) -> ThrottleState {
+        ThrottleState {
+            key: key.key.clone(),
+            scope: key.scope,
+            user_id: key.user_id,
+            address: key.address.clone(),
+            failures: 0,
+            pending: 0,
+            pending_until: None,
+            window_started_at: now,
+            locked_until: None,
+            last_success_at: None,
+            expires_at: now,
+        }
+    }
+
+    /// Seconds until this row admits attempts again, if it refuses them at `now`.
+    pub fn retry_after(&self, now: UnixTime) -> Option<i64> {
+        self.locked_until
+            .filter(|until| *until > now)
+            .map(|until| until - now)
+    }
+}
+
+/// What a throttle step does to its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ThrottleStep {
+    /// Admit an attempt before its password is checked (a reservation that
+    /// counts against the limits until it is settled).
+    Reserve,
+    /// The attempt's password was wrong (or the account cannot sign in).
+    Failed,
+    /// The attempt's password was right.
+    Succeeded,
+}
+
+/// One atomic read-decide-write of throttle rows: the store reads the rows of
+/// `keys` (locking them), calls [`crate::lockout::apply`], and writes the rows
+/// and audit lines it returns, with `audit`, in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleRequest {
+    pub keys: Vec<ThrottleKey>,
+    pub step: ThrottleStep,
+    pub now: UnixTime,
+    pub policy: crate::lockout::LockoutPolicy,
+    pub audit: Vec<AuditEvent>,
+}
+
+/// What a throttle step decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThrottleVerdict {
+    /// Reserved: check the password, then settle exactly these scopes.
+    Admitted { charged: Vec<ThrottleScope> },
+    /// Other attempts in flight may use up what is left: ask again when they settle.
+    Wait,
+    /// Refused without a password check, for this many seconds.
+    Refused { retry_after: i64 },
+    /// Settled; `locked` lists the scopes this failure locked (or, for the
+    /// identifier, started delaying).
+    Settled { locked: Vec<ThrottleScope> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

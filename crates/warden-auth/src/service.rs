@@ -7,24 +7,25 @@
 
 use std::sync::Arc;
 
-use parking_lot::RwLock;
+use parking_lot::{Condvar, Mutex, RwLock};
 use warden_proto::{Claims, SessionInfo, TokenType};
 
 use crate::clock::{Clock, UnixTime};
 use crate::error::{AuthError, Result, TokenError};
 use crate::ids::{Jti, SessionId, UserId};
 use crate::keys::{KeyMaterial, KeyRing};
-use crate::lockout::{Pass, identifier_key, remaining_attempts, retry_after};
+use crate::lockout::{self, IdentifierHasher, LockoutPolicy, identifier_key};
 use crate::model::{
     AuditEntry, AuditEvent, AuditKind, AuditQuery, ClientInfo, FlushReport, NewSession, NewUser,
     OutstandingToken, RevocationReason, RevokeRequest, RevokeTarget, RevokedJti, RevokedSession,
-    RotationOutcome, RotationRequest, Session, SessionKind, User, UserQuery, UserUpdate,
+    RotationOutcome, RotationRequest, Session, SessionKind, ThrottleKey, ThrottleRequest,
+    ThrottleScope, ThrottleState, ThrottleStep, ThrottleVerdict, User, UserQuery, UserUpdate,
 };
 use crate::passwords::PasswordHasher;
 use crate::revocation::RevocationSet;
 use crate::rotation::{RotationPolicy, RotationRefusal};
 use crate::settings::{LoginField, Settings};
-use crate::store::{Store, StoreError, ThrottlePolicy};
+use crate::store::{Store, StoreError};
 use crate::tokens::{self, ClaimNames, ValidationPolicy};
 
 /// A token as handed to a client, with the claims it carries.
@@ -121,9 +122,25 @@ pub struct AuthService {
     hasher: PasswordHasher,
     policy: ValidationPolicy,
     names: ClaimNames,
-    /// Admits login attempts per identifier (see [`crate::lockout::LoginGates`]).
-    gates: crate::lockout::LoginGates,
+    /// `None` when every failed-login counter is off.
+    lockout: Option<LockoutPolicy>,
+    /// Keys throttle rows and unknown identifiers in the audit log.
+    identifiers: IdentifierHasher,
+    /// Counts settled attempts; waiting admissions are woken by it.
+    settled: (Mutex<u64>, Condvar),
 }
+
+/// An attempt admitted by [`AuthService::admit`]: the rows it is charged to.
+#[derive(Debug)]
+struct Attempt {
+    keys: Vec<ThrottleKey>,
+    policy: LockoutPolicy,
+}
+
+/// The longest an attempt waits for room among attempts in flight.
+const MAX_ADMISSION_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How often a waiting attempt looks again (attempts on other nodes do not wake it).
+const ADMISSION_POLL: std::time::Duration = std::time::Duration::from_millis(25);
 
 impl std::fmt::Debug for AuthService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -149,6 +166,8 @@ impl AuthService {
         let keep_for = settings.LEEWAY.get();
         let live = store.live_revocations(now, keep_for)?;
         let revoked = RevocationSet::from_live(&live, keep_for);
+        let identifiers = IdentifierHasher::new(keys.identifier_secret());
+        let lockout = LockoutPolicy::from_settings(&settings);
         Ok(AuthService {
             policy: ValidationPolicy::from_settings(&settings),
             names: ClaimNames::from_settings(&settings),
@@ -159,7 +178,9 @@ impl AuthService {
             revoked,
             view: crate::feed::RevocationView::new(),
             hasher,
-            gates: crate::lockout::LoginGates::default(),
+            lockout,
+            identifiers,
+            settled: (Mutex::new(0), Condvar::new()),
         })
     }
 
@@ -275,41 +296,10 @@ impl AuthService {
     }
 
     fn check_credentials(&self, req: &LoginRequest) -> Result<User> {
-        let Some(policy) = ThrottlePolicy::from_settings(&self.settings) else {
-            // Lockout off: nothing to count, so nothing to admit; the hasher's
-            // own pool bounds the work.
-            return self.check_credentials_gated(req, None);
-        };
-        // At most as many attempts in flight as failures are left before the
-        // lock, so parallel guesses cannot all read the failure counter before
-        // any of them is counted (see [`crate::lockout::LoginGates`]).
-        let pass = self.gates.enter(&identifier_key(&req.identifier));
-        self.check_credentials_gated(req, Some((policy, pass)))
-    }
-
-    fn check_credentials_gated(
-        &self,
-        req: &LoginRequest,
-        gate: Option<(ThrottlePolicy, Pass<'_>)>,
-    ) -> Result<User> {
-        let now = self.now();
-        let key = identifier_key(&req.identifier);
-        let throttle = gate.as_ref().map(|(policy, _)| *policy);
-        let (state, gate) = match gate {
-            Some((policy, mut pass)) => {
-                let state = self.store.throttle(&key)?;
-                // Only the attempt that entered alone publishes (others: no-op).
-                pass.publish(remaining_attempts(state.as_ref(), now, policy));
-                (state, Some((policy, pass)))
-            }
-            None => (None, None),
-        };
-        if let Some(secs) = retry_after(state.as_ref(), now) {
-            // Known and unknown identifiers are locked alike, and no hash is checked,
-            // so the answer says nothing about whether the account exists.
-            return Err(self.refuse_locked_identifier(&key, req, now, secs, gate));
-        }
         let user = self.find_login_user(&req.identifier)?;
+        let address = req.client.address.as_deref();
+        // Admitted (or refused, unchecked) before any password is hashed.
+        let attempt = self.admit(&req.identifier, address, user.as_ref())?;
         let matches = match &user {
             Some(u) => self.hasher.verify(&req.password, &u.password_hash),
             None => {
@@ -317,89 +307,170 @@ impl AuthService {
                 false
             }
         };
-        let user = match user {
-            Some(u) if matches && u.is_active => u,
-            other => {
-                // Leaving with the pass spends its reservation: this failure.
-                self.login_failed(&key, other.as_ref(), &req.client, now, throttle)?;
-                return Err(AuthError::InvalidCredentials);
-            }
+        let now = self.now();
+        // A right password for an account that cannot sign in gets the same
+        // answer as a wrong one, and counts alike: nothing tells them apart.
+        let refusal = match &user {
+            Some(u) if matches => self.sign_in_refusal(u, now),
+            _ => Some("bad credentials"),
         };
-        // From here on no failure is recorded.
-        let gate = gate.map(|(policy, mut pass)| {
-            pass.no_failure();
-            (policy, pass)
-        });
-        if let Some(until) = user.locked_until.filter(|u| *u > now) {
-            self.store
-                .append_audit(&[AuditEvent::new(now, AuditKind::LoginFailed)
-                    .subject(user.id)
-                    .address(req.client.address.clone())
-                    .reason("account locked by staff")])?;
-            return Err(AuthError::LockedOut {
-                retry_after: until.saturating_sub(now),
-            });
-        }
-        if self.settings.REQUIRE_VERIFIED_EMAIL && !user.email_verified {
-            self.store
-                .append_audit(&[AuditEvent::new(now, AuditKind::LoginFailed)
-                    .subject(user.id)
-                    .address(req.client.address.clone())
-                    .reason("e-mail not verified")])?;
-            return Err(AuthError::EmailNotVerified);
-        }
-        if let (Some(s), Some((policy, pass))) = (state, gate)
-            && s.failures > 0
-        {
-            // Clearing the counter while other attempts are in flight could wipe
-            // failures they record meanwhile (even a fresh lock), so it is done
-            // alone, on the state as it is now; if a lock came in the meantime,
-            // this attempt counts as coming after it.
-            let mut pass = pass.reenter_alone();
-            pass.no_failure();
-            let now = self.now();
-            let state = self.store.throttle(&key)?;
-            if let Some(secs) = retry_after(state.as_ref(), now) {
-                pass.publish(0);
-                return Err(self.refuse_locked_identifier(
-                    &key,
-                    req,
-                    now,
-                    secs,
-                    Some((policy, pass)),
-                ));
-            }
-            if state.is_some_and(|s| s.failures > 0) {
-                self.store.clear_login_failures(&key)?;
-            }
-            pass.publish(policy.threshold);
-        }
-        Ok(user)
+        let Some(reason) = refusal else {
+            self.settle(attempt, ThrottleStep::Succeeded, Vec::new(), None)?;
+            return user.ok_or(AuthError::InvalidCredentials);
+        };
+        let event =
+            self.login_failed_event(&req.identifier, user.as_ref(), &req.client, now, reason);
+        self.settle(attempt, ThrottleStep::Failed, vec![event], user.as_ref())?;
+        Err(AuthError::InvalidCredentials)
     }
 
-    /// The answer for an identifier locked out by failed logins (no hash checked).
-    fn refuse_locked_identifier(
+    /// Why an account whose password was right may not sign in now, if it may not.
+    fn sign_in_refusal(&self, user: &User, now: UnixTime) -> Option<&'static str> {
+        if !user.is_active {
+            Some("account inactive")
+        } else if user.locked_until.is_some_and(|u| u > now) {
+            Some("account locked by staff")
+        } else if self.settings.REQUIRE_VERIFIED_EMAIL && !user.email_verified {
+            Some("e-mail not verified")
+        } else {
+            None
+        }
+    }
+
+    /// The audit line of a refused sign-in. What was typed is kept only when
+    /// it names an account; otherwise as a keyed hash ("unknown user").
+    fn login_failed_event(
         &self,
-        key: &str,
-        req: &LoginRequest,
+        identifier: &str,
+        user: Option<&User>,
+        client: &ClientInfo,
         now: UnixTime,
-        secs: i64,
-        gate: Option<(ThrottlePolicy, Pass<'_>)>,
-    ) -> AuthError {
-        if let Some((_, mut pass)) = gate {
-            // No failure is recorded for a refusal.
-            pass.no_failure();
+        reason: &str,
+    ) -> AuditEvent {
+        let event = AuditEvent::new(now, AuditKind::LoginFailed)
+            .address(client.address.clone())
+            .reason(reason);
+        match user {
+            Some(u) => event.subject(u.id),
+            None => event.detail(serde_json::json!({
+                "identifier_hash": self.identifiers.identifier(&identifier_key(identifier)),
+            })),
         }
-        let audit = self
-            .store
-            .append_audit(&[AuditEvent::new(now, AuditKind::LoginFailed)
-                .address(req.client.address.clone())
-                .reason("identifier locked out")
-                .detail(serde_json::json!({ "identifier": key }))]);
-        match audit {
-            Ok(()) => AuthError::LockedOut { retry_after: secs },
-            Err(e) => e.into(),
+    }
+
+    /// Admits one password check for `identifier` from `address` (see
+    /// [`crate::lockout`]): waits while other attempts in flight may use up
+    /// what is left, refuses with [`AuthError::LockedOut`] while a counter
+    /// refuses. `None` when every counter is off.
+    fn admit(
+        &self,
+        identifier: &str,
+        address: Option<&str>,
+        user: Option<&User>,
+    ) -> Result<Option<Attempt>> {
+        let Some(policy) = self.lockout else {
+            return Ok(None);
+        };
+        let keys = self.identifiers.keys(
+            &identifier_key(identifier),
+            address,
+            user.map(|u| u.id),
+            &policy,
+        );
+        let names: Vec<String> = keys.iter().map(|k| k.key.clone()).collect();
+        let deadline = std::time::Instant::now() + MAX_ADMISSION_WAIT;
+        loop {
+            let seen = *self.settled.0.lock();
+            let now = self.now();
+            // A read first: a locked identifier is refused without a write,
+            // so a flood of refused guesses costs no fsyncs.
+            let found = self.store.throttles(&names)?;
+            let verdict = match lockout::precheck(&found, now, &policy) {
+                ThrottleVerdict::Admitted { .. } => {
+                    self.store.apply_throttle(&ThrottleRequest {
+                        keys: keys.clone(),
+                        step: ThrottleStep::Reserve,
+                        now,
+                        policy,
+                        audit: Vec::new(),
+                    })?
+                }
+                other => other,
+            };
+            match verdict {
+                ThrottleVerdict::Admitted { charged } => {
+                    return Ok(Some(Attempt {
+                        keys: keys
+                            .into_iter()
+                            .filter(|k| charged.contains(&k.scope))
+                            .collect(),
+                        policy,
+                    }));
+                }
+                ThrottleVerdict::Refused { retry_after } => {
+                    return Err(AuthError::LockedOut { retry_after });
+                }
+                ThrottleVerdict::Wait | ThrottleVerdict::Settled { .. } => {}
+            }
+            if std::time::Instant::now() >= deadline {
+                // Still no room after the longest wait: as busy as locked.
+                return Err(AuthError::LockedOut { retry_after: 1 });
+            }
+            // Woken when an attempt of this node settles; polling covers
+            // attempts on other nodes.
+            let mut settled = self.settled.0.lock();
+            if *settled == seen {
+                self.settled.1.wait_for(&mut settled, ADMISSION_POLL);
+            }
         }
+    }
+
+    /// Settles an admitted attempt, with its audit lines, in one transaction.
+    /// A failure that locks the pair also ends the account's sessions when
+    /// `LOCKOUT_REVOKES_SESSIONS` is on.
+    fn settle(
+        &self,
+        attempt: Option<Attempt>,
+        step: ThrottleStep,
+        audit: Vec<AuditEvent>,
+        user: Option<&User>,
+    ) -> Result<()> {
+        let Some(attempt) = attempt else {
+            if !audit.is_empty() {
+                self.store.append_audit(&audit)?;
+            }
+            return Ok(());
+        };
+        let now = self.now();
+        let verdict = self.store.apply_throttle(&ThrottleRequest {
+            keys: attempt.keys,
+            step,
+            now,
+            policy: attempt.policy,
+            audit,
+        });
+        {
+            let mut settled = self.settled.0.lock();
+            *settled = settled.wrapping_add(1);
+            self.settled.1.notify_all();
+        }
+        let verdict = verdict?;
+        if let (ThrottleVerdict::Settled { locked }, Some(u)) = (&verdict, user)
+            && locked.contains(&ThrottleScope::Pair)
+            && self.settings.LOCKOUT_REVOKES_SESSIONS
+        {
+            self.revoke(RevokeRequest {
+                target: RevokeTarget::User {
+                    user_id: u.id,
+                    except: None,
+                },
+                reason: RevocationReason::LockedOut,
+                actor: None,
+                now,
+                audit: Vec::new(),
+            })?;
+        }
+        Ok(())
     }
 
     fn find_login_user(&self, identifier: &str) -> Result<Option<User>> {
@@ -413,53 +484,6 @@ impl AuthService {
             LoginField::UsernameOrEmail if id.contains('@') => self.store.user_by_email(id)?,
             LoginField::UsernameOrEmail => self.store.user_by_username(id)?,
         })
-    }
-
-    fn login_failed(
-        &self,
-        key: &str,
-        user: Option<&User>,
-        client: &ClientInfo,
-        now: UnixTime,
-        throttle: Option<ThrottlePolicy>,
-    ) -> Result<()> {
-        let mut event = AuditEvent::new(now, AuditKind::LoginFailed)
-            .address(client.address.clone())
-            .reason("bad credentials")
-            .detail(serde_json::json!({ "identifier": key }));
-        if let Some(u) = user {
-            event = event.subject(u.id);
-        }
-        let Some(policy) = throttle else {
-            self.store.append_audit(&[event])?;
-            return Ok(());
-        };
-        let state = self
-            .store
-            .record_login_failure(key, now, policy, &[event])?;
-        let just_locked = state.failures == policy.threshold && state.locked_until.is_some();
-        if just_locked {
-            let mut locked = AuditEvent::new(now, AuditKind::LockedOut)
-                .address(client.address.clone())
-                .detail(serde_json::json!({ "identifier": key, "until": state.locked_until }));
-            match user {
-                Some(u) => {
-                    locked = locked.subject(u.id);
-                    self.revoke(RevokeRequest {
-                        target: RevokeTarget::User {
-                            user_id: u.id,
-                            except: None,
-                        },
-                        reason: RevocationReason::LockedOut,
-                        actor: None,
-                        now,
-                        audit: vec![locked],
-                    })?;
-                }
-                None => self.store.append_audit(&[locked])?,
-            }
-        }
-        Ok(())
     }
 
     fn open_session(
@@ -1173,12 +1197,26 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<RevocationSummary> {
         let user = self.user(ctx.user_id)?;
+        // Guesses of the old password count like login guesses: a stolen
+        // access token must not buy unlimited tries at the password.
+        let attempt = self.admit(
+            self.login_name(&user),
+            client.address.as_deref(),
+            Some(&user),
+        )?;
         if !self.hasher.verify(old, &user.password_hash) {
+            let event = AuditEvent::new(self.now(), AuditKind::LoginFailed)
+                .subject(user.id)
+                .session(ctx.session_id)
+                .address(client.address.clone())
+                .reason("wrong old password (password change)");
+            self.settle(attempt, ThrottleStep::Failed, vec![event], Some(&user))?;
             return Err(AuthError::invalid(
                 "old_password",
                 "Your old password was entered incorrectly. Please enter it again.",
             ));
         }
+        self.settle(attempt, ThrottleStep::Succeeded, Vec::new(), None)?;
         let hash = self.hasher.hash(new, &user.username)?;
         let now = self.now();
         self.update_and_revoke(
@@ -1196,6 +1234,15 @@ impl AuthService {
                 .session(ctx.session_id)
                 .address(client.address.clone()),
         )
+    }
+
+    /// What this account types to sign in (`LOGIN_FIELD`): its attempts
+    /// are counted under that identifier.
+    fn login_name<'u>(&self, user: &'u User) -> &'u str {
+        match (self.settings.LOGIN_FIELD, user.email.as_deref()) {
+            (LoginField::Email, Some(email)) => email,
+            _ => &user.username,
+        }
     }
 
     fn update_and_revoke(
@@ -1247,15 +1294,12 @@ impl AuthService {
         Ok(self.store.search_users(query)?)
     }
 
-    pub fn staff_user(
-        &self,
-        actor: UserId,
-        id: UserId,
-    ) -> Result<(User, Option<crate::model::ThrottleState>)> {
+    pub fn staff_user(&self, actor: UserId, id: UserId) -> Result<(User, Vec<ThrottleState>)> {
         self.require_staff(actor)?;
         let user = self.user(id)?;
-        let throttle = self.store.throttle(&identifier_key(&user.username))?;
-        Ok((user, throttle))
+        let mut throttles = self.store.throttles_of_user(id)?;
+        throttles.sort_by(|a, b| a.scope.cmp(&b.scope).then(a.address.cmp(&b.address)));
+        Ok((user, throttles))
     }
 
     pub fn staff_sessions(&self, actor: UserId, user: UserId) -> Result<Vec<SessionInfo>> {
@@ -1372,11 +1416,7 @@ impl AuthService {
                 .actor(Some(actor))
                 .reason(reason),
         )?;
-        self.store
-            .clear_login_failures(&identifier_key(&target.username))?;
-        if let Some(email) = &target.email {
-            self.store.clear_login_failures(&identifier_key(email))?;
-        }
+        self.store.clear_throttles_of_user(target.id)?;
         Ok(())
     }
 

@@ -169,10 +169,28 @@ pub struct Settings {
     pub LOGIN_FIELD: LoginField,
     /// Refuse login until the account's e-mail is verified.
     pub REQUIRE_VERIFIED_EMAIL: bool,
-    /// Failed logins within `LOCKOUT_WINDOW` that lock an identifier; 0 = never.
+    /// Failed logins for one identifier from one client address within
+    /// `LOCKOUT_WINDOW` that lock that identifier *from that address* for
+    /// `LOCKOUT_DURATION`; 0 = never. The same identifier from another
+    /// address is not stopped by it.
     pub LOCKOUT_THRESHOLD: u32,
     pub LOCKOUT_WINDOW: Secs,
     pub LOCKOUT_DURATION: Secs,
+    /// Failed logins for one identifier from all addresses (and all nodes)
+    /// within `LOCKOUT_IDENTIFIER_WINDOW` after which every further attempt
+    /// from an address the account has not signed in from must wait a delay
+    /// that doubles with each failure (1 s, 2 s, 4 s, ... up to
+    /// `LOCKOUT_DURATION`): distributed guessing is slowed, not walled; 0 = off.
+    pub LOCKOUT_IDENTIFIER_CEILING: u32,
+    pub LOCKOUT_IDENTIFIER_WINDOW: Secs,
+    /// Failed logins from one address across all identifiers within
+    /// `LOCKOUT_WINDOW` that block that address for `LOCKOUT_DURATION`
+    /// (except for accounts that signed in from it before); 0 = off.
+    pub LOCKOUT_ADDRESS_THRESHOLD: u32,
+    /// SimpleJWT's "blacklist when the user is locked out": a lock from
+    /// failed logins also ends every session of the account. Off by default:
+    /// anyone who knows a username could then end its sessions at will.
+    pub LOCKOUT_REVOKES_SESSIONS: bool,
     /// Longest token accepted, in bytes, before any parsing.
     pub MAX_TOKEN_BYTES: usize,
     pub PASSWORD_MIN_LENGTH: usize,
@@ -219,6 +237,10 @@ impl Default for Settings {
             LOCKOUT_THRESHOLD: 5,
             LOCKOUT_WINDOW: Secs(15 * 60),
             LOCKOUT_DURATION: Secs(15 * 60),
+            LOCKOUT_IDENTIFIER_CEILING: 20,
+            LOCKOUT_IDENTIFIER_WINDOW: Secs(24 * 3600),
+            LOCKOUT_ADDRESS_THRESHOLD: 100,
+            LOCKOUT_REVOKES_SESSIONS: false,
             MAX_TOKEN_BYTES: 8 * 1024,
             PASSWORD_MIN_LENGTH: 8,
             ARGON2_MEMORY_KIB: 19 * 1024,
@@ -440,13 +462,23 @@ impl Settings {
                 "is for asymmetric algorithms; HMAC verifies with SIGNING_KEY",
             ));
         }
-        if self.LOCKOUT_THRESHOLD > 0 {
+        if self.LOCKOUT_THRESHOLD > 0 || self.LOCKOUT_ADDRESS_THRESHOLD > 0 {
             if self.LOCKOUT_WINDOW.0 <= 0 {
                 return Err(invalid("LOCKOUT_WINDOW", "must be longer than 0 seconds"));
             }
-            if self.LOCKOUT_DURATION.0 <= 0 {
-                return Err(invalid("LOCKOUT_DURATION", "must be longer than 0 seconds"));
-            }
+        }
+        if (self.LOCKOUT_THRESHOLD > 0
+            || self.LOCKOUT_ADDRESS_THRESHOLD > 0
+            || self.LOCKOUT_IDENTIFIER_CEILING > 0)
+            && self.LOCKOUT_DURATION.0 <= 0
+        {
+            return Err(invalid("LOCKOUT_DURATION", "must be longer than 0 seconds"));
+        }
+        if self.LOCKOUT_IDENTIFIER_CEILING > 0 && self.LOCKOUT_IDENTIFIER_WINDOW.0 <= 0 {
+            return Err(invalid(
+                "LOCKOUT_IDENTIFIER_WINDOW",
+                "must be longer than 0 seconds",
+            ));
         }
         if !(256..=1024 * 1024).contains(&self.MAX_TOKEN_BYTES) {
             return Err(invalid(
@@ -767,7 +799,7 @@ mod tests {
         assert_eq!(s.AUDIENCE.as_deref(), Some("api"));
         assert_eq!(s.SIGNING_KEY.map(|k| k.len()), Some(40));
         // Every field of Settings is a known name.
-        assert_eq!(setting_names().len(), 32);
+        assert_eq!(setting_names().len(), 36);
     }
 
     #[test]

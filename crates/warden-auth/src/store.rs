@@ -12,7 +12,7 @@ use crate::ids::{Jti, SessionId, UserId};
 use crate::model::{
     AuditEntry, AuditEvent, AuditQuery, FlushReport, LiveRevocations, NewSession, NewUser,
     OutstandingToken, RevokeRequest, RevokedJti, RevokedSession, RotationOutcome, RotationRequest,
-    Session, ThrottleState, User, UserQuery, UserUpdate,
+    Session, ThrottleRequest, ThrottleState, ThrottleVerdict, User, UserQuery, UserUpdate,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -34,16 +34,6 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// Lockout parameters a store applies atomically when counting a failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ThrottlePolicy {
-    /// Failures within `window` that lock the identifier.
-    pub threshold: u32,
-    pub window: i64,
-    /// How long a lock lasts.
-    pub lock_for: i64,
-}
 
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     // --- users ---
@@ -69,18 +59,20 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Deletes the user, revoking their sessions (reason `UserDeleted`). False if absent.
     fn delete_user(&self, id: UserId, now: UnixTime, audit: &[AuditEvent]) -> StoreResult<bool>;
 
-    // --- login throttling ---
-    fn throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>>;
-    /// Counts one failure for `key` atomically: a failure outside the window
-    /// starts a new window; reaching the threshold sets `locked_until = now + lock_for`.
-    fn record_login_failure(
-        &self,
-        key: &str,
-        now: UnixTime,
-        policy: ThrottlePolicy,
-        audit: &[AuditEvent],
-    ) -> StoreResult<ThrottleState>;
-    fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
+    // --- login throttling (see [`crate::lockout`]) ---
+    /// The rows of `keys` that exist, in any order.
+    fn throttles(&self, keys: &[String]) -> StoreResult<Vec<ThrottleState>>;
+    /// Every row that names `user` (its identifiers, from every address).
+    fn throttles_of_user(&self, user: UserId) -> StoreResult<Vec<ThrottleState>>;
+    /// Reads the rows of `request.keys`, locked against concurrent steps on
+    /// them (on every node), calls [`crate::lockout::apply`] with them, and
+    /// writes the rows and audit lines it returns, and `request.audit`, in one
+    /// transaction. What it decided is returned only once that is durable.
+    fn apply_throttle(&self, request: &ThrottleRequest) -> StoreResult<ThrottleVerdict>;
+    /// Lifts every lock and delay on rows that name `user` and forgets their
+    /// failures (staff unlock); reservations in flight and known addresses
+    /// stay. Returns how many rows changed.
+    fn clear_throttles_of_user(&self, user: UserId) -> StoreResult<u64>;
 
     // --- sessions and tokens ---
     /// Writes the session, its first token and the audit lines, and sets the

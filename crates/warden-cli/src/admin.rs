@@ -9,11 +9,11 @@
 use std::io::{BufRead, IsTerminal};
 
 use anyhow::{Context as _, anyhow, bail};
-use warden_auth::lockout::identifier_key;
 use warden_auth::model::{
     AuditEvent, AuditKind, RevocationReason, RevokeRequest, RevokeTarget, User, UserQuery,
     UserUpdate,
 };
+use warden_auth::model::{ThrottleScope, ThrottleState};
 use warden_auth::service::NewAccount;
 use warden_auth::{AuthError, AuthService, SessionId, UnixTime};
 
@@ -212,14 +212,7 @@ pub fn change(
         .update_user(user.id, &update, request.as_ref(), &[event])?
         .ok_or_else(|| anyhow!("user `{username}` no longer exists"))?;
     if matches!(change, Change::Unlock) {
-        service
-            .store()
-            .clear_login_failures(&identifier_key(&updated.username))?;
-        if let Some(email) = &updated.email {
-            service
-                .store()
-                .clear_login_failures(&identifier_key(email))?;
-        }
+        service.store().clear_throttles_of_user(updated.id)?;
     }
     let what = match change {
         Change::Lock(UnixTime::MAX) => "locked until unlocked".to_string(),
@@ -293,7 +286,7 @@ pub fn show_user(ctx: &Context, username: &str) -> anyhow::Result<()> {
     let u = find_user(&service, username)?;
     let now = service.now();
     let live = service.sessions_of(u.id, false)?;
-    let throttle = service.store().throttle(&identifier_key(&u.username))?;
+    let throttles = service.store().throttles_of_user(u.id)?;
     let rows = [
         ("id", u.id.to_string()),
         ("username", u.username.clone()),
@@ -325,25 +318,37 @@ pub fn show_user(ctx: &Context, username: &str) -> anyhow::Result<()> {
                 .map_or_else(|| "never".into(), rfc3339),
         ),
         ("live sessions", live.len().to_string()),
-        (
-            "failed logins",
-            match throttle {
-                Some(t) => match t.locked_until.filter(|l| *l > now) {
-                    Some(l) => format!(
-                        "{} (locked out, {})",
-                        t.failures,
-                        relative(l, now, "lifts", "lifted")
-                    ),
-                    None => t.failures.to_string(),
-                },
-                None => "0".into(),
-            },
-        ),
+        ("failed logins", failed_logins(&throttles, now)),
     ];
     for (k, v) in rows {
         outln!("{:<17} {}", format!("{k}:"), sanitize(&v));
     }
     Ok(())
+}
+
+/// The user's failed-login counters in one line: the failures from every
+/// address, then each lock or delay that is on now.
+fn failed_logins(throttles: &[ThrottleState], now: UnixTime) -> String {
+    let total = throttles
+        .iter()
+        .find(|t| t.scope == ThrottleScope::Identifier)
+        .map(|t| t.failures)
+        .unwrap_or_else(|| throttles.iter().map(|t| t.failures).sum());
+    let mut out = total.to_string();
+    for t in throttles {
+        if let Some(l) = t.locked_until.filter(|l| *l > now) {
+            let what = match (t.scope, &t.address) {
+                (ThrottleScope::Pair, Some(a)) => format!("locked out from {a}"),
+                (ThrottleScope::Pair, None) => "locked out".to_string(),
+                _ => "every new address delayed".to_string(),
+            };
+            out.push_str(&format!(
+                " ({what}, {})",
+                relative(l, now, "lifts", "lifted")
+            ));
+        }
+    }
+    out
 }
 
 pub fn list_sessions(ctx: &Context, username: &str, all: bool) -> anyhow::Result<()> {

@@ -39,7 +39,7 @@ pub use scheduler::{plan_rotation, set_simulated_clock_skew, simulated_clock_ske
 pub use session::{ManagerConfig, SessionManager};
 pub use state::{Event, Phase, SessionState, SignOutReason, TokenInfo, VaultInfo};
 pub use types::{
-    AuditRecord, AuditSearch, FailedLogins, Introspection, Lineage, LineageToken, Me, Registered,
+    AuditRecord, AuditSearch, Introspection, Lineage, LineageToken, Me, Registered, SignInThrottle,
     StaffUser, StaffUserDetail, UserSearch,
 };
 pub use vault::{AsyncVault, KeyringVault, MemoryVault, Vault, VaultError, VaultStatus};

@@ -86,13 +86,19 @@ pub struct StaffUser {
     pub locked_until: Option<i64>,
 }
 
-/// Failed-login state of a username.
+/// One failed-login counter naming a user (`scope` `pair`: from one address;
+/// `identifier`: from every address).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FailedLogins {
+pub struct SignInThrottle {
+    pub scope: String,
+    #[serde(default)]
+    pub address: Option<String>,
     pub failures: u32,
     pub window_started_at: i64,
     #[serde(default)]
     pub locked_until: Option<i64>,
+    #[serde(default)]
+    pub last_success_at: Option<i64>,
 }
 
 /// `GET api/staff/users/{id}/`.
@@ -101,7 +107,7 @@ pub struct StaffUserDetail {
     #[serde(flatten)]
     pub user: StaffUser,
     #[serde(default)]
-    pub failed_logins: Option<FailedLogins>,
+    pub throttles: Vec<SignInThrottle>,
 }
 
 /// One refresh token of a session's rotation chain (ids and times only).
@@ -252,11 +258,12 @@ mod tests {
     #[test]
     fn staff_detail_flattens_the_user() {
         let d: StaffUserDetail = serde_json::from_str(
-            r#"{"id":2,"username":"bob","email":null,"email_verified":true,"is_active":true,"is_staff":false,"date_joined":1,"last_login":null,"password_changed_at":null,"locked":false,"locked_until":null,"failed_logins":{"failures":2,"window_started_at":3,"locked_until":null}}"#,
+            r#"{"id":2,"username":"bob","email":null,"email_verified":true,"is_active":true,"is_staff":false,"date_joined":1,"last_login":null,"password_changed_at":null,"locked":false,"locked_until":null,"throttles":[{"scope":"pair","address":"192.0.2.1","failures":2,"window_started_at":3,"locked_until":null,"last_success_at":null}]}"#,
         )
         .unwrap();
         assert_eq!(d.user.username, "bob");
-        assert_eq!(d.failed_logins.unwrap().failures, 2);
+        assert_eq!(d.throttles[0].failures, 2);
+        assert_eq!(d.throttles[0].address.as_deref(), Some("192.0.2.1"));
     }
 
     #[test]

@@ -111,7 +111,6 @@ pub enum ApiError {
     LockedOut {
         retry_after: i64,
     },
-    EmailNotVerified,
     UserInactive,
     UserNotFound,
     /// 403 with DRF's permission message.
@@ -158,7 +157,6 @@ impl ApiError {
             | ApiError::NotAuthenticated
             | ApiError::BadAuthorizationHeader
             | ApiError::InvalidCredentials
-            | ApiError::EmailNotVerified
             | ApiError::UserInactive
             | ApiError::UserNotFound => StatusCode::UNAUTHORIZED,
             ApiError::LockedOut { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -185,7 +183,6 @@ impl From<AuthError> for ApiError {
             AuthError::Token(t) => ApiError::Token(t),
             AuthError::InvalidCredentials => ApiError::InvalidCredentials,
             AuthError::LockedOut { retry_after } => ApiError::LockedOut { retry_after },
-            AuthError::EmailNotVerified => ApiError::EmailNotVerified,
             AuthError::UserInactive => ApiError::UserInactive,
             AuthError::UserNotFound => ApiError::UserNotFound,
             AuthError::Forbidden(_) => ApiError::Forbidden,
@@ -210,7 +207,16 @@ impl From<AuthError> for ApiError {
 }
 
 fn lockout_message(retry_after: i64) -> String {
-    let minutes = retry_after.max(1).saturating_add(59) / 60;
+    let seconds = retry_after.max(1);
+    if seconds < 60 {
+        // The identifier ceiling's delays are seconds long.
+        return if seconds == 1 {
+            "Too many failed login attempts. Try again in 1 second.".to_string()
+        } else {
+            format!("Too many failed login attempts. Try again in {seconds} seconds.")
+        };
+    }
+    let minutes = seconds.saturating_add(59) / 60;
     if minutes == 1 {
         "Too many failed login attempts. Try again in 1 minute.".to_string()
     } else {
@@ -266,9 +272,6 @@ impl IntoResponse for ApiError {
                 r.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
                 r
-            }
-            ApiError::EmailNotVerified => {
-                coded("E-mail address is not verified.", "email_not_verified")
             }
             ApiError::UserInactive => coded("User is inactive", "user_inactive"),
             ApiError::UserNotFound => coded("User not found", "user_not_found"),
@@ -346,6 +349,18 @@ mod tests {
 
     #[test]
     fn lockout_messages_round_minutes_up() {
+        assert_eq!(
+            lockout_message(1),
+            "Too many failed login attempts. Try again in 1 second."
+        );
+        assert_eq!(
+            lockout_message(0),
+            "Too many failed login attempts. Try again in 1 second."
+        );
+        assert_eq!(
+            lockout_message(32),
+            "Too many failed login attempts. Try again in 32 seconds."
+        );
         assert_eq!(
             lockout_message(60),
             "Too many failed login attempts. Try again in 1 minute."

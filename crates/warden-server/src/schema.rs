@@ -352,21 +352,31 @@ impl StaffUser {
     }
 }
 
-/// Failed-login state of a user's username.
+/// One failed-login counter that names a user: their identifier from one
+/// address (`pair`), or from every address (`identifier`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct FailedLogins {
+pub struct SignInThrottle {
+    /// `pair` or `identifier`.
+    pub scope: String,
+    /// The client address (pair counters).
+    pub address: Option<String>,
     pub failures: u32,
     pub window_started_at: i64,
-    /// Set while the username is locked out.
+    /// Refused until then: a lock (pair) or a delay (identifier).
     pub locked_until: Option<i64>,
+    /// The last right password from this address: the address is known for the user.
+    pub last_success_at: Option<i64>,
 }
 
-impl From<ThrottleState> for FailedLogins {
+impl From<ThrottleState> for SignInThrottle {
     fn from(t: ThrottleState) -> Self {
-        FailedLogins {
+        SignInThrottle {
+            scope: t.scope.as_str().to_string(),
+            address: t.address,
             failures: t.failures,
             window_started_at: t.window_started_at,
             locked_until: t.locked_until,
+            last_success_at: t.last_success_at,
         }
     }
 }
@@ -376,7 +386,8 @@ impl From<ThrottleState> for FailedLogins {
 pub struct StaffUserDetail {
     #[serde(flatten)]
     pub user: StaffUser,
-    pub failed_logins: Option<FailedLogins>,
+    /// Failed-login counters naming this user, pair counters by address.
+    pub throttles: Vec<SignInThrottle>,
 }
 
 /// One refresh or sliding token of a session's rotation chain. Never the token

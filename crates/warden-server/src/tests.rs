@@ -16,7 +16,6 @@ use warden_auth::keys::{KeyMaterial, KeyRing};
 use warden_auth::model::*;
 use warden_auth::service::NewAccount;
 use warden_auth::settings::Settings;
-use warden_auth::store::ThrottlePolicy;
 use warden_auth::{
     AuthService, Clock, Jti, ManualClock, SessionId, Store, StoreError, StoreResult, UnixTime,
     UserId,
@@ -644,19 +643,16 @@ impl Store for FailingStore {
     fn delete_user(&self, _: UserId, _: UnixTime, _: &[AuditEvent]) -> StoreResult<bool> {
         self.fail()
     }
-    fn throttle(&self, _: &str) -> StoreResult<Option<ThrottleState>> {
+    fn throttles(&self, _: &[String]) -> StoreResult<Vec<ThrottleState>> {
         self.fail()
     }
-    fn record_login_failure(
-        &self,
-        _: &str,
-        _: UnixTime,
-        _: ThrottlePolicy,
-        _: &[AuditEvent],
-    ) -> StoreResult<ThrottleState> {
+    fn throttles_of_user(&self, _: UserId) -> StoreResult<Vec<ThrottleState>> {
         self.fail()
     }
-    fn clear_login_failures(&self, _: &str) -> StoreResult<()> {
+    fn apply_throttle(&self, _: &ThrottleRequest) -> StoreResult<ThrottleVerdict> {
+        self.fail()
+    }
+    fn clear_throttles_of_user(&self, _: UserId) -> StoreResult<u64> {
         self.fail()
     }
     fn open_session(&self, _: &NewSession) -> StoreResult<()> {

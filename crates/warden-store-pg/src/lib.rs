@@ -34,9 +34,9 @@ use postgres::{Client, Config, IsolationLevel, NoTls, Transaction};
 use warden_auth::model::{
     AuditEntry, AuditEvent, AuditQuery, FeedPage, FlushReport, LiveRevocations, NewSession,
     NewUser, OutstandingToken, RevokeRequest, RevokedJti, RevokedSession, RotationOutcome,
-    RotationRequest, Session, ThrottleState, User, UserQuery, UserUpdate,
+    RotationRequest, Session, ThrottleRequest, ThrottleState, ThrottleVerdict, User, UserQuery,
+    UserUpdate,
 };
-use warden_auth::store::ThrottlePolicy;
 use warden_auth::{Jti, SessionId, Store, StoreError, StoreResult, UnixTime, UserId};
 
 pub use error::Error;
@@ -376,22 +376,20 @@ impl Store for PgStore {
         self.write(|tx| sql::delete_user(tx, id, now, audit))
     }
 
-    fn throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>> {
-        self.read_one(|c| sql::throttle(c, key))
+    fn throttles(&self, keys: &[String]) -> StoreResult<Vec<ThrottleState>> {
+        self.read_one(|c| sql::throttles(c, keys))
     }
 
-    fn record_login_failure(
-        &self,
-        key: &str,
-        now: UnixTime,
-        policy: ThrottlePolicy,
-        audit: &[AuditEvent],
-    ) -> StoreResult<ThrottleState> {
-        self.write(|tx| sql::record_failure(tx, key, now, policy, audit))
+    fn throttles_of_user(&self, user: UserId) -> StoreResult<Vec<ThrottleState>> {
+        self.read_one(|c| sql::throttles_of_user(c, user))
     }
 
-    fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
-        self.write(|tx| sql::clear_failures(tx, key))
+    fn apply_throttle(&self, request: &ThrottleRequest) -> StoreResult<ThrottleVerdict> {
+        self.write(|tx| sql::apply_throttle(tx, request))
+    }
+
+    fn clear_throttles_of_user(&self, user: UserId) -> StoreResult<u64> {
+        self.write(|tx| sql::clear_throttles_of_user(tx, user))
     }
 
     fn open_session(&self, new: &NewSession) -> StoreResult<()> {

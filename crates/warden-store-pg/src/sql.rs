@@ -17,11 +17,10 @@ use warden_auth::lockout;
 use warden_auth::model::{
     AuditEntry, AuditEvent, AuditKind, AuditQuery, FeedPage, FlushReport, LiveRevocations,
     NewSession, NewUser, OutstandingToken, RevocationReason, RevokeRequest, RevokeTarget,
-    RevokedJti, RevokedSession, RotationOutcome, RotationRequest, Session, ThrottleState, User,
-    UserQuery, UserUpdate,
+    RevokedJti, RevokedSession, RotationOutcome, RotationRequest, Session, ThrottleKey,
+    ThrottleRequest, ThrottleScope, ThrottleState, ThrottleVerdict, User, UserQuery, UserUpdate,
 };
 use warden_auth::rotation::{RotationDecision, decide};
-use warden_auth::store::ThrottlePolicy;
 use warden_auth::{Jti, SessionId, UnixTime, UserId};
 
 use crate::error::{Error, Result};
@@ -350,68 +349,150 @@ pub fn delete_user<C: GenericClient>(
 
 // --- throttle ---
 
+const THROTTLE_COLUMNS: &str = "key, scope, user_id, address, failures, pending, pending_until, \
+                                window_started_at, locked_until, last_success_at, expires_at";
+
+fn count(row: &postgres::Row, idx: usize, what: &str) -> Result<u32> {
+    let n: i64 = get(row, idx)?;
+    u32::try_from(n).map_err(|_| Error::Corrupt(format!("{what} count {n}")))
+}
+
 fn throttle_state(row: &postgres::Row) -> Result<ThrottleState> {
-    let failures: i64 = get(row, 1)?;
+    let scope: String = get(row, 1)?;
     Ok(ThrottleState {
         key: get(row, 0)?,
-        failures: u32::try_from(failures)
-            .map_err(|_| Error::Corrupt(format!("failure count {failures}")))?,
-        window_started_at: get(row, 2)?,
-        locked_until: get(row, 3)?,
+        scope: ThrottleScope::parse(&scope)
+            .ok_or_else(|| Error::Corrupt(format!("unknown throttle scope `{scope}`")))?,
+        user_id: get(row, 2)?,
+        address: get(row, 3)?,
+        failures: count(row, 4, "failure")?,
+        pending: count(row, 5, "pending")?,
+        pending_until: get(row, 6)?,
+        window_started_at: get(row, 7)?,
+        locked_until: get(row, 8)?,
+        last_success_at: get(row, 9)?,
+        expires_at: get(row, 10)?,
     })
 }
 
-pub fn throttle<C: GenericClient>(tx: &mut Db<'_, C>, key: &str) -> Result<Option<ThrottleState>> {
-    one(
+pub fn throttles<C: GenericClient>(
+    tx: &mut Db<'_, C>,
+    keys: &[String],
+) -> Result<Vec<ThrottleState>> {
+    all(
         tx,
-        "SELECT key, failures, window_started_at, locked_until FROM login_throttle WHERE key = $1",
-        &[&key],
+        &format!("SELECT {THROTTLE_COLUMNS} FROM login_throttle WHERE key = ANY($1)"),
+        &[&keys],
         throttle_state,
     )
 }
 
-pub fn record_failure<C: GenericClient>(
+pub fn throttles_of_user<C: GenericClient>(
     tx: &mut Db<'_, C>,
-    key: &str,
-    now: UnixTime,
-    policy: ThrottlePolicy,
-    events: &[AuditEvent],
-) -> Result<ThrottleState> {
-    // Make sure a row exists to lock (a placeholder with no failures, which
-    // never outlives this transaction), then count under the lock.
-    tx.execute(
-        "INSERT INTO login_throttle (key, failures, window_started_at, window_ends_at)
-         VALUES ($1, 0, 0, 0) ON CONFLICT (key) DO NOTHING",
-        &[&key],
-    )?;
-    let previous = one(
+    user: UserId,
+) -> Result<Vec<ThrottleState>> {
+    all(
         tx,
-        "SELECT key, failures, window_started_at, locked_until FROM login_throttle
-         WHERE key = $1 FOR UPDATE",
-        &[&key],
+        &format!(
+            "SELECT {THROTTLE_COLUMNS} FROM login_throttle WHERE user_id = $1
+             ORDER BY scope, address, key"
+        ),
+        &[&user],
         throttle_state,
-    )?
-    .filter(|s| s.failures > 0 || s.locked_until.is_some());
-    let next = lockout::after_failure(previous.as_ref(), key, now, policy);
-    tx.execute(
-        "UPDATE login_throttle SET failures = $2, window_started_at = $3, window_ends_at = $4,
-                                   locked_until = $5
-         WHERE key = $1",
-        &[
-            &next.key,
-            &i64::from(next.failures),
-            &next.window_started_at,
-            &next.window_started_at.saturating_add(policy.window),
-            &next.locked_until,
-        ],
-    )?;
-    append_audit(tx, events)?;
-    Ok(next)
+    )
 }
 
-pub fn clear_failures<C: GenericClient>(tx: &mut Db<'_, C>, key: &str) -> Result<()> {
-    tx.execute("DELETE FROM login_throttle WHERE key = $1", &[&key])?;
+fn put_throttle<C: GenericClient>(tx: &mut Db<'_, C>, row: &ThrottleState) -> Result<()> {
+    tx.execute(
+        &format!(
+            "INSERT INTO login_throttle ({THROTTLE_COLUMNS})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (key) DO UPDATE SET
+                 scope = excluded.scope, user_id = excluded.user_id,
+                 address = excluded.address, failures = excluded.failures,
+                 pending = excluded.pending, pending_until = excluded.pending_until,
+                 window_started_at = excluded.window_started_at,
+                 locked_until = excluded.locked_until,
+                 last_success_at = excluded.last_success_at, expires_at = excluded.expires_at"
+        ),
+        &[
+            &row.key,
+            &row.scope.as_str(),
+            &row.user_id,
+            &row.address,
+            &i64::from(row.failures),
+            &i64::from(row.pending),
+            &row.pending_until,
+            &row.window_started_at,
+            &row.locked_until,
+            &row.last_success_at,
+            &row.expires_at,
+        ],
+    )?;
     Ok(())
+}
+
+/// One throttle step on every node's behalf: the rows are made to exist
+/// (a fresh row is what an absent one means) and locked `FOR UPDATE`, in
+/// key order so two steps never wait on each other crosswise, before the
+/// engine decides; concurrent steps on one key, from any node, queue here.
+pub fn apply_throttle<C: GenericClient>(
+    tx: &mut Db<'_, C>,
+    request: &ThrottleRequest,
+) -> Result<ThrottleVerdict> {
+    let mut order: Vec<&ThrottleKey> = request.keys.iter().collect();
+    order.sort_by(|a, b| a.key.cmp(&b.key));
+    order.dedup_by(|a, b| a.key == b.key);
+    let mut locked: Vec<ThrottleState> = Vec::with_capacity(order.len());
+    for key in order {
+        let fresh = ThrottleState::fresh(key, request.now);
+        tx.execute(
+            &format!(
+                "INSERT INTO login_throttle ({THROTTLE_COLUMNS})
+                 VALUES ($1, $2, $3, $4, 0, 0, NULL, $5, NULL, NULL, $5)
+                 ON CONFLICT (key) DO NOTHING"
+            ),
+            &[
+                &fresh.key,
+                &fresh.scope.as_str(),
+                &fresh.user_id,
+                &fresh.address,
+                &request.now,
+            ],
+        )?;
+        if let Some(row) = one(
+            tx,
+            &format!("SELECT {THROTTLE_COLUMNS} FROM login_throttle WHERE key = $1 FOR UPDATE"),
+            &[&key.key],
+            throttle_state,
+        )? {
+            locked.push(row);
+        }
+    }
+    let found: Vec<Option<ThrottleState>> = request
+        .keys
+        .iter()
+        .map(|k| locked.iter().find(|r| r.key == k.key).cloned())
+        .collect();
+    let change = lockout::apply(request, &found);
+    for row in &change.rows {
+        if !request.keys.iter().any(|k| k.key == row.key) {
+            return Err(Error::Invalid(
+                "the lockout policy wrote a row it was not given".into(),
+            ));
+        }
+        put_throttle(tx, row)?;
+    }
+    append_audit(tx, &change.audit)?;
+    Ok(change.verdict)
+}
+
+pub fn clear_throttles_of_user<C: GenericClient>(tx: &mut Db<'_, C>, user: UserId) -> Result<u64> {
+    Ok(tx.execute(
+        "UPDATE login_throttle SET failures = 0, locked_until = NULL
+          WHERE user_id = $1 AND (failures > 0 OR locked_until IS NOT NULL)",
+        &[&user],
+    )?)
 }
 
 // --- sessions and tokens ---
@@ -938,8 +1019,7 @@ pub fn flush<C: GenericClient>(
     )?;
     let revoked_jtis = tx.execute("DELETE FROM revoked_jtis WHERE expires_at < $1", &[&cutoff])?;
     let throttle_entries = tx.execute(
-        "DELETE FROM login_throttle
-         WHERE window_ends_at < $1 AND (locked_until IS NULL OR locked_until < $1)",
+        "DELETE FROM login_throttle WHERE expires_at < $1",
         &[&cutoff],
     )?;
     let feed_cutoff = cutoff.min(cutoff.saturating_sub(FEED_KEEP));

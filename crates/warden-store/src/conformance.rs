@@ -11,13 +11,14 @@
 use std::collections::HashSet;
 use std::sync::Barrier;
 
+use warden_auth::lockout::{Ceiling, IdentifierHasher, Limit, LockoutPolicy};
 use warden_auth::model::{
     AuditEvent, AuditKind, AuditQuery, ClientInfo, NewSession, NewUser, OutstandingToken,
     RevocationReason, RevokeRequest, RevokeTarget, RevokedJti, RotationOutcome, RotationRequest,
-    Session, SessionKind, User, UserQuery, UserUpdate,
+    Session, SessionKind, ThrottleKey, ThrottleRequest, ThrottleScope, ThrottleState, ThrottleStep,
+    ThrottleVerdict, User, UserQuery, UserUpdate,
 };
 use warden_auth::rotation::{RotationPolicy, RotationRefusal};
-use warden_auth::store::ThrottlePolicy;
 use warden_auth::{Jti, SessionId, Store, StoreError, UnixTime, UserId};
 use warden_proto::TokenType;
 
@@ -55,7 +56,11 @@ pub const CHECKS: &[(&str, Check)] = &[
         "delete_user_keeps_revocations",
         delete_user_keeps_revocations,
     ),
-    ("throttle_window_and_lock", throttle_window_and_lock),
+    ("throttle_steps_round_trip", throttle_steps_round_trip),
+    (
+        "throttle_reservations_are_atomic",
+        throttle_reservations_are_atomic,
+    ),
     (
         "sessions_and_tokens_round_trip",
         sessions_and_tokens_round_trip,
@@ -632,89 +637,190 @@ pub fn delete_user_keeps_revocations(store: &dyn Store) {
 
 // --- throttling ---
 
-pub fn throttle_window_and_lock(store: &dyn Store) {
-    let policy = ThrottlePolicy {
-        threshold: 3,
-        window: 300,
-        lock_for: 900,
+fn throttle_policy() -> LockoutPolicy {
+    LockoutPolicy {
+        pair: Some(Limit {
+            threshold: 3,
+            window: 300,
+            lock_for: 900,
+        }),
+        identifier: Some(Ceiling {
+            ceiling: 10,
+            window: DAY,
+            max_delay: 900,
+        }),
+        address: Some(Limit {
+            threshold: 20,
+            window: 300,
+            lock_for: 900,
+        }),
+        known_for: 30 * DAY,
+        attempt_timeout: 60,
+    }
+}
+
+/// The rows one attempt of `who` from `address` touches.
+pub fn throttle_keys(who: &str, address: &str, user: Option<UserId>) -> Vec<ThrottleKey> {
+    IdentifierHasher::new(b"conformance").keys(who, Some(address), user, &throttle_policy())
+}
+
+fn throttle_step(
+    store: &dyn Store,
+    keys: &[ThrottleKey],
+    step: ThrottleStep,
+    at: UnixTime,
+    audit: Vec<AuditEvent>,
+) -> ThrottleVerdict {
+    store
+        .apply_throttle(&ThrottleRequest {
+            keys: keys.to_vec(),
+            step,
+            now: at,
+            policy: throttle_policy(),
+            audit,
+        })
+        .unwrap()
+}
+
+fn throttle_row(store: &dyn Store, key: &ThrottleKey) -> Option<ThrottleState> {
+    let mut found = store.throttles(std::slice::from_ref(&key.key)).unwrap();
+    assert!(found.len() <= 1);
+    found.pop()
+}
+
+pub fn throttle_steps_round_trip(store: &dyn Store) {
+    let alice = make_user(store, "alice");
+    let keys = throttle_keys("alice", "198.51.100.7", Some(alice.id));
+    assert!(store.throttles(&[keys[0].key.clone()]).unwrap().is_empty());
+    // Reserve: every row of the attempt is written, with the attempt pending.
+    let verdict = throttle_step(store, &keys, ThrottleStep::Reserve, NOW, vec![]);
+    assert_eq!(
+        verdict,
+        ThrottleVerdict::Admitted {
+            charged: vec![
+                ThrottleScope::Pair,
+                ThrottleScope::Identifier,
+                ThrottleScope::Address
+            ]
+        }
+    );
+    let pair = throttle_row(store, &keys[0]).unwrap();
+    assert_eq!(
+        (pair.scope, pair.user_id, pair.address.as_deref()),
+        (ThrottleScope::Pair, Some(alice.id), Some("198.51.100.7"))
+    );
+    assert_eq!(
+        (pair.failures, pair.pending, pair.pending_until),
+        (0, 1, Some(NOW + 60))
+    );
+    let found = store
+        .throttles(&keys.iter().map(|k| k.key.clone()).collect::<Vec<_>>())
+        .unwrap();
+    assert_eq!(found.len(), 3);
+    // Failed, with its audit line in the same transaction.
+    let failed = |at: UnixTime| {
+        throttle_step(
+            store,
+            &keys,
+            ThrottleStep::Failed,
+            at,
+            vec![AuditEvent::new(at, AuditKind::LoginFailed).subject(alice.id)],
+        )
     };
-    let key = "alice";
-    assert_eq!(store.throttle(key).unwrap(), None);
-    let fail = |at: UnixTime| {
-        store
-            .record_login_failure(
-                key,
-                at,
-                policy,
-                &[AuditEvent::new(at, AuditKind::LoginFailed).reason(key)],
-            )
-            .unwrap()
-    };
-
-    let s = fail(NOW);
+    assert_eq!(failed(NOW), ThrottleVerdict::Settled { locked: vec![] });
+    let pair = throttle_row(store, &keys[0]).unwrap();
     assert_eq!(
-        (s.failures, s.window_started_at, s.locked_until),
-        (1, NOW, None)
+        (pair.failures, pair.pending, pair.pending_until),
+        (1, 0, None)
     );
-    let s = fail(NOW + 10);
+    // Up to the threshold: the third failure locks the pair (and says so in the audit log).
+    for at in [NOW + 1, NOW + 2] {
+        throttle_step(store, &keys, ThrottleStep::Reserve, at, vec![]);
+    }
+    failed(NOW + 3);
     assert_eq!(
-        (s.failures, s.window_started_at, s.locked_until),
-        (2, NOW, None)
+        failed(NOW + 4),
+        ThrottleVerdict::Settled {
+            locked: vec![ThrottleScope::Pair]
+        }
     );
-    // The threshold locks.
-    let s = fail(NOW + 20);
+    let pair = throttle_row(store, &keys[0]).unwrap();
+    assert_eq!((pair.failures, pair.locked_until), (3, Some(NOW + 904)));
+    assert!(pair.expires_at >= NOW + 904);
     assert_eq!(
-        (s.failures, s.window_started_at, s.locked_until),
-        (3, NOW, Some(NOW + 920))
+        throttle_step(store, &keys, ThrottleStep::Reserve, NOW + 5, vec![]),
+        ThrottleVerdict::Refused { retry_after: 899 }
     );
-    assert_eq!(store.throttle(key).unwrap(), Some(s.clone()));
-    // A failure while locked neither restarts the window nor extends the lock.
-    let s = fail(NOW + 300);
-    assert_eq!(
-        (s.failures, s.window_started_at, s.locked_until),
-        (4, NOW, Some(NOW + 920))
-    );
-    // Once the lock has run out, counting starts from a clean slate.
-    let s = fail(NOW + 920);
-    assert_eq!(
-        (s.failures, s.window_started_at, s.locked_until),
-        (1, NOW + 920, None)
-    );
-    // One second before the end of a window it still counts...
-    let s = fail(NOW + 1_219);
-    assert_eq!((s.failures, s.window_started_at), (2, NOW + 920));
-    // ...and exactly `window` after its start a new one begins.
-    let s = fail(NOW + 1_220);
-    assert_eq!(
-        (s.failures, s.window_started_at, s.locked_until),
-        (1, NOW + 1_220, None)
-    );
-    assert_eq!(store.throttle(key).unwrap(), Some(s));
-
-    // Other keys are separate; clearing removes the row.
-    let other = store.record_login_failure("bob", NOW, policy, &[]).unwrap();
-    assert_eq!(other.failures, 1);
-    store.clear_login_failures(key).unwrap();
-    assert_eq!(store.throttle(key).unwrap(), None);
-    assert!(store.throttle("bob").unwrap().is_some());
-    store.clear_login_failures("never-seen").unwrap();
-
-    let failed = store
+    let audit = store
         .audit(&AuditQuery {
-            kinds: vec![AuditKind::LoginFailed],
+            kinds: vec![AuditKind::LoginFailed, AuditKind::LockedOut],
             ..AuditQuery::default()
         })
         .unwrap();
-    assert_eq!(failed.len(), 7);
+    assert_eq!(audit.len(), 4, "{audit:?}");
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.event.kind == AuditKind::LockedOut && e.event.subject == Some(alice.id))
+    );
+    // The rows that name alice, for the staff console; another user's are not among them.
+    let bob = make_user(store, "bob");
+    let bobs = throttle_keys("bob", "203.0.113.1", Some(bob.id));
+    throttle_step(store, &bobs, ThrottleStep::Reserve, NOW, vec![]);
+    throttle_step(store, &bobs, ThrottleStep::Failed, NOW, vec![]);
+    let ghost = throttle_keys("ghost", "203.0.113.1", None);
+    throttle_step(store, &ghost, ThrottleStep::Reserve, NOW, vec![]);
+    let of_alice = store.throttles_of_user(alice.id).unwrap();
+    assert_eq!(of_alice.len(), 2, "pair and identifier: {of_alice:?}");
+    assert!(of_alice.iter().all(|r| r.user_id == Some(alice.id)));
+    // Staff unlock lifts alice's lock and failures, and nothing of bob's.
+    assert_eq!(store.clear_throttles_of_user(alice.id).unwrap(), 2);
+    let pair = throttle_row(store, &keys[0]).unwrap();
+    assert_eq!((pair.failures, pair.locked_until), (0, None));
+    assert!(matches!(
+        throttle_step(store, &keys, ThrottleStep::Reserve, NOW + 6, vec![]),
+        ThrottleVerdict::Admitted { .. }
+    ));
+    assert_eq!(throttle_row(store, &bobs[0]).unwrap().failures, 1);
+    assert_eq!(store.clear_throttles_of_user(999_999).unwrap(), 0);
+    // A right password: the pair starts over and remembers the address.
+    throttle_step(store, &keys, ThrottleStep::Succeeded, NOW + 7, vec![]);
+    let pair = throttle_row(store, &keys[0]).unwrap();
+    assert_eq!(
+        (pair.failures, pair.pending, pair.last_success_at),
+        (0, 0, Some(NOW + 7))
+    );
+    assert_eq!(pair.expires_at, NOW + 7 + 30 * DAY);
+}
 
-    // A threshold of one locks at once.
-    let once = ThrottlePolicy {
-        threshold: 1,
-        window: 60,
-        lock_for: 60,
-    };
-    let s = store.record_login_failure("carol", NOW, once, &[]).unwrap();
-    assert_eq!(s.locked_until, Some(NOW + 60));
+/// Parallel reservations on one identifier, each on its own thread (on
+/// PostgreSQL, its own connection: as good as another node): the store's
+/// transaction admits exactly the threshold, never one more.
+pub fn throttle_reservations_are_atomic(store: &dyn Store) {
+    let keys = throttle_keys("alice", "198.51.100.7", None);
+    let n = 24;
+    let barrier = Barrier::new(n);
+    let verdicts: Vec<ThrottleVerdict> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    throttle_step(store, &keys, ThrottleStep::Reserve, NOW, vec![])
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let admitted = verdicts
+        .iter()
+        .filter(|v| matches!(v, ThrottleVerdict::Admitted { .. }))
+        .count();
+    let waiting = verdicts
+        .iter()
+        .filter(|v| **v == ThrottleVerdict::Wait)
+        .count();
+    assert_eq!((admitted, waiting), (3, n - 3), "{verdicts:?}");
+    assert_eq!(throttle_row(store, &keys[0]).unwrap().pending, 3);
 }
 
 // --- sessions, tokens, rotation ---
@@ -1409,24 +1515,22 @@ pub fn flush_expired_keeps_what_matters(store: &dyn Store) {
     store
         .extend_session(sliding.session.id, NOW + DAY, NOW - 2 * HOUR)
         .unwrap();
-    // "locked": its window ended before the cutoff, its lock did not.
-    let policy = ThrottlePolicy {
-        threshold: 2,
-        window: 300,
-        lock_for: 3 * HOUR,
-    };
-    store
-        .record_login_failure("stale", NOW - DAY, policy, &[])
-        .unwrap();
-    store
-        .record_login_failure("locked", NOW - 2 * HOUR, policy, &[])
-        .unwrap();
-    store
-        .record_login_failure("locked", NOW - 2 * HOUR + 10, policy, &[])
-        .unwrap();
-    store
-        .record_login_failure("recent", NOW - 10, policy, &[])
-        .unwrap();
+    // Throttle rows: "stale" ended long before the cutoff, "locked" counted
+    // failures in a window that ended before it but is locked past it,
+    // "recent" is counting now.
+    let stale_row = throttle_keys("stale", "a", None);
+    let locked_row = throttle_keys("locked", "a", None);
+    let recent_row = throttle_keys("recent", "a", None);
+    for (keys, at, times) in [
+        (&stale_row, NOW - 40 * DAY, 1),
+        (&locked_row, NOW - HOUR - 600, 3),
+        (&recent_row, NOW - 10, 1),
+    ] {
+        for i in 0..times {
+            throttle_step(store, &keys[..1], ThrottleStep::Reserve, at + i, vec![]);
+            throttle_step(store, &keys[..1], ThrottleStep::Failed, at + i, vec![]);
+        }
+    }
     let audit_before = audit_all(store).len();
 
     let report = store.flush_expired(NOW, keep_for).unwrap();
@@ -1453,9 +1557,9 @@ pub fn flush_expired_keeps_what_matters(store: &dyn Store) {
         Some(sliding.token.jti),
         "the head of a live sliding session is kept"
     );
-    assert!(store.throttle("stale").unwrap().is_none());
-    assert!(store.throttle("locked").unwrap().is_some());
-    assert!(store.throttle("recent").unwrap().is_some());
+    assert!(throttle_row(store, &stale_row[0]).is_none());
+    assert!(throttle_row(store, &locked_row[0]).is_some());
+    assert!(throttle_row(store, &recent_row[0]).is_some());
     assert_eq!(
         audit_all(store).len(),
         audit_before,

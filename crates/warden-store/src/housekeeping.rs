@@ -76,10 +76,7 @@ pub fn flush(conn: &Connection, now: UnixTime, keep_for: i64) -> Result<FlushRep
         .prepare_cached("DELETE FROM revoked_jtis WHERE expires_at < ?1")?
         .execute([cutoff])?;
     let throttle_entries = conn
-        .prepare_cached(
-            "DELETE FROM login_throttle
-             WHERE window_ends_at < ?1 AND (locked_until IS NULL OR locked_until < ?1)",
-        )?
+        .prepare_cached("DELETE FROM login_throttle WHERE expires_at < ?1")?
         .execute([cutoff])?;
     // Not reported: the feed is bookkeeping between processes, not the engine's data.
     crate::feed::flush(conn, cutoff)?;

@@ -7,6 +7,10 @@
 pub const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0001_init.sql"),
     include_str!("../migrations/sqlite/0002_revocation_feed.sql"),
+    include_str!("../migrations/sqlite/0003_throttle_scopes.sql"),
 ];
 
-pub const POSTGRES: &[&str] = &[include_str!("../migrations/postgres/0001_init.sql")];
+pub const POSTGRES: &[&str] = &[
+    include_str!("../migrations/postgres/0001_init.sql"),
+    include_str!("../migrations/postgres/0002_throttle_scopes.sql"),
+];

@@ -19,9 +19,9 @@ use rusqlite::{Connection, OpenFlags};
 use warden_auth::model::{
     AuditEntry, AuditEvent, AuditQuery, FeedPage, FlushReport, LiveRevocations, NewSession,
     NewUser, OutstandingToken, RevokeRequest, RevokedJti, RevokedSession, RotationOutcome,
-    RotationRequest, Session, ThrottleState, User, UserQuery, UserUpdate,
+    RotationRequest, Session, ThrottleRequest, ThrottleState, ThrottleVerdict, User, UserQuery,
+    UserUpdate,
 };
-use warden_auth::store::ThrottlePolicy;
 use warden_auth::{Jti, SessionId, Store, StoreResult, UnixTime, UserId};
 
 use crate::error::{Error, Result};
@@ -295,25 +295,22 @@ impl Store for SqliteStore {
         self.write(move |c| users::delete(c, id, now, &audit))
     }
 
-    fn throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>> {
-        let key = key.to_owned();
-        self.read(move |c| throttle::get(c, &key))
+    fn throttles(&self, keys: &[String]) -> StoreResult<Vec<ThrottleState>> {
+        let keys = keys.to_vec();
+        self.read(move |c| throttle::get_many(c, &keys))
     }
 
-    fn record_login_failure(
-        &self,
-        key: &str,
-        now: UnixTime,
-        policy: ThrottlePolicy,
-        audit: &[AuditEvent],
-    ) -> StoreResult<ThrottleState> {
-        let (key, audit) = (key.to_owned(), audit.to_vec());
-        self.write(move |c| throttle::record_failure(c, &key, now, policy, &audit))
+    fn throttles_of_user(&self, user: UserId) -> StoreResult<Vec<ThrottleState>> {
+        self.read(move |c| throttle::of_user(c, user))
     }
 
-    fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
-        let key = key.to_owned();
-        self.write(move |c| throttle::clear(c, &key))
+    fn apply_throttle(&self, request: &ThrottleRequest) -> StoreResult<ThrottleVerdict> {
+        let request = request.clone();
+        self.write(move |c| throttle::apply(c, &request))
+    }
+
+    fn clear_throttles_of_user(&self, user: UserId) -> StoreResult<u64> {
+        self.write(move |c| throttle::clear_user(c, user))
     }
 
     fn open_session(&self, new: &NewSession) -> StoreResult<()> {

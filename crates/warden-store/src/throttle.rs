@@ -1,66 +1,128 @@
-//! Failed-login counting, one row per normalised identifier.
+//! Failed-login counting (crates/warden-auth/src/lockout.rs): one row per
+//! pair, identifier or address, keyed by a keyed hash.
 
-use rusqlite::{Connection, params};
-use warden_auth::UnixTime;
+use rusqlite::{Connection, OptionalExtension, params};
+use warden_auth::UserId;
 use warden_auth::lockout;
-use warden_auth::model::{AuditEvent, ThrottleState};
-use warden_auth::store::ThrottlePolicy;
+use warden_auth::model::{ThrottleRequest, ThrottleScope, ThrottleState, ThrottleVerdict};
 
 use crate::audit;
-use crate::error::Result;
-use crate::rows;
+use crate::error::{Error, Result};
 
-fn state(row: &rusqlite::Row<'_>) -> Result<ThrottleState> {
+const COLUMNS: &str = "key, scope, user_id, address, failures, pending, pending_until, \
+                       window_started_at, locked_until, last_success_at, expires_at";
+
+fn state(row: &rusqlite::Row<'_>) -> rusqlite::Result<ThrottleState> {
+    let scope: String = row.get(1)?;
+    let scope = ThrottleScope::parse(&scope).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            1,
+            rusqlite::types::Type::Text,
+            format!("unknown throttle scope `{scope}`").into(),
+        )
+    })?;
     Ok(ThrottleState {
         key: row.get(0)?,
-        failures: row.get(1)?,
-        window_started_at: row.get(2)?,
-        locked_until: row.get(3)?,
+        scope,
+        user_id: row.get(2)?,
+        address: row.get(3)?,
+        failures: row.get(4)?,
+        pending: row.get(5)?,
+        pending_until: row.get(6)?,
+        window_started_at: row.get(7)?,
+        locked_until: row.get(8)?,
+        last_success_at: row.get(9)?,
+        expires_at: row.get(10)?,
     })
 }
 
-pub fn get(conn: &Connection, key: &str) -> Result<Option<ThrottleState>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT key, failures, window_started_at, locked_until FROM login_throttle WHERE key = ?1",
-    )?;
-    rows::optional(&mut stmt, [key], state)
+fn get(conn: &Connection, key: &str) -> Result<Option<ThrottleState>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM login_throttle WHERE key = ?1"
+    ))?;
+    Ok(stmt.query_row([key], state).optional()?)
 }
 
-/// Applies the engine's [`lockout::after_failure`] to the stored row and
-/// writes the result, inside the caller's write job: the read and the write
-/// are one transaction on the single writer, so concurrent failures for one
-/// key never lose a count (a PostgreSQL store would read with `FOR UPDATE`).
-pub fn record_failure(
-    conn: &Connection,
-    key: &str,
-    now: UnixTime,
-    policy: ThrottlePolicy,
-    events: &[AuditEvent],
-) -> Result<ThrottleState> {
-    let previous = get(conn, key)?;
-    let next = lockout::after_failure(previous.as_ref(), key, now, policy);
-    conn.prepare_cached(
-        "INSERT INTO login_throttle (key, failures, window_started_at, window_ends_at, locked_until)
-         VALUES (?1, ?2, ?3, ?4, ?5)
+/// The rows of `keys` that exist.
+pub fn get_many(conn: &Connection, keys: &[String]) -> Result<Vec<ThrottleState>> {
+    let mut found = Vec::with_capacity(keys.len());
+    for key in keys {
+        if let Some(row) = get(conn, key)? {
+            found.push(row);
+        }
+    }
+    Ok(found)
+}
+
+pub fn of_user(conn: &Connection, user: UserId) -> Result<Vec<ThrottleState>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM login_throttle WHERE user_id = ?1 ORDER BY scope, address, key"
+    ))?;
+    let rows = stmt.query_map([user], state)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+fn put(conn: &Connection, row: &ThrottleState) -> Result<()> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO login_throttle ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (key) DO UPDATE SET
+             scope = excluded.scope,
+             user_id = excluded.user_id,
+             address = excluded.address,
              failures = excluded.failures,
+             pending = excluded.pending,
+             pending_until = excluded.pending_until,
              window_started_at = excluded.window_started_at,
-             window_ends_at = excluded.window_ends_at,
-             locked_until = excluded.locked_until",
-    )?
+             locked_until = excluded.locked_until,
+             last_success_at = excluded.last_success_at,
+             expires_at = excluded.expires_at"
+    ))?
     .execute(params![
-        next.key,
-        next.failures,
-        next.window_started_at,
-        next.window_started_at.saturating_add(policy.window),
-        next.locked_until,
+        row.key,
+        row.scope.as_str(),
+        row.user_id,
+        row.address,
+        row.failures,
+        row.pending,
+        row.pending_until,
+        row.window_started_at,
+        row.locked_until,
+        row.last_success_at,
+        row.expires_at,
     ])?;
-    audit::append(conn, events)?;
-    Ok(next)
+    Ok(())
 }
 
-pub fn clear(conn: &Connection, key: &str) -> Result<()> {
-    conn.prepare_cached("DELETE FROM login_throttle WHERE key = ?1")?
-        .execute([key])?;
-    Ok(())
+/// Reads the rows, lets the engine decide ([`lockout::apply`]) and writes
+/// what it returns, inside the caller's write job: the single writer makes
+/// the read and the write one transaction, so concurrent steps on one key
+/// never lose a count (the PostgreSQL store locks the rows instead).
+pub fn apply(conn: &Connection, request: &ThrottleRequest) -> Result<ThrottleVerdict> {
+    let found = request
+        .keys
+        .iter()
+        .map(|k| get(conn, &k.key))
+        .collect::<Result<Vec<_>>>()?;
+    let change = lockout::apply(request, &found);
+    for row in &change.rows {
+        if !request.keys.iter().any(|k| k.key == row.key) {
+            return Err(Error::Invalid(
+                "the lockout policy wrote a row it was not given".into(),
+            ));
+        }
+        put(conn, row)?;
+    }
+    audit::append(conn, &change.audit)?;
+    Ok(change.verdict)
+}
+
+/// Staff unlock: locks, delays and failures of the user's rows are lifted.
+pub fn clear_user(conn: &Connection, user: UserId) -> Result<u64> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE login_throttle SET failures = 0, locked_until = NULL
+              WHERE user_id = ?1 AND (failures > 0 OR locked_until IS NOT NULL)",
+        )?
+        .execute([user])?;
+    Ok(u64::try_from(n).unwrap_or(u64::MAX))
 }

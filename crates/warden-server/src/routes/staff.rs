@@ -216,10 +216,10 @@ pub async fn staff_get_user(
     let actor = ctx.user_id;
     let user = user_param(&state, actor, &id).await?;
     let detail = blocking(&state, move |s| {
-        let (user, throttle) = s.staff_user(actor, user)?;
+        let (user, throttles) = s.staff_user(actor, user)?;
         Ok(StaffUserDetail {
             user: StaffUser::new(user, s.now()),
-            failed_logins: throttle.map(Into::into),
+            throttles: throttles.into_iter().map(Into::into).collect(),
         })
     })
     .await?;
