@@ -223,6 +223,39 @@ impl AuthService {
 
     /// Creates an account; `actor` is the staff member doing it, if any.
     pub fn create_user(&self, account: &NewAccount, actor: Option<UserId>) -> Result<User> {
+        let new = self.new_user(account)?;
+        let now = self.now();
+        let audit = [Self::created_event(&new, now, actor)];
+        self.store
+            .create_user(&new, now, &audit)
+            .map_err(conflict_error)
+    }
+
+    /// Creates an account on a server that belongs to whoever set it up
+    /// (the desktop app's embedded backend): the first account becomes its
+    /// owner, with staff rights, decided in the same store transaction as
+    /// the insert, so of two first sign-ups at once exactly one is the
+    /// owner. Returns the user and whether it is the owner.
+    pub fn create_local_account(&self, account: &NewAccount) -> Result<(User, bool)> {
+        let mut new = self.new_user(account)?;
+        let now = self.now();
+        let audit = [Self::created_event(&new, now, None)];
+        new.is_staff = true;
+        let owner_audit = [
+            Self::created_event(&new, now, None),
+            AuditEvent::new(now, AuditKind::StaffGranted)
+                .reason("the first account owns this server"),
+        ];
+        new.is_staff = account.is_staff;
+        let user = self
+            .store
+            .create_owner_or_user(&new, now, &audit, &owner_audit)
+            .map_err(conflict_error)?;
+        let owner = user.is_staff && !account.is_staff;
+        Ok((user, owner))
+    }
+
+    fn new_user(&self, account: &NewAccount) -> Result<NewUser> {
         let username = account.username.trim();
         validate_username(username)?;
         let email = match account.email.as_deref().map(str::trim) {
@@ -233,29 +266,20 @@ impl AuthService {
             }
         };
         let password_hash = self.hasher.hash(&account.password, username)?;
-        let now = self.now();
-        let new = NewUser {
+        Ok(NewUser {
             username: username.to_string(),
             email,
             email_verified: account.email_verified,
             password_hash,
             is_active: true,
             is_staff: account.is_staff,
-        };
-        let audit = [AuditEvent::new(now, AuditKind::UserCreated)
+        })
+    }
+
+    fn created_event(new: &NewUser, now: UnixTime, actor: Option<UserId>) -> AuditEvent {
+        AuditEvent::new(now, AuditKind::UserCreated)
             .actor(actor)
-            .detail(serde_json::json!({ "username": username, "staff": account.is_staff }))];
-        match self.store.create_user(&new, now, &audit) {
-            Ok(u) => Ok(u),
-            Err(StoreError::Conflict(what)) => {
-                Err(AuthError::Conflict(if what.contains("email") {
-                    "A user with that email already exists.".into()
-                } else {
-                    "A user with that username already exists.".into()
-                }))
-            }
-            Err(e) => Err(e.into()),
-        }
+            .detail(serde_json::json!({ "username": new.username, "staff": new.is_staff }))
     }
 
     pub fn user(&self, id: UserId) -> Result<User> {
@@ -1701,6 +1725,18 @@ impl AuthService {
 }
 
 /// The error a revoked session's tokens get.
+/// A username or e-mail that is taken, in DRF's words.
+fn conflict_error(e: StoreError) -> AuthError {
+    match e {
+        StoreError::Conflict(what) => AuthError::Conflict(if what.contains("email") {
+            "A user with that email already exists.".into()
+        } else {
+            "A user with that username already exists.".into()
+        }),
+        other => other.into(),
+    }
+}
+
 fn reason_error(reason: Option<RevocationReason>) -> AuthError {
     match reason {
         Some(RevocationReason::Deactivated) => AuthError::UserInactive,

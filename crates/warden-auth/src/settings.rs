@@ -462,10 +462,10 @@ impl Settings {
                 "is for asymmetric algorithms; HMAC verifies with SIGNING_KEY",
             ));
         }
-        if self.LOCKOUT_THRESHOLD > 0 || self.LOCKOUT_ADDRESS_THRESHOLD > 0 {
-            if self.LOCKOUT_WINDOW.0 <= 0 {
-                return Err(invalid("LOCKOUT_WINDOW", "must be longer than 0 seconds"));
-            }
+        if (self.LOCKOUT_THRESHOLD > 0 || self.LOCKOUT_ADDRESS_THRESHOLD > 0)
+            && self.LOCKOUT_WINDOW.0 <= 0
+        {
+            return Err(invalid("LOCKOUT_WINDOW", "must be longer than 0 seconds"));
         }
         if (self.LOCKOUT_THRESHOLD > 0
             || self.LOCKOUT_ADDRESS_THRESHOLD > 0

@@ -41,6 +41,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// or e-mail (case-insensitive) is taken. Writes `audit` in the same transaction.
     fn create_user(&self, user: &NewUser, now: UnixTime, audit: &[AuditEvent])
     -> StoreResult<User>;
+    /// [`Self::create_user`], except that the user is made staff when no
+    /// other user exists, decided in the same transaction (so of concurrent
+    /// first accounts, on any connection, exactly one is made staff); writes
+    /// `audit_owner` instead of `audit` when it does.
+    fn create_owner_or_user(
+        &self,
+        user: &NewUser,
+        now: UnixTime,
+        audit: &[AuditEvent],
+        audit_owner: &[AuditEvent],
+    ) -> StoreResult<User>;
     fn user(&self, id: UserId) -> StoreResult<Option<User>>;
     /// Case-insensitive.
     fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;

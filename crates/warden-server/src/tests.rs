@@ -619,6 +619,15 @@ impl Store for FailingStore {
     fn create_user(&self, _: &NewUser, _: UnixTime, _: &[AuditEvent]) -> StoreResult<User> {
         self.fail()
     }
+    fn create_owner_or_user(
+        &self,
+        _: &NewUser,
+        _: UnixTime,
+        _: &[AuditEvent],
+        _: &[AuditEvent],
+    ) -> StoreResult<User> {
+        self.fail()
+    }
     fn user(&self, _: UserId) -> StoreResult<Option<User>> {
         self.fail()
     }

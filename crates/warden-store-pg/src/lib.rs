@@ -346,6 +346,16 @@ impl Store for PgStore {
         self.write(|tx| sql::create_user(tx, user, now, audit))
     }
 
+    fn create_owner_or_user(
+        &self,
+        user: &NewUser,
+        now: UnixTime,
+        audit: &[AuditEvent],
+        audit_owner: &[AuditEvent],
+    ) -> StoreResult<User> {
+        self.write(|tx| sql::create_owner_or_user(tx, user, now, audit, audit_owner))
+    }
+
     fn user(&self, id: UserId) -> StoreResult<Option<User>> {
         self.read_one(|c| sql::user_by_id(c, id))
     }

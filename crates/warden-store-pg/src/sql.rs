@@ -191,6 +191,31 @@ pub fn create_user<C: GenericClient>(
     user_by_id(tx, id)?.ok_or_else(|| Error::Corrupt(format!("user {id} vanished after insert")))
 }
 
+/// [`create_user`], made staff when it is the first user. The table lock
+/// (which every insert into `users` waits for, and which waits for them)
+/// makes "no user yet" and the insert one step for every node.
+pub fn create_owner_or_user<C: GenericClient>(
+    tx: &mut Db<'_, C>,
+    user: &NewUser,
+    now: UnixTime,
+    events: &[AuditEvent],
+    owner_events: &[AuditEvent],
+) -> Result<User> {
+    tx.execute("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE", &[])?;
+    let others: bool = get(
+        &tx.query_one("SELECT EXISTS (SELECT 1 FROM users)", &[])?,
+        0,
+    )?;
+    if others {
+        return create_user(tx, user, now, events);
+    }
+    let owner = NewUser {
+        is_staff: true,
+        ..user.clone()
+    };
+    create_user(tx, &owner, now, owner_events)
+}
+
 pub fn user_by_id<C: GenericClient>(tx: &mut Db<'_, C>, id: UserId) -> Result<Option<User>> {
     one(
         tx,
@@ -488,11 +513,11 @@ pub fn apply_throttle<C: GenericClient>(
 }
 
 pub fn clear_throttles_of_user<C: GenericClient>(tx: &mut Db<'_, C>, user: UserId) -> Result<u64> {
-    Ok(tx.execute(
+    tx.execute(
         "UPDATE login_throttle SET failures = 0, locked_until = NULL
           WHERE user_id = $1 AND (failures > 0 OR locked_until IS NOT NULL)",
         &[&user],
-    )?)
+    )
 }
 
 // --- sessions and tokens ---

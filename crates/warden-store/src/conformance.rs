@@ -56,6 +56,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         "delete_user_keeps_revocations",
         delete_user_keeps_revocations,
     ),
+    (
+        "the_first_account_is_the_only_owner",
+        the_first_account_is_the_only_owner,
+    ),
     ("throttle_steps_round_trip", throttle_steps_round_trip),
     (
         "throttle_reservations_are_atomic",
@@ -633,6 +637,54 @@ pub fn delete_user_keeps_revocations(store: &dyn Store) {
     let again = make_user(store, "alice");
     assert_ne!(again.id, alice.id);
     assert!(store.sessions_of_user(again.id, true).unwrap().is_empty());
+}
+
+/// Concurrent first accounts, each on its own thread (own connection on
+/// PostgreSQL): exactly one is made the owner, with its own audit lines.
+pub fn the_first_account_is_the_only_owner(store: &dyn Store) {
+    let n = 8;
+    let barrier = Barrier::new(n);
+    let users: Vec<User> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    store
+                        .create_owner_or_user(
+                            &new_user(&format!("first{i}")),
+                            NOW,
+                            &[AuditEvent::new(NOW, AuditKind::UserCreated)],
+                            &[
+                                AuditEvent::new(NOW, AuditKind::UserCreated),
+                                AuditEvent::new(NOW, AuditKind::StaffGranted),
+                            ],
+                        )
+                        .unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let owners: Vec<&User> = users.iter().filter(|u| u.is_staff).collect();
+    assert_eq!(owners.len(), 1, "{users:?}");
+    let granted = store
+        .audit(&AuditQuery {
+            kinds: vec![AuditKind::StaffGranted],
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(granted.len(), 1);
+    assert_eq!(granted[0].event.subject, Some(owners[0].id));
+    // Later accounts are not owners; a taken name is a conflict, as for create_user.
+    let later = store
+        .create_owner_or_user(&new_user("later"), NOW, &[], &[])
+        .unwrap();
+    assert!(!later.is_staff);
+    assert!(matches!(
+        store.create_owner_or_user(&new_user("FIRST0"), NOW, &[], &[]),
+        Err(StoreError::Conflict(_))
+    ));
 }
 
 // --- throttling ---

@@ -260,6 +260,17 @@ impl Store for SqliteStore {
         self.write(move |c| users::create(c, &user, now, &audit))
     }
 
+    fn create_owner_or_user(
+        &self,
+        user: &NewUser,
+        now: UnixTime,
+        audit: &[AuditEvent],
+        audit_owner: &[AuditEvent],
+    ) -> StoreResult<User> {
+        let (user, audit, audit_owner) = (user.clone(), audit.to_vec(), audit_owner.to_vec());
+        self.write(move |c| users::create_owner_or_user(c, &user, now, &audit, &audit_owner))
+    }
+
     fn user(&self, id: UserId) -> StoreResult<Option<User>> {
         self.read(move |c| users::by_id(c, id))
     }

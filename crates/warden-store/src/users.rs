@@ -94,6 +94,27 @@ pub fn create(
     by_id(conn, id)?.ok_or_else(|| Error::Corrupt(format!("user {id} vanished after insert")))
 }
 
+/// [`create`], made staff when it is the first user (one transaction on the single writer).
+pub fn create_owner_or_user(
+    conn: &Connection,
+    user: &warden_auth::model::NewUser,
+    now: UnixTime,
+    events: &[AuditEvent],
+    owner_events: &[AuditEvent],
+) -> Result<User> {
+    let others: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM users)")?
+        .query_row([], |r| r.get(0))?;
+    if others {
+        return create(conn, user, now, events);
+    }
+    let owner = warden_auth::model::NewUser {
+        is_staff: true,
+        ..user.clone()
+    };
+    create(conn, &owner, now, owner_events)
+}
+
 /// Built once: `by_id` is on the refresh path.
 static USER_BY_ID: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"));
