@@ -1,6 +1,6 @@
 //! One error type for the embedded backend.
 
-/// What can stop the embedded backend from starting.
+/// What can stop the embedded backend from starting, or refuse what it is asked.
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddedError {
     #[error("cannot use the data directory {path}: {message}")]
@@ -13,6 +13,11 @@ pub enum EmbeddedError {
     Keys(#[from] crate::keystore::KeyStoreError),
     #[error("cannot listen on 127.0.0.1: {0}")]
     Listen(std::io::Error),
+    #[error("cannot keep the port while offline: {0}")]
+    HoldPort(std::io::Error),
+    /// The engine refused the new account (name taken, weak password, …).
+    #[error("{0}")]
+    Account(#[source] warden_auth::AuthError),
     #[error("internal error: {0}")]
     Internal(String),
 }

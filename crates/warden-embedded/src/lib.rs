@@ -2,6 +2,12 @@
 //! private data directory, signing keys in the OS keyring (or a 0600 file),
 //! and the HTTP server on 127.0.0.1 with an ephemeral port, plus the flush job.
 //!
+//! The server is this computer's user's alone: accounts are made in-process
+//! ([`EmbeddedBackend::create_account`]; the first one owns the server) and
+//! never over HTTP, connections from other OS users are closed unanswered,
+//! and while offline the port stays bound so nobody else can take it (see
+//! [`listener`]).
+//!
 //! ```no_run
 //! # async fn run() -> warden_embedded::Result<()> {
 //! use warden_embedded::{EmbeddedBackend, EmbeddedConfig};
@@ -14,6 +20,8 @@
 
 pub mod error;
 pub mod keystore;
+pub mod listener;
+pub mod proc_net;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,12 +31,15 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
-use warden_auth::model::{AuditKind, UserQuery, UserUpdate};
+use warden_auth::model::{User, UserQuery};
+use warden_auth::service::NewAccount;
 use warden_auth::{AuthService, Clock, Settings, SystemClock};
 use warden_server::{AppState, ServerConfig};
 
 pub use error::{EmbeddedError, Result};
 pub use keystore::{KeyStoreChoice, KeyStoreError, KeyStoreKind};
+
+use listener::{PortHold, SameUserListener};
 
 /// The database's file name inside the data directory.
 pub const DATABASE_FILE: &str = "warden.db";
@@ -41,17 +52,15 @@ pub struct EmbeddedConfig {
     /// Created 0700 when missing; holds `warden.db` (0600).
     pub data_dir: PathBuf,
     pub settings: Settings,
-    pub allow_registration: bool,
     pub key_store: KeyStoreChoice,
 }
 
 impl EmbeddedConfig {
-    /// Default settings, registration open, keys in the keyring when it works.
+    /// Default settings, keys in the keyring when it works.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         EmbeddedConfig {
             data_dir: data_dir.into(),
             settings: Settings::default(),
-            allow_registration: true,
             key_store: KeyStoreChoice::Auto,
         }
     }
@@ -68,6 +77,10 @@ pub struct EmbeddedBackend {
     stop: watch::Sender<bool>,
     /// The HTTP server while it is online: its own stop switch and task.
     serving: Option<Serving>,
+    /// The port while offline, bound without listening.
+    held: Option<PortHold>,
+    /// This process's uid: the only one the server answers.
+    uid: u32,
     state: AppState,
     flush: JoinHandle<()>,
 }
@@ -79,9 +92,20 @@ struct Serving {
 }
 
 impl Serving {
-    fn start(listener: tokio::net::TcpListener, state: AppState) -> Serving {
+    /// [`warden_server::serve`]'s work, on a listener that admits only `uid`.
+    fn start(listener: tokio::net::TcpListener, uid: u32, state: AppState) -> Serving {
+        use axum::serve::ListenerExt as _;
         let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(warden_server::serve(listener, state, stopped(stop_rx)));
+        // tap_io does nothing here but wrap the listener in the type axum
+        // gives `ConnectInfo<SocketAddr>` for (the client address the
+        // router's lockout and logs use).
+        let listener = SameUserListener::new(listener, uid).tap_io(|_| {});
+        let app = warden_server::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopped(stop_rx))
+                .await
+        });
         Serving { stop, task }
     }
 
@@ -96,6 +120,8 @@ impl Serving {
             Err(_) => {
                 warn!("requests still running after the drain timeout; stopping anyway");
                 task.abort();
+                // Until the task is gone its listener may still accept.
+                let _ = task.await;
             }
         }
     }
@@ -108,9 +134,12 @@ impl EmbeddedBackend {
         let EmbeddedConfig {
             data_dir,
             settings,
-            allow_registration,
             key_store,
         } = config;
+        // Never over HTTP: any local process could then enumerate names or
+        // make itself the owner first. Accounts are made in-process.
+        let allow_registration = false;
+        let uid = proc_net::own_uid().map_err(EmbeddedError::Listen)?;
         let dir = data_dir.clone();
         let (database, store) = blocking(move || open_store(&dir)).await??;
         let now = SystemClock.now();
@@ -121,8 +150,7 @@ impl EmbeddedBackend {
                 .await??;
         let service = Arc::new(service);
 
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
+        let listener = listener::bind_listener(SocketAddr::from(([127, 0, 0, 1], 0)))
             .map_err(EmbeddedError::Listen)?;
         let addr = listener.local_addr().map_err(EmbeddedError::Listen)?;
         let (stop, stop_rx) = watch::channel(false);
@@ -139,7 +167,7 @@ impl EmbeddedBackend {
                 ..ServerConfig::default()
             },
         );
-        let serving = Serving::start(listener, state.clone());
+        let serving = Serving::start(listener, uid, state.clone());
         info!(%addr, keys = %kind.describe(), "embedded backend listening");
         Ok(EmbeddedBackend {
             addr,
@@ -148,6 +176,8 @@ impl EmbeddedBackend {
             key_store: kind,
             stop,
             serving: Some(serving),
+            held: None,
+            uid,
             state,
             flush,
         })
@@ -158,61 +188,51 @@ impl EmbeddedBackend {
         self.serving.is_some()
     }
 
-    /// Takes the HTTP server offline (connections are refused; the store and
-    /// keys stay) or brings it back on the same address: the developer
-    /// tools' "server offline" switch.
+    /// Takes the HTTP server offline or brings it back on the same address:
+    /// the developer tools' "server offline" switch. Offline, connections are
+    /// refused but the port stays bound (by this OS user only: see
+    /// [`listener`]), so no one else can take it and answer the app's retries;
+    /// the store and keys stay.
     pub async fn set_online(&mut self, online: bool) -> Result<()> {
-        match (online, self.serving.take()) {
-            (true, Some(s)) => self.serving = Some(s),
-            (false, None) => {}
-            (false, Some(s)) => {
-                s.stop().await;
-                info!(addr = %self.addr, "embedded backend offline");
+        if online == self.is_online() {
+            return Ok(());
+        }
+        if online {
+            // Bound next to the hold (both SO_REUSEPORT), then the hold goes:
+            // the port is never free in between.
+            let listener = listener::bind_listener(self.addr).map_err(EmbeddedError::Listen)?;
+            self.serving = Some(Serving::start(listener, self.uid, self.state.clone()));
+            self.held = None;
+            info!(addr = %self.addr, "embedded backend online again");
+        } else {
+            // Held before the listener closes, for the same reason.
+            self.held = Some(PortHold::bind(self.addr).map_err(EmbeddedError::HoldPort)?);
+            if let Some(serving) = self.serving.take() {
+                serving.stop().await;
             }
-            (true, None) => {
-                let listener = tokio::net::TcpListener::bind(self.addr)
-                    .await
-                    .map_err(EmbeddedError::Listen)?;
-                self.serving = Some(Serving::start(listener, self.state.clone()));
-                info!(addr = %self.addr, "embedded backend online again");
-            }
+            info!(addr = %self.addr, "embedded backend offline; its port stays held");
         }
         Ok(())
     }
 
-    /// Makes `username` staff when it is the only account: the first local
-    /// account owns this computer's server and may use the staff console.
-    /// Returns whether it did.
-    pub async fn make_owner(&self, username: &str) -> Result<bool> {
+    /// Creates a local account. The first one owns this computer's server:
+    /// it is made staff in the same store transaction as its insert (of two
+    /// first sign-ups at once, exactly one is the owner), audit-logged.
+    /// Returns the account and whether it is the owner.
+    pub async fn create_account(&self, username: &str, password: &str) -> Result<(User, bool)> {
         let service = Arc::clone(&self.service);
-        let username = username.to_string();
-        let done = blocking(
-            move || -> std::result::Result<bool, warden_auth::AuthError> {
-                let users = service.store().search_users(&UserQuery {
-                    limit: 2,
-                    ..UserQuery::default()
-                })?;
-                let [only] = users.as_slice() else {
-                    return Ok(false);
-                };
-                if !only.username.eq_ignore_ascii_case(&username) || only.is_staff {
-                    return Ok(only.is_staff && only.username.eq_ignore_ascii_case(&username));
-                }
-                service.admin_update_user(
-                    only.id,
-                    UserUpdate {
-                        is_staff: Some(true),
-                        ..UserUpdate::default()
-                    },
-                    AuditKind::StaffGranted,
-                    None,
-                )?;
-                Ok(true)
-            },
-        )
-        .await?
-        .map_err(|e| EmbeddedError::Internal(e.to_string()))?;
-        Ok(done)
+        let account = NewAccount {
+            username: username.to_string(),
+            email: None,
+            password: password.to_string(),
+            is_staff: false,
+            email_verified: false,
+        };
+        let (user, owner) = blocking(move || service.create_local_account(&account))
+            .await?
+            .map_err(EmbeddedError::Account)?;
+        info!(user = user.id, owner, "local account created");
+        Ok((user, owner))
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -362,28 +382,13 @@ mod tests {
         };
         let mut backend = EmbeddedBackend::start(config).await.unwrap();
         let service = Arc::clone(backend.service());
-        let register = |name: &'static str| {
-            let service = Arc::clone(&service);
-            async move {
-                tokio::task::spawn_blocking(move || {
-                    let account = warden_auth::service::NewAccount {
-                        username: name.into(),
-                        email: None,
-                        password: "correct horse battery 7".into(),
-                        is_staff: false,
-                        email_verified: false,
-                    };
-                    service.create_user(&account, None)
-                })
-                .await
-                .unwrap()
-                .unwrap()
-            }
-        };
-        register("Owner").await;
-        assert!(backend.make_owner("owner").await.unwrap(), "first account");
-        let owner = service.user_by_username("owner").unwrap();
+        let (owner, is_owner) = backend
+            .create_account("Owner", "correct horse battery 7")
+            .await
+            .unwrap();
+        assert!(is_owner, "first account");
         assert!(owner.is_staff);
+        assert_eq!(service.user_by_username("owner").unwrap().id, owner.id);
         // The inspector checks the owner's token with the server's own keys.
         let svc = Arc::clone(&service);
         let pair = tokio::task::spawn_blocking(move || {
@@ -398,11 +403,12 @@ mod tests {
         .unwrap();
         let seen = service.inspect_token(&pair.access.token).unwrap();
         assert!(seen.signature.is_valid(), "{:?}", seen.signature);
-        register("second").await;
-        assert!(
-            !backend.make_owner("second").await.unwrap(),
-            "not the only account"
-        );
+        let (second, is_owner) = backend
+            .create_account("second", "correct horse battery 7")
+            .await
+            .unwrap();
+        assert!(!is_owner, "not the first account");
+        assert!(!second.is_staff);
         assert!(!service.user_by_username("second").unwrap().is_staff);
 
         let addr = backend.addr();
