@@ -37,20 +37,27 @@ pub async fn app_info(app: AppHandle, core: State<'_, Core>) -> CmdResult<AppInf
     })
 }
 
-/// Creates a local account on the embedded server and signs in. The first
-/// account owns this computer's server: it is made staff (audit-logged), so
-/// its owner can use the staff console.
+/// What `create_account` answers: the new session, and whether the account
+/// owns this computer's server (the first one does: it is staff).
+#[derive(Debug, Serialize)]
+pub struct AccountCreated {
+    pub owner: bool,
+    pub session: StateView,
+}
+
+/// Creates a local account on the embedded server, in-process (registration
+/// over HTTP is closed there), and signs in over HTTP as usual.
 #[tauri::command]
 pub async fn create_account(
     app: AppHandle,
     core: State<'_, Core>,
     username: String,
     password: String,
-) -> CmdResult<StateView> {
-    let m = core.manager_for(&app, None).await?;
-    m.client().register(&username, &password, None).await?;
-    core.make_owner(&username).await?;
-    sign_in(app, core, username, password, None).await
+) -> CmdResult<AccountCreated> {
+    core.started(&app).await?;
+    let owner = core.create_account(&username, &password).await?;
+    let session = sign_in(app, core, username, password, None).await?;
+    Ok(AccountCreated { owner, session })
 }
 
 /// The signed-in account as the server sees it (`GET api/me/`): the window

@@ -14,7 +14,7 @@ use warden_client::{
 };
 use warden_embedded::{EmbeddedBackend, EmbeddedConfig};
 
-use crate::errors::{CmdResult, CommandError, reason_words};
+use crate::errors::{CmdResult, CommandError, account_error, reason_words};
 use crate::remembered;
 use crate::remote::RemoteServer;
 use crate::vault::StableKeyVault;
@@ -209,14 +209,19 @@ impl Core {
             .map(|b| Arc::clone(b.service()))
     }
 
-    /// See [`EmbeddedBackend::make_owner`].
-    pub async fn make_owner(&self, username: &str) -> CmdResult<bool> {
+    /// Creates a local account on the embedded backend, in-process (see
+    /// [`EmbeddedBackend::create_account`]); `Ok(true)`: it owns the server.
+    pub async fn create_account(&self, username: &str, password: &str) -> CmdResult<bool> {
         match self.backend.lock().await.as_ref() {
             Some(b) => b
-                .make_owner(username)
+                .create_account(username, password)
                 .await
-                .map_err(|e| CommandError::new("embedded", e.to_string())),
-            None => Ok(false),
+                .map(|(_, owner)| owner)
+                .map_err(account_error),
+            None => Err(CommandError::new(
+                "not_started",
+                "The local server is not running.",
+            )),
         }
     }
 

@@ -66,6 +66,30 @@ impl From<ClientError> for CommandError {
     }
 }
 
+/// Why the embedded backend refused a new account, as the sign-up form
+/// shows it.
+pub fn account_error(e: warden_embedded::EmbeddedError) -> CommandError {
+    use warden_auth::AuthError;
+    use warden_embedded::EmbeddedError;
+    match e {
+        EmbeddedError::Account(AuthError::Conflict(message)) => CommandError::new(
+            "conflict",
+            format!("{message} Choose another name, or sign in with that one."),
+        ),
+        EmbeddedError::Account(AuthError::InvalidInput { field, message }) => CommandError::new(
+            "validation",
+            format!("Please check the form: {field}: {message}"),
+        ),
+        other => {
+            tracing::warn!(error = %other, "the local account was not created");
+            CommandError::new(
+                "embedded",
+                format!("The local server could not create the account: {other}"),
+            )
+        }
+    }
+}
+
 fn minutes(secs: u64) -> String {
     let m = secs.div_ceil(60);
     if m <= 1 {
@@ -86,6 +110,31 @@ fn capitalise(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_accounts_say_why() {
+        use warden_auth::AuthError;
+        use warden_embedded::EmbeddedError;
+        let taken = account_error(EmbeddedError::Account(AuthError::Conflict(
+            "A user with that username already exists.".into(),
+        )));
+        assert_eq!(taken.code, "conflict");
+        assert_eq!(
+            taken.message,
+            "A user with that username already exists. Choose another name, or sign in with that one."
+        );
+        let weak = account_error(EmbeddedError::Account(AuthError::invalid(
+            "password",
+            "This password is too short. It must contain at least 8 characters.",
+        )));
+        assert_eq!(weak.code, "validation");
+        assert_eq!(
+            weak.message,
+            "Please check the form: password: This password is too short. It must contain at least 8 characters."
+        );
+        let other = account_error(EmbeddedError::Internal("boom".into()));
+        assert_eq!(other.code, "embedded");
+    }
 
     #[test]
     fn lockout_says_minutes() {

@@ -12,8 +12,8 @@ import * as inspector from './views/inspector.js';
 import * as timeline from './views/timeline.js';
 
 /** @type {{info: ipc.AppInfo | null, state: ipc.SessionView | null, recent: ipc.Exchange[],
- *   view: string, notice: string | null, screen: string, offlineUntil: number, staff: boolean}} */
-const app = { info: null, state: null, recent: [], view: 'session', notice: null, screen: '', offlineUntil: 0, staff: false };
+ *   view: string, notice: string | null, screen: string, offlineUntil: number, staff: boolean, owner: boolean}} */
+const app = { info: null, state: null, recent: [], view: 'session', notice: null, screen: '', offlineUntil: 0, staff: false, owner: false };
 
 /** Shows the staff console when the server says this account is staff (it enforces that too). */
 async function checkStaff() {
@@ -92,7 +92,11 @@ function render() {
     // The notice stays until the user is signed in again: the sign-in screen can
     // be drawn twice (first_run changes once app_info answers), and the second
     // drawing must still say why the user is here.
-    signin.render(main, { firstRun: !!app.info?.first_run, notice: app.notice || ended, remote: app.info?.remote });
+    signin.render(main, {
+      firstRun: !!app.info?.first_run, notice: app.notice || ended, remote: app.info?.remote,
+      // The session-changed event may have drawn the session view already.
+      onCreated: (created) => { app.owner = created.owner; if (app.screen === 'session') render(); },
+    });
     return;
   }
   rail.hidden = false;
@@ -116,6 +120,8 @@ function render() {
     timeline.render(main, { embedded });
   } else {
     session.render(main, {
+      owner: app.owner,
+      onDismissOwner: () => { app.owner = false; render(); $('main').focus(); },
       // The command's answer and the signed-out event race: when the event won,
       // the sign-in screen is already up without the notice, so draw it again.
       onDone: (notice) => { app.notice = notice; if (app.screen === 'signin') render(); },
@@ -138,7 +144,7 @@ function setState(s) {
   paintTopbar();
   if (before !== after) {
     if (after === 'in') { app.view = 'session'; app.notice = null; checkStaff(); }
-    if (after !== 'in') { app.staff = false; for (const el of document.querySelectorAll('.staff-only')) /** @type {HTMLElement} */ (el).hidden = true; }
+    if (after !== 'in') { app.staff = false; app.owner = false; for (const el of document.querySelectorAll('.staff-only')) /** @type {HTMLElement} */ (el).hidden = true; }
     if (after !== 'in') refreshInfo();
     render();
   } else if (app.screen === 'session') {

@@ -16,6 +16,7 @@
  *   blacklist_path?: string, me_path?: string, header_type?: string}} RemoteServer
  * @typedef {{server_url: string, embedded: boolean, embedded_url: string, first_run: boolean,
  *   keyring: VaultStatus, signing_keys: string, version: string, remote?: RemoteServer|null}} AppInfo
+ * @typedef {{owner: boolean, session: SessionView}} AccountCreated the first local account owns the embedded server (staff)
  * @typedef {{id: number, username: string, path: string}} AccessCheck
  * @typedef {{id: number, username: string, is_staff?: boolean|null}} Me
  * @typedef {{curl: string, explanation?: {cause: string, fix: string, code?: string|null}|null}} ExchangeDetail
@@ -70,7 +71,7 @@ async function call(cmd, args) {
 export const appInfo = () => call('app_info');
 /** @returns {Promise<SessionView>} */
 export const sessionState = () => call('session_state');
-/** @param {string} username @param {string} password @returns {Promise<SessionView>} */
+/** @param {string} username @param {string} password @returns {Promise<AccountCreated>} */
 export const createAccount = (username, password) => call('create_account', { username, password });
 /** @param {string} username @param {string} password @param {RemoteServer|null} remote null: this computer @returns {Promise<SessionView>} */
 export const signIn = (username, password, remote) => call('sign_in', { username, password, remote });

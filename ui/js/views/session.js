@@ -22,7 +22,7 @@ function card(id, title) {
 
 /**
  * @param {HTMLElement} main
- * @param {{onDone: (notice: string) => void, onError: (msg: string) => void}} hooks
+ * @param {{owner?: boolean, onDismissOwner?: () => void, onDone: (notice: string) => void, onError: (msg: string) => void}} hooks
  */
 export function render(main, hooks) {
   const rotate = /** @type {HTMLButtonElement} */ (h('button', { type: 'button', id: 'rotate-now', onclick: async () => {
@@ -59,8 +59,15 @@ export function render(main, hooks) {
       hooks.onDone(`${plural(count, 'session')} revoked; their access tokens are refused from now on.`);
     } catch (e) { hooks.onError(/** @type {any} */ (e).message); }
   } }, 'Log out everywhere…');
+  // Once, right after the first account was created: it owns the server.
+  const owner = hooks.owner
+    ? h('p', { class: 'notice', id: 'owner-notice', role: 'status' },
+      'You own this computer’s Warden server: this account is staff, and the staff console (Users, Audit log) is in the rail. ',
+      h('button', { type: 'button', id: 'owner-notice-dismiss', onclick: () => hooks.onDismissOwner?.() }, 'Dismiss'))
+    : null;
   main.replaceChildren(
     h('h1', null, 'Session'),
+    owner,
     h('div', { class: 'cards' }, card('access-card', 'Access token'), card('refresh-card', 'Refresh token')),
     h('p', { class: 'num', id: 'rotation-line' }),
     h('div', { class: 'row' }, rotate, check, logout, everywhere),

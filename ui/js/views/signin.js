@@ -5,7 +5,8 @@ import * as ipc from '../ipc.js';
 /**
  * The sign-in screen; on the first run it offers to create a local account.
  * @param {HTMLElement} main
- * @param {{firstRun: boolean, notice?: string|null, error?: string|null, remote?: ipc.RemoteServer|null}} opts
+ * @param {{firstRun: boolean, notice?: string|null, error?: string|null, remote?: ipc.RemoteServer|null,
+ *   onCreated?: (created: ipc.AccountCreated) => void}} opts
  */
 export function render(main, opts) {
   // After signing out of a remote server the form is for that server again,
@@ -68,7 +69,7 @@ export function render(main, opts) {
     submit.textContent = creating ? 'Creating account…' : 'Signing in…';
     error.hidden = true;
     try {
-      if (creating) await ipc.createAccount(user.value, pass.value);
+      if (creating) opts.onCreated?.(await ipc.createAccount(user.value, pass.value));
       else await ipc.signIn(user.value, pass.value, remoteServer());
       // The session-changed event moves the app to the session view.
     } catch (err) {
@@ -86,7 +87,7 @@ export function render(main, opts) {
     h('form', { class: 'signin', id: 'signin', onsubmit: onSubmit },
       title,
       opts.notice ? h('p', { class: 'notice', id: 'signin-notice', role: 'status' }, opts.notice) : null,
-      opts.firstRun ? h('p', { class: 'meta' }, 'Warden runs its own server on this computer. Your account and sessions stay here; the refresh token is kept in the system keyring.') : null,
+      opts.firstRun ? h('p', { class: 'meta', id: 'first-run' }, 'Warden runs its own server on this computer. The first account created here owns it and gets the staff console. Your account and sessions stay here; the refresh token is kept in the system keyring.') : null,
       h('label', { for: 'username' }, 'Username'), user,
       h('label', { for: 'password' }, 'Password'), pass,
       remote,
