@@ -61,13 +61,13 @@ export function render(main, hooks) {
   } }, 'Log out everywhere…');
   // Once, right after the first account was created: it owns the server.
   const owner = hooks.owner
-    ? h('p', { class: 'notice', id: 'owner-notice', role: 'status' },
-      'You own this computer’s Warden server: this account is staff, and the staff console (Users, Audit log) is in the rail. ',
-      h('button', { type: 'button', id: 'owner-notice-dismiss', onclick: () => hooks.onDismissOwner?.() }, 'Dismiss'))
-    : null;
+    ? [h('p', { class: 'notice', id: 'owner-notice', role: 'status' },
+      'You own this computer’s Warden server: this account is staff, and the staff console (Users, Audit log) is on the left. ',
+      h('button', { type: 'button', id: 'owner-notice-dismiss', onclick: () => hooks.onDismissOwner?.() }, 'Dismiss'))]
+    : [];
   main.replaceChildren(
     h('h1', null, 'Session'),
-    owner,
+    ...owner,
     h('div', { class: 'cards' }, card('access-card', 'Access token'), card('refresh-card', 'Refresh token')),
     h('p', { class: 'num', id: 'rotation-line' }),
     h('div', { class: 'row' }, rotate, check, logout, everywhere),
