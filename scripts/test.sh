@@ -161,7 +161,8 @@ step schemathesis bash "$ROOT/scripts/schemathesis.sh" 60
 # (GUI/WebDriver tests: build the app binary first; run them one at a time.)
 step ui-unit node --test ui/
 if [ -z "${WARDEN_TEST_CMD:-}" ]; then
-  step app-build cargo build -p warden-app
+  # The e2e tests drive the app and add users with the CLI (warden user add).
+  step app-build cargo build -p warden-app -p warden-cli
   if [[ " ${FAILED[*]} " == *" app-build "* ]]; then
     STEPS+=(e2e); RESULTS+=("NOT RUN"); TIMES+=("-")
   else

@@ -31,21 +31,109 @@ pub fn root() -> PathBuf {
 
 /// `WARDEN_APP_BINARY`, else the debug build in the target directory.
 pub fn app_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("WARDEN_APP_BINARY").filter(|p| !p.is_empty()) {
+    built_binary("WARDEN_APP_BINARY", "warden-app", "warden-app")
+}
+
+/// The `warden` CLI: `WARDEN_CLI_BINARY`, else the debug build in the target directory.
+pub fn cli_binary() -> PathBuf {
+    built_binary("WARDEN_CLI_BINARY", "warden", "warden-cli")
+}
+
+fn built_binary(var: &str, name: &str, package: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
         return PathBuf::from(p)
             .canonicalize()
-            .expect("WARDEN_APP_BINARY must exist");
+            .unwrap_or_else(|e| panic!("{var} must exist: {e}"));
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"));
-    let p = target.join("debug/warden-app");
+    let p = target.join("debug").join(name);
     assert!(
         p.exists(),
-        "build the app first: cargo build -p warden-app ({})",
+        "build it first: cargo build -p {package} ({})",
         p.display()
     );
     p.canonicalize().unwrap()
+}
+
+/// Creates `user` (password [`PASSWORD`]) with the real CLI, directly in the
+/// app's database, as an administrator would: the embedded server takes no
+/// registrations over HTTP. Returns what the CLI printed.
+pub fn add_user_with_cli(data_dir: &Path, user: &str) -> Result<String> {
+    use std::io::Write as _;
+    let database = data_dir.join("warden.db");
+    let mut child = Command::new(cli_binary())
+        .arg("--database")
+        .arg(&database)
+        .args(["user", "add", user, "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot run warden user add")?;
+    child
+        .stdin
+        .take()
+        .context("no stdin")?
+        .write_all(format!("{PASSWORD}\n").as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!(
+            "warden user add {user} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Tries, as the OS user `nobody`, to bind and listen on 127.0.0.1:`port`
+/// with SO_REUSEPORT (what a free port, or one only in TIME_WAIT, allows).
+/// Returns "bound" or "errno N".
+pub fn bind_as_nobody(port: u16) -> Result<String> {
+    const SCRIPT: &str = r#"
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); print("bound")
+except OSError as e:
+    print("errno %d" % e.errno)
+"#;
+    // /usr/bin/python3 first: a Python under root's home is not nobody's.
+    let python = ["/usr/bin/python3", "python3"]
+        .into_iter()
+        .find(|p| !p.starts_with('/') || Path::new(p).exists())
+        .unwrap_or("python3");
+    let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    let mut cmd = match runuser {
+        Some(r) => {
+            let mut c = Command::new(r);
+            c.args(["-u", "nobody", "--"]);
+            c
+        }
+        None => {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]);
+            c
+        }
+    };
+    let out = cmd
+        .args([python, "-c", SCRIPT, &port.to_string()])
+        .current_dir("/")
+        .output()
+        .context("cannot run python3 as nobody")?;
+    if !out.status.success() {
+        bail!(
+            "python3 as nobody failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 pub fn screenshots() -> PathBuf {

@@ -1,7 +1,7 @@
 //! The real Warden window, driven through tauri-driver + WebKitWebDriver.
 //!
 //! Run by `scripts/test.sh` (step `e2e`) inside the private desktop session,
-//! after `cargo build -p warden-app`, one test at a time:
+//! after `cargo build -p warden-app -p warden-cli`, one test at a time:
 //!   WARDEN_E2E=1 cargo test -p warden-e2e -- --test-threads=1
 //! Without WARDEN_E2E=1 (e.g. in `cargo test --workspace`) every test
 //! returns at once: it needs a display, a keyring and the built app.
@@ -22,11 +22,45 @@ async fn first_run_sessions_revoke_logout_everywhere_wrong_password_and_restore(
     let user = "alice";
     let w = Window::open(4444, data.path(), &[]).await?;
 
-    // First run: create the local account.
+    // First run: create the local account, which will own this server.
     w.wait_text("#signin-title", |t| t == "Create your local account", 30)
         .await?;
+    w.wait_text(
+        "#first-run",
+        |t| t.contains("first account created here owns it"),
+        5,
+    )
+    .await?;
     w.screenshot("01-first-run").await?;
+    // A weak password is refused with the field's message; nothing is created.
+    w.fill("#username", user).await?;
+    w.fill("#password", "short").await?;
+    w.click("#signin-submit").await?;
+    let err = w.wait_text("#signin-error", |t| !t.is_empty(), 10).await?;
+    assert_eq!(
+        err,
+        "Please check the form: password: This password is too short. It must contain at least 8 characters. (validation)"
+    );
     create_account(&w, user).await?;
+
+    // The window says so, once, and the staff console is there.
+    let owner = w
+        .wait_text("#owner-notice", |t| t.starts_with("You own"), 10)
+        .await?;
+    assert!(
+        owner.contains("this account is staff") && owner.contains("staff console"),
+        "{owner}"
+    );
+    w.wait_for("#rail button[data-view=users]:not([hidden])", 15)
+        .await?;
+    w.screenshot("24-owner-notice").await?;
+    w.click("#owner-notice-dismiss").await?;
+    w.wait_gone("#owner-notice", 5).await?;
+    // Nothing is left where the notice was: the cards follow the title.
+    let next = w
+        .js("const n = document.querySelector('#main h1').nextSibling; return n && n.nodeType === 1 ? n.className : String(n && n.textContent);")
+        .await?;
+    assert_eq!(next, "cards");
 
     // Two countdowns, ticking.
     let a1 = w
@@ -89,6 +123,21 @@ async fn first_run_sessions_revoke_logout_everywhere_wrong_password_and_restore(
     w.screenshot("06-after-logout-everywhere").await?;
     assert_eq!(status_of_access(&base, &access3).await, 401);
     assert_eq!(status_of_refresh(&base, &refresh3).await, 401);
+
+    // The name is taken now: a second local account cannot have it.
+    w.wait_text("#signin-title", |t| t == "Sign in", 10).await?;
+    w.click("#signin-toggle").await?;
+    w.wait_text("#signin-title", |t| t == "Create your local account", 5)
+        .await?;
+    w.fill("#username", user).await?;
+    w.fill("#password", PASSWORD).await?;
+    w.click("#signin-submit").await?;
+    let err = w.wait_text("#signin-error", |t| !t.is_empty(), 10).await?;
+    assert!(
+        err.starts_with("A user with that username already exists.") && err.ends_with("(conflict)"),
+        "{err}"
+    );
+    w.click("#signin-toggle").await?;
 
     // A wrong password says so.
     w.wait_text("#signin-title", |t| t == "Sign in", 10).await?;
@@ -413,14 +462,20 @@ async fn staff_console_lineage_after_replay_revoke_and_audit() -> Result<()> {
         .await?;
     let base = w.base_url().await?;
 
-    // bob: one session whose old refresh token is replayed, one live session.
-    let (s, _) = post(
+    // Nobody signs up over HTTP on the embedded server...
+    let (s, closed) = post(
         &base,
         "api/register/",
         serde_json::json!({"username": "bob", "password": PASSWORD}),
     )
     .await?;
-    assert_eq!(s, 201);
+    assert_eq!(s, 403, "{closed}");
+    assert_eq!(closed["detail"], "Registration is closed.");
+    // ...so bob is added with the CLI, straight into the app's database.
+    let added = add_user_with_cli(data.path(), "bob")?;
+    assert_eq!(added, "created user bob (id 2)");
+
+    // bob: one session whose old refresh token is replayed, one live session.
     let (_, stolen) = login_over_http(&base, "bob", "bob-laptop").await?;
     let (s, rotated) = post(
         &base,
@@ -625,6 +680,43 @@ async fn developer_inspector_fault_lab_and_why_refused() -> Result<()> {
     w.click("#lab-skew-reset").await?;
     w.wait_text("#lab-result", |t| t.contains("right again"), 15)
         .await?;
+
+    // Fault lab: the server goes offline. Connections are refused, but the
+    // port stays the app's (no other OS user can bind it and answer the
+    // retries); the window keeps the session and says so; then it comes back.
+    let base = w.base_url().await?;
+    let addr: std::net::SocketAddr = base
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()?;
+    w.click("#lab-offline").await?;
+    w.wait_text(
+        "#lab-result",
+        |t| t.contains("offline: connections are refused"),
+        15,
+    )
+    .await?;
+    let refused = std::net::TcpStream::connect(addr).unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    assert_eq!(bind_as_nobody(addr.port())?, "errno 98", "EADDRINUSE");
+    w.click("#lab-rotate").await?;
+    let banner = w
+        .wait_text("#offline", |t| t.starts_with("Server unreachable"), 15)
+        .await?;
+    assert!(banner.ends_with("Your session is kept."), "{banner}");
+    w.wait_text("#conn", |t| t == "offline", 5).await?;
+    w.screenshot("25-lab-server-offline").await?;
+    w.click("#lab-online").await?;
+    w.wait_text(
+        "#lab-result",
+        |t| t.contains("Bring the server back: online"),
+        15,
+    )
+    .await?;
+    w.click("#lab-rotate").await?;
+    w.wait_text("#conn", |t| t == "online", 30).await?;
+    w.wait_for("#offline[hidden]", 5).await?;
+    assert_eq!(w.base_url().await?, base, "back on the same port");
 
     // Fault lab: rotate, then replay the refresh token that rotation replaced.
     w.click("#lab-rotate").await?;
