@@ -38,7 +38,11 @@ pub async fn run(ctx: Context, bind: Option<String>) -> anyhow::Result<()> {
             .map_err(|e| anyhow!("internal error: {e}"))??
     };
     let (backend, keys) = keystore::load_or_create(&ctx, &db, now).await?;
-    let ring = keystore::ring_for_serving(&ctx, keys, now)?;
+    let mut ring = keystore::ring_for_serving(&ctx, keys, now)?;
+    // Counts failed logins under hashes keyed by it; kept where the keys are.
+    if let Some(secret) = warden_embedded::keystore::identifier_secret(&backend).await? {
+        ring = ring.with_identifier_secret(secret);
+    }
     info!(
         database = %db.display(),
         keys = %keystore::describe(&backend),

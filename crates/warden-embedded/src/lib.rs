@@ -115,7 +115,10 @@ impl EmbeddedBackend {
         let (database, store) = blocking(move || open_store(&dir)).await??;
         let now = SystemClock.now();
         let (kind, keys) = keystore::load_or_create(&settings, &database, key_store, now).await?;
-        let ring = keystore::ring_for_serving(&settings, keys, now)?;
+        let mut ring = keystore::ring_for_serving(&settings, keys, now)?;
+        if let Some(secret) = keystore::identifier_secret(&kind).await? {
+            ring = ring.with_identifier_secret(secret);
+        }
         let service =
             blocking(move || AuthService::new(settings, store, Arc::new(SystemClock), ring))
                 .await??;
