@@ -112,15 +112,18 @@ pub async fn run(ctx: Context, bind: Option<String>) -> anyhow::Result<()> {
         stop_rx.clone(),
     ));
 
+    let or_none = |s: String| if s.is_empty() { "none".to_string() } else { s };
     info!(
         allowed_hosts = %config.allowed_hosts,
-        cors_allowed_origins = %config
-            .cors_allowed_origins
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", "),
-        trusted_proxies = %config.trusted_proxies,
+        cors_allowed_origins = %or_none(
+            config
+                .cors_allowed_origins
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        trusted_proxies = %or_none(config.trusted_proxies.to_string()),
         "HTTP guards"
     );
     let state = AppState::new(service, config);
