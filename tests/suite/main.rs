@@ -8,6 +8,7 @@ mod engine_props;
 mod engine_race;
 mod hostile_brute;
 mod hostile_lockout;
+mod hostile_origin;
 mod hostile_races;
 mod hostile_secrets;
 mod hostile_tokens;
