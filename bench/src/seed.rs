@@ -65,6 +65,7 @@ fn open(args: &SeedArgs) -> anyhow::Result<Arc<AuthService>> {
     settings.ARGON2_MEMORY_KIB = 8;
     settings.ARGON2_ITERATIONS = 1;
     settings.ARGON2_PARALLELISM = 1;
+    // Nor are its logins counted: no throttle rows, no reservations.
     settings.LOCKOUT_THRESHOLD = 0;
     let now = SystemClock.now();
     let key = KeyMaterial::from_settings(&settings, now)?.ok_or_else(|| {

@@ -46,8 +46,8 @@ impl From<ClientError> for CommandError {
         let message = match &e {
             ClientError::InvalidCredentials => "Wrong username or password.".to_string(),
             ClientError::LockedOut { retry_after } => format!(
-                "Too many failed sign-ins: this account is locked for {} more.",
-                minutes(*retry_after)
+                "Too many failed sign-ins from here: try again in {}.",
+                wait(*retry_after)
             ),
             ClientError::Throttled { .. } => "Too many requests; wait a moment and retry.".into(),
             ClientError::Network { .. } | ClientError::Offline { .. } => {
@@ -90,7 +90,15 @@ pub fn account_error(e: warden_embedded::EmbeddedError) -> CommandError {
     }
 }
 
-fn minutes(secs: u64) -> String {
+/// A wait as people say it: seconds under a minute, else whole minutes (rounded up).
+fn wait(secs: u64) -> String {
+    if secs < 60 {
+        return if secs <= 1 {
+            "1 second".into()
+        } else {
+            format!("{secs} seconds")
+        };
+    }
     let m = secs.div_ceil(60);
     if m <= 1 {
         "1 minute".into()
@@ -140,6 +148,12 @@ mod tests {
     fn lockout_says_minutes() {
         let e = CommandError::from(ClientError::LockedOut { retry_after: 290 });
         assert!(e.message.contains("5 minutes"), "{}", e.message);
+        let e = CommandError::from(ClientError::LockedOut { retry_after: 4 });
+        assert!(
+            e.message.contains("try again in 4 seconds"),
+            "{}",
+            e.message
+        );
         let e = CommandError::from(ClientError::InvalidCredentials);
         assert_eq!(e.message, "Wrong username or password.");
     }

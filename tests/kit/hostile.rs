@@ -41,6 +41,20 @@ impl Wire {
         Wire::new(srv.url(""))
     }
 
+    /// A client of `srv` whose connections come from `local` (a loopback
+    /// address such as 127.0.0.2), so the server sees another client address.
+    #[allow(clippy::panic)]
+    pub fn from(srv: &TestServer, local: &str) -> Wire {
+        let ip = match local.parse() {
+            Ok(ip) => ip,
+            Err(e) => panic!("{local}: {e}"),
+        };
+        Wire {
+            c: crate::http::client_from(ip),
+            ..Wire::of(srv)
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path.trim_start_matches('/'))
     }

@@ -145,6 +145,18 @@ pub fn client() -> reqwest::blocking::Client {
         .unwrap_or_else(|_| reqwest::blocking::Client::new())
 }
 
+/// [`client`], with its connections made from `local` (e.g. 127.0.0.2:
+/// every 127.0.0.0/8 address is this machine's), so a test server sees
+/// requests from several client addresses.
+pub fn client_from(local: std::net::IpAddr) -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .local_address(local)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap_or_else(|_| reqwest::blocking::Client::new())
+}
+
 /// The parts of a token, decoded (header and payload JSON), for assertions.
 pub fn decode_parts(token: &str) -> anyhow::Result<(serde_json::Value, serde_json::Value)> {
     let mut parts = token.split('.');

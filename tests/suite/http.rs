@@ -15,7 +15,7 @@ use reqwest::blocking::Client;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use warden_auth::settings::{Secs, Settings};
-use warden_server::ServerConfig;
+use warden_server::{ServerConfig, TrustedProxies};
 use warden_tests::http::{TestServer, client, decode_parts, test_config};
 use warden_tests::{PASSWORD, T0, test_settings};
 
@@ -1071,8 +1071,10 @@ fn with_a_grace_period_every_parallel_caller_gets_the_same_successor() {
 
 #[test]
 fn sessions_list_and_revoke() {
+    // The test client is the proxy on 127.0.0.1; 10.0.0.1 is a second one
+    // in front of it, so the client is the hop left of it.
     let cfg = ServerConfig {
-        trust_proxy_headers: true,
+        trusted_proxies: TrustedProxies::parse(&["127.0.0.1", "10.0.0.0/8"]).unwrap(),
         ..test_config()
     };
     let api = Api::with_config(test_settings(), cfg);

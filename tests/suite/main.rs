@@ -7,6 +7,8 @@ mod engine;
 mod engine_props;
 mod engine_race;
 mod hostile_brute;
+mod hostile_lockout;
+mod hostile_origin;
 mod hostile_races;
 mod hostile_secrets;
 mod hostile_tokens;

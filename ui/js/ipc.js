@@ -28,7 +28,9 @@
  * @typedef {{code: string, message: string}} CommandError
  * @typedef {{id: number, username: string, email?: string|null, is_active: boolean, is_staff: boolean,
  *   date_joined?: number|null, last_login?: number|null, locked: boolean, locked_until?: number|null}} StaffUser
- * @typedef {StaffUser & {failed_logins?: {failures: number, window_started_at: number, locked_until?: number|null}|null}} StaffUserDetail
+ * @typedef {{scope: 'pair'|'identifier', address?: string|null, failures: number, window_started_at: number,
+ *   locked_until?: number|null, last_success_at?: number|null}} SignInThrottle
+ * @typedef {StaffUser & {throttles?: SignInThrottle[]}} StaffUserDetail
  * @typedef {{id: string, device_label?: string|null, user_agent?: string|null, address?: string|null, created_at: number,
  *   last_rotated_at?: number|null, rotation_count: number, expires_at: number, revoked_at?: number|null, revoked_reason?: string|null}} StaffSession
  * @typedef {{detail: StaffUserDetail, sessions: StaffSession[]}} UserView

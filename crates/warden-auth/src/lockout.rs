@@ -88,8 +88,13 @@ pub struct LockoutPolicy {
 }
 
 impl LockoutPolicy {
-    /// `None` when every counter is off.
+    /// `None` when failed logins are not counted at all: `LOCKOUT_THRESHOLD
+    /// = 0` turns every counter off, as it turned the lockout off before
+    /// there were three.
     pub fn from_settings(s: &Settings) -> Option<LockoutPolicy> {
+        if s.LOCKOUT_THRESHOLD == 0 {
+            return None;
+        }
         let limit = |threshold: u32| {
             (threshold > 0).then_some(Limit {
                 threshold,
@@ -108,8 +113,7 @@ impl LockoutPolicy {
             known_for: s.SESSION_MAX_LIFETIME.get().max(0),
             attempt_timeout: ATTEMPT_TIMEOUT,
         };
-        (policy.pair.is_some() || policy.identifier.is_some() || policy.address.is_some())
-            .then_some(policy)
+        Some(policy)
     }
 
     fn window(&self, scope: ThrottleScope) -> Option<i64> {
@@ -913,16 +917,23 @@ mod tests {
     }
 
     #[test]
-    fn off_when_every_counter_is_zero() {
+    fn a_zero_threshold_turns_every_counter_off() {
         let s = Settings {
             LOCKOUT_THRESHOLD: 0,
-            LOCKOUT_IDENTIFIER_CEILING: 0,
-            LOCKOUT_ADDRESS_THRESHOLD: 0,
             ..Settings::default()
         };
         assert!(LockoutPolicy::from_settings(&s).is_none());
         let p = LockoutPolicy::from_settings(&Settings::default()).unwrap();
         assert_eq!(p.pair.map(|l| l.threshold), Some(5));
+        assert_eq!(p.identifier.map(|c| c.ceiling), Some(20));
+        assert_eq!(p.address.map(|l| l.threshold), Some(100));
+        let p = LockoutPolicy::from_settings(&Settings {
+            LOCKOUT_IDENTIFIER_CEILING: 0,
+            LOCKOUT_ADDRESS_THRESHOLD: 0,
+            ..Settings::default()
+        })
+        .unwrap();
+        assert_eq!((p.identifier, p.address), (None, None));
         // The pair row alone (no counters but known status) is harmless.
         let only_ceiling = LockoutPolicy {
             pair: None,

@@ -171,8 +171,9 @@ pub struct Settings {
     pub REQUIRE_VERIFIED_EMAIL: bool,
     /// Failed logins for one identifier from one client address within
     /// `LOCKOUT_WINDOW` that lock that identifier *from that address* for
-    /// `LOCKOUT_DURATION`; 0 = never. The same identifier from another
-    /// address is not stopped by it.
+    /// `LOCKOUT_DURATION`. The same identifier from another address is not
+    /// stopped by it. 0 = failed logins are not counted at all (this and
+    /// the two counters below are off).
     pub LOCKOUT_THRESHOLD: u32,
     pub LOCKOUT_WINDOW: Secs,
     pub LOCKOUT_DURATION: Secs,
@@ -462,23 +463,19 @@ impl Settings {
                 "is for asymmetric algorithms; HMAC verifies with SIGNING_KEY",
             ));
         }
-        if (self.LOCKOUT_THRESHOLD > 0 || self.LOCKOUT_ADDRESS_THRESHOLD > 0)
-            && self.LOCKOUT_WINDOW.0 <= 0
-        {
-            return Err(invalid("LOCKOUT_WINDOW", "must be longer than 0 seconds"));
-        }
-        if (self.LOCKOUT_THRESHOLD > 0
-            || self.LOCKOUT_ADDRESS_THRESHOLD > 0
-            || self.LOCKOUT_IDENTIFIER_CEILING > 0)
-            && self.LOCKOUT_DURATION.0 <= 0
-        {
-            return Err(invalid("LOCKOUT_DURATION", "must be longer than 0 seconds"));
-        }
-        if self.LOCKOUT_IDENTIFIER_CEILING > 0 && self.LOCKOUT_IDENTIFIER_WINDOW.0 <= 0 {
-            return Err(invalid(
-                "LOCKOUT_IDENTIFIER_WINDOW",
-                "must be longer than 0 seconds",
-            ));
+        if self.LOCKOUT_THRESHOLD > 0 {
+            if self.LOCKOUT_WINDOW.0 <= 0 {
+                return Err(invalid("LOCKOUT_WINDOW", "must be longer than 0 seconds"));
+            }
+            if self.LOCKOUT_DURATION.0 <= 0 {
+                return Err(invalid("LOCKOUT_DURATION", "must be longer than 0 seconds"));
+            }
+            if self.LOCKOUT_IDENTIFIER_CEILING > 0 && self.LOCKOUT_IDENTIFIER_WINDOW.0 <= 0 {
+                return Err(invalid(
+                    "LOCKOUT_IDENTIFIER_WINDOW",
+                    "must be longer than 0 seconds",
+                ));
+            }
         }
         if !(256..=1024 * 1024).contains(&self.MAX_TOKEN_BYTES) {
             return Err(invalid(

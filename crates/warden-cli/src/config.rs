@@ -8,6 +8,9 @@ use serde::Deserialize;
 use warden_auth::keys::{KeyMaterial, KeyRing};
 use warden_auth::settings::{Secs, Settings};
 use warden_auth::{AuthService, Clock, Store, SystemClock};
+use warden_server::hosts::{ALLOWED_HOSTS, CORS_ALLOWED_ORIGINS};
+use warden_server::proxies::TRUSTED_PROXIES;
+use warden_server::{AllowedHosts, AllowedOrigin, ConfigError, ServerConfig, TrustedProxies};
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
 pub const DEFAULT_FLUSH_INTERVAL: i64 = 3600;
@@ -46,7 +49,12 @@ pub struct ServerSection {
     pub BIND: Option<String>,
     pub ALLOW_REGISTRATION: Option<bool>,
     pub MAX_BODY_BYTES: Option<usize>,
-    pub TRUST_PROXY_HEADERS: Option<bool>,
+    /// Django's `ALLOWED_HOSTS`; unset: the loopback names with the bound port.
+    pub ALLOWED_HOSTS: Option<Vec<String>>,
+    /// django-cors-headers' `CORS_ALLOWED_ORIGINS`; unset: no origin.
+    pub CORS_ALLOWED_ORIGINS: Option<Vec<String>>,
+    /// Peers (addresses or CIDR networks) whose `X-Forwarded-For` is believed.
+    pub TRUSTED_PROXIES: Option<Vec<String>>,
     /// Seconds or a humantime string.
     pub FLUSH_INTERVAL: Option<Secs>,
     pub KEY_STORE: Option<KeyStoreKind>,
@@ -64,7 +72,62 @@ pub struct ServerSection {
     pub REVOCATION_STALE_AFTER: Option<Secs>,
 }
 
+/// The `[server]` lists that `WARDEN_<KEY>` (comma-separated) can override.
+pub const LIST_KEYS: [&str; 3] = [ALLOWED_HOSTS, CORS_ALLOWED_ORIGINS, TRUSTED_PROXIES];
+
 impl ServerSection {
+    /// The HTTP layer's config, every list parsed and checked (the error
+    /// names the key and the bad entry).
+    pub fn server_config(&self) -> Result<ServerConfig, ConfigError> {
+        let defaults = ServerConfig::default();
+        Ok(ServerConfig {
+            allow_registration: self.ALLOW_REGISTRATION.unwrap_or(false),
+            max_body_bytes: self.MAX_BODY_BYTES.unwrap_or(defaults.max_body_bytes),
+            allowed_hosts: match &self.ALLOWED_HOSTS {
+                Some(entries) => AllowedHosts::parse(entries)?,
+                None => AllowedHosts::Loopback,
+            },
+            cors_allowed_origins: AllowedOrigin::parse_list(
+                self.CORS_ALLOWED_ORIGINS.as_deref().unwrap_or_default(),
+            )?,
+            trusted_proxies: TrustedProxies::parse(
+                self.TRUSTED_PROXIES.as_deref().unwrap_or_default(),
+            )?,
+            ..defaults
+        })
+    }
+
+    fn list_mut(&mut self, key: &str) -> Option<&mut Option<Vec<String>>> {
+        match key {
+            ALLOWED_HOSTS => Some(&mut self.ALLOWED_HOSTS),
+            CORS_ALLOWED_ORIGINS => Some(&mut self.CORS_ALLOWED_ORIGINS),
+            TRUSTED_PROXIES => Some(&mut self.TRUSTED_PROXIES),
+            _ => None,
+        }
+    }
+
+    /// `WARDEN_ALLOWED_HOSTS=a,b` and friends win over the file, as the
+    /// engine settings' `WARDEN_*` do. An empty variable counts as unset.
+    fn apply_env(&mut self, env: &[(String, String)]) {
+        for key in LIST_KEYS {
+            let name = format!("WARDEN_{key}");
+            let Some((_, value)) = env.iter().rev().find(|(k, _)| *k == name) else {
+                continue;
+            };
+            if value.trim().is_empty() {
+                continue;
+            }
+            let entries = value
+                .split(',')
+                .map(|e| e.trim().to_string())
+                .filter(|e| !e.is_empty())
+                .collect();
+            if let Some(slot) = self.list_mut(key) {
+                *slot = Some(entries);
+            }
+        }
+    }
+
     pub fn key_store(&self) -> KeyStoreKind {
         self.KEY_STORE.unwrap_or_default()
     }
@@ -239,20 +302,63 @@ impl Context {
 }
 
 /// Splits the file into the engine's settings (top level, `WARDEN_*` env
-/// overrides applied) and the `[server]` table.
+/// overrides applied) and the `[server]` table (its lists' `WARDEN_*`
+/// overrides applied too).
 pub fn parse_config(text: &str) -> anyhow::Result<(Settings, ServerSection)> {
+    parse_config_with(text, std::env::vars().collect())
+}
+
+/// [`parse_config`] with the environment given.
+pub fn parse_config_with(
+    text: &str,
+    env: Vec<(String, String)>,
+) -> anyhow::Result<(Settings, ServerSection)> {
     let mut table: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| anyhow!("{}", e.to_string().trim()))?;
-    let server = match table.remove("server") {
+    let mut server = match table.remove("server") {
         None => ServerSection::default(),
-        Some(toml::Value::Table(t)) => toml::Value::Table(t)
-            .try_into::<ServerSection>()
-            .map_err(|e| anyhow!("[server]: {}", e.message()))?,
+        Some(toml::Value::Table(t)) => {
+            check_server_table(&t)?;
+            toml::Value::Table(t)
+                .try_into::<ServerSection>()
+                .map_err(|e| anyhow!("[server]: {}", e.message()))?
+        }
         Some(_) => bail!("`server` must be a table ([server])"),
     };
-    let settings = Settings::load_table(table, std::env::vars())?;
+    server.apply_env(&env);
+    let settings = Settings::load_table(table, env)?;
     Ok((settings, server))
+}
+
+/// What serde's messages would not say clearly: a key that was replaced,
+/// and a list given as something else (serde's type error names no key).
+fn check_server_table(t: &toml::Table) -> anyhow::Result<()> {
+    if t.contains_key("TRUST_PROXY_HEADERS") {
+        bail!(
+            "[server] TRUST_PROXY_HEADERS was replaced by TRUSTED_PROXIES: list the addresses \
+             or networks of the proxies whose X-Forwarded-For to believe, e.g. \
+             TRUSTED_PROXIES = [\"127.0.0.1\", \"10.0.0.0/8\"]"
+        );
+    }
+    for key in LIST_KEYS {
+        if let Some(v) = t.get(key) {
+            let strings = v
+                .as_array()
+                .is_some_and(|a| a.iter().all(toml::Value::is_str));
+            if !strings {
+                bail!(
+                    "[server] {key} must be an array of strings, e.g. {key} = [\"{}\"]",
+                    match key {
+                        ALLOWED_HOSTS => "warden.example.com",
+                        CORS_ALLOWED_ORIGINS => "https://app.example.com",
+                        _ => "10.0.0.0/8",
+                    }
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn default_database() -> Option<PathBuf> {
@@ -339,6 +445,113 @@ mod tests {
         let (_, server) = parse_config("").unwrap();
         assert_eq!(server.follow_settings(false).poll.as_millis(), 50);
         assert_eq!(server.follow_settings(true).poll.as_millis(), 1000);
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn server_lists_come_from_the_file_and_the_environment_wins() {
+        let file = "[server]\nALLOWED_HOSTS = [\"warden.example.com\"]\n\
+                    CORS_ALLOWED_ORIGINS = [\"https://app.example.com\"]\n\
+                    TRUSTED_PROXIES = [\"10.0.0.0/8\"]\n";
+        let (_, server) = parse_config_with(file, vec![]).unwrap();
+        let config = server.server_config().unwrap();
+        assert_eq!(config.allowed_hosts.to_string(), "warden.example.com");
+        assert_eq!(
+            config.cors_allowed_origins[0].as_str(),
+            "https://app.example.com"
+        );
+        assert_eq!(config.trusted_proxies.to_string(), "10.0.0.0/8");
+
+        let (_, server) = parse_config_with(
+            file,
+            env(&[
+                ("WARDEN_ALLOWED_HOSTS", " .example.org , localhost:8000,"),
+                ("WARDEN_CORS_ALLOWED_ORIGINS", "http://localhost:3000"),
+                ("WARDEN_TRUSTED_PROXIES", "127.0.0.1, ::1"),
+            ]),
+        )
+        .unwrap();
+        let config = server.server_config().unwrap();
+        assert_eq!(
+            config.allowed_hosts.to_string(),
+            ".example.org, localhost:8000"
+        );
+        assert_eq!(
+            config.cors_allowed_origins[0].as_str(),
+            "http://localhost:3000"
+        );
+        assert_eq!(config.trusted_proxies.to_string(), "127.0.0.1/32, ::1/128");
+
+        // An empty variable is unset: the file's value stays.
+        let (_, server) = parse_config_with(file, env(&[("WARDEN_ALLOWED_HOSTS", " ")])).unwrap();
+        assert_eq!(
+            server.server_config().unwrap().allowed_hosts.to_string(),
+            "warden.example.com"
+        );
+        // Nothing set: the loopback default, no origin, no proxy.
+        let (_, server) = parse_config_with("", vec![]).unwrap();
+        let config = server.server_config().unwrap();
+        assert_eq!(config.allowed_hosts, AllowedHosts::Loopback);
+        assert!(config.cors_allowed_origins.is_empty());
+        assert!(config.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn bad_server_lists_name_the_key() {
+        for (file, vars, says) in [
+            (
+                "[server]\nALLOWED_HOSTS = [\"http://example.com/\"]\n",
+                vec![],
+                "ALLOWED_HOSTS: \"http://example.com/\"",
+            ),
+            (
+                "",
+                env(&[("WARDEN_ALLOWED_HOSTS", "ok.example,*.bad.example")]),
+                "ALLOWED_HOSTS: \"*.bad.example\"",
+            ),
+            (
+                "[server]\nALLOWED_HOSTS = []\n",
+                vec![],
+                "ALLOWED_HOSTS is an empty list",
+            ),
+            (
+                "",
+                env(&[("WARDEN_CORS_ALLOWED_ORIGINS", "https://app.example.com/")]),
+                "CORS_ALLOWED_ORIGINS: \"https://app.example.com/\"",
+            ),
+            (
+                "[server]\nTRUSTED_PROXIES = [\"10.0.0.1/8\"]\n",
+                vec![],
+                "TRUSTED_PROXIES: \"10.0.0.1/8\"",
+            ),
+        ] {
+            let (_, server) = parse_config_with(file, vars).unwrap();
+            let err = server.server_config().unwrap_err().to_string();
+            assert!(err.contains(says), "{err}");
+        }
+        for (file, says) in [
+            (
+                "[server]\nALLOWED_HOSTS = \"example.com\"\n",
+                "ALLOWED_HOSTS must be an array of strings",
+            ),
+            (
+                "[server]\nTRUSTED_PROXIES = [1]\n",
+                "TRUSTED_PROXIES must be an array of strings",
+            ),
+            (
+                "[server]\nTRUST_PROXY_HEADERS = true\n",
+                "TRUST_PROXY_HEADERS was replaced by TRUSTED_PROXIES",
+            ),
+        ] {
+            let err = parse_config_with(file, vec![]).unwrap_err().to_string();
+            assert!(err.contains(says), "{err}");
+        }
     }
 
     #[test]

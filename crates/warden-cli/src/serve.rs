@@ -22,7 +22,6 @@ pub async fn run(ctx: Context, bind: Option<String>) -> anyhow::Result<()> {
     let bind = bind
         .or_else(|| ctx.server.BIND.clone())
         .unwrap_or_else(|| DEFAULT_BIND.to_string());
-    let now = SystemClock.now();
     if ctx.is_postgres() && ctx.settings.SIGNING_KEY.is_none() {
         bail!(
             "a PostgreSQL database is shared by several nodes, which must sign with the same key: \
@@ -30,6 +29,25 @@ pub async fn run(ctx: Context, bind: Option<String>) -> anyhow::Result<()> {
              given to every node"
         );
     }
+    // Checked before the store or the keys are touched, so a refused start
+    // leaves nothing behind. The default ALLOWED_HOSTS needs the bound port
+    // (port 0 works), so the socket is bound here, and served once all is up.
+    let config = ctx
+        .server
+        .server_config()
+        .map_err(|e| anyhow!("invalid server setting {e}"))?;
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    let allowed_hosts = config.allowed_hosts.bind(addr)?;
+    let config = ServerConfig {
+        allowed_hosts,
+        ..config
+    };
+    let now = SystemClock.now();
 
     let (db, store) = {
         let ctx = ctx.clone();
@@ -38,7 +56,11 @@ pub async fn run(ctx: Context, bind: Option<String>) -> anyhow::Result<()> {
             .map_err(|e| anyhow!("internal error: {e}"))??
     };
     let (backend, keys) = keystore::load_or_create(&ctx, &db, now).await?;
-    let ring = keystore::ring_for_serving(&ctx, keys, now)?;
+    let mut ring = keystore::ring_for_serving(&ctx, keys, now)?;
+    // Counts failed logins under hashes keyed by it; kept where the keys are.
+    if let Some(secret) = warden_embedded::keystore::identifier_secret(&backend).await? {
+        ring = ring.with_identifier_secret(secret);
+    }
     info!(
         database = %db.display(),
         keys = %keystore::describe(&backend),
@@ -80,24 +102,6 @@ pub async fn run(ctx: Context, bind: Option<String>) -> anyhow::Result<()> {
         .spawn(Arc::clone(&feed_stop))
         .context("cannot start the revocation feed thread")?;
 
-    let defaults = ServerConfig::default();
-    let config = ServerConfig {
-        allow_registration: ctx.server.ALLOW_REGISTRATION.unwrap_or(false),
-        max_body_bytes: ctx.server.MAX_BODY_BYTES.unwrap_or(defaults.max_body_bytes),
-        trust_proxy_headers: ctx
-            .server
-            .TRUST_PROXY_HEADERS
-            .unwrap_or(defaults.trust_proxy_headers),
-        ..defaults
-    };
-
-    let listener = tokio::net::TcpListener::bind(&bind)
-        .await
-        .with_context(|| format!("cannot listen on {bind}"))?;
-    let addr = listener
-        .local_addr()
-        .context("cannot read the listening address")?;
-
     let (stop_tx, stop_rx) = watch::channel(false);
     let signal = shutdown_signal()?;
     tokio::spawn(async move {
@@ -112,6 +116,20 @@ pub async fn run(ctx: Context, bind: Option<String>) -> anyhow::Result<()> {
         stop_rx.clone(),
     ));
 
+    let or_none = |s: String| if s.is_empty() { "none".to_string() } else { s };
+    info!(
+        allowed_hosts = %config.allowed_hosts,
+        cors_allowed_origins = %or_none(
+            config
+                .cors_allowed_origins
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        trusted_proxies = %or_none(config.trusted_proxies.to_string()),
+        "HTTP guards"
+    );
     let state = AppState::new(service, config);
     let server = tokio::spawn(warden_server::serve(
         listener,

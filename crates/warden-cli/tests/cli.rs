@@ -802,3 +802,185 @@ fn decode_shows_a_token_and_refuses_garbage() {
         assert!(err.contains("not a decodable JWT"), "{err}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Serving: ALLOWED_HOSTS, CORS_ALLOWED_ORIGINS, TRUSTED_PROXIES
+
+/// The status of `GET /api/hello/` sent to `server` with this Host and extra
+/// header lines, and the answer's head.
+fn hello_with_host(server: &Server, host: &str, extra: &str) -> (u16, String) {
+    use std::io::Read;
+    let port = port_of(server);
+    let mut conn = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    write!(
+        conn,
+        "GET /api/hello/ HTTP/1.1\r\nhost: {host}\r\n{extra}connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let head = answer.split("\r\n\r\n").next().unwrap_or_default();
+    (status, head.to_ascii_lowercase())
+}
+
+fn port_of(server: &Server) -> String {
+    server
+        .base
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn serve_takes_the_guards_from_the_file_and_the_environment_wins() {
+    let env = Env::with_config(&format!(
+        "{FAST}[server]\nKEY_STORE = \"file\"\nALLOWED_HOSTS = [\"warden.test\"]\n\
+         CORS_ALLOWED_ORIGINS = [\"https://app.example.com\"]\n"
+    ));
+    env.add_user("alice");
+    let server = env.serve();
+    let own = format!("127.0.0.1:{}", port_of(&server));
+    assert_eq!(hello_with_host(&server, "warden.test", "").0, 200);
+    assert_eq!(hello_with_host(&server, "WARDEN.test:8000", "").0, 200);
+    assert_eq!(
+        hello_with_host(&server, &own, "").0,
+        400,
+        "a list replaces the loopback default"
+    );
+    let (status, head) = hello_with_host(
+        &server,
+        "warden.test",
+        "origin: https://app.example.com\r\n",
+    );
+    assert_eq!(status, 200);
+    assert!(
+        head.contains("access-control-allow-origin: https://app.example.com"),
+        "{head}"
+    );
+    let evil = "origin: https://evil.example\r\n";
+    assert_eq!(hello_with_host(&server, "warden.test", evil).0, 403);
+    let log = server.log();
+    assert!(log.contains("warden.test"), "the guards are logged: {log}");
+    server.stop();
+
+    // WARDEN_* win over the file, comma-separated.
+    let mut cmd = env.command(&["serve", "--bind", "127.0.0.1:0"]);
+    cmd.env("WARDEN_ALLOWED_HOSTS", "127.0.0.1, .override.test")
+        .env("WARDEN_CORS_ALLOWED_ORIGINS", "http://localhost:3000")
+        .env("WARDEN_TRUSTED_PROXIES", "127.0.0.0/8");
+    let server = Server::start(cmd, &log_in(env.dir.path()));
+    let own = format!("127.0.0.1:{}", port_of(&server));
+    assert_eq!(hello_with_host(&server, &own, "").0, 200);
+    assert_eq!(hello_with_host(&server, "api.override.test", "").0, 200);
+    assert_eq!(hello_with_host(&server, "warden.test", "").0, 400);
+    let app = "origin: http://localhost:3000\r\n";
+    assert_eq!(hello_with_host(&server, &own, app).0, 200);
+    let file_origin = "origin: https://app.example.com\r\n";
+    assert_eq!(hello_with_host(&server, &own, file_origin).0, 403);
+    // The peer (127.0.0.1) is a trusted proxy now: its X-Forwarded-For counts.
+    runtime().block_on(async {
+        let r = client()
+            .post(format!("{}api/token/", base(&server)))
+            .header("x-forwarded-for", "198.51.100.1, 203.0.113.7")
+            .json(&json!({ "username": "alice", "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    });
+    let list = env.ok(&["sessions", "list", "alice"], None);
+    assert!(list.contains("203.0.113.7"), "{list}");
+    assert!(!list.contains("198.51.100.1"), "{list}");
+    server.stop();
+}
+
+#[test]
+fn serve_refuses_a_public_bind_without_allowed_hosts() {
+    let env = Env::file_keys();
+    let out = run_command(env.command(&["serve", "--bind", "0.0.0.0:0"]), None);
+    let err = failure_line(&out, &["serve", "--bind", "0.0.0.0:0"]);
+    assert!(err.contains("ALLOWED_HOSTS is not set"), "{err}");
+    assert!(err.contains("0.0.0.0"), "{err}");
+    assert!(!env.db.exists(), "refused before the database was created");
+    assert!(!env.key_file().exists(), "refused before keys were made");
+
+    // With ALLOWED_HOSTS it starts, and answers only those names.
+    let mut cmd = env.command(&["serve", "--bind", "0.0.0.0:0"]);
+    cmd.env("WARDEN_ALLOWED_HOSTS", "warden.example.com");
+    let server = Server::start(cmd, &log_in(env.dir.path()));
+    assert_eq!(hello_with_host(&server, "warden.example.com", "").0, 200);
+    let own = format!("127.0.0.1:{}", port_of(&server));
+    assert_eq!(hello_with_host(&server, &own, "").0, 400);
+    server.stop();
+}
+
+/// A `[server]` table, environment variables, and what the error must say.
+type BadGuard = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static [&'static str],
+);
+
+#[test]
+fn serve_names_the_key_of_a_bad_guard_entry() {
+    let cases: [BadGuard; 6] = [
+        (
+            "[server]\nALLOWED_HOSTS = [\"ok.example\", \"https://warden.example.com/\"]\n",
+            &[],
+            &[
+                "ALLOWED_HOSTS",
+                "\"https://warden.example.com/\"",
+                "is a URL",
+            ],
+        ),
+        (
+            "",
+            &[("WARDEN_ALLOWED_HOSTS", "*.example.com")],
+            &["ALLOWED_HOSTS", "\"*.example.com\"", "\".example.com\""],
+        ),
+        (
+            "",
+            &[("WARDEN_CORS_ALLOWED_ORIGINS", "https://app.example.com/")],
+            &[
+                "CORS_ALLOWED_ORIGINS",
+                "\"https://app.example.com/\"",
+                "trailing slash",
+            ],
+        ),
+        (
+            "[server]\nTRUSTED_PROXIES = [\"10.0.0.1/8\"]\n",
+            &[],
+            &["TRUSTED_PROXIES", "\"10.0.0.1/8\"", "10.0.0.0/8"],
+        ),
+        (
+            "[server]\nTRUST_PROXY_HEADERS = true\n",
+            &[],
+            &["TRUST_PROXY_HEADERS was replaced by TRUSTED_PROXIES"],
+        ),
+        (
+            "[server]\nCORS_ALLOWED_ORIGINS = \"https://app.example.com\"\n",
+            &[],
+            &["CORS_ALLOWED_ORIGINS must be an array of strings"],
+        ),
+    ];
+    for (server_table, vars, says) in cases {
+        let env = Env::with_config(&format!("{FAST}{server_table}"));
+        let mut cmd = env.command(&["serve", "--bind", "127.0.0.1:0"]);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let out = run_command(cmd, None);
+        let err = failure_line(&out, &["serve"]);
+        for s in says {
+            assert!(err.contains(s), "{s} in {err}");
+        }
+        assert!(!env.db.exists(), "refused before the database was created");
+    }
+}

@@ -79,10 +79,11 @@ pub fn explain(exchange: &Exchange, local: &LocalContext) -> Option<Explanation>
         "invalid_credentials" => ex(
             "wrong_credentials",
             "The server found no active account for this username and password. It says the \
-             same for a wrong password, an unknown user and a deactivated account, so as not to \
-             reveal which accounts exist.",
+             same for a wrong password, an unknown user, and a right password of an account \
+             that cannot sign in now (deactivated, locked by staff, e-mail not verified), so \
+             that nothing reveals which accounts exist or which password was right.",
             "Check the username and password (and the caps lock). If they are right, ask support \
-             whether the account is active.",
+             whether the account is active and not locked.",
         ),
         "locked_out" => lockout(detail),
         "throttled" => ex(
@@ -157,12 +158,15 @@ fn lockout(detail: &str) -> Explanation {
     ex(
         "locked_out",
         format!(
-            "Too many failed sign-ins: the account is temporarily locked. {}",
+            "Too many failed sign-ins: the server pauses sign-ins for this name from this \
+             address (or, after guessing from many addresses, from addresses this account has \
+             not used before). Existing sessions are not affected. {}",
             detail
         )
         .trim_end()
         .to_string(),
-        "Wait until the lock expires, or ask support to unlock the account.",
+        "Wait for the time the server gives (Retry-After). Signing in from a network you have \
+         used before is not paused; support can lift the pause.",
     )
 }
 

@@ -32,6 +32,8 @@ use warden_auth::{AuthError, AuthService, KeyError, Settings, Store, SystemClock
 pub const KEYRING_SERVICE: &str = "warden";
 pub const KEY_FILE_NAME: &str = "signing-keys.json";
 pub const MARKER_FILE_NAME: &str = "signing-keys.keyring";
+/// Beside [`KEY_FILE_NAME`]: the secret that keys identifier hashes.
+pub const IDENTIFIER_SECRET_FILE_NAME: &str = "identifier-secret";
 const KEYRING_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Which key store to use.
@@ -326,6 +328,76 @@ pub async fn save(kind: &KeyStoreKind, keys: &[KeyMaterial]) -> Result<()> {
         KeyStoreKind::Keyring { user } => keyring_set_verified(user, json)
             .await
             .map_err(KeyStoreError::KeyringWrite),
+    }
+}
+
+/// The secret that keys the hashes under which failed logins are counted
+/// and unknown identifiers are audited ([`KeyRing::identifier_secret`]),
+/// kept where the signing keys are (the keyring entry
+/// `identifier-secret:<database>`, or `identifier-secret` beside the key
+/// file, 0600), and created there on first use. Unlike the signing keys it
+/// never rotates, so counters and audit lines stay comparable across key
+/// rotations. `None` for keys from `SIGNING_KEY`: the ring then derives it
+/// from that key, the same on every node that shares the setting.
+pub async fn identifier_secret(kind: &KeyStoreKind) -> Result<Option<String>> {
+    match kind {
+        KeyStoreKind::Settings => Ok(None),
+        KeyStoreKind::File { path } => {
+            let path = path.with_file_name(IDENTIFIER_SECRET_FILE_NAME);
+            if let Some(secret) = read_secret_file(&path)? {
+                return Ok(Some(secret));
+            }
+            let secret =
+                warden_auth::keys::generate_identifier_secret().map_err(KeyStoreError::Generate)?;
+            match write_private_atomic(&path, secret.as_bytes(), Replace::Never) {
+                Ok(()) => Ok(Some(secret)),
+                // Another process made it first: its secret wins.
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => read_secret_file(&path)?
+                    .map(Some)
+                    .ok_or(KeyStoreError::Vanished { path }),
+                Err(error) => Err(KeyStoreError::Write { path, error }),
+            }
+        }
+        KeyStoreKind::Keyring { user } => {
+            let user = identifier_secret_user(user);
+            if let Some(secret) = keyring_get(&user)
+                .await
+                .map_err(KeyStoreError::KeyringUnusable)?
+                .filter(|s| !s.trim().is_empty())
+            {
+                return Ok(Some(secret.trim().to_string()));
+            }
+            let secret =
+                warden_auth::keys::generate_identifier_secret().map_err(KeyStoreError::Generate)?;
+            keyring_set_verified(&user, secret.clone())
+                .await
+                .map_err(KeyStoreError::KeyringWrite)?;
+            info!(service = KEYRING_SERVICE, %user, "generated the identifier secret");
+            Ok(Some(secret))
+        }
+    }
+}
+
+/// The keyring user of the identifier secret that goes with the signing
+/// keys stored under `signing_keys_user`.
+fn identifier_secret_user(signing_keys_user: &str) -> String {
+    match signing_keys_user.strip_prefix("signing-keys:") {
+        Some(db) => format!("identifier-secret:{db}"),
+        None => format!("identifier-secret:{signing_keys_user}"),
+    }
+}
+
+fn read_secret_file(path: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.trim().is_empty() => Err(KeyStoreError::Empty {
+            store: path.display().to_string(),
+        }),
+        Ok(text) => Ok(Some(text.trim().to_string())),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(KeyStoreError::Read {
+            path: path.to_path_buf(),
+            error,
+        }),
     }
 }
 
@@ -665,6 +737,73 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_identifier_secret_is_made_once_beside_the_key_file_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let kind = KeyStoreKind::File {
+            path: dir.path().join(KEY_FILE_NAME),
+        };
+        let first = identifier_secret(&kind).await.unwrap().unwrap();
+        assert!(first.len() >= 40, "32 random bytes, base64url");
+        assert_eq!(identifier_secret(&kind).await.unwrap().unwrap(), first);
+        let path = dir.path().join(IDENTIFIER_SECRET_FILE_NAME);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        // Another data directory gets its own.
+        let other = tempfile::tempdir().unwrap();
+        let other = KeyStoreKind::File {
+            path: other.path().join(KEY_FILE_NAME),
+        };
+        assert_ne!(identifier_secret(&other).await.unwrap().unwrap(), first);
+        // Keys from SIGNING_KEY: the ring derives it from that key.
+        assert_eq!(
+            identifier_secret(&KeyStoreKind::Settings).await.unwrap(),
+            None
+        );
+        // An emptied file is an error, not a silent new secret.
+        std::fs::write(&path, "").unwrap();
+        assert!(matches!(
+            identifier_secret(&kind).await,
+            Err(KeyStoreError::Empty { .. })
+        ));
+        assert_eq!(
+            identifier_secret_user("signing-keys:/srv/w/warden.db"),
+            "identifier-secret:/srv/w/warden.db"
+        );
+    }
+
+    /// In the test command's private desktop session (a real gnome-keyring):
+    /// the identifier secret goes into the keyring beside the signing keys,
+    /// as `secret-tool` sees it, and is read back, not regenerated.
+    #[tokio::test]
+    async fn the_identifier_secret_lives_in_the_keyring_with_the_keys() {
+        if std::env::var("WARDEN_TEST_DESKTOP").as_deref() != Ok("1") {
+            eprintln!(
+                "note: no private keyring session (WARDEN_TEST_DESKTOP != 1); scripts/test.sh runs this for real"
+            );
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("warden.db");
+        let (kind, _) = load_or_create(&Settings::default(), &db, KeyStoreChoice::Keyring, 0)
+            .await
+            .unwrap();
+        assert!(matches!(kind, KeyStoreKind::Keyring { .. }), "{kind:?}");
+        let secret = identifier_secret(&kind).await.unwrap().unwrap();
+        let out = std::process::Command::new("secret-tool")
+            .args(["lookup", "service", KEYRING_SERVICE, "username"])
+            .arg(format!("identifier-secret:{}", db.display()))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), secret);
+        assert_eq!(identifier_secret(&kind).await.unwrap().unwrap(), secret);
+        assert!(!dir.path().join(IDENTIFIER_SECRET_FILE_NAME).exists());
     }
 
     #[test]

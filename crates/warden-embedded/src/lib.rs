@@ -34,7 +34,7 @@ use tracing::{info, warn};
 use warden_auth::model::{User, UserQuery};
 use warden_auth::service::NewAccount;
 use warden_auth::{AuthService, Clock, Settings, SystemClock};
-use warden_server::{AppState, ServerConfig};
+use warden_server::{AllowedHosts, AppState, ServerConfig};
 
 pub use error::{EmbeddedError, Result};
 pub use keystore::{KeyStoreChoice, KeyStoreError, KeyStoreKind};
@@ -144,7 +144,10 @@ impl EmbeddedBackend {
         let (database, store) = blocking(move || open_store(&dir)).await??;
         let now = SystemClock.now();
         let (kind, keys) = keystore::load_or_create(&settings, &database, key_store, now).await?;
-        let ring = keystore::ring_for_serving(&settings, keys, now)?;
+        let mut ring = keystore::ring_for_serving(&settings, keys, now)?;
+        if let Some(secret) = keystore::identifier_secret(&kind).await? {
+            ring = ring.with_identifier_secret(secret);
+        }
         let service =
             blocking(move || AuthService::new(settings, store, Arc::new(SystemClock), ring))
                 .await??;
@@ -164,9 +167,19 @@ impl EmbeddedBackend {
             ServerConfig {
                 allow_registration,
                 server_name: "warden-embedded".into(),
+                // Exactly what base_url() names, and no browser origin: the
+                // app's window talks to the backend through Tauri commands,
+                // so any page that reaches this port is a stranger.
+                allowed_hosts: AllowedHosts::exactly(addr),
+                cors_allowed_origins: Vec::new(),
                 ..ServerConfig::default()
             },
         );
+        // What warden_server::serve does before serving; Serving::start
+        // serves the router itself, on its own listener.
+        let state = state
+            .bound_to(addr)
+            .map_err(|e| EmbeddedError::Internal(e.to_string()))?;
         let serving = Serving::start(listener, uid, state.clone());
         info!(%addr, keys = %kind.describe(), "embedded backend listening");
         Ok(EmbeddedBackend {
@@ -345,8 +358,14 @@ mod tests {
             .await
             .unwrap();
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = backend.addr();
         stream
-            .write_all(b"GET /api/capabilities/ HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .write_all(
+                format!(
+                    "GET /api/capabilities/ HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
+                )
+                .as_bytes(),
+            )
             .await
             .unwrap();
         let mut answer = String::new();
@@ -365,7 +384,8 @@ mod tests {
         let mut stream = tokio::net::TcpStream::connect(addr).await?;
         stream
             .write_all(
-                format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes(),
+                format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n")
+                    .as_bytes(),
             )
             .await?;
         let mut answer = String::new();
@@ -432,6 +452,53 @@ mod tests {
                 .unwrap()
                 .starts_with("HTTP/1.1 200")
         );
+        backend.shutdown().await;
+    }
+
+    /// What reaches the port without being the app: a page rebinding its
+    /// name to 127.0.0.1 (foreign Host), a page posting across origins.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn only_its_own_address_and_no_origin_are_served() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let tmp = tempfile::tempdir().unwrap();
+        let config = EmbeddedConfig {
+            key_store: KeyStoreChoice::File,
+            ..EmbeddedConfig::new(tmp.path().join("data"))
+        };
+        let backend = EmbeddedBackend::start(config).await.unwrap();
+        let addr = backend.addr();
+        assert_eq!(
+            backend.base_url(),
+            format!("http://127.0.0.1:{}/", addr.port())
+        );
+        let status = |head: String| async move {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            stream.write_all(head.as_bytes()).await.unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).await.unwrap();
+            answer.get(9..12).unwrap_or_default().to_string()
+        };
+        let get = |host: String, extra: &str| {
+            format!("GET /api/hello/ HTTP/1.1\r\nhost: {host}\r\n{extra}connection: close\r\n\r\n")
+        };
+        assert_eq!(status(get(addr.to_string(), "")).await, "200");
+        let port = addr.port();
+        for host in [
+            format!("localhost:{port}"),
+            format!("[::1]:{port}"),
+            format!("evil.example:{port}"),
+            "127.0.0.1".to_string(),
+        ] {
+            assert_eq!(status(get(host.clone(), "")).await, "400", "{host}");
+        }
+        for origin in ["http://127.0.0.1", "tauri://localhost", "null"] {
+            let extra = format!("origin: {origin}\r\n");
+            assert_eq!(
+                status(get(addr.to_string(), &extra)).await,
+                "403",
+                "{origin}"
+            );
+        }
         backend.shutdown().await;
     }
 }

@@ -6,18 +6,19 @@
 //! token must be a live access (or sliding) token. [`ClientMeta`] is what a
 //! session records about the client.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::HeaderMap;
 use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
 use warden_auth::model::ClientInfo;
 use warden_auth::service::AuthContext;
 use warden_auth::{AuthError, TokenError};
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::proxies::TrustedProxies;
 
 /// The authenticated caller of a protected route.
 #[derive(Debug, Clone)]
@@ -83,6 +84,7 @@ impl FromRequestParts<AppState> for Caller {
 pub struct ClientMeta(pub ClientInfo);
 
 pub const DEVICE_HEADER: &str = "x-warden-device";
+pub const FORWARDED_FOR_HEADER: &str = "x-forwarded-for";
 const MAX_DEVICE_LABEL_CHARS: usize = 100;
 const MAX_USER_AGENT_CHARS: usize = 512;
 
@@ -109,20 +111,16 @@ fn header_text(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn client_address(parts: &Parts, trust_proxy_headers: bool) -> Option<String> {
-    if trust_proxy_headers {
-        let forwarded = header_text(&parts.headers, "x-forwarded-for")
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .and_then(|v| v.parse::<IpAddr>().ok());
-        if let Some(ip) = forwarded {
-            return Some(ip.to_string());
-        }
-    }
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
+/// The socket peer, or the client behind it when the peer is one of
+/// `TRUSTED_PROXIES` (see [`TrustedProxies::client_address`]).
+fn client_address(parts: &Parts, proxies: &TrustedProxies) -> Option<String> {
+    let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
+    let forwarded = parts
+        .headers
+        .get_all(FORWARDED_FOR_HEADER)
+        .iter()
+        .map(HeaderValue::as_bytes);
+    Some(proxies.client_address(peer.ip(), forwarded).to_string())
 }
 
 impl FromRequestParts<AppState> for ClientMeta {
@@ -133,7 +131,7 @@ impl FromRequestParts<AppState> for ClientMeta {
             device_label: header_text(&parts.headers, DEVICE_HEADER).and_then(device_label),
             user_agent: header_text(&parts.headers, header::USER_AGENT)
                 .and_then(|v| clean_label(v, MAX_USER_AGENT_CHARS)),
-            address: client_address(parts, state.config.trust_proxy_headers),
+            address: client_address(parts, &state.config.trusted_proxies),
         }))
     }
 }

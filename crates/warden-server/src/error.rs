@@ -4,6 +4,8 @@
 //! [`ApiError`]; [`ApiError::into_response`] writes the DRF/SimpleJWT body for
 //! it. Internal failures are logged here with the request id and answered with
 //! a generic body, so no store message, path or key detail reaches a client.
+//! [`ConfigError`] is the other kind: a [`crate::ServerConfig`] value that
+//! cannot be used, found before the server starts, never at request time.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -27,6 +29,30 @@ pub const NOT_FOUND: &str = "Not found.";
 pub const REGISTRATION_CLOSED: &str = "Registration is closed.";
 pub const INTERNAL: &str = "Internal server error";
 pub const UNAVAILABLE: &str = "Service temporarily unavailable.";
+pub const DISALLOWED_HOST: &str = "Invalid Host header.";
+pub const FOREIGN_ORIGIN: &str = "Cross-origin request refused.";
+
+/// A server setting that cannot be used; the message names the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{key}: {entry:?} {reason}")]
+    InvalidEntry {
+        key: &'static str,
+        entry: String,
+        reason: String,
+    },
+    #[error(
+        "{key} is an empty list, which would refuse every request: list the host names \
+         clients use, or leave {key} out for the loopback default"
+    )]
+    Empty { key: &'static str },
+    #[error(
+        "ALLOWED_HOSTS is not set and the server listens on {addr}, which is not a loopback \
+         address: set ALLOWED_HOSTS to the host names clients reach this server by \
+         (e.g. [\"warden.example.com\"])"
+    )]
+    AllowedHostsRequired { addr: std::net::SocketAddr },
+}
 
 /// DRF's field errors: `{"field": ["message", ...], ...}` in declaration order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -127,6 +153,11 @@ pub enum ApiError {
     BadRequest(String),
     /// 400 `{"error": "invalid_request"}` (RFC 7009 / RFC 7662 endpoints).
     OAuthInvalidRequest,
+    /// 400 before routing: no `Host`, several, or one `ALLOWED_HOSTS` does not allow.
+    DisallowedHost,
+    /// 403 before routing: an `Origin` `CORS_ALLOWED_ORIGINS` does not list
+    /// (or a browser's cross-site request without one).
+    ForeignOrigin,
     /// 405 with the method in the message (the router sets `Allow`).
     MethodNotAllowed(String),
     /// 413.
@@ -160,13 +191,16 @@ impl ApiError {
             | ApiError::UserInactive
             | ApiError::UserNotFound => StatusCode::UNAUTHORIZED,
             ApiError::LockedOut { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Forbidden | ApiError::RegistrationClosed => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::RegistrationClosed | ApiError::ForeignOrigin => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Fields(_)
             | ApiError::NonField(_)
             | ApiError::JsonParse(_)
             | ApiError::BadRequest(_)
-            | ApiError::OAuthInvalidRequest => StatusCode::BAD_REQUEST,
+            | ApiError::OAuthInvalidRequest
+            | ApiError::DisallowedHost => StatusCode::BAD_REQUEST,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -293,6 +327,8 @@ impl IntoResponse for ApiError {
                     error: "invalid_request".to_string(),
                 },
             ),
+            ApiError::DisallowedHost => coded(DISALLOWED_HOST, "disallowed_host"),
+            ApiError::ForeignOrigin => coded(FOREIGN_ORIGIN, "origin_not_allowed"),
             ApiError::MethodNotAllowed(method) => {
                 detail(&format!("Method \"{method}\" not allowed."))
             }

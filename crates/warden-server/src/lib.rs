@@ -12,7 +12,10 @@ pub mod api;
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod guard;
+pub mod hosts;
 pub mod observe;
+pub mod proxies;
 pub mod routes;
 pub mod schema;
 
@@ -28,7 +31,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use warden_auth::AuthService;
 
-pub use error::ApiError;
+pub use error::{ApiError, ConfigError};
+pub use hosts::{AllowedHosts, AllowedOrigin, HostPattern};
+pub use proxies::{IpNetwork, TrustedProxies};
 
 /// How the HTTP layer behaves; the engine's settings live in [`AuthService`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,8 +44,13 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Largest header block accepted (431 beyond).
     pub max_header_bytes: usize,
-    /// Take the client address from `X-Forwarded-For`'s first hop (behind a trusted proxy only).
-    pub trust_proxy_headers: bool,
+    /// `ALLOWED_HOSTS`: the `Host` values served (400 otherwise, before routing).
+    pub allowed_hosts: AllowedHosts,
+    /// `CORS_ALLOWED_ORIGINS`: the browser origins served (a request with any
+    /// other `Origin` gets 403 before routing). Empty: no origin.
+    pub cors_allowed_origins: Vec<AllowedOrigin>,
+    /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
     /// The `server` field of the capabilities document.
     pub server_name: String,
 }
@@ -51,7 +61,9 @@ impl Default for ServerConfig {
             allow_registration: false,
             max_body_bytes: 16 * 1024,
             max_header_bytes: 8 * 1024,
-            trust_proxy_headers: false,
+            allowed_hosts: AllowedHosts::default(),
+            cors_allowed_origins: Vec::new(),
+            trusted_proxies: TrustedProxies::default(),
             server_name: "warden".to_string(),
         }
     }
@@ -70,6 +82,22 @@ impl AppState {
             service,
             config: Arc::new(config),
         }
+    }
+
+    /// This state for a server listening on `bound`: the default
+    /// `ALLOWED_HOSTS` gets the bound port (refused for a non-loopback bind).
+    pub fn bound_to(&self, bound: SocketAddr) -> Result<AppState, ConfigError> {
+        let allowed_hosts = self.config.allowed_hosts.bind(bound)?;
+        if allowed_hosts == self.config.allowed_hosts {
+            return Ok(self.clone());
+        }
+        Ok(AppState {
+            service: Arc::clone(&self.service),
+            config: Arc::new(ServerConfig {
+                allowed_hosts,
+                ..(*self.config).clone()
+            }),
+        })
     }
 }
 
@@ -90,12 +118,18 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// Serves [`router`] on `listener` until `shutdown` completes, then lets
-/// requests in flight finish.
+/// requests in flight finish. The default `ALLOWED_HOSTS` is fixed to the
+/// listener's address here (see [`AppState::bound_to`]); a non-loopback
+/// listener without `ALLOWED_HOSTS` is an `InvalidInput` error.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let bound = listener.local_addr()?;
+    let state = state
+        .bound_to(bound)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let app = router(state);
     axum::serve(
         listener,

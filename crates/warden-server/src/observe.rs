@@ -1,18 +1,18 @@
 //! What every request goes through before routing: a request id, a tracing
 //! span (method, path, status, latency; never headers or bodies), and the
-//! size guards (431 for headers, 413 for a declared body length).
+//! checks of [`crate::guard`] (Host, Origin, sizes) with their CORS headers.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tracing::Instrument;
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::guard::{self, Verdict};
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -57,31 +57,6 @@ fn request_id(headers: &HeaderMap) -> String {
     }
 }
 
-/// Total size of the header block as sent (`name: value\r\n` per field).
-fn header_bytes(headers: &HeaderMap) -> usize {
-    headers
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len() + 4)
-        .sum()
-}
-
-fn guard(state: &AppState, request: &Request) -> Option<ApiError> {
-    let limit = state.config.max_header_bytes;
-    if header_bytes(request.headers()) > limit {
-        return Some(ApiError::HeadersTooLarge { limit });
-    }
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let limit = state.config.max_body_bytes;
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Some(ApiError::PayloadTooLarge { limit });
-    }
-    None
-}
-
 pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id(request.headers());
@@ -104,10 +79,13 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         ),
     };
     let serve = async move {
-        match guard(&state, &request) {
-            Some(refused) => refused.into_response(),
-            None => next.run(request).await,
-        }
+        let (verdict, cors) = guard::admit(&state.config, &request);
+        let mut response = match verdict {
+            Verdict::Respond(response) => response,
+            Verdict::Route => next.run(request).await,
+        };
+        cors.decorate(&mut response);
+        response
     };
     let mut response = CONTEXT.scope(context, serve.instrument(span.clone())).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
@@ -142,13 +120,6 @@ mod tests {
         );
         assert_eq!(request_id(&h).len(), 32);
         assert_eq!(request_id(&HeaderMap::new()).len(), 32);
-    }
-
-    #[test]
-    fn header_bytes_count_names_values_and_separators() {
-        let mut h = HeaderMap::new();
-        h.insert("a", HeaderValue::from_static("bc"));
-        assert_eq!(header_bytes(&h), 1 + 2 + 4);
     }
 
     #[test]

@@ -102,8 +102,13 @@ async fn send(state: &AppState, request: Request<Body>) -> Reply {
     }
 }
 
+/// A request as a local client sends it: the router without a socket allows
+/// the loopback names on any port.
 fn req(method: Method, path: &str) -> axum::http::request::Builder {
-    Request::builder().method(method).uri(path)
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, "localhost")
 }
 
 fn json_post(path: &str, body: Value) -> Request<Body> {
@@ -287,6 +292,353 @@ async fn headers_over_the_limit_are_431() {
     assert_eq!(r.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
     assert!(r.body["detail"].as_str().unwrap().contains("8192"));
     assert!(r.headers.contains_key("x-request-id"));
+}
+
+// ---------------------------------------------------------------------------
+// Before routing: Host (400), Origin (403), then sizes; CORS answers
+
+fn with_origins(origins: &[&str]) -> AppState {
+    state_with(ServerConfig {
+        allow_registration: true,
+        cors_allowed_origins: crate::AllowedOrigin::parse_list(origins).unwrap(),
+        ..ServerConfig::default()
+    })
+}
+
+fn login_failures(state: &AppState) -> usize {
+    state
+        .service
+        .store()
+        .audit(&AuditQuery {
+            kinds: vec![AuditKind::LoginFailed, AuditKind::LoginSucceeded],
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn a_missing_duplicated_or_foreign_host_is_400_before_any_work() {
+    let s = state();
+    add_user(&s, "alice", false);
+    let login_body = json!({"username": "alice", "password": PASSWORD}).to_string();
+    let post = |host: Option<&str>, uri: &str| {
+        let mut b = Request::builder().method(Method::POST).uri(uri);
+        if let Some(h) = host {
+            b = b.header(header::HOST, h);
+        }
+        b.header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(login_body.clone()))
+            .unwrap()
+    };
+    for (host, uri) in [
+        (None, "/api/token/"),
+        (Some("evil.example"), "/api/token/"),
+        (Some("evil.example:80"), "/api/token/"),
+        (Some("localhost.evil.example"), "/api/token/"),
+        (Some(""), "/api/token/"),
+        (Some("local host"), "/api/token/"),
+        // An absolute-form URI names the host too; it is checked as well.
+        (Some("localhost"), "http://evil.example/api/token/"),
+        (None, "http://evil.example/api/token/"),
+        (Some("localhost"), "http://user@localhost/api/token/"),
+    ] {
+        let r = send(&s, post(host, uri)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{host:?} {uri}");
+        assert_eq!(
+            r.body,
+            json!({"detail": "Invalid Host header.", "code": "disallowed_host"}),
+            "{host:?} {uri}"
+        );
+        assert!(r.headers.contains_key("x-request-id"));
+    }
+    let mut two = post(Some("localhost"), "/api/token/");
+    two.headers_mut()
+        .append(header::HOST, "127.0.0.1".parse().unwrap());
+    assert_eq!(send(&s, two).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(login_failures(&s), 0, "no login was attempted");
+    // Allowed: the loopback names, and an absolute URI naming one of them.
+    for (host, uri) in [
+        (Some("localhost"), "/api/token/"),
+        (Some("127.0.0.1:9"), "/api/token/"),
+        (Some("[::1]:8000"), "/api/token/"),
+        (None, "http://localhost:8000/api/token/"),
+    ] {
+        let r = send(&s, post(host, uri)).await;
+        assert_eq!(r.status, StatusCode::OK, "{host:?} {uri}: {}", r.text);
+    }
+    // A foreign Host is refused before a foreign Origin or an oversized body.
+    let r = send(
+        &s,
+        req(Method::POST, "/api/token/")
+            .header(header::HOST, "evil.example")
+            .header(header::ORIGIN, "https://evil.example")
+            .header(header::CONTENT_LENGTH, "999999")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_foreign_origin_is_403_before_the_body_is_read() {
+    let s = with_origins(&["https://app.example.com"]);
+    add_user(&s, "alice", false);
+    let form = |origin: &str, extra: Option<(&str, &str)>| {
+        let mut b = req(Method::POST, "/api/token/")
+            .header(header::ORIGIN, origin)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some((k, v)) = extra {
+            b = b.header(k, v);
+        }
+        b.body(Body::from(format!("username=alice&password={PASSWORD}")))
+            .unwrap()
+    };
+    for origin in [
+        "https://evil.example",
+        "null",
+        "",
+        "https://app.example.com.evil.example",
+        "http://app.example.com",
+        "https://app.example.com/",
+    ] {
+        let r = send(&s, form(origin, None)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{origin:?}");
+        assert_eq!(
+            r.body,
+            json!({"detail": "Cross-origin request refused.", "code": "origin_not_allowed"})
+        );
+        assert!(!r.headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+    }
+    // Origin before the size guard: the declared length is never looked at.
+    let r = send(
+        &s,
+        form(
+            "https://evil.example",
+            Some(("x-filler", &"f".repeat(9 * 1024))),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // A browser's cross-site request without Origin.
+    let r = send(
+        &s,
+        req(Method::GET, "/api/me/")
+            .header("sec-fetch-site", "cross-site")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(login_failures(&s), 0, "no login was attempted");
+    // The allowed origin is served, with its CORS headers.
+    let r = send(&s, form("https://app.example.com", None)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://app.example.com"
+    );
+    assert_eq!(r.headers[header::VARY], "Origin");
+    assert!(
+        !r.headers
+            .contains_key(header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
+    );
+    // Same-site and same-origin fetches without Origin are not refused.
+    for site in ["same-origin", "same-site", "none"] {
+        let r = send(
+            &s,
+            req(Method::GET, "/api/hello/")
+                .header("sec-fetch-site", site)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{site}");
+        assert_eq!(r.headers[header::VARY], "Origin", "origins are configured");
+    }
+}
+
+#[tokio::test]
+async fn preflights_are_answered_for_allowed_origins_only() {
+    let s = with_origins(&["https://app.example.com", "http://localhost:3000"]);
+    let preflight = |origin: &str| {
+        req(Method::OPTIONS, "/api/token/")
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .header(
+                header::ACCESS_CONTROL_REQUEST_HEADERS,
+                "content-type, authorization",
+            )
+            .body(Body::empty())
+            .unwrap()
+    };
+    let r = send(&s, preflight("http://localhost:3000")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.text, "");
+    let h = |name: header::HeaderName| r.headers[name].to_str().unwrap().to_string();
+    assert_eq!(
+        h(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+        "http://localhost:3000"
+    );
+    assert_eq!(
+        h(header::ACCESS_CONTROL_ALLOW_METHODS),
+        "DELETE, GET, OPTIONS, PATCH, POST, PUT"
+    );
+    let allowed = h(header::ACCESS_CONTROL_ALLOW_HEADERS);
+    for name in [
+        "accept",
+        "authorization",
+        "content-type",
+        "user-agent",
+        "x-csrftoken",
+        "x-requested-with",
+        "x-request-id",
+        "x-warden-device",
+    ] {
+        assert!(
+            allowed.split(", ").any(|a| a == name),
+            "{name} in {allowed}"
+        );
+    }
+    assert_eq!(h(header::ACCESS_CONTROL_MAX_AGE), "86400");
+    assert_eq!(h(header::VARY), "Origin");
+    assert!(
+        !r.headers
+            .contains_key(header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
+    );
+    // Answered before routing: even a path that does not exist.
+    let mut unknown = preflight("https://app.example.com");
+    *unknown.uri_mut() = "/nope/".parse().unwrap();
+    assert_eq!(send(&s, unknown).await.status, StatusCode::OK);
+    // A foreign origin's preflight: 403, no CORS headers.
+    let r = send(&s, preflight("https://evil.example")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    for name in [
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        header::ACCESS_CONTROL_MAX_AGE,
+    ] {
+        assert!(!r.headers.contains_key(&name), "{name}");
+    }
+    // OPTIONS without Access-Control-Request-Method is no preflight: routed.
+    let r = send(
+        &s,
+        req(Method::OPTIONS, "/api/token/")
+            .header(header::ORIGIN, "https://app.example.com")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        r.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://app.example.com"
+    );
+    // Without CORS_ALLOWED_ORIGINS every origin is foreign, preflights too.
+    let closed = state();
+    assert_eq!(
+        send(&closed, preflight("http://localhost:3000"))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let r = send(&closed, get("/api/hello/", None)).await;
+    assert!(!r.headers.contains_key(header::VARY), "nothing varies");
+}
+
+#[tokio::test]
+async fn an_allowed_origin_can_read_refusals_too() {
+    let s = with_origins(&["https://app.example.com"]);
+    let r = send(
+        &s,
+        req(Method::GET, "/api/me/")
+            .header(header::ORIGIN, "https://app.example.com")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        r.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://app.example.com"
+    );
+    let r = send(
+        &s,
+        req(Method::GET, "/api/hello/")
+            .header(header::ORIGIN, "https://app.example.com")
+            .header("x-filler", "f".repeat(9 * 1024))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(
+        r.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://app.example.com"
+    );
+}
+
+#[tokio::test]
+async fn the_session_records_the_client_behind_trusted_proxies_only() {
+    use axum::extract::ConnectInfo;
+    let peer: std::net::SocketAddr = "10.1.2.3:5555".parse().unwrap();
+    let login_from = |s: &AppState, forwarded: &str| {
+        let s = s.clone();
+        let forwarded = forwarded.to_string();
+        async move {
+            let mut request = json_post(
+                "/api/token/",
+                json!({"username": "alice", "password": PASSWORD}),
+            );
+            request.extensions_mut().insert(ConnectInfo(peer));
+            request
+                .headers_mut()
+                .insert("x-forwarded-for", forwarded.parse().unwrap());
+            let r = send(&s, request).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            let access = r.body["access"].as_str().unwrap().to_string();
+            let ctx = s.service.authenticate(&access).unwrap();
+            s.service
+                .store()
+                .session(ctx.session_id)
+                .unwrap()
+                .unwrap()
+                .client
+                .address
+                .unwrap()
+        }
+    };
+    let untrusted = state();
+    add_user(&untrusted, "alice", false);
+    assert_eq!(login_from(&untrusted, "203.0.113.7").await, "10.1.2.3");
+    let trusted = state_with(ServerConfig {
+        trusted_proxies: crate::TrustedProxies::parse(&["10.0.0.0/8"]).unwrap(),
+        ..ServerConfig::default()
+    });
+    add_user(&trusted, "alice", false);
+    assert_eq!(
+        login_from(&trusted, "1.2.3.4, 203.0.113.7, 10.9.9.9").await,
+        "203.0.113.7"
+    );
+    assert_eq!(login_from(&trusted, "garbage").await, "10.1.2.3");
+}
+
+#[tokio::test]
+async fn serve_refuses_a_non_loopback_listener_without_allowed_hosts() {
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let err = crate::serve(listener, state(), async {}).await.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("ALLOWED_HOSTS"), "{err}");
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let listed = state_with(ServerConfig {
+        allowed_hosts: crate::AllowedHosts::parse(&["warden.example.com"]).unwrap(),
+        ..ServerConfig::default()
+    });
+    // Served (and stopped at once by the finished shutdown future).
+    crate::serve(listener, listed, async {}).await.unwrap();
 }
 
 #[tokio::test]
@@ -869,14 +1221,27 @@ async fn serve_answers_over_tcp_and_shuts_down_gracefully() {
     let server = tokio::spawn(crate::serve(listener, state(), async move {
         let _ = rx.await;
     }));
-    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
-    conn.write_all(b"GET /api/hello/ HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+    let raw_get = |host: String| async move {
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        conn.write_all(
+            format!("GET /api/hello/ HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
         .await
         .unwrap();
-    let mut answer = String::new();
-    conn.read_to_string(&mut answer).await.unwrap();
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).await.unwrap();
+        answer
+    };
+    let answer = raw_get(addr.to_string()).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains(r#"{"hello":"world"}"#), "{answer}");
+    // serve() pinned the default ALLOWED_HOSTS to the bound port.
+    let answer = raw_get(format!("localhost:{}", addr.port())).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let other = addr.port().wrapping_add(1).max(1);
+    let answer = raw_get(format!("localhost:{other}")).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     tx.send(()).unwrap();
     let done = tokio::time::timeout(std::time::Duration::from_secs(10), server).await;
     assert!(matches!(done, Ok(Ok(Ok(())))), "{done:?}");

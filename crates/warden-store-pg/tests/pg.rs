@@ -186,3 +186,119 @@ fn a_lost_listener_reconnects() {
     store.wait_for_feed(Duration::from_millis(10)).unwrap();
     assert!(store.feed_head().is_ok());
 }
+
+/// Two engines (two nodes) on one database, each over its own store.
+fn two_nodes(
+    fresh: &Fresh,
+    settings: &warden_auth::Settings,
+) -> [Arc<warden_auth::AuthService>; 2] {
+    let key = warden_auth::keys::KeyMaterial::generate(warden_auth::Algorithm::HS256, NOW).unwrap();
+    let clock = warden_auth::ManualClock::new(NOW);
+    let node = || {
+        Arc::new(
+            warden_auth::AuthService::new(
+                settings.clone(),
+                Arc::new(fresh.store()),
+                Arc::new(clock.clone()),
+                warden_auth::KeyRing::new(key.clone())
+                    .unwrap()
+                    .with_identifier_secret("shared by both nodes"),
+            )
+            .unwrap(),
+        )
+    };
+    [node(), node()]
+}
+
+fn attempt(
+    node: &warden_auth::AuthService,
+    who: &str,
+    password: &str,
+    address: &str,
+) -> Result<(), warden_auth::AuthError> {
+    node.obtain_pair(&warden_auth::service::LoginRequest {
+        identifier: who.into(),
+        password: password.into(),
+        client: warden_auth::model::ClientInfo {
+            address: Some(address.into()),
+            ..Default::default()
+        },
+    })
+    .map(|_| ())
+}
+
+/// 64 wrong guesses for one user from one address, released together and
+/// spread over two nodes: the reservations in the shared database admit
+/// exactly the threshold (5) to a password check, not 5 per node.
+#[test]
+fn the_lockout_holds_across_nodes() {
+    let fresh = Fresh::new();
+    let settings = warden_auth::Settings {
+        ARGON2_MEMORY_KIB: 1024,
+        ..warden_auth::Settings::default()
+    };
+    let nodes = two_nodes(&fresh, &settings);
+    nodes[0]
+        .create_user(
+            &warden_auth::service::NewAccount {
+                username: "alice".into(),
+                password: "correct horse battery".into(),
+                ..Default::default()
+            },
+            None,
+        )
+        .unwrap();
+    let barrier = Barrier::new(64);
+    let results: Vec<Result<(), warden_auth::AuthError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..64)
+            .map(|i| {
+                let node = nodes[i % 2].clone();
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    attempt(&node, "alice", &format!("guess {i}"), "198.51.100.7")
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let checked = results
+        .iter()
+        .filter(|r| matches!(r, Err(warden_auth::AuthError::InvalidCredentials)))
+        .count();
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Err(warden_auth::AuthError::LockedOut { .. })))
+        .count();
+    println!("two nodes, 64 parallel wrong guesses: {checked} checked, {refused} refused");
+    assert_eq!((checked, refused), (5, 59), "{results:?}");
+    for node in &nodes {
+        assert!(matches!(
+            attempt(node, "alice", "correct horse battery", "198.51.100.7"),
+            Err(warden_auth::AuthError::LockedOut { .. })
+        ));
+        attempt(node, "alice", "correct horse battery", "192.0.2.1").unwrap();
+    }
+}
+
+/// Guesses from many addresses, alternating between two nodes: the identifier
+/// ceiling counts them all, wherever they land.
+#[test]
+fn the_identifier_ceiling_holds_across_nodes() {
+    let fresh = Fresh::new();
+    let settings = warden_auth::Settings {
+        ARGON2_MEMORY_KIB: 1024,
+        LOCKOUT_IDENTIFIER_CEILING: 10,
+        ..warden_auth::Settings::default()
+    };
+    let nodes = two_nodes(&fresh, &settings);
+    let mut checked = 0;
+    for n in 0..30 {
+        match attempt(&nodes[n % 2], "ghost", "guess", &format!("203.0.113.{n}")) {
+            Err(warden_auth::AuthError::InvalidCredentials) => checked += 1,
+            Err(warden_auth::AuthError::LockedOut { retry_after }) => assert_eq!(retry_after, 1),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(checked, 10);
+}

@@ -31,6 +31,18 @@ async function filter() {
   return f;
 }
 
+/**
+ * The line's user. A failed sign-in for a name that is no account is kept
+ * as a keyed hash, never as typed (it may be a password): "unknown user"
+ * and the hash's start, so that attempts with the same name can be matched.
+ * @param {ipc.AuditRecord} r
+ */
+function subjectCell(r) {
+  const hash = r.detail && typeof r.detail.identifier_hash === 'string' ? r.detail.identifier_hash : null;
+  if (r.subject == null && hash) return h('span', { class: 'meta', title: `identifier hash ${hash}` }, `unknown user (${hash.slice(0, 8)})`);
+  return userCell(r.subject);
+}
+
 /** @param {string} text @param {boolean} [bad] */
 function status(text, bad = false) {
   const el = document.getElementById('audit-status');
@@ -67,7 +79,7 @@ async function load() {
     const now = Date.now();
     status(`${rows.length} line${rows.length === 1 ? '' : 's'}, newest first.`);
     body.replaceChildren(table('audit-table', ['When', 'Kind', 'User', 'By', 'Session', 'Reason', 'From'], rows.map((r) => [
-      formatWhen(r.at, now), r.kind.replaceAll('_', ' '), userCell(r.subject),
+      formatWhen(r.at, now), r.kind.replaceAll('_', ' '), subjectCell(r),
       userCell(r.actor), h('span', { class: 'mono' }, r.session_id ? `${r.session_id.slice(0, 8)}…` : '—'),
       r.reason || '', h('span', { class: 'mono' }, r.address || ''),
     ]), (i) => ({ 'data-kind': rows[i].kind })));

@@ -59,6 +59,27 @@ function badges(u) {
   ];
 }
 
+/**
+ * What the user's failed-login counters say: the failures from every
+ * address, then each address that is locked out (the user is not: she can
+ * sign in from elsewhere) and whether new addresses must wait.
+ * @param {ipc.SignInThrottle[]} throttles @param {number} now
+ */
+function failedSignIns(throttles, now) {
+  const all = throttles.find((t) => t.scope === 'identifier');
+  const total = all ? all.failures : throttles.reduce((n, t) => n + t.failures, 0);
+  const active = (/** @type {ipc.SignInThrottle} */ t) => t.locked_until && t.locked_until * 1000 > now;
+  const notes = [];
+  for (const t of throttles.filter((t) => t.scope === 'pair' && active(t))) {
+    notes.push(h('li', null, 'locked out from ', h('span', { class: 'mono' }, t.address || 'an unknown address'), ` until ${formatWhen(/** @type {number} */ (t.locked_until), now)}`));
+  }
+  if (all && active(all)) notes.push(h('li', null, `new addresses wait until ${formatWhen(/** @type {number} */ (all.locked_until), now)} (guessing from many addresses)`));
+  const known = throttles.filter((t) => t.scope === 'pair' && t.last_success_at).length;
+  return h('span', null, String(total),
+    known ? h('span', { class: 'meta' }, ` · signs in from ${known} known address${known === 1 ? '' : 'es'}`) : null,
+    notes.length ? h('ul', { class: 'plain' }, ...notes) : null);
+}
+
 /** @param {number} id */
 async function openUser(id) {
   if (view.user !== id) view.result = null;
@@ -73,7 +94,7 @@ async function openUser(id) {
   }
   const u = v.detail;
   const now = Date.now();
-  const failed = u.failed_logins;
+  const throttles = u.throttles || [];
   /** @param {string} id @param {string} label @param {string} action @param {string} text @param {boolean} [danger] @param {boolean} [password] */
   const act = (id, label, action, text, danger = false, password = false) => h('button', { type: 'button', id, class: danger ? 'danger' : '', onclick: async () => {
     const ans = await askDialog(`${label}: ${u.username}`, text, label, { password });
@@ -88,7 +109,7 @@ async function openUser(id) {
         h('dt', null, 'E-mail'), h('dd', null, u.email || '—'),
         h('dt', null, 'Joined'), h('dd', null, u.date_joined ? formatWhen(u.date_joined, now) : '—'),
         h('dt', null, 'Last sign-in'), h('dd', null, u.last_login ? formatWhen(u.last_login, now) : 'never'),
-        h('dt', null, 'Failed sign-ins'), h('dd', { id: 'user-failed' }, failed ? `${failed.failures} since ${formatWhen(failed.window_started_at, now)}` : '0'),
+        h('dt', null, 'Failed sign-ins'), h('dd', { id: 'user-failed' }, failedSignIns(throttles, now)),
         h('dt', null, 'Lock'), h('dd', null, u.locked ? `locked${u.locked_until ? ` until ${formatWhen(u.locked_until, now)}` : ''}` : 'not locked'),
       ),
       h('div', { class: 'row' },
