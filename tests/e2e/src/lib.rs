@@ -254,7 +254,10 @@ impl Window {
         self.wait_for(css, 10).await?;
         let el = self.c().find(Locator::Css(css)).await?;
         el.clear().await?;
-        el.send_keys(text).await?;
+        // WebDriver refuses to type nothing; a cleared field is the empty fill.
+        if !text.is_empty() {
+            el.send_keys(text).await?;
+        }
         Ok(())
     }
 

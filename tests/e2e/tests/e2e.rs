@@ -491,6 +491,31 @@ async fn staff_console_lineage_after_replay_revoke_and_audit() -> Result<()> {
     )
     .await?;
     assert_eq!(s, 401, "{replay}");
+    // Someone on another address (127.0.0.2) guesses bob's password, and
+    // tries a password as a username: that address is locked out for bob,
+    // which stops neither bob (his phone signs in below) nor his sessions.
+    let guesser = reqwest::Client::builder()
+        .no_proxy()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>()?)
+        .build()?;
+    let mut statuses = Vec::new();
+    for (who, password) in [
+        ("bob", "guess 1"),
+        ("bob", "guess 2"),
+        ("bob", "guess 3"),
+        ("bob", "guess 4"),
+        ("bob", "guess 5"),
+        ("bob", PASSWORD),
+        ("hunter2-Secret", "oops"),
+    ] {
+        let r = guesser
+            .post(format!("{base}api/token/"))
+            .json(&serde_json::json!({"username": who, "password": password}))
+            .send()
+            .await?;
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 401]);
     let (phone_access, phone_refresh) = login_over_http(&base, "bob", "bob-phone").await?;
 
     // Find bob, open him, open the laptop session's lineage.
@@ -505,6 +530,16 @@ async fn staff_console_lineage_after_replay_revoke_and_audit() -> Result<()> {
         15,
     )
     .await?;
+    let failed = w
+        .wait_text("#user-failed", |t| t.contains("locked out from"), 15)
+        .await?;
+    assert!(failed.starts_with('5'), "{failed}");
+    assert!(failed.contains("127.0.0.2"), "{failed}");
+    assert!(
+        failed.contains("known address"),
+        "bob signs in from 127.0.0.1: {failed}"
+    );
+    w.screenshot("26-staff-failed-sign-ins").await?;
     w.click("#staff-sessions tr.revoked button.lineage").await?;
     let chain = w
         .wait_text("#lineage-chain", |t| t.contains("reuse detected"), 15)
@@ -586,6 +621,20 @@ async fn staff_console_lineage_after_replay_revoke_and_audit() -> Result<()> {
         !text.contains(&phone_refresh) && !text.contains(&stolen),
         "a token in the export"
     );
+
+    // A name that is no account is "unknown user" with its hash, never as typed.
+    w.fill("#audit-user", "").await?;
+    w.c()
+        .find(Locator::Css("#audit-kind"))
+        .await?
+        .select_by_value("login_failed")
+        .await?;
+    w.click("#audit-go").await?;
+    let failures = w
+        .wait_text("#audit-table", |t| t.contains("unknown user ("), 15)
+        .await?;
+    assert!(!failures.to_lowercase().contains("hunter2"), "{failures}");
+    w.screenshot("27-audit-unknown-user").await?;
     w.close().await;
     Ok(())
 }
