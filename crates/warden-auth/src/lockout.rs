@@ -116,6 +116,15 @@ impl LockoutPolicy {
         Some(policy)
     }
 
+    /// The locking limit of a pair or address row (`None` for the identifier's ceiling).
+    fn limit(&self, scope: ThrottleScope) -> Option<Limit> {
+        match scope {
+            ThrottleScope::Pair => self.pair,
+            ThrottleScope::Address => self.address,
+            ThrottleScope::Identifier => None,
+        }
+    }
+
     fn window(&self, scope: ThrottleScope) -> Option<i64> {
         match scope {
             ThrottleScope::Pair => self.pair.map(|l| l.window),
@@ -287,17 +296,11 @@ fn admission(row: &ThrottleState, now: UnixTime, policy: &LockoutPolicy) -> Admi
     }
     let counted = row.failures.saturating_add(row.pending);
     match row.scope {
-        ThrottleScope::Pair | ThrottleScope::Address => {
-            let limit = match row.scope {
-                ThrottleScope::Pair => policy.pair,
-                _ => policy.address,
-            };
-            match limit {
-                Some(l) if row.failures >= l.threshold => Admission::Refuse(l.lock_for.max(1)),
-                Some(l) if counted >= l.threshold => Admission::Wait,
-                _ => Admission::Admit,
-            }
-        }
+        ThrottleScope::Pair | ThrottleScope::Address => match policy.limit(row.scope) {
+            Some(l) if row.failures >= l.threshold => Admission::Refuse(l.lock_for.max(1)),
+            Some(l) if counted >= l.threshold => Admission::Wait,
+            _ => Admission::Admit,
+        },
         ThrottleScope::Identifier => match policy.identifier {
             // Past the ceiling, one attempt at a time: each failure sets the
             // delay the next one must wait.
@@ -319,19 +322,13 @@ pub fn ceiling_delay(n: u32, max_delay: i64) -> i64 {
 /// Sets the row's lock when its failures call for one; true if it did now.
 fn lock_if_due(row: &mut ThrottleState, now: UnixTime, policy: &LockoutPolicy) -> bool {
     match row.scope {
-        ThrottleScope::Pair | ThrottleScope::Address => {
-            let limit = match row.scope {
-                ThrottleScope::Pair => policy.pair,
-                _ => policy.address,
-            };
-            match limit {
-                Some(l) if row.failures >= l.threshold && row.locked_until.is_none() => {
-                    row.locked_until = Some(now.saturating_add(l.lock_for));
-                    true
-                }
-                _ => false,
+        ThrottleScope::Pair | ThrottleScope::Address => match policy.limit(row.scope) {
+            Some(l) if row.failures >= l.threshold && row.locked_until.is_none() => {
+                row.locked_until = Some(now.saturating_add(l.lock_for));
+                true
             }
-        }
+            _ => false,
+        },
         ThrottleScope::Identifier => match policy.identifier {
             Some(c) if row.failures >= c.ceiling => {
                 let delay = ceiling_delay(row.failures - c.ceiling, c.max_delay);

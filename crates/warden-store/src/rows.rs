@@ -9,7 +9,7 @@
 use rusqlite::Row;
 use warden_auth::model::{
     AuditEntry, AuditEvent, AuditKind, ClientInfo, OutstandingToken, RevocationReason, Session,
-    SessionKind, User,
+    SessionKind, ThrottleScope, ThrottleState, User,
 };
 use warden_auth::{Jti, SessionId};
 use warden_proto::TokenType;
@@ -151,6 +151,26 @@ pub fn audit_entry(row: &Row<'_>) -> Result<AuditEntry> {
             reason: row.get(8)?,
             detail,
         },
+    })
+}
+
+pub const THROTTLE_COLUMNS: &str = "key, scope, user_id, address, failures, pending, \
+     pending_until, window_started_at, locked_until, last_success_at, expires_at";
+
+pub fn throttle(row: &Row<'_>) -> Result<ThrottleState> {
+    let scope: String = row.get(1)?;
+    Ok(ThrottleState {
+        key: row.get(0)?,
+        scope: parsed(&scope, ThrottleScope::parse, "throttle scope")?,
+        user_id: row.get(2)?,
+        address: row.get(3)?,
+        failures: row.get(4)?,
+        pending: row.get(5)?,
+        pending_until: row.get(6)?,
+        window_started_at: row.get(7)?,
+        locked_until: row.get(8)?,
+        last_success_at: row.get(9)?,
+        expires_at: row.get(10)?,
     })
 }
 

@@ -83,6 +83,57 @@ mod tests {
         assert!(matches!(migrate(&mut conn), Err(Error::Schema(_))));
     }
 
+    /// Version 3 removes what was typed for names that are no account from
+    /// audit lines written before it, and keeps the log append-only.
+    #[test]
+    fn version_3_scrubs_typed_identifiers_from_old_audit_lines() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute_batch(
+            r#"INSERT INTO audit_log (at, kind, subject, detail) VALUES
+                 (1, 'login_failed', NULL, '{"identifier":"hunter2-secret"}'),
+                 (2, 'locked_out', NULL, '{"identifier":"hunter2-secret","until":9}'),
+                 (3, 'login_failed', 7, '{"identifier":"alice"}'),
+                 (4, 'user_created', 7, '{"username":"alice"}'),
+                 (5, 'logout', 7, NULL);
+               INSERT INTO login_throttle (key, failures, window_started_at, window_ends_at)
+                 VALUES ('hunter2-secret', 3, 1, 100);"#,
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let details: Vec<Option<String>> = conn
+            .prepare("SELECT detail FROM audit_log ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            details,
+            [
+                Some("{}".to_string()),
+                Some(r#"{"until":9}"#.to_string()),
+                Some(r#"{"identifier":"alice"}"#.to_string()),
+                Some(r#"{"username":"alice"}"#.to_string()),
+                None,
+            ]
+        );
+        let throttled: i64 = conn
+            .query_row("SELECT count(*) FROM login_throttle", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(throttled, 0, "the old readable counters are gone");
+        assert!(
+            conn.execute("UPDATE audit_log SET reason = 'x'", [])
+                .is_err(),
+            "append-only again"
+        );
+    }
+
     #[test]
     fn a_newer_schema_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();

@@ -1,46 +1,20 @@
 //! Failed-login counting (crates/warden-auth/src/lockout.rs): one row per
 //! pair, identifier or address, keyed by a keyed hash.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use warden_auth::UserId;
 use warden_auth::lockout;
-use warden_auth::model::{ThrottleRequest, ThrottleScope, ThrottleState, ThrottleVerdict};
+use warden_auth::model::{ThrottleRequest, ThrottleState, ThrottleVerdict};
 
 use crate::audit;
 use crate::error::{Error, Result};
-
-const COLUMNS: &str = "key, scope, user_id, address, failures, pending, pending_until, \
-                       window_started_at, locked_until, last_success_at, expires_at";
-
-fn state(row: &rusqlite::Row<'_>) -> rusqlite::Result<ThrottleState> {
-    let scope: String = row.get(1)?;
-    let scope = ThrottleScope::parse(&scope).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            1,
-            rusqlite::types::Type::Text,
-            format!("unknown throttle scope `{scope}`").into(),
-        )
-    })?;
-    Ok(ThrottleState {
-        key: row.get(0)?,
-        scope,
-        user_id: row.get(2)?,
-        address: row.get(3)?,
-        failures: row.get(4)?,
-        pending: row.get(5)?,
-        pending_until: row.get(6)?,
-        window_started_at: row.get(7)?,
-        locked_until: row.get(8)?,
-        last_success_at: row.get(9)?,
-        expires_at: row.get(10)?,
-    })
-}
+use crate::rows::{self, THROTTLE_COLUMNS};
 
 fn get(conn: &Connection, key: &str) -> Result<Option<ThrottleState>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM login_throttle WHERE key = ?1"
+        "SELECT {THROTTLE_COLUMNS} FROM login_throttle WHERE key = ?1"
     ))?;
-    Ok(stmt.query_row([key], state).optional()?)
+    rows::optional(&mut stmt, [key], rows::throttle)
 }
 
 /// The rows of `keys` that exist.
@@ -56,15 +30,14 @@ pub fn get_many(conn: &Connection, keys: &[String]) -> Result<Vec<ThrottleState>
 
 pub fn of_user(conn: &Connection, user: UserId) -> Result<Vec<ThrottleState>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM login_throttle WHERE user_id = ?1 ORDER BY scope, address, key"
+        "SELECT {THROTTLE_COLUMNS} FROM login_throttle WHERE user_id = ?1 ORDER BY scope, address, key"
     ))?;
-    let rows = stmt.query_map([user], state)?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    rows::all(&mut stmt, [user], rows::throttle)
 }
 
 fn put(conn: &Connection, row: &ThrottleState) -> Result<()> {
     conn.prepare_cached(&format!(
-        "INSERT INTO login_throttle ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        "INSERT INTO login_throttle ({THROTTLE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (key) DO UPDATE SET
              scope = excluded.scope,
              user_id = excluded.user_id,
