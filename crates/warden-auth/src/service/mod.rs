@@ -1,0 +1,368 @@
+//! `AuthService`: every operation of the engine, written once.
+//!
+//! The HTTP server, the CLI and the desktop app are thin adapters over this.
+//! Methods are synchronous (the store is); an async caller runs them on a
+//! blocking thread. Every revocation is durable in the store before the method
+//! returns, and is in the in-memory revocation set before the caller can answer.
+
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+use warden_proto::{Claims, SessionInfo, TokenType};
+
+use crate::clock::{Clock, UnixTime};
+use crate::error::{AuthError, Result, TokenError};
+use crate::ids::{Jti, SessionId, UserId};
+use crate::keys::{KeyMaterial, KeyRing};
+use crate::lockout::{self, IdentifierHasher, LockoutPolicy, identifier_key};
+use crate::model::{
+    AuditEntry, AuditEvent, AuditKind, AuditQuery, ClientInfo, FlushReport, NewSession, NewUser,
+    OutstandingToken, RevocationReason, RevokeRequest, RevokeTarget, RevokedJti, RevokedSession,
+    RotationOutcome, RotationRequest, Session, SessionKind, ThrottleKey, ThrottleRequest,
+    ThrottleScope, ThrottleState, ThrottleStep, ThrottleVerdict, User, UserQuery, UserUpdate,
+};
+use crate::passwords::PasswordHasher;
+use crate::revocation::RevocationSet;
+use crate::rotation::{RotationPolicy, RotationRefusal};
+use crate::settings::{LoginField, Settings};
+use crate::store::{Store, StoreError};
+use crate::tokens::{self, ClaimNames, ValidationPolicy};
+
+mod account;
+mod keys;
+mod login;
+mod refresh;
+mod revoke;
+mod staff;
+mod verify;
+
+/// A token as handed to a client, with the claims it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    pub token: String,
+    pub claims: Claims,
+}
+
+/// The answer to a login (`api/token/`).
+#[derive(Debug, Clone)]
+pub struct IssuedPair {
+    pub access: IssuedToken,
+    pub refresh: IssuedToken,
+    pub session: Session,
+    pub user: User,
+}
+
+/// How a refresh was served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshKind {
+    /// A new refresh token replaced the presented one.
+    Rotated,
+    /// A retry within the grace window got the existing successor again.
+    GraceReplay,
+    /// `ROTATE_REFRESH_TOKENS` is off: only a new access token.
+    AccessOnly,
+}
+
+/// The answer to `api/token/refresh/`.
+#[derive(Debug, Clone)]
+pub struct Refreshed {
+    pub access: IssuedToken,
+    pub refresh: Option<IssuedToken>,
+    pub session: Session,
+    pub kind: RefreshKind,
+}
+
+/// Who a request is from, established from its access (or sliding) token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthContext {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub claims: Claims,
+}
+
+/// A login attempt.
+#[derive(Debug, Clone, Default)]
+pub struct LoginRequest {
+    /// What the user typed in the `username` field: a username or an e-mail per `LOGIN_FIELD`.
+    pub identifier: String,
+    pub password: String,
+    pub client: ClientInfo,
+}
+
+/// A new account.
+#[derive(Debug, Clone, Default)]
+pub struct NewAccount {
+    pub username: String,
+    pub email: Option<String>,
+    pub password: String,
+    pub is_staff: bool,
+    pub email_verified: bool,
+}
+
+/// RFC 7662 introspection result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Introspection {
+    pub active: bool,
+    pub claims: Option<Claims>,
+    pub username: Option<String>,
+}
+
+/// What logout-all and similar revocations ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationSummary {
+    pub sessions: Vec<SessionId>,
+}
+
+impl RevocationSummary {
+    pub fn count(&self) -> usize {
+        self.sessions.len()
+    }
+}
+
+pub struct AuthService {
+    settings: Settings,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    keys: RwLock<KeyRing>,
+    revoked: RevocationSet,
+    /// Whether `revoked` may be trusted now (see [`crate::feed`]).
+    view: crate::feed::RevocationView,
+    hasher: PasswordHasher,
+    policy: ValidationPolicy,
+    names: ClaimNames,
+    /// `None` when every failed-login counter is off.
+    lockout: Option<LockoutPolicy>,
+    /// Keys throttle rows and unknown identifiers in the audit log.
+    identifiers: IdentifierHasher,
+    /// Counts settled attempts; waiting admissions are woken by it.
+    settled: (Mutex<u64>, Condvar),
+}
+
+impl std::fmt::Debug for AuthService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthService")
+            .field("store", &self.store)
+            .field("clock", &self.clock)
+            .field("revoked", &self.revoked)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthService {
+    /// Validates the settings and rebuilds the revocation set from the store.
+    pub fn new(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        keys: KeyRing,
+    ) -> Result<Self> {
+        settings.validate()?;
+        let hasher = PasswordHasher::from_settings(&settings)?;
+        let now = clock.now();
+        let keep_for = settings.LEEWAY.get();
+        let live = store.live_revocations(now, keep_for)?;
+        let revoked = RevocationSet::from_live(&live, keep_for);
+        let identifiers = IdentifierHasher::new(keys.identifier_secret());
+        let lockout = LockoutPolicy::from_settings(&settings);
+        Ok(AuthService {
+            policy: ValidationPolicy::from_settings(&settings),
+            names: ClaimNames::from_settings(&settings),
+            settings,
+            store,
+            clock,
+            keys: RwLock::new(keys),
+            revoked,
+            view: crate::feed::RevocationView::new(),
+            hasher,
+            lockout,
+            identifiers,
+            settled: (Mutex::new(0), Condvar::new()),
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    pub fn revocations(&self) -> &RevocationSet {
+        &self.revoked
+    }
+
+    /// Whether this node's revocation set is current (a [`crate::feed::FeedFollower`] keeps it so).
+    pub fn revocation_view(&self) -> &crate::feed::RevocationView {
+        &self.view
+    }
+
+    /// Adds revocations another node (or process) wrote: a feed entry.
+    pub fn apply_revocations(&self, live: &crate::model::LiveRevocations) -> usize {
+        self.revoked.apply_live(live, self.settings.LEEWAY.get())
+    }
+
+    /// Re-reads every live revocation from the store into the set (what
+    /// [`Self::new`] does on start), after a gap in the revocation feed.
+    pub fn reload_revocations(&self) -> Result<usize> {
+        let keep_for = self.settings.LEEWAY.get();
+        let live = self.store.live_revocations(self.now(), keep_for)?;
+        Ok(self.revoked.apply_live(&live, keep_for))
+    }
+}
+
+/// A username or e-mail that is taken, in DRF's words.
+fn conflict_error(e: StoreError) -> AuthError {
+    match e {
+        StoreError::Conflict(what) => AuthError::Conflict(if what.contains("email") {
+            "A user with that email already exists.".into()
+        } else {
+            "A user with that username already exists.".into()
+        }),
+        other => other.into(),
+    }
+}
+
+/// The error a revoked session's tokens get.
+fn reason_error(reason: Option<RevocationReason>) -> AuthError {
+    match reason {
+        Some(RevocationReason::Deactivated) => AuthError::UserInactive,
+        Some(RevocationReason::UserDeleted) => AuthError::UserNotFound,
+        r => TokenError::Blacklisted(r).into(),
+    }
+}
+
+/// What goes in the `user_id` claim for `user`.
+fn user_ref(user: &User, settings: &Settings) -> String {
+    if settings.USER_ID_FIELD == "username" {
+        user.username.clone()
+    } else {
+        user.id.to_string()
+    }
+}
+
+fn required_reason(reason: &str) -> Result<&str> {
+    let r = reason.trim();
+    if r.is_empty() {
+        return Err(AuthError::invalid("reason", "This field may not be blank."));
+    }
+    if r.len() > 500 {
+        return Err(AuthError::invalid(
+            "reason",
+            "Ensure this field has no more than 500 characters.",
+        ));
+    }
+    Ok(r)
+}
+
+/// Django's username rule: 1–150 of letters, digits and `@.+-_`.
+fn validate_username(username: &str) -> Result<()> {
+    if username.is_empty() {
+        return Err(AuthError::invalid(
+            "username",
+            "This field may not be blank.",
+        ));
+    }
+    if username.chars().count() > 150 {
+        return Err(AuthError::invalid(
+            "username",
+            "Ensure this field has no more than 150 characters.",
+        ));
+    }
+    if !username
+        .chars()
+        .all(|c| c.is_alphanumeric() || "@.+-_".contains(c))
+    {
+        return Err(AuthError::invalid(
+            "username",
+            "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_email(email: &str) -> Result<()> {
+    let ok = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.chars().any(char::is_whitespace)
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(AuthError::invalid("email", "Enter a valid email address."))
+    }
+}
+
+/// A session as users and staff see it.
+pub fn session_info(s: &Session, current: Option<SessionId>) -> SessionInfo {
+    SessionInfo {
+        id: s.id.to_string(),
+        user_id: s.user_id.to_string(),
+        device_label: s.client.device_label.clone(),
+        user_agent: s.client.user_agent.clone(),
+        address: s.client.address.clone(),
+        created_at: s.created_at,
+        last_rotated_at: s.last_rotated_at,
+        rotation_count: s.rotation_count,
+        expires_at: s.expires_at,
+        max_expires_at: s.max_expires_at,
+        revoked_at: s.revoked_at,
+        revoked_reason: s.revoked_reason.map(|r| r.as_str().to_string()),
+        current: current == Some(s.id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_follow_django_rules() {
+        assert!(validate_username("alice.b+c-d_e@x").is_ok());
+        assert!(validate_username("").is_err());
+        assert!(validate_username("has space").is_err());
+        assert!(validate_username(&"a".repeat(151)).is_err());
+        assert!(validate_username("élodie").is_ok());
+    }
+
+    #[test]
+    fn emails_need_a_local_part_and_a_dotted_domain() {
+        assert!(validate_email("a@b.co").is_ok());
+        for bad in ["a@b", "@b.co", "a b@c.de", "a@.co", "a@co.", "plain"] {
+            assert!(validate_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn revoked_reasons_map_to_simplejwt_errors() {
+        assert!(matches!(
+            reason_error(Some(RevocationReason::Deactivated)),
+            AuthError::UserInactive
+        ));
+        assert!(matches!(
+            reason_error(Some(RevocationReason::UserDeleted)),
+            AuthError::UserNotFound
+        ));
+        assert!(matches!(
+            reason_error(Some(RevocationReason::ReuseDetected)),
+            AuthError::Token(TokenError::Blacklisted(Some(
+                RevocationReason::ReuseDetected
+            )))
+        ));
+    }
+
+    #[test]
+    fn staff_reasons_are_required() {
+        assert!(required_reason("  ").is_err());
+        assert_eq!(required_reason(" fraud ").unwrap(), "fraud");
+        assert!(required_reason(&"x".repeat(501)).is_err());
+    }
+}
