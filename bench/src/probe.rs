@@ -20,9 +20,8 @@ use std::time::Instant;
 use anyhow::anyhow;
 use warden_auth::keys::KeyMaterial;
 use warden_auth::model::ClientInfo;
-use warden_auth::service::AuthContext;
-use warden_auth::{AuthService, Clock as _, KeyRing, SessionId, Settings, SystemClock};
-use warden_proto::TokenType;
+use warden_auth::service::Actor;
+use warden_auth::{AuthService, Clock as _, KeyRing, Settings, SystemClock};
 use warden_store::SqliteStore;
 
 #[derive(Debug, clap::Args)]
@@ -62,25 +61,6 @@ pub fn service(dir: &std::path::Path) -> anyhow::Result<(Arc<SqliteStore>, Arc<A
     Ok((store, service))
 }
 
-fn ctx_for(user: i64) -> AuthContext {
-    AuthContext {
-        user_id: user,
-        session_id: SessionId::random(),
-        claims: warden_proto::Claims {
-            token_type: TokenType::Access,
-            exp: 0,
-            iat: 0,
-            jti: String::new(),
-            user_id: user.to_string(),
-            sid: String::new(),
-            nbf: None,
-            iss: None,
-            aud: None,
-            refresh_exp: None,
-        },
-    }
-}
-
 pub fn logout_probe(args: LogoutProbeArgs) -> anyhow::Result<()> {
     let (store, service) = service(&args.dir)?;
     if args.seed {
@@ -103,10 +83,10 @@ pub fn logout_probe(args: LogoutProbeArgs) -> anyhow::Result<()> {
     let mut cpus = Vec::with_capacity(args.users);
     for i in 0..args.users {
         let user = service.user_by_username(&format!("lo-{i}"))?;
-        let ctx = ctx_for(user.id);
+        let me = Actor::User(user.id);
         let cpu0 = cpu_ns();
         let t = Instant::now();
-        let summary = service.logout_all(&ctx, &ClientInfo::default())?;
+        let summary = service.end_sessions(&me, user.id, "", &ClientInfo::default())?;
         let took = t.elapsed().as_secs_f64() * 1000.0;
         let cpu = (cpu_ns() - cpu0) as f64 / 1e6;
         if summary.count() != 10_000 {

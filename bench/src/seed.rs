@@ -16,7 +16,7 @@ use warden_auth::keys::KeyMaterial;
 use warden_auth::model::{
     AuditEvent, AuditKind, ClientInfo, NewSession, OutstandingToken, Session, SessionKind,
 };
-use warden_auth::service::{LoginRequest, NewAccount};
+use warden_auth::service::{Actor, LoginRequest, NewAccount};
 use warden_auth::{AuthService, Clock as _, Jti, KeyRing, SessionId, Settings, SystemClock};
 use warden_proto::TokenType;
 use warden_store::SqliteStore;
@@ -152,7 +152,9 @@ pub fn run(args: SeedArgs) -> anyhow::Result<()> {
         let users = seed_sessions(&service, "seed-revoked", args.revoked, threads)?;
         let mut n = 0;
         for u in users {
-            n += service.admin_logout_all(u)?.count();
+            n += service
+                .end_sessions(&Actor::System, u, "", &ClientInfo::default())?
+                .count();
         }
         eprintln!(
             "added and revoked {n} sessions in {:.1} s",

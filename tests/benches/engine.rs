@@ -13,11 +13,12 @@ use warden_auth::keys::{KeyMaterial, KeyRing};
 use warden_auth::model::{
     AuditEvent, AuditKind, ClientInfo, NewSession, OutstandingToken, Session, SessionKind,
 };
+use warden_auth::service::Actor;
 use warden_auth::settings::{Algorithm, Settings};
 use warden_auth::tokens::{ClaimNames, mint};
 use warden_auth::{Jti, SessionId};
 use warden_proto::TokenType;
-use warden_tests::{Engine, PASSWORD, acting_as, login, test_settings};
+use warden_tests::{Engine, PASSWORD, login, test_settings};
 
 fn bench_mint(c: &mut Criterion) {
     let mut g = c.benchmark_group("mint");
@@ -188,9 +189,12 @@ fn bench_logout_all(c: &mut Criterion) {
                         &fresh
                     }
                 };
-                let ctx = acting_as(u.id);
+                let me = Actor::User(u.id);
                 let t = Instant::now();
-                let n = e.service.logout_all(&ctx, &ClientInfo::default()).unwrap();
+                let n = e
+                    .service
+                    .end_sessions(&me, u.id, "", &ClientInfo::default())
+                    .unwrap();
                 total += t.elapsed();
                 if std::env::var_os("WARDEN_BENCH_TRACE").is_some() {
                     eprintln!("logout_all user {} took {:?}", u.id, t.elapsed());

@@ -23,9 +23,10 @@ use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion
 use warden_auth::model::{
     AuditEvent, AuditKind, ClientInfo, NewSession, OutstandingToken, Session, SessionKind,
 };
+use warden_auth::service::Actor;
 use warden_auth::{Jti, SessionId};
 use warden_proto::TokenType;
-use warden_tests::{Engine, acting_as, test_settings};
+use warden_tests::{Engine, test_settings};
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -186,9 +187,12 @@ fn bench_logout_all(c: &mut Criterion) {
                         checkpoint(&e);
                         u.id
                     });
-                    let ctx = acting_as(user);
+                    let me = Actor::User(user);
                     let t = Instant::now();
-                    let summary = e.service.logout_all(&ctx, &ClientInfo::default()).unwrap();
+                    let summary = e
+                        .service
+                        .end_sessions(&me, user, "", &ClientInfo::default())
+                        .unwrap();
                     total += t.elapsed();
                     assert_eq!(summary.count(), n);
                 }

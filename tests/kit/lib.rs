@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use warden_auth::keys::{KeyMaterial, KeyRing};
 use warden_auth::model::ClientInfo;
-use warden_auth::service::{IssuedPair, LoginRequest, NewAccount};
+use warden_auth::service::{Actor, IssuedPair, LoginRequest, NewAccount};
 use warden_auth::settings::Settings;
 use warden_auth::{AuthService, Clock, ManualClock};
 use warden_store::SqliteStore;
@@ -113,24 +113,13 @@ impl Engine {
     }
 }
 
-/// The context of a caller signed in as `user` on some session, for engine
-/// calls that take one (logout-all) without minting a token first.
-pub fn acting_as(user: i64) -> warden_auth::service::AuthContext {
-    warden_auth::service::AuthContext {
-        user_id: user,
-        session_id: warden_auth::SessionId::random(),
-        claims: warden_proto::Claims {
-            token_type: warden_proto::TokenType::Access,
-            exp: 0,
-            iat: 0,
-            jti: String::new(),
-            user_id: user.to_string(),
-            sid: String::new(),
-            nbf: None,
-            iss: None,
-            aud: None,
-            refresh_exp: None,
-        },
+/// `id` as staff, for the engine's operations that take an [`Actor`].
+/// A kit whose staff user is not staff has nothing to test: panics then.
+#[allow(clippy::panic)]
+pub fn staff_actor(service: &AuthService, id: i64) -> Actor {
+    match service.staff(id) {
+        Ok(proof) => Actor::Staff(proof),
+        Err(e) => panic!("user {id} is not staff: {e}"),
     }
 }
 

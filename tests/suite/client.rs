@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use warden_auth::model::AuditKind;
+use warden_auth::service::Actor;
 use warden_client::{ClientError, Event, ManagerConfig, Phase, SignOutReason, Vault};
 use warden_tests::PASSWORD;
 use warden_tests::client::{
@@ -156,7 +157,15 @@ async fn a_session_revoked_on_the_server_ends_here_and_leaves_no_vault_entry() {
     assert_eq!(scheduled_vault.len(), 1);
     let mut events = scheduled.subscribe();
 
-    let ended = server.service.admin_logout_all(server.alice_id).unwrap();
+    let ended = server
+        .service
+        .end_sessions(
+            &Actor::System,
+            server.alice_id,
+            "",
+            &warden_auth::model::ClientInfo::default(),
+        )
+        .unwrap();
     assert_eq!(ended.count(), 2);
     let revoked = SignOutReason::Revoked {
         cause: Some("staff_revoked".into()),

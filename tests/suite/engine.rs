@@ -1,7 +1,7 @@
 //! The auth engine over a real SQLite file: every policy, end to end.
 
 use warden_auth::model::{AuditKind, AuditQuery, ClientInfo, RevocationReason, UserQuery};
-use warden_auth::service::{NewAccount, RefreshKind};
+use warden_auth::service::{Actor, NewAccount, RefreshKind};
 use warden_auth::settings::{LoginField, Secs, Settings};
 use warden_auth::{AuthError, TokenError};
 use warden_proto::TokenType;
@@ -54,7 +54,12 @@ fn bad_logins_are_indistinguishable() {
     let inactive = e.user("bob").unwrap();
     let staff = e.staff("root").unwrap();
     e.service
-        .staff_set_active(staff.id, inactive.id, false, "left the company")
+        .set_active(
+            &warden_tests::staff_actor(&e.service, staff.id),
+            inactive.id,
+            false,
+            "left the company",
+        )
         .unwrap();
     for (who, pw) in [
         ("alice", "wrong password"),
@@ -412,7 +417,10 @@ fn logout_everywhere_ends_every_session_of_the_user_only() {
     let a: Vec<_> = (0..3).map(|_| e.login("alice").unwrap()).collect();
     let b = e.login("bob").unwrap();
     let ctx = e.service.authenticate(&a[0].access.token).unwrap();
-    let summary = e.service.logout_all(&ctx, &client()).unwrap();
+    let summary = e
+        .service
+        .end_sessions(&Actor::User(ctx.user_id), ctx.user_id, "", &client())
+        .unwrap();
     assert_eq!(summary.count(), 3);
     for p in &a {
         assert_eq!(
@@ -444,12 +452,12 @@ fn sessions_are_listed_with_the_current_one_marked_and_can_be_revoked() {
     // Another user's session is "not found", not "forbidden".
     let err = e
         .service
-        .revoke_my_session(&ctx, bob.session.id, &client())
+        .revoke_session(&Actor::User(ctx.user_id), bob.session.id, "", &client())
         .unwrap_err();
     assert!(matches!(err, AuthError::NotFound(_)));
     assert!(
         e.service
-            .revoke_my_session(&ctx, one.session.id, &client())
+            .revoke_session(&Actor::User(ctx.user_id), one.session.id, "", &client())
             .unwrap()
     );
     assert!(e.service.authenticate(&one.access.token).is_err());
@@ -514,7 +522,12 @@ fn deactivation_and_deletion_answer_like_simplejwt() {
     let a = e.login("alice").unwrap();
     let b = e.login("bob").unwrap();
     e.service
-        .staff_set_active(staff.id, alice.id, false, "requested")
+        .set_active(
+            &warden_tests::staff_actor(&e.service, staff.id),
+            alice.id,
+            false,
+            "requested",
+        )
         .unwrap();
     assert!(matches!(
         e.service.authenticate(&a.access.token),
@@ -526,11 +539,16 @@ fn deactivation_and_deletion_answer_like_simplejwt() {
     ));
     // Reactivation does not bring old sessions back.
     e.service
-        .staff_set_active(staff.id, alice.id, true, "back")
+        .set_active(
+            &warden_tests::staff_actor(&e.service, staff.id),
+            alice.id,
+            true,
+            "back",
+        )
         .unwrap();
     assert!(e.service.authenticate(&a.access.token).is_err());
     e.login("alice").unwrap();
-    assert!(e.service.admin_delete_user(bob.id).unwrap());
+    assert!(e.service.delete_user(&Actor::System, bob.id, "").unwrap());
     assert!(matches!(
         e.service.authenticate(&b.access.token),
         Err(AuthError::UserNotFound)
@@ -650,48 +668,61 @@ fn staff_routes_refuse_non_staff_and_audit_actor_and_reason() {
     let s = e.login("alice").unwrap();
     let forbidden =
         |r: Result<(), AuthError>| assert!(matches!(r, Err(AuthError::Forbidden(_))), "{r:?}");
+    let not_found =
+        |r: Result<(), AuthError>| assert!(matches!(r, Err(AuthError::NotFound(_))), "{r:?}");
+    // Someone who is not staff gets no staff proof, so no staff operation...
+    forbidden(e.service.staff(bob.id).map(|_| ()));
+    // ...and as a plain user, nothing of anyone else's: the operations for
+    // staff are forbidden, other people's accounts and sessions not found.
+    let bob_actor = Actor::User(bob.id);
+    let none = ClientInfo::default();
     forbidden(
         e.service
-            .staff_search_users(bob.id, &UserQuery::default())
+            .search_users(&bob_actor, &UserQuery::default())
             .map(|_| ()),
     );
-    forbidden(e.service.staff_sessions(bob.id, alice.id).map(|_| ()));
+    not_found(
+        e.service
+            .sessions_of(&bob_actor, alice.id, true)
+            .map(|_| ()),
+    );
+    not_found(
+        e.service
+            .revoke_session(&bob_actor, s.session.id, "x", &none)
+            .map(|_| ()),
+    );
+    not_found(
+        e.service
+            .end_sessions(&bob_actor, alice.id, "x", &none)
+            .map(|_| ()),
+    );
+    forbidden(e.service.lock(&bob_actor, alice.id, None, "x").map(|_| ()));
+    forbidden(e.service.unlock(&bob_actor, alice.id, "x"));
     forbidden(
         e.service
-            .staff_revoke_session(bob.id, s.session.id, "x")
+            .set_active(&bob_actor, alice.id, false, "x")
+            .map(|_| ()),
+    );
+    forbidden(e.service.set_staff(&bob_actor, bob.id, true, "x"));
+    forbidden(
+        e.service
+            .set_password(&bob_actor, alice.id, "new password 1", "x")
             .map(|_| ()),
     );
     forbidden(
         e.service
-            .staff_logout_all(bob.id, alice.id, "x")
+            .audit(&bob_actor, &AuditQuery::default())
             .map(|_| ()),
     );
-    forbidden(
-        e.service
-            .staff_lock(bob.id, alice.id, None, "x")
-            .map(|_| ()),
-    );
-    forbidden(e.service.staff_unlock(bob.id, alice.id, "x"));
-    forbidden(
-        e.service
-            .staff_set_active(bob.id, alice.id, false, "x")
-            .map(|_| ()),
-    );
-    forbidden(e.service.staff_set_staff(bob.id, bob.id, true, "x"));
-    forbidden(
-        e.service
-            .staff_set_password(bob.id, alice.id, "new password 1", "x")
-            .map(|_| ()),
-    );
-    forbidden(
-        e.service
-            .staff_audit(bob.id, &AuditQuery::default())
-            .map(|_| ()),
-    );
-    forbidden(e.service.staff_lineage(bob.id, s.session.id).map(|_| ()));
+    not_found(e.service.lineage(&bob_actor, s.session.id).map(|_| ()));
     // A reason is required.
     assert!(matches!(
-        e.service.staff_revoke_session(staff.id, s.session.id, " "),
+        e.service.revoke_session(
+            &warden_tests::staff_actor(&e.service, staff.id),
+            s.session.id,
+            " ",
+            &ClientInfo::default()
+        ),
         Err(AuthError::InvalidInput {
             field: "reason",
             ..
@@ -699,11 +730,21 @@ fn staff_routes_refuse_non_staff_and_audit_actor_and_reason() {
     ));
     assert!(
         e.service
-            .staff_revoke_session(staff.id, s.session.id, "ticket 42")
+            .revoke_session(
+                &warden_tests::staff_actor(&e.service, staff.id),
+                s.session.id,
+                "ticket 42",
+                &ClientInfo::default()
+            )
             .unwrap()
     );
     e.service
-        .staff_lock(staff.id, alice.id, None, "fraud check")
+        .lock(
+            &warden_tests::staff_actor(&e.service, staff.id),
+            alice.id,
+            None,
+            "fraud check",
+        )
         .unwrap();
     // A staff lock is not an oracle: the right password gets a wrong one's answer.
     assert!(matches!(
@@ -711,22 +752,41 @@ fn staff_routes_refuse_non_staff_and_audit_actor_and_reason() {
         Err(AuthError::InvalidCredentials)
     ));
     e.service
-        .staff_unlock(staff.id, alice.id, "cleared")
+        .unlock(
+            &warden_tests::staff_actor(&e.service, staff.id),
+            alice.id,
+            "cleared",
+        )
         .unwrap();
     e.login("alice").unwrap();
     e.service
-        .staff_set_password(staff.id, alice.id, "temporary pass 1", "forgot")
+        .set_password(
+            &warden_tests::staff_actor(&e.service, staff.id),
+            alice.id,
+            "temporary pass 1",
+            "forgot",
+        )
         .unwrap();
     e.service
-        .staff_logout_all(staff.id, alice.id, "precaution")
+        .end_sessions(
+            &warden_tests::staff_actor(&e.service, staff.id),
+            alice.id,
+            "precaution",
+            &ClientInfo::default(),
+        )
         .unwrap();
     e.service
-        .staff_set_staff(staff.id, bob.id, true, "new hire")
+        .set_staff(
+            &warden_tests::staff_actor(&e.service, staff.id),
+            bob.id,
+            true,
+            "new hire",
+        )
         .unwrap();
     let audit = e
         .service
-        .staff_audit(
-            staff.id,
+        .audit(
+            &warden_tests::staff_actor(&e.service, staff.id),
             &AuditQuery {
                 user: Some(alice.id),
                 ..AuditQuery::default()
@@ -749,7 +809,10 @@ fn staff_routes_refuse_non_staff_and_audit_actor_and_reason() {
     }
     // Bob is staff now, so the same call works for him.
     e.service
-        .staff_search_users(bob.id, &UserQuery::default())
+        .search_users(
+            &warden_tests::staff_actor(&e.service, bob.id),
+            &UserQuery::default(),
+        )
         .unwrap();
 }
 
@@ -892,7 +955,7 @@ fn sliding_tokens_slide_until_refresh_exp() {
     let ctx = e.service.authenticate(&last.token).unwrap();
     assert!(
         e.service
-            .revoke_my_session(&ctx, session.id, &client())
+            .revoke_session(&Actor::User(ctx.user_id), session.id, "", &client())
             .unwrap()
     );
     assert!(e.service.authenticate(&last.token).is_err());

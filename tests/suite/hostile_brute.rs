@@ -168,7 +168,12 @@ fn lockout_does_not_reveal_which_usernames_exist() {
     let bob = srv.engine.user("bob").unwrap();
     srv.engine
         .service
-        .staff_set_active(root.id, bob.id, false, "left")
+        .set_active(
+            &warden_tests::staff_actor(&srv.engine.service, root.id),
+            bob.id,
+            false,
+            "left",
+        )
         .unwrap();
     // Known active, known inactive, unknown: the same sequence of answers,
     // byte for byte, through the lock and after it.

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use warden_auth::model::{AuditEntry, AuditKind, AuditQuery, ThrottleScope};
+use warden_auth::service::Actor;
 use warden_auth::settings::Settings;
 use warden_tests::hostile::{Reply, Wire};
 use warden_tests::http::TestServer;
@@ -94,7 +95,11 @@ fn fifty_wrong_guesses_from_one_address_leave_her_sessions_and_her_other_address
     assert_eq!(locked.len(), 1);
     assert_eq!(locked[0].event.detail["scope"], "pair");
     assert_eq!(locked[0].event.address.as_deref(), Some(ATTACKER));
-    let sessions = srv.engine.service.sessions_of(alice.id, true).unwrap();
+    let sessions = srv
+        .engine
+        .service
+        .sessions_of(&Actor::System, alice.id, true)
+        .unwrap();
     assert_eq!(sessions.len(), 3);
     assert!(
         sessions.iter().all(|s| s.revoked_at.is_none()),
@@ -252,7 +257,10 @@ fn nothing_typed_into_the_username_field_is_stored_readable() {
     let entries = srv
         .engine
         .service
-        .staff_audit(root.id, &AuditQuery::default())
+        .audit(
+            &warden_tests::staff_actor(&srv.engine.service, root.id),
+            &AuditQuery::default(),
+        )
         .unwrap();
     let unknown: Vec<&AuditEntry> = entries
         .iter()

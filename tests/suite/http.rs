@@ -14,6 +14,7 @@ use reqwest::Method;
 use reqwest::blocking::Client;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
+use warden_auth::service::Actor;
 use warden_auth::settings::{Secs, Settings};
 use warden_server::{ServerConfig, TrustedProxies};
 use warden_tests::http::{TestServer, client, decode_parts, test_config};
@@ -444,7 +445,12 @@ fn bad_logins_are_identical_and_lockout_is_too() {
     api.srv
         .engine
         .service
-        .staff_set_active(root, bob, false, "left")
+        .set_active(
+            &warden_tests::staff_actor(&api.srv.engine.service, root),
+            bob,
+            false,
+            "left",
+        )
         .unwrap();
     let mut bodies = Vec::new();
     for (u, p) in [
@@ -704,7 +710,13 @@ fn no_5xx_for_deleted_users_non_numeric_ids_or_missing_jti() {
     let api = Api::new();
     let alice = api.user("alice");
     let (access, refresh) = api.login("alice");
-    assert!(api.srv.engine.service.admin_delete_user(alice).unwrap());
+    assert!(
+        api.srv
+            .engine
+            .service
+            .delete_user(&Actor::System, alice, "")
+            .unwrap()
+    );
     let r = api.refresh(&refresh);
     assert_eq!(r.status, 401, "{}", r.text);
     assert!(

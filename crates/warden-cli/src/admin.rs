@@ -1,20 +1,15 @@
 //! `warden user …`, `warden sessions …` and `warden flush`: administration
-//! straight on the database, as the system (no staff actor).
+//! through the engine on the database, as [`Actor::System`] (audited with
+//! no staff actor, with the administrator's `--reason` when given).
 //!
-//! These commands change the database only. A running `warden serve` keeps
-//! its in-memory revocation set: it refuses refresh tokens of a session
-//! revoked here at once (rotation reads the database), and access tokens of
-//! that session after its next restart or once they expire.
+//! A running `warden serve` on the same database learns of the revocations
+//! made here through the store's revocation feed, within its poll interval.
 
 use std::io::{BufRead, IsTerminal};
 
 use anyhow::{Context as _, anyhow, bail};
-use warden_auth::model::{
-    AuditEvent, AuditKind, RevocationReason, RevokeRequest, RevokeTarget, User, UserQuery,
-    UserUpdate,
-};
-use warden_auth::model::{ThrottleScope, ThrottleState};
-use warden_auth::service::NewAccount;
+use warden_auth::model::{ClientInfo, ThrottleScope, ThrottleState, User, UserQuery};
+use warden_auth::service::{Actor, NewAccount};
 use warden_auth::{AuthError, AuthService, SessionId, UnixTime};
 
 use crate::config::Context;
@@ -88,7 +83,7 @@ pub fn set_password(ctx: &Context, username: &str, password: &str) -> anyhow::Re
     let service = ctx.admin_service()?;
     let user = find_user(&service, username)?;
     let ended = service
-        .admin_set_password(user.id, password)
+        .set_password(&Actor::System, user.id, password, "")
         .map_err(explain)?;
     outln!(
         "password of {} changed; {} session(s) ended",
@@ -130,9 +125,8 @@ pub fn lock_until(until: Option<&str>, for_: Option<&str>) -> anyhow::Result<Uni
     Ok(t)
 }
 
-/// Applies a change as the system. `AuthService::admin_update_user` cannot
-/// record the administrator's reason, so this writes the same update,
-/// revocation and audit line through the store with the reason included.
+/// Applies a change as the system (audited with no actor, and the
+/// administrator's reason when one is given).
 pub fn change(
     ctx: &Context,
     username: &str,
@@ -141,79 +135,39 @@ pub fn change(
 ) -> anyhow::Result<()> {
     let service = ctx.admin_service()?;
     let user = find_user(&service, username)?;
-    let reason = match reason.map(str::trim) {
-        Some("") | None => None,
-        Some(r) if r.len() > 500 => bail!("--reason must be at most 500 characters"),
-        Some(r) => Some(r.to_string()),
-    };
-    let now = service.now();
-    let (update, kind, revoke, detail) = match change {
-        Change::Lock(until) => (
-            UserUpdate {
-                locked_until: Some(Some(until)),
-                ..UserUpdate::default()
-            },
-            AuditKind::UserLocked,
-            Some(RevocationReason::LockedOut),
-            serde_json::json!({ "until": (until != UnixTime::MAX).then_some(until) }),
-        ),
-        Change::Unlock => (
-            UserUpdate {
-                locked_until: Some(None),
-                ..UserUpdate::default()
-            },
-            AuditKind::UserUnlocked,
-            None,
-            serde_json::Value::Null,
-        ),
-        Change::Active(active) => (
-            UserUpdate {
-                is_active: Some(active),
-                ..UserUpdate::default()
-            },
-            if active {
-                AuditKind::UserReactivated
-            } else {
-                AuditKind::UserDeactivated
-            },
-            (!active).then_some(RevocationReason::Deactivated),
-            serde_json::Value::Null,
-        ),
-        Change::Staff(staff) => (
-            UserUpdate {
-                is_staff: Some(staff),
-                ..UserUpdate::default()
-            },
-            if staff {
-                AuditKind::StaffGranted
-            } else {
-                AuditKind::StaffRevoked
-            },
-            None,
-            serde_json::Value::Null,
-        ),
-    };
-    let mut event = AuditEvent::new(now, kind).subject(user.id).detail(detail);
-    if let Some(r) = &reason {
-        event = event.reason(r.clone());
+    let reason = reason.unwrap_or("");
+    if reason.trim().len() > 500 {
+        bail!("--reason must be at most 500 characters");
     }
-    let request = revoke.map(|reason| RevokeRequest {
-        target: RevokeTarget::User {
-            user_id: user.id,
-            except: None,
-        },
-        reason,
-        actor: None,
-        now,
-        audit: Vec::new(),
-    });
-    let (updated, ended) = service
-        .store()
-        .update_user(user.id, &update, request.as_ref(), &[event])?
-        .ok_or_else(|| anyhow!("user `{username}` no longer exists"))?;
-    if matches!(change, Change::Unlock) {
-        service.store().clear_throttles_of_user(updated.id)?;
-    }
+    let actor = Actor::System;
+    let ended = match change {
+        Change::Lock(until) => Some(
+            service
+                .lock(
+                    &actor,
+                    user.id,
+                    (until != UnixTime::MAX).then_some(until),
+                    reason,
+                )
+                .map_err(explain)?,
+        ),
+        Change::Unlock => {
+            service.unlock(&actor, user.id, reason).map_err(explain)?;
+            None
+        }
+        Change::Active(active) => {
+            let ended = service
+                .set_active(&actor, user.id, active, reason)
+                .map_err(explain)?;
+            (!active).then_some(ended)
+        }
+        Change::Staff(staff) => {
+            service
+                .set_staff(&actor, user.id, staff, reason)
+                .map_err(explain)?;
+            None
+        }
+    };
     let what = match change {
         Change::Lock(UnixTime::MAX) => "locked until unlocked".to_string(),
         Change::Lock(t) => format!("locked until {}", rfc3339(t)),
@@ -223,14 +177,13 @@ pub fn change(
         Change::Staff(true) => "granted staff rights".into(),
         Change::Staff(false) => "no longer staff".into(),
     };
-    if revoke.is_some() {
-        outln!(
+    match ended {
+        Some(ended) => outln!(
             "{} {what}; {} session(s) ended",
-            updated.username,
-            ended.len()
-        );
-    } else {
-        outln!("{} {what}", updated.username);
+            user.username,
+            ended.count()
+        ),
+        None => outln!("{} {what}", user.username),
     }
     Ok(())
 }
@@ -241,12 +194,15 @@ pub fn list_users(ctx: &Context, query: Option<String>) -> anyhow::Result<()> {
     const PAGE: u32 = 500;
     let mut users: Vec<User> = Vec::new();
     loop {
-        let page = service.store().search_users(&UserQuery {
-            text: query.clone().filter(|q| !q.trim().is_empty()),
-            limit: PAGE,
-            offset: u32::try_from(users.len()).unwrap_or(u32::MAX),
-            ..UserQuery::default()
-        })?;
+        let page = service.search_users(
+            &Actor::System,
+            &UserQuery {
+                text: query.clone().filter(|q| !q.trim().is_empty()),
+                limit: PAGE,
+                offset: u32::try_from(users.len()).unwrap_or(u32::MAX),
+                ..UserQuery::default()
+            },
+        )?;
         let done = page.len() < PAGE as usize;
         users.extend(page);
         if done {
@@ -285,8 +241,8 @@ pub fn show_user(ctx: &Context, username: &str) -> anyhow::Result<()> {
     let service = ctx.admin_service()?;
     let u = find_user(&service, username)?;
     let now = service.now();
-    let live = service.sessions_of(u.id, false)?;
-    let throttles = service.store().throttles_of_user(u.id)?;
+    let live = service.sessions_of(&Actor::System, u.id, false)?;
+    let (_, throttles) = service.user_detail(&Actor::System, u.id)?;
     let rows = [
         ("id", u.id.to_string()),
         ("username", u.username.clone()),
@@ -355,7 +311,7 @@ pub fn list_sessions(ctx: &Context, username: &str, all: bool) -> anyhow::Result
     let service = ctx.admin_service()?;
     let user = find_user(&service, username)?;
     let now = service.now();
-    let sessions = service.sessions_of(user.id, all)?;
+    let sessions = service.sessions_of(&Actor::System, user.id, all)?;
     if sessions.is_empty() {
         outln!(
             "no {}sessions for {}",
@@ -403,7 +359,10 @@ pub fn revoke_session(ctx: &Context, session_id: &str) -> anyhow::Result<()> {
     let sid = SessionId::parse(session_id.trim())
         .ok_or_else(|| anyhow!("`{session_id}` is not a session id (32 hex digits)"))?;
     let service = ctx.admin_service()?;
-    if service.admin_revoke_session(sid).map_err(explain)? {
+    let revoked = service
+        .revoke_session(&Actor::System, sid, "", &ClientInfo::default())
+        .map_err(explain)?;
+    if revoked {
         outln!("session {sid} revoked");
     } else {
         outln!("session {sid} was already revoked");
@@ -414,7 +373,9 @@ pub fn revoke_session(ctx: &Context, session_id: &str) -> anyhow::Result<()> {
 pub fn revoke_all(ctx: &Context, username: &str) -> anyhow::Result<()> {
     let service = ctx.admin_service()?;
     let user = find_user(&service, username)?;
-    let ended = service.admin_logout_all(user.id).map_err(explain)?;
+    let ended = service
+        .end_sessions(&Actor::System, user.id, "", &ClientInfo::default())
+        .map_err(explain)?;
     outln!("{} session(s) of {} revoked", ended.count(), user.username);
     Ok(())
 }
@@ -431,10 +392,10 @@ pub fn flush(ctx: &Context) -> anyhow::Result<()> {
 }
 
 fn find_user(service: &AuthService, username: &str) -> anyhow::Result<User> {
-    service
-        .store()
-        .user_by_username(username.trim())?
-        .ok_or_else(|| anyhow!("no user named `{username}`"))
+    match service.user_by_username(username.trim()) {
+        Err(AuthError::NotFound(_)) => Err(anyhow!("no user named `{username}`")),
+        other => Ok(other?),
+    }
 }
 
 /// Engine errors in the words an administrator needs.

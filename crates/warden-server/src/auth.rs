@@ -13,7 +13,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use warden_auth::model::ClientInfo;
-use warden_auth::service::AuthContext;
+use warden_auth::service::{Actor, AuthContext};
 use warden_auth::{AuthError, TokenError};
 
 use crate::AppState;
@@ -76,6 +76,26 @@ impl FromRequestParts<AppState> for Caller {
             service.authenticate(token)
         };
         result.map(Caller).map_err(bearer_error)
+    }
+}
+
+/// An authenticated caller who is active staff, checked once per request,
+/// before the request's path, query or body is looked at (DRF checks
+/// permissions before it parses `request.data`): 401 without a valid token,
+/// 403 for anyone but active staff.
+#[derive(Debug, Clone, Copy)]
+pub struct StaffCaller(pub Actor);
+
+impl FromRequestParts<AppState> for StaffCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Caller(ctx) = Caller::from_request_parts(parts, state).await?;
+        let service = state.service.clone();
+        let proof = tokio::task::spawn_blocking(move || service.staff(ctx.user_id))
+            .await
+            .map_err(|e| ApiError::internal(format!("staff check failed: {e}")))??;
+        Ok(StaffCaller(Actor::Staff(proof)))
     }
 }
 

@@ -36,6 +36,8 @@ mod revoke;
 mod staff;
 mod verify;
 
+pub use staff::{Actor, StaffProof};
+
 /// A token as handed to a client, with the claims it carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedToken {

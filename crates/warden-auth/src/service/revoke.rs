@@ -123,17 +123,6 @@ impl AuthService {
         Ok(())
     }
 
-    /// `api/logout-all/`: every session of the caller, this one included.
-    pub fn logout_all(&self, ctx: &AuthContext, client: &ClientInfo) -> Result<RevocationSummary> {
-        self.end_all_sessions(
-            ctx.user_id,
-            Some(ctx.user_id),
-            RevocationReason::LogoutAll,
-            None,
-            client,
-        )
-    }
-
     pub(super) fn end_all_sessions(
         &self,
         user_id: UserId,
@@ -185,32 +174,6 @@ impl AuthService {
             .iter()
             .map(|s| session_info(s, Some(ctx.session_id)))
             .collect())
-    }
-
-    /// Ends one of the caller's own sessions. Someone else's session is "not found".
-    pub fn revoke_my_session(
-        &self,
-        ctx: &AuthContext,
-        sid: SessionId,
-        client: &ClientInfo,
-    ) -> Result<bool> {
-        let session = self
-            .store
-            .session(sid)?
-            .filter(|s| s.user_id == ctx.user_id)
-            .ok_or(AuthError::NotFound("session"))?;
-        let now = self.now();
-        let ended = self.revoke_one(
-            session.id,
-            RevocationReason::Logout,
-            Some(ctx.user_id),
-            AuditEvent::new(now, AuditKind::SessionRevoked)
-                .subject(ctx.user_id)
-                .actor(Some(ctx.user_id))
-                .session(session.id)
-                .address(client.address.clone()),
-        )?;
-        Ok(ended)
     }
 
     /// RFC 7009: revokes a refresh token's session or an access token by jti.

@@ -1,9 +1,60 @@
-//! Staff and administration: operations on other people's accounts and
-//! sessions, each audited with who did it and why.
+//! Operations on accounts and sessions, by whoever may do them: the user on
+//! their own, staff on anyone's (with a reason, which the audit log keeps),
+//! and the system (the `warden` command, the embedded app) as trusted. Each
+//! operation is one method taking an [`Actor`]; staff rights are checked
+//! once, when the [`StaffProof`] is made.
 
 use super::*;
 
+/// Who asks for an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    /// A signed-in user: on their own account and sessions only.
+    User(UserId),
+    /// Active staff (checked by [`AuthService::staff`]): on anyone, with a reason.
+    Staff(StaffProof),
+    /// The `warden` command or the embedded app, on this machine: trusted,
+    /// audited with no actor; a reason is optional.
+    System,
+}
+
+/// That a user was active staff when [`AuthService::staff`] looked. Only
+/// the service makes one, so an operation taking it need not look again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaffProof {
+    user: UserId,
+}
+
+impl StaffProof {
+    /// The staff member.
+    pub fn user(&self) -> UserId {
+        self.user
+    }
+}
+
+/// What an authorised actor's operation records about who did it and why.
+#[derive(Debug, Clone, Copy)]
+struct Authorised<'a> {
+    /// The audit line's actor; `None` for the system.
+    by: Option<UserId>,
+    reason: Option<&'a str>,
+    /// The revocation reason for sessions this actor ends.
+    revocation: RevocationReason,
+}
+
+/// The reason the system records when it gives none.
+const SYSTEM_REASON: &str = "administrator";
+
 impl AuthService {
+    /// Checks that `user` is active staff, once per request; the proof is
+    /// what [`Actor::Staff`] carries.
+    pub fn staff(&self, user: UserId) -> Result<StaffProof> {
+        match self.store.user(user)? {
+            Some(u) if u.is_staff && u.is_active => Ok(StaffProof { user }),
+            _ => Err(AuthError::Forbidden("staff only")),
+        }
+    }
+
     pub(super) fn is_staff(&self, id: UserId) -> Result<bool> {
         Ok(self
             .store
@@ -11,105 +62,178 @@ impl AuthService {
             .is_some_and(|u| u.is_staff && u.is_active))
     }
 
-    /// The acting user, if they are active staff; `Forbidden` otherwise.
-    pub fn require_staff(&self, actor: UserId) -> Result<User> {
-        match self.store.user(actor)? {
-            Some(u) if u.is_staff && u.is_active => Ok(u),
-            _ => Err(AuthError::Forbidden("staff only")),
+    /// May `actor` act on `target`'s account (`None`: an operation for
+    /// staff and the system only)? A user only on their own; staff must give
+    /// a reason; the system may, its reason optional (`system_default` when
+    /// it gives none).
+    fn authorise<'r>(
+        actor: &Actor,
+        target: Option<UserId>,
+        reason: &'r str,
+        system_default: Option<&'static str>,
+    ) -> Result<Authorised<'r>> {
+        match (actor, target) {
+            (Actor::User(u), Some(t)) if *u == t => Ok(Authorised {
+                by: Some(*u),
+                reason: None,
+                revocation: RevocationReason::Logout,
+            }),
+            (Actor::User(_), Some(_)) => Err(AuthError::NotFound("user")),
+            (Actor::User(_), None) => Err(AuthError::Forbidden("staff only")),
+            (Actor::Staff(p), _) => Ok(Authorised {
+                by: Some(p.user),
+                reason: Some(required_reason(reason)?),
+                revocation: RevocationReason::StaffRevoked,
+            }),
+            (Actor::System, _) => Ok(Authorised {
+                by: None,
+                reason: match reason.trim() {
+                    "" => system_default,
+                    r => Some(required_reason(r)?),
+                },
+                revocation: RevocationReason::StaffRevoked,
+            }),
         }
     }
 
-    pub fn staff_search_users(&self, actor: UserId, query: &UserQuery) -> Result<Vec<User>> {
-        self.require_staff(actor)?;
+    /// Reading is not audited, so it needs no reason.
+    fn authorise_read(actor: &Actor, target: Option<UserId>) -> Result<()> {
+        match actor {
+            Actor::Staff(_) | Actor::System => Ok(()),
+            Actor::User(u) if target == Some(*u) => Ok(()),
+            Actor::User(_) if target.is_some() => Err(AuthError::NotFound("user")),
+            Actor::User(_) => Err(AuthError::Forbidden("staff only")),
+        }
+    }
+
+    fn audit_by(event: AuditEvent, who: &Authorised<'_>) -> AuditEvent {
+        let event = event.actor(who.by);
+        match who.reason {
+            Some(r) => event.reason(r),
+            None => event,
+        }
+    }
+
+    // ------------------------------------------------------------------
+    // Reading
+
+    pub fn search_users(&self, actor: &Actor, query: &UserQuery) -> Result<Vec<User>> {
+        Self::authorise_read(actor, None)?;
         Ok(self.store.search_users(query)?)
     }
 
-    pub fn staff_user(&self, actor: UserId, id: UserId) -> Result<(User, Vec<ThrottleState>)> {
-        self.require_staff(actor)?;
+    /// A user with their failed-login counters (every address).
+    pub fn user_detail(&self, actor: &Actor, id: UserId) -> Result<(User, Vec<ThrottleState>)> {
+        Self::authorise_read(actor, Some(id))?;
         let user = self.user(id)?;
         let mut throttles = self.store.throttles_of_user(id)?;
         throttles.sort_by(|a, b| a.scope.cmp(&b.scope).then(a.address.cmp(&b.address)));
         Ok((user, throttles))
     }
 
-    pub fn staff_sessions(&self, actor: UserId, user: UserId) -> Result<Vec<SessionInfo>> {
-        self.require_staff(actor)?;
+    /// A user's sessions, newest first (ended ones too when asked).
+    pub fn sessions_of(
+        &self,
+        actor: &Actor,
+        user: UserId,
+        include_revoked: bool,
+    ) -> Result<Vec<SessionInfo>> {
+        Self::authorise_read(actor, Some(user))?;
         Ok(self
             .store
-            .sessions_of_user(user, true)?
+            .sessions_of_user(user, include_revoked)?
             .iter()
             .map(|s| session_info(s, None))
             .collect())
     }
 
     /// A session's rotation chain, oldest first.
-    pub fn staff_lineage(
+    pub fn lineage(
         &self,
-        actor: UserId,
+        actor: &Actor,
         sid: SessionId,
     ) -> Result<(Session, Vec<OutstandingToken>)> {
-        self.require_staff(actor)?;
         let session = self
             .store
             .session(sid)?
             .ok_or(AuthError::NotFound("session"))?;
+        Self::authorise_read(actor, Some(session.user_id))
+            .map_err(|_| AuthError::NotFound("session"))?;
         Ok((session, self.store.tokens_of_session(sid)?))
     }
 
-    pub fn staff_revoke_session(
+    pub fn audit(&self, actor: &Actor, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        Self::authorise_read(actor, None)?;
+        Ok(self.store.audit(query)?)
+    }
+
+    // ------------------------------------------------------------------
+    // Ending sessions
+
+    /// Ends one session: a user's own (someone else's is "not found"), or
+    /// anyone's for staff (with a reason) and the system.
+    pub fn revoke_session(
         &self,
-        actor: UserId,
+        actor: &Actor,
         sid: SessionId,
         reason: &str,
+        client: &ClientInfo,
     ) -> Result<bool> {
-        self.require_staff(actor)?;
-        let reason = required_reason(reason)?;
         let session = self
             .store
             .session(sid)?
             .ok_or(AuthError::NotFound("session"))?;
+        let who = Self::authorise(actor, Some(session.user_id), reason, Some(SYSTEM_REASON))
+            .map_err(|e| match e {
+                AuthError::NotFound(_) => AuthError::NotFound("session"),
+                other => other,
+            })?;
         let now = self.now();
-        let ended = self.revoke_one(
+        self.revoke_one(
             sid,
-            RevocationReason::StaffRevoked,
-            Some(actor),
-            AuditEvent::new(now, AuditKind::SessionRevoked)
-                .subject(session.user_id)
-                .actor(Some(actor))
-                .session(sid)
-                .reason(reason),
-        )?;
-        Ok(ended)
-    }
-
-    pub fn staff_logout_all(
-        &self,
-        actor: UserId,
-        user: UserId,
-        reason: &str,
-    ) -> Result<RevocationSummary> {
-        self.require_staff(actor)?;
-        let reason = required_reason(reason)?;
-        self.user(user)?;
-        self.end_all_sessions(
-            user,
-            Some(actor),
-            RevocationReason::StaffRevoked,
-            Some(reason),
-            &ClientInfo::default(),
+            who.revocation,
+            who.by,
+            Self::audit_by(
+                AuditEvent::new(now, AuditKind::SessionRevoked)
+                    .subject(session.user_id)
+                    .session(sid)
+                    .address(client.address.clone()),
+                &who,
+            ),
         )
     }
 
-    /// Locks an account until `until` (or until unlocked); its sessions end.
-    pub fn staff_lock(
+    /// Log out everywhere: every session of `user`, the caller's included.
+    pub fn end_sessions(
         &self,
-        actor: UserId,
+        actor: &Actor,
+        user: UserId,
+        reason: &str,
+        client: &ClientInfo,
+    ) -> Result<RevocationSummary> {
+        let who = Self::authorise(actor, Some(user), reason, Some(SYSTEM_REASON))?;
+        if !matches!(actor, Actor::User(_)) {
+            self.user(user)?;
+        }
+        let revocation = match actor {
+            Actor::User(_) => RevocationReason::LogoutAll,
+            _ => who.revocation,
+        };
+        self.end_all_sessions(user, who.by, revocation, who.reason, client)
+    }
+
+    // ------------------------------------------------------------------
+    // Changing accounts (staff and the system)
+
+    /// Locks an account until `until` (or until unlocked); its sessions end.
+    pub fn lock(
+        &self,
+        actor: &Actor,
         user: UserId,
         until: Option<UnixTime>,
         reason: &str,
     ) -> Result<RevocationSummary> {
-        self.require_staff(actor)?;
-        let reason = required_reason(reason)?;
+        let who = Self::authorise(actor, None, reason, None)?;
         let now = self.now();
         self.update_and_revoke(
             user,
@@ -118,20 +242,20 @@ impl AuthService {
                 ..UserUpdate::default()
             },
             Some((RevocationReason::LockedOut, None)),
-            Some(actor),
-            AuditEvent::new(now, AuditKind::UserLocked)
-                .subject(user)
-                .actor(Some(actor))
-                .reason(reason)
-                .detail(serde_json::json!({ "until": until })),
+            who.by,
+            Self::audit_by(
+                AuditEvent::new(now, AuditKind::UserLocked)
+                    .subject(user)
+                    .detail(serde_json::json!({ "until": until })),
+                &who,
+            ),
         )
     }
 
-    /// Lifts a staff lock and any failed-login lock on the account's identifiers.
-    pub fn staff_unlock(&self, actor: UserId, user: UserId, reason: &str) -> Result<()> {
-        self.require_staff(actor)?;
-        let reason = required_reason(reason)?;
-        let target = self.user(user)?;
+    /// Lifts a staff lock and every failed-login lock and delay on the
+    /// account's identifiers.
+    pub fn unlock(&self, actor: &Actor, user: UserId, reason: &str) -> Result<()> {
+        let who = Self::authorise(actor, None, reason, None)?;
         let now = self.now();
         self.update_and_revoke(
             user,
@@ -140,33 +264,37 @@ impl AuthService {
                 ..UserUpdate::default()
             },
             None,
-            Some(actor),
-            AuditEvent::new(now, AuditKind::UserUnlocked)
-                .subject(user)
-                .actor(Some(actor))
-                .reason(reason),
+            who.by,
+            Self::audit_by(
+                AuditEvent::new(now, AuditKind::UserUnlocked).subject(user),
+                &who,
+            ),
         )?;
-        self.store.clear_throttles_of_user(target.id)?;
+        self.store.clear_throttles_of_user(user)?;
         Ok(())
     }
 
     /// Deactivates (ending every session) or reactivates an account.
-    pub fn staff_set_active(
+    pub fn set_active(
         &self,
-        actor: UserId,
+        actor: &Actor,
         user: UserId,
         active: bool,
         reason: &str,
     ) -> Result<RevocationSummary> {
-        self.require_staff(actor)?;
-        let reason = required_reason(reason)?;
-        if actor == user && !active {
+        let who = Self::authorise(actor, None, reason, None)?;
+        if who.by == Some(user) && !active {
             return Err(AuthError::invalid(
                 "user",
                 "staff cannot deactivate their own account",
             ));
         }
         let now = self.now();
+        let kind = if active {
+            AuditKind::UserReactivated
+        } else {
+            AuditKind::UserDeactivated
+        };
         self.update_and_revoke(
             user,
             UserUpdate {
@@ -174,32 +302,20 @@ impl AuthService {
                 ..UserUpdate::default()
             },
             (!active).then_some((RevocationReason::Deactivated, None)),
-            Some(actor),
-            AuditEvent::new(
-                now,
-                if active {
-                    AuditKind::UserReactivated
-                } else {
-                    AuditKind::UserDeactivated
-                },
-            )
-            .subject(user)
-            .actor(Some(actor))
-            .reason(reason),
+            who.by,
+            Self::audit_by(AuditEvent::new(now, kind).subject(user), &who),
         )
     }
 
     /// Grants or withdraws staff rights.
-    pub fn staff_set_staff(
-        &self,
-        actor: UserId,
-        user: UserId,
-        staff: bool,
-        reason: &str,
-    ) -> Result<()> {
-        self.require_staff(actor)?;
-        let reason = required_reason(reason)?;
+    pub fn set_staff(&self, actor: &Actor, user: UserId, staff: bool, reason: &str) -> Result<()> {
+        let who = Self::authorise(actor, None, reason, None)?;
         let now = self.now();
+        let kind = if staff {
+            AuditKind::StaffGranted
+        } else {
+            AuditKind::StaffRevoked
+        };
         self.update_and_revoke(
             user,
             UserUpdate {
@@ -207,32 +323,22 @@ impl AuthService {
                 ..UserUpdate::default()
             },
             None,
-            Some(actor),
-            AuditEvent::new(
-                now,
-                if staff {
-                    AuditKind::StaffGranted
-                } else {
-                    AuditKind::StaffRevoked
-                },
-            )
-            .subject(user)
-            .actor(Some(actor))
-            .reason(reason),
+            who.by,
+            Self::audit_by(AuditEvent::new(now, kind).subject(user), &who),
         )?;
         Ok(())
     }
 
-    /// Sets a (temporary) password for a user; every session of theirs ends.
-    pub fn staff_set_password(
+    /// Sets a password without the old one (a reset, or a temporary password
+    /// from staff); every session of the user ends.
+    pub fn set_password(
         &self,
-        actor: UserId,
+        actor: &Actor,
         user: UserId,
         password: &str,
         reason: &str,
     ) -> Result<RevocationSummary> {
-        self.require_staff(actor)?;
-        let reason = required_reason(reason)?;
+        let who = Self::authorise(actor, None, reason, Some("password reset"))?;
         let target = self.user(user)?;
         let hash = self.hasher.hash(password, &target.username)?;
         let now = self.now();
@@ -244,92 +350,26 @@ impl AuthService {
                 ..UserUpdate::default()
             },
             Some((RevocationReason::PasswordChanged, None)),
-            Some(actor),
-            AuditEvent::new(now, AuditKind::PasswordChanged)
-                .subject(user)
-                .actor(Some(actor))
-                .reason(reason),
+            who.by,
+            Self::audit_by(
+                AuditEvent::new(now, AuditKind::PasswordChanged).subject(user),
+                &who,
+            ),
         )
     }
 
-    pub fn staff_audit(&self, actor: UserId, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
-        self.require_staff(actor)?;
-        Ok(self.store.audit(query)?)
-    }
-
-    /// Sets a user's password without the old one, ending every session (a reset).
-    pub fn admin_set_password(&self, user: UserId, password: &str) -> Result<RevocationSummary> {
-        let target = self.user(user)?;
-        let hash = self.hasher.hash(password, &target.username)?;
-        let now = self.now();
-        self.update_and_revoke(
-            user,
-            UserUpdate {
-                password_hash: Some(hash),
-                password_changed_at: Some(now),
-                ..UserUpdate::default()
-            },
-            Some((RevocationReason::PasswordChanged, None)),
-            None,
-            AuditEvent::new(now, AuditKind::PasswordChanged)
-                .subject(user)
-                .reason("password reset"),
-        )
-    }
-
-    /// Applies an update as the system (no staff actor), revoking when it must.
-    pub fn admin_update_user(
-        &self,
-        user: UserId,
-        update: UserUpdate,
-        kind: AuditKind,
-        reason: Option<RevocationReason>,
-    ) -> Result<RevocationSummary> {
-        let now = self.now();
-        self.update_and_revoke(
-            user,
-            update,
-            reason.map(|r| (r, None)),
-            None,
-            AuditEvent::new(now, kind).subject(user),
-        )
-    }
-
-    pub fn admin_logout_all(&self, user: UserId) -> Result<RevocationSummary> {
-        self.user(user)?;
-        self.end_all_sessions(
-            user,
-            None,
-            RevocationReason::StaffRevoked,
-            Some("administrator"),
-            &ClientInfo::default(),
-        )
-    }
-
-    pub fn admin_revoke_session(&self, sid: SessionId) -> Result<bool> {
-        let session = self
-            .store
-            .session(sid)?
-            .ok_or(AuthError::NotFound("session"))?;
-        let now = self.now();
-        self.revoke_one(
-            sid,
-            RevocationReason::StaffRevoked,
-            None,
-            AuditEvent::new(now, AuditKind::SessionRevoked)
-                .subject(session.user_id)
-                .session(sid)
-                .reason("administrator"),
-        )
-    }
-
-    pub fn admin_delete_user(&self, user: UserId) -> Result<bool> {
+    /// Deletes an account; its sessions end. False when there was none.
+    pub fn delete_user(&self, actor: &Actor, user: UserId, reason: &str) -> Result<bool> {
+        let who = Self::authorise(actor, None, reason, None)?;
         let sessions = self.store.sessions_of_user(user, false)?;
         let now = self.now();
         let deleted = self.store.delete_user(
             user,
             now,
-            &[AuditEvent::new(now, AuditKind::UserDeleted).subject(user)],
+            &[Self::audit_by(
+                AuditEvent::new(now, AuditKind::UserDeleted).subject(user),
+                &who,
+            )],
         )?;
         self.remember_revoked(
             &sessions
@@ -343,14 +383,5 @@ impl AuthService {
                 .collect::<Vec<_>>(),
         );
         Ok(deleted)
-    }
-
-    pub fn sessions_of(&self, user: UserId, include_revoked: bool) -> Result<Vec<SessionInfo>> {
-        Ok(self
-            .store
-            .sessions_of_user(user, include_revoked)?
-            .iter()
-            .map(|s| session_info(s, None))
-            .collect())
     }
 }

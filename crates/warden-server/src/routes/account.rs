@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use warden_auth::service::NewAccount;
+use warden_auth::service::{Actor, NewAccount};
 
 use super::{PathParam, blocking};
 use crate::AppState;
@@ -64,7 +64,10 @@ pub async fn logout_all(
     meta: ClientMeta,
 ) -> Result<Json<RevokedCount>, ApiError> {
     let client = meta.0;
-    let summary = blocking(&state, move |s| Ok(s.logout_all(&ctx, &client)?)).await?;
+    let summary = blocking(&state, move |s| {
+        Ok(s.end_sessions(&Actor::User(ctx.user_id), ctx.user_id, "", &client)?)
+    })
+    .await?;
     Ok(Json(RevokedCount {
         revoked: summary.count(),
     }))
@@ -130,10 +133,9 @@ pub async fn revoke_session(
 ) -> Result<Json<RevokedFlag>, ApiError> {
     let sid = id.session_id().ok_or(ApiError::NotFound)?;
     let client = meta.0;
-    let revoked = blocking(
-        &state,
-        move |s| Ok(s.revoke_my_session(&ctx, sid, &client)?),
-    )
+    let revoked = blocking(&state, move |s| {
+        Ok(s.revoke_session(&Actor::User(ctx.user_id), sid, "", &client)?)
+    })
     .await?;
     Ok(Json(RevokedFlag { revoked }))
 }

@@ -1,16 +1,17 @@
 //! Staff routes. Every one is refused (403) to a caller who is not active
-//! staff, before its body, query or path is looked at; the engine's `staff_*`
-//! methods enforce it and write the audit lines with actor and reason.
+//! staff, before its body, query or path is looked at: the [`StaffCaller`]
+//! extractor checks it once; the engine's operations take the proof and write
+//! the audit lines with actor and reason.
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use serde_json::{Map, Value};
-use warden_auth::model::{AuditKind, AuditQuery, UserQuery};
+use warden_auth::model::{AuditKind, AuditQuery, ClientInfo, UserQuery};
 use warden_auth::{AuthService, SessionId, UnixTime, UserId};
 
 use super::{PathParam, blocking};
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::StaffCaller;
 use crate::body::{NOT_A_BOOLEAN, NOT_AN_INTEGER, RawBody, parse_bool};
 use crate::error::{ApiError, FieldErrors};
 use crate::schema::{
@@ -100,40 +101,14 @@ impl Query {
     }
 }
 
-/// A malformed id in a staff path: 403 for non-staff (they learn nothing), 404 for staff.
-async fn not_found_for(state: &AppState, actor: UserId) -> ApiError {
-    match blocking(state, move |s| Ok(s.require_staff(actor)?)).await {
-        Ok(_) => ApiError::NotFound,
-        Err(e) => e,
-    }
+/// A malformed id in a staff path is "not found" (non-staff never get this
+/// far: [`StaffCaller`] refused them first).
+fn user_param(id: &PathParam) -> Result<UserId, ApiError> {
+    id.user_id().ok_or(ApiError::NotFound)
 }
 
-async fn user_param(state: &AppState, actor: UserId, id: &PathParam) -> Result<UserId, ApiError> {
-    match id.user_id() {
-        Some(id) => Ok(id),
-        None => Err(not_found_for(state, actor).await),
-    }
-}
-
-async fn session_param(
-    state: &AppState,
-    actor: UserId,
-    id: &PathParam,
-) -> Result<SessionId, ApiError> {
-    match id.session_id() {
-        Some(id) => Ok(id),
-        None => Err(not_found_for(state, actor).await),
-    }
-}
-
-/// Permission first, then the body: DRF checks permissions before it parses `request.data`.
-fn staff_body(
-    s: &AuthService,
-    actor: UserId,
-    body: &RawBody,
-) -> Result<Map<String, Value>, ApiError> {
-    s.require_staff(actor)?;
-    body.data()
+fn session_param(id: &PathParam) -> Result<SessionId, ApiError> {
+    id.session_id().ok_or(ApiError::NotFound)
 }
 
 /// Searches users.
@@ -159,12 +134,10 @@ fn staff_body(
 )]
 pub async fn staff_search_users(
     State(state): State<AppState>,
-    Caller(ctx): Caller,
+    StaffCaller(actor): StaffCaller,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Vec<StaffUser>>, ApiError> {
-    let actor = ctx.user_id;
     let users = blocking(&state, move |s| {
-        s.require_staff(actor)?;
         let mut q = Query::parse(raw.as_deref());
         let text = q.get("q").map(str::to_string);
         let active = q.boolean("active");
@@ -182,7 +155,7 @@ pub async fn staff_search_users(
             limit,
             offset,
         };
-        let users = s.staff_search_users(actor, &query)?;
+        let users = s.search_users(&actor, &query)?;
         Ok(users
             .into_iter()
             .map(|u| StaffUser::new(u, now))
@@ -210,13 +183,12 @@ pub async fn staff_search_users(
 )]
 pub async fn staff_get_user(
     State(state): State<AppState>,
-    Caller(ctx): Caller,
+    StaffCaller(actor): StaffCaller,
     id: PathParam,
 ) -> Result<Json<StaffUserDetail>, ApiError> {
-    let actor = ctx.user_id;
-    let user = user_param(&state, actor, &id).await?;
+    let user = user_param(&id)?;
     let detail = blocking(&state, move |s| {
-        let (user, throttles) = s.staff_user(actor, user)?;
+        let (user, throttles) = s.user_detail(&actor, user)?;
         Ok(StaffUserDetail {
             user: StaffUser::new(user, s.now()),
             throttles: throttles.into_iter().map(Into::into).collect(),
@@ -242,13 +214,12 @@ pub async fn staff_get_user(
 )]
 pub async fn staff_user_sessions(
     State(state): State<AppState>,
-    Caller(ctx): Caller,
+    StaffCaller(actor): StaffCaller,
     id: PathParam,
 ) -> Result<Json<Vec<SessionInfo>>, ApiError> {
-    let actor = ctx.user_id;
-    let user = user_param(&state, actor, &id).await?;
+    let user = user_param(&id)?;
     let sessions = blocking(&state, move |s| {
-        let sessions = s.staff_sessions(actor, user)?;
+        let sessions = s.sessions_of(&actor, user, true)?;
         if sessions.is_empty() {
             s.user(user)?;
         }
@@ -274,13 +245,12 @@ pub async fn staff_user_sessions(
 )]
 pub async fn staff_get_session(
     State(state): State<AppState>,
-    Caller(ctx): Caller,
+    StaffCaller(actor): StaffCaller,
     sid: PathParam,
 ) -> Result<Json<Lineage>, ApiError> {
-    let actor = ctx.user_id;
-    let sid = session_param(&state, actor, &sid).await?;
+    let sid = session_param(&sid)?;
     let lineage = blocking(&state, move |s| {
-        let (session, tokens) = s.staff_lineage(actor, sid)?;
+        let (session, tokens) = s.lineage(&actor, sid)?;
         Ok(Lineage::new(session, tokens))
     })
     .await?;
@@ -308,24 +278,22 @@ pub async fn staff_get_session(
 )]
 pub async fn staff_revoke_session(
     State(state): State<AppState>,
-    Caller(ctx): Caller,
+    StaffCaller(actor): StaffCaller,
     sid: PathParam,
     body: RawBody,
 ) -> Result<Json<RevokedFlag>, ApiError> {
-    let actor = ctx.user_id;
-    let sid = session_param(&state, actor, &sid).await?;
+    let sid = session_param(&sid)?;
     let revoked = blocking(&state, move |s| {
-        let req = ReasonRequest::read(&staff_body(s, actor, &body)?)?;
-        Ok(s.staff_revoke_session(actor, sid, &req.reason)?)
+        let req = ReasonRequest::read(&body.data()?)?;
+        Ok(s.revoke_session(&actor, sid, &req.reason, &ClientInfo::default())?)
     })
     .await?;
     Ok(Json(RevokedFlag { revoked }))
 }
 
-/// Shared shape of the user actions: check staff, read the body, act, count.
+/// Shared shape of the user actions: read the body, act, count (staff was checked first).
 async fn user_action<R, F>(
     state: &AppState,
-    actor: UserId,
     id: PathParam,
     body: RawBody,
     read: fn(&Map<String, Value>) -> Result<R, ApiError>,
@@ -335,9 +303,9 @@ where
     R: Send + 'static,
     F: FnOnce(&AuthService, UserId, R) -> Result<usize, ApiError> + Send + 'static,
 {
-    let user = user_param(state, actor, &id).await?;
+    let user = user_param(&id)?;
     let revoked = blocking(state, move |s| {
-        let req = read(&staff_body(s, actor, &body)?)?;
+        let req = read(&body.data()?)?;
         act(s, user, req)
     })
     .await?;
@@ -365,18 +333,21 @@ where
 )]
 pub async fn staff_logout_user(
     State(state): State<AppState>,
-    Caller(ctx): Caller,
+    StaffCaller(actor): StaffCaller,
     id: PathParam,
     body: RawBody,
 ) -> Result<Json<RevokedCount>, ApiError> {
-    let actor = ctx.user_id;
     user_action(
         &state,
-        actor,
         id,
         body,
         ReasonRequest::read,
-        move |s, user, req| Ok(s.staff_logout_all(actor, user, &req.reason)?.count()),
+        move |s, user, req| {
+            Ok(
+                s.end_sessions(&actor, user, &req.reason, &ClientInfo::default())?
+                    .count(),
+            )
+        },
     )
     .await
 }
@@ -402,22 +373,14 @@ pub async fn staff_logout_user(
 )]
 pub async fn staff_lock_user(
     State(state): State<AppState>,
-    Caller(ctx): Caller,
+    StaffCaller(actor): StaffCaller,
     id: PathParam,
     body: RawBody,
 ) -> Result<Json<RevokedCount>, ApiError> {
-    let actor = ctx.user_id;
-    user_action(
-        &state,
-        actor,
-        id,
-        body,
-        LockRequest::read,
-        move |s, user, req| {
-            let until: Option<UnixTime> = req.until;
-            Ok(s.staff_lock(actor, user, until, &req.reason)?.count())
-        },
-    )
+    user_action(&state, id, body, LockRequest::read, move |s, user, req| {
+        let until: Option<UnixTime> = req.until;
+        Ok(s.lock(&actor, user, until, &req.reason)?.count())
+    })
     .await
 }
 
@@ -442,19 +405,17 @@ pub async fn staff_lock_user(
 )]
 pub async fn staff_unlock_user(
     State(state): State<AppState>,
-    Caller(ctx): Caller,
+    StaffCaller(actor): StaffCaller,
     id: PathParam,
     body: RawBody,
 ) -> Result<Json<RevokedCount>, ApiError> {
-    let actor = ctx.user_id;
     user_action(
         &state,
-        actor,
         id,
         body,
         ReasonRequest::read,
         move |s, user, req| {
-            s.staff_unlock(actor, user, &req.reason)?;
+            s.unlock(&actor, user, &req.reason)?;
             Ok(0)
         },
     )
@@ -482,18 +443,16 @@ pub async fn staff_unlock_user(
 )]
 pub async fn staff_deactivate_user(
     State(state): State<AppState>,
-    Caller(ctx): Caller,
+    StaffCaller(actor): StaffCaller,
     id: PathParam,
     body: RawBody,
 ) -> Result<Json<RevokedCount>, ApiError> {
-    let actor = ctx.user_id;
     user_action(
         &state,
-        actor,
         id,
         body,
         ReasonRequest::read,
-        move |s, user, req| Ok(s.staff_set_active(actor, user, false, &req.reason)?.count()),
+        move |s, user, req| Ok(s.set_active(&actor, user, false, &req.reason)?.count()),
     )
     .await
 }
@@ -519,18 +478,16 @@ pub async fn staff_deactivate_user(
 )]
 pub async fn staff_reactivate_user(
     State(state): State<AppState>,
-    Caller(ctx): Caller,
+    StaffCaller(actor): StaffCaller,
     id: PathParam,
     body: RawBody,
 ) -> Result<Json<RevokedCount>, ApiError> {
-    let actor = ctx.user_id;
     user_action(
         &state,
-        actor,
         id,
         body,
         ReasonRequest::read,
-        move |s, user, req| Ok(s.staff_set_active(actor, user, true, &req.reason)?.count()),
+        move |s, user, req| Ok(s.set_active(&actor, user, true, &req.reason)?.count()),
     )
     .await
 }
@@ -556,22 +513,18 @@ pub async fn staff_reactivate_user(
 )]
 pub async fn staff_set_password(
     State(state): State<AppState>,
-    Caller(ctx): Caller,
+    StaffCaller(actor): StaffCaller,
     id: PathParam,
     body: RawBody,
 ) -> Result<Json<RevokedCount>, ApiError> {
-    let actor = ctx.user_id;
     user_action(
         &state,
-        actor,
         id,
         body,
         SetPasswordRequest::read,
         move |s, user, req| {
-            Ok(
-                s.staff_set_password(actor, user, &req.password, &req.reason)?
-                    .count(),
-            )
+            Ok(s.set_password(&actor, user, &req.password, &req.reason)?
+                .count())
         },
     )
     .await
@@ -598,19 +551,17 @@ pub async fn staff_set_password(
 )]
 pub async fn staff_set_staff(
     State(state): State<AppState>,
-    Caller(ctx): Caller,
+    StaffCaller(actor): StaffCaller,
     id: PathParam,
     body: RawBody,
 ) -> Result<Json<RevokedCount>, ApiError> {
-    let actor = ctx.user_id;
     user_action(
         &state,
-        actor,
         id,
         body,
         SetStaffRequest::read,
         move |s, user, req| {
-            s.staff_set_staff(actor, user, req.is_staff, &req.reason)?;
+            s.set_staff(&actor, user, req.is_staff, &req.reason)?;
             Ok(0)
         },
     )
@@ -681,14 +632,12 @@ fn audit_query(raw: Option<&str>) -> Result<AuditQuery, ApiError> {
 )]
 pub async fn staff_audit(
     State(state): State<AppState>,
-    Caller(ctx): Caller,
+    StaffCaller(actor): StaffCaller,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Vec<AuditRecord>>, ApiError> {
-    let actor = ctx.user_id;
     let entries = blocking(&state, move |s| {
-        s.require_staff(actor)?;
         let query = audit_query(raw.as_deref())?;
-        Ok(s.staff_audit(actor, &query)?)
+        Ok(s.audit(&actor, &query)?)
     })
     .await?;
     Ok(Json(entries.into_iter().map(AuditRecord::from).collect()))
