@@ -9,7 +9,6 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
 use warden_auth::inspect::{self, Expectations, Inspection, SignatureStatus, VerifyWith};
@@ -131,32 +130,11 @@ async fn external_key(keys: &KeySource) -> anyhow::Result<VerifyWith<'static>> {
     Ok(VerifyWith::Nothing)
 }
 
-/// Largest JWKS document read.
-const JWKS_MAX_BYTES: usize = 1024 * 1024;
-
+/// A JWKS from an http(s) URL (at most [`warden_client::JWKS_MAX_BYTES`],
+/// the desktop inspector's fetcher) or a file.
 async fn read_jwks(source: &str) -> anyhow::Result<String> {
     if source.starts_with("http://") || source.starts_with("https://") {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .context("HTTP client")?;
-        let response = client
-            .get(source)
-            .send()
-            .await
-            .with_context(|| format!("cannot fetch the JWKS from {source}"))?;
-        let status = response.status();
-        if !status.is_success() {
-            bail!("the JWKS at {source} answered {status}");
-        }
-        let body = response
-            .bytes()
-            .await
-            .with_context(|| format!("cannot read the JWKS from {source}"))?;
-        if body.len() > JWKS_MAX_BYTES {
-            bail!("the JWKS at {source} is over {JWKS_MAX_BYTES} bytes");
-        }
-        String::from_utf8(body.to_vec()).map_err(|_| anyhow!("the JWKS at {source} is not UTF-8"))
+        Ok(warden_client::fetch_jwks(source).await?)
     } else {
         std::fs::read_to_string(source)
             .with_context(|| format!("cannot read the JWKS file {source}"))

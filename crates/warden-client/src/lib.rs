@@ -21,6 +21,7 @@ pub mod explain;
 pub mod export;
 #[cfg(test)]
 mod fake;
+pub mod jwks;
 pub mod jwt;
 pub mod scheduler;
 pub mod session;
@@ -33,6 +34,7 @@ pub use config::{ClientConfig, Feature, Paths};
 pub use error::{ClientError, FieldErrors, NetworkKind, Result};
 pub use exchange::{Exchange, TIMELINE_CAPACITY};
 pub use explain::{Explanation, LocalContext, TokenTimes, explain};
+pub use jwks::{JWKS_MAX_BYTES, JwksError, fetch_jwks};
 pub use jwt::{Secret, TokenClaims, decode_claims, redact};
 pub use reqwest::Method;
 pub use scheduler::{plan_rotation, set_simulated_clock_skew, simulated_clock_skew, wall_now};
