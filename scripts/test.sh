@@ -73,7 +73,8 @@ summary() {
   fi
 }
 
-# (d) warden-auth and warden-client must never depend on tauri.
+# (d) warden-auth, warden-client and warden-desktop (the app's core) must
+# never depend on tauri.
 check_deps_direction() {
   if [ ! -f Cargo.lock ] || ! grep -qx 'name = "tauri"' Cargo.lock; then
     echo "tauri is not in Cargo.lock: nothing to check"
@@ -81,7 +82,7 @@ check_deps_direction() {
   fi
   local crate out err rc bad=0
   err="$(mktemp)"
-  for crate in warden-auth warden-client; do
+  for crate in warden-auth warden-client warden-desktop; do
     # Every target and feature: a Windows-only or optional tauri counts too.
     out="$(cargo tree -i tauri -p "$crate" --all-features --target all \
              -e normal,build,dev 2>"$err")"

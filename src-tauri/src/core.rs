@@ -1,23 +1,19 @@
-//! The app's state: the embedded backend and the active SessionManager.
-//! Everything here is async and off the GUI thread; keyring calls go
-//! through the client's vault (its own threads, 5 s timeouts).
+//! The app's state: the embedded backend and the active SessionManager, and
+//! the [`Host`] warden-desktop's operations run on. Everything here is async
+//! and off the GUI thread; keyring calls go through the client's vault (its
+//! own threads, 5 s timeouts).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Serialize;
-use tauri::{AppHandle, Emitter as _};
+use tauri::{AppHandle, Emitter as _, Manager as _};
 use tokio::sync::{OnceCell, RwLock, broadcast};
-use warden_client::{
-    Client, ClientConfig, Event, KeyringVault, ManagerConfig, Phase, SessionManager, SessionState,
-    Vault,
-};
+use warden_auth::AuthService;
+use warden_client::{Event, KeyringVault, ManagerConfig, Phase, SessionManager};
+use warden_desktop::remote::RemoteServer;
+use warden_desktop::session::{self, AppInfo, Server, StateView};
+use warden_desktop::{Error, Host, Result, Session, remembered};
 use warden_embedded::{EmbeddedBackend, EmbeddedConfig};
-
-use crate::errors::{CmdResult, CommandError, account_error, reason_words};
-use crate::remembered;
-use crate::remote::RemoteServer;
-use crate::vault::StableKeyVault;
 
 /// `WARDEN_APP_DATA_DIR`, else the platform data directory (`~/.local/share/warden`).
 pub fn data_dir() -> anyhow::Result<PathBuf> {
@@ -46,22 +42,9 @@ struct Active {
 
 pub struct Core {
     data_dir: PathBuf,
-    started: OnceCell<Result<Started, CommandError>>,
+    started: OnceCell<Result<Started>>,
     backend: tokio::sync::Mutex<Option<EmbeddedBackend>>,
     active: RwLock<Option<Active>>,
-}
-
-/// The session as the window renders it.
-#[derive(Debug, Clone, Serialize)]
-pub struct StateView {
-    #[serde(flatten)]
-    pub state: SessionState,
-    pub embedded: bool,
-    /// Why the session ended, in the user's words (signed out only).
-    pub signed_out_message: Option<String>,
-    /// Seconds the fault lab has skewed this app's clock by: the window adds
-    /// it to its own clock, so it shows what the session manager sees.
-    pub clock_skew_s: f64,
 }
 
 impl Core {
@@ -76,20 +59,23 @@ impl Core {
 
     /// Starts the backend once (every caller waits for the same start) and
     /// restores the last session.
-    pub async fn started(&self, app: &AppHandle) -> CmdResult<Started> {
-        self.started.get_or_init(|| self.start(app)).await.clone()
+    pub async fn started(&self, app: &AppHandle) -> Result<Started> {
+        match self.started.get_or_init(|| self.start(app)).await {
+            Ok(started) => Ok(started.clone()),
+            Err(e) => Err(e.repeated()),
+        }
     }
 
-    async fn start(&self, app: &AppHandle) -> Result<Started, CommandError> {
+    async fn start(&self, app: &AppHandle) -> Result<Started> {
         let settings = warden_auth::Settings::load(None, std::env::vars())
-            .map_err(|e| CommandError::new("settings", format!("Invalid WARDEN_* setting: {e}")))?;
+            .map_err(|e| Error::Settings(e.to_string()))?;
         let config = EmbeddedConfig {
             settings,
             ..EmbeddedConfig::new(&self.data_dir)
         };
-        let backend = EmbeddedBackend::start(config).await.map_err(|e| {
-            CommandError::new("embedded", format!("The local server did not start: {e}"))
-        })?;
+        let backend = EmbeddedBackend::start(config)
+            .await
+            .map_err(|e| Error::Embedded(format!("The local server did not start: {e}")))?;
         let started = Started {
             url: backend.base_url(),
             key_store: backend.key_store_kind().describe(),
@@ -114,26 +100,20 @@ impl Core {
         app: &AppHandle,
         started: &Started,
         remote: Option<&RemoteServer>,
-    ) -> CmdResult<Arc<SessionManager>> {
-        let embedded = remote.is_none();
-        let mut config = match remote {
-            Some(r) => r.client_config(),
-            None => ClientConfig::new(started.url.clone()),
+    ) -> Result<Arc<SessionManager>> {
+        let server = match remote {
+            Some(r) => Server::Remote(r),
+            None => Server::Embedded {
+                url: &started.url,
+                vault_key: &started.vault_key,
+            },
         };
-        config.device_label = Some(device_label());
-        config.use_system_proxy = !embedded;
-        let client = Client::new(config)?;
-        let keyring: Arc<dyn Vault> = Arc::new(KeyringVault::new());
-        let vault: Arc<dyn Vault> = if embedded {
-            Arc::new(StableKeyVault {
-                inner: keyring,
-                key: started.vault_key.clone(),
-            })
-        } else {
-            keyring
-        };
-        let manager = Arc::new(SessionManager::new(client, vault, ManagerConfig::default()));
-        let forward = forward(app.clone(), manager.subscribe(), embedded);
+        let manager = Arc::new(session::session_manager(
+            server,
+            Arc::new(KeyringVault::new()),
+            ManagerConfig::default(),
+        )?);
+        let forward = forward(app.clone(), manager.subscribe(), remote.is_none());
         let old = self.active.write().await.replace(Active {
             manager: Arc::clone(&manager),
             remote: remote.cloned(),
@@ -146,30 +126,51 @@ impl Core {
         Ok(manager)
     }
 
-    pub async fn manager(&self, app: &AppHandle) -> CmdResult<(Arc<SessionManager>, bool)> {
+    pub async fn session(&self, app: &AppHandle) -> Result<Session> {
         self.started(app).await?;
         self.active
             .read()
             .await
             .as_ref()
-            .map(|a| (Arc::clone(&a.manager), a.remote.is_none()))
-            .ok_or_else(|| CommandError::new("not_started", "The app is still starting."))
+            .map(|a| Session {
+                manager: Arc::clone(&a.manager),
+                embedded: a.remote.is_none(),
+            })
+            .ok_or(Error::NotStarted("The app is still starting."))
     }
 
-    /// The manager to sign in with: the current one when it talks to the
-    /// right server and nobody is signed in there, else a fresh one.
-    pub async fn manager_for(
+    /// Signs in on the embedded server (`remote: None`) or a remote one, with
+    /// the current manager when it talks to that server and nobody is signed
+    /// in there, else a fresh one; remembers who, for the next start.
+    pub async fn sign_in(
         &self,
         app: &AppHandle,
-        remote: Option<&RemoteServer>,
-    ) -> CmdResult<Arc<SessionManager>> {
+        username: &str,
+        password: &str,
+        remote: Option<RemoteServer>,
+    ) -> Result<StateView> {
+        let remote = match remote {
+            Some(r) => r.normalized()?,
+            None => None,
+        };
         let started = self.started(app).await?;
-        let (current, _) = self.manager(app).await?;
-        let same = self.remote().await.as_ref() == remote;
-        if same && matches!(current.state().phase, Phase::SignedOut { .. }) {
-            return Ok(current);
-        }
-        self.install(app, &started, remote).await
+        let current = self.session(app).await?.manager;
+        let same = self.remote().await == remote;
+        let m = if same && matches!(current.state().phase, Phase::SignedOut { .. }) {
+            current
+        } else {
+            self.install(app, &started, remote.as_ref()).await?
+        };
+        let state = m.login(username, password).await?;
+        remembered::save(
+            &self.data_dir,
+            &remembered::Remembered {
+                user: username.to_string(),
+                server_url: None,
+                remote: remote.clone(),
+            },
+        );
+        Ok(StateView::new(state, remote.is_none()))
     }
 
     /// The remote server the current manager talks to (`None`: embedded).
@@ -181,27 +182,31 @@ impl Core {
             .and_then(|a| a.remote.clone())
     }
 
-    pub fn remember(&self, user: &str, remote: Option<&RemoteServer>) {
-        remembered::save(
-            &self.data_dir,
-            &remembered::Remembered {
-                user: user.to_string(),
-                server_url: None,
-                remote: remote.cloned(),
-            },
-        );
-    }
-
     pub fn forget(&self) {
         remembered::forget(&self.data_dir);
     }
 
-    pub fn data_dir(&self) -> &std::path::Path {
+    pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
 
+    pub async fn app_info(&self, app: &AppHandle) -> Result<AppInfo> {
+        let started = self.started(app).await?;
+        let s = self.session(app).await?;
+        Ok(AppInfo {
+            server_url: s.manager.server_key().to_string(),
+            embedded: s.embedded,
+            embedded_url: started.url,
+            first_run: self.first_run().await,
+            keyring: s.manager.vault_status().await,
+            signing_keys: started.key_store,
+            version: env!("CARGO_PKG_VERSION"),
+            remote: self.remote().await,
+        })
+    }
+
     /// The embedded server's engine, while it runs.
-    pub async fn embedded_service(&self) -> Option<Arc<warden_auth::AuthService>> {
+    pub async fn embedded_service(&self) -> Option<Arc<AuthService>> {
         self.backend
             .lock()
             .await
@@ -211,28 +216,25 @@ impl Core {
 
     /// Creates a local account on the embedded backend, in-process (see
     /// [`EmbeddedBackend::create_account`]); `Ok(true)`: it owns the server.
-    pub async fn create_account(&self, username: &str, password: &str) -> CmdResult<bool> {
+    pub async fn create_account(&self, username: &str, password: &str) -> Result<bool> {
         match self.backend.lock().await.as_ref() {
             Some(b) => b
                 .create_account(username, password)
                 .await
                 .map(|(_, owner)| owner)
-                .map_err(account_error),
-            None => Err(CommandError::new(
-                "not_started",
-                "The local server is not running.",
-            )),
+                .map_err(Error::account),
+            None => Err(Error::NotStarted("The local server is not running.")),
         }
     }
 
     /// The developer tools' switch: the embedded server refuses connections
     /// while offline. `Ok(None)` when there is no embedded server.
-    pub async fn set_embedded_online(&self, online: bool) -> CmdResult<Option<bool>> {
+    pub async fn set_embedded_online(&self, online: bool) -> Result<Option<bool>> {
         match self.backend.lock().await.as_mut() {
             Some(b) => {
                 b.set_online(online)
                     .await
-                    .map_err(|e| CommandError::new("embedded", e.to_string()))?;
+                    .map_err(|e| Error::Embedded(e.to_string()))?;
                 Ok(Some(b.is_online()))
             }
             None => Ok(None),
@@ -257,35 +259,31 @@ impl Core {
     }
 }
 
-pub fn view(state: SessionState, embedded: bool) -> StateView {
-    let signed_out_message = match &state.phase {
-        Phase::SignedOut { reason: Some(r) } => Some(reason_words(r)),
-        _ => None,
-    };
-    StateView {
-        state,
-        embedded,
-        signed_out_message,
-        clock_skew_s: warden_client::simulated_clock_skew(),
+/// The app as warden-desktop's operations see it: found from the handle
+/// each command gets.
+pub struct TauriHost(pub AppHandle);
+
+impl TauriHost {
+    fn core(&self) -> &Core {
+        self.0.state::<Core>().inner()
     }
 }
 
-/// The session's name in the sessions list: visible ASCII only.
-fn device_label() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_default();
-    let host: String = host
-        .trim()
-        .chars()
-        .filter(|c| c.is_ascii_graphic())
-        .take(40)
-        .collect();
-    if host.is_empty() {
-        "Warden desktop".into()
-    } else {
-        format!("Warden desktop on {host}")
+impl Host for TauriHost {
+    async fn session(&self) -> Result<Session> {
+        self.core().session(&self.0).await
+    }
+
+    async fn embedded_service(&self) -> Option<Arc<AuthService>> {
+        self.core().embedded_service().await
+    }
+
+    async fn set_embedded_online(&self, online: bool) -> Result<Option<bool>> {
+        self.core().set_embedded_online(online).await
+    }
+
+    fn export_dir(&self) -> PathBuf {
+        warden_desktop::export::default_dir(self.core().data_dir())
     }
 }
 
@@ -299,7 +297,7 @@ fn forward(
         loop {
             let sent = match rx.recv().await {
                 Ok(Event::StateChanged(state)) => {
-                    app.emit("session-changed", view(*state, embedded))
+                    app.emit("session-changed", StateView::new(*state, embedded))
                 }
                 Ok(Event::Exchange(exchange)) => app.emit("exchange", exchange),
                 Ok(other) => app.emit("session-note", other),

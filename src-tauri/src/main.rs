@@ -5,11 +5,7 @@
 mod commands;
 mod core;
 mod devtools;
-mod errors;
-mod remembered;
-mod remote;
 mod staff;
-mod vault;
 
 use tauri::Manager as _;
 
@@ -64,7 +60,7 @@ fn main() -> anyhow::Result<()> {
             tauri::async_runtime::spawn(async move {
                 let core = handle.state::<core::Core>();
                 if let Err(e) = core.started(&handle).await {
-                    tracing::error!(error = %e.message, "the embedded backend did not start");
+                    tracing::error!(error = %e, "the embedded backend did not start");
                 }
             });
             Ok(())

@@ -41,11 +41,17 @@
  * @typedef {{lineage: {session: StaffSession, kind: string, revoked_by?: number|null, head_jti: string, tokens: LineageToken[]}, events: AuditRecord[]}} LineageView
  * @typedef {{user: number|null, kinds: string[], since: number|null, until: number|null}} AuditFilter
  * @typedef {{action: string, reason: string, userId?: number|null, sessionId?: string|null, password?: string|null}} StaffActionArgs
+ *   action: revoke_session (needs sessionId), logout_all, lock, unlock, deactivate, reactivate, set_password (needs password); the others need userId
+ * @typedef {{kind: 'revoke_session', session_id: string}
+ *   | {kind: 'logout_all'|'lock'|'unlock'|'deactivate'|'reactivate', user_id: number}
+ *   | {kind: 'set_password', user_id: number, password: string}} StaffAction what the app reads: whom the action is on travels with its kind
+ * @typedef {'all'|'active'|'inactive'|'locked'|'staff'} UserFilter
  * @typedef {{status: string, key?: string, why?: string, kid?: string|null}} Signature
  * @typedef {{header_pretty: string, payload_pretty: string, alg?: string|null, kid?: string|null, token_type?: string|null,
  *   times: {exp?: number|null, iat?: number|null, nbf?: number|null, lifetime?: number|null}, now: number, signature: Signature,
  *   claims?: {ok: boolean, reason?: string|null, message?: string|null}|null, warnings: {code: string, message: string}[]}} Inspection
  * @typedef {{kind: 'none'|'server'|'secret'|'pem'|'jwks_url', value?: string}} VerifyInput
+ * @typedef {{kind: 'access'|'refresh'} | {kind: 'pasted', value: string}} TokenInput the current access or refresh token, or a pasted one
  * @typedef {{what: string, ok: boolean, outcome: string}} LabStep
  */
 
@@ -93,20 +99,34 @@ export const revokeSession = (id) => call('revoke_session', { id });
 export const timeline = () => call('timeline');
 /** @returns {Promise<Me>} */
 export const myAccount = () => call('my_account');
-/** @param {string} q @param {string} filter @returns {Promise<StaffUser[]>} */
+/** @param {string} q @param {string} filter a {@link UserFilter} @returns {Promise<StaffUser[]>} */
 export const staffUsers = (q, filter) => call('staff_users', { q, filter });
 /** @param {number} id @returns {Promise<UserView>} */
 export const staffUser = (id) => call('staff_user', { id });
 /** @param {string} sessionId @returns {Promise<LineageView>} */
 export const staffLineage = (sessionId) => call('staff_lineage', { sessionId });
 /** @param {StaffActionArgs} a @returns {Promise<string>} */
-export const staffAction = (a) => call('staff_action', { action: a.action, reason: a.reason, userId: a.userId ?? null, sessionId: a.sessionId ?? null, password: a.password ?? null });
+export const staffAction = (a) => call('staff_action', { action: staffActionOf(a), reason: a.reason });
+
+/**
+ * The action as the app reads it ({@link StaffAction}); fields the kind does not take are left out.
+ * @param {StaffActionArgs} a
+ * @returns {StaffAction}
+ */
+function staffActionOf(a) {
+  return /** @type {StaffAction} */ ({ kind: a.action, user_id: a.userId ?? undefined, session_id: a.sessionId ?? undefined, password: a.password ?? undefined });
+}
 /** @param {AuditFilter} filter @returns {Promise<AuditRecord[]>} */
 export const staffAudit = (filter) => call('staff_audit', { filter });
 /** @param {'jsonl'|'csv'} format @param {AuditFilter} filter @returns {Promise<{path: string, lines: number}>} */
 export const exportAudit = (format, filter) => call('export_audit', { format, filter });
-/** @param {{token?: string|null, pick?: 'access'|'refresh'|null, verify: VerifyInput}} a @returns {Promise<Inspection>} */
-export const inspectToken = (a) => call('inspect_token', { token: a.token ?? null, pick: a.pick ?? null, verify: a.verify });
+/** @param {{token?: string|null, pick?: 'access'|'refresh'|null, verify: VerifyInput}} a pick: the current token, else the pasted one @returns {Promise<Inspection>} */
+export const inspectToken = (a) => call('inspect_token', { token: tokenInputOf(a), verify: a.verify });
+
+/** @param {{token?: string|null, pick?: 'access'|'refresh'|null}} a @returns {TokenInput} */
+function tokenInputOf(a) {
+  return a.pick ? { kind: a.pick } : { kind: 'pasted', value: a.token ?? '' };
+}
 /** @returns {Promise<LabStep[]>} */
 export const labReplayPrevious = () => call('lab_replay_previous');
 /** @param {number} n @returns {Promise<LabStep[]>} */

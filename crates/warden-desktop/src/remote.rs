@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use warden_client::ClientConfig;
 
-use crate::errors::{CmdResult, CommandError};
+use crate::error::{Error, Result};
 
 /// Empty strings mean "the default" (SimpleJWT's paths, `Bearer`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,7 +22,7 @@ pub struct RemoteServer {
 impl RemoteServer {
     /// Trims every field and checks it. `Ok(None)`: no URL, i.e. the
     /// embedded server.
-    pub fn normalized(self) -> CmdResult<Option<RemoteServer>> {
+    pub fn normalized(self) -> Result<Option<RemoteServer>> {
         let url = self.url.trim().to_string();
         if url.is_empty() {
             return Ok(None);
@@ -32,10 +32,7 @@ impl RemoteServer {
             || url.len() <= "http://".len()
             || url.chars().any(|c| c.is_whitespace() || c.is_control())
         {
-            return Err(CommandError::new(
-                "invalid_url",
-                "The server URL must start with http:// or https:// (for example https://example.com/).",
-            ));
+            return Err(Error::InvalidUrl);
         }
         let url = if url.ends_with('/') {
             url
@@ -47,10 +44,7 @@ impl RemoteServer {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            return Err(CommandError::new(
-                "invalid_header_type",
-                "The header type is one word, such as Bearer or JWT.",
-            ));
+            return Err(Error::InvalidHeaderType);
         }
         Ok(Some(RemoteServer {
             url,
@@ -83,16 +77,13 @@ impl RemoteServer {
 
 /// A route relative to the server URL: no scheme, no leading slash, no
 /// spaces; `""` keeps the default.
-fn path(value: &str, what: &str) -> CmdResult<String> {
+fn path(value: &str, what: &'static str) -> Result<String> {
     let p = value.trim().trim_start_matches('/');
     if p.contains("://")
         || p.chars()
             .any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#')
     {
-        return Err(CommandError::new(
-            "invalid_path",
-            format!("The {what} path must be a path on the server, such as auth/jwt/create/."),
-        ));
+        return Err(Error::InvalidPath(what));
     }
     Ok(p.to_string())
 }
@@ -122,7 +113,7 @@ mod tests {
         assert_eq!(r.url, "http://127.0.0.1:8000/");
         for bad in ["127.0.0.1:8000", "ftp://x/", "http://", "http://a b/"] {
             let e = remote(bad).normalized().unwrap_err();
-            assert_eq!(e.code, "invalid_url", "{bad}");
+            assert_eq!(e.code(), "invalid_url", "{bad}");
         }
     }
 
@@ -154,11 +145,11 @@ mod tests {
     fn bad_paths_and_header_types_are_refused() {
         let mut r = remote("https://example.com/");
         r.token_path = "https://evil.example/".into();
-        assert_eq!(r.clone().normalized().unwrap_err().code, "invalid_path");
+        assert_eq!(r.clone().normalized().unwrap_err().code(), "invalid_path");
         r.token_path = "api/token/?x=1".into();
-        assert_eq!(r.clone().normalized().unwrap_err().code, "invalid_path");
+        assert_eq!(r.clone().normalized().unwrap_err().code(), "invalid_path");
         let mut r = remote("https://example.com/");
         r.header_type = "Bearer x".into();
-        assert_eq!(r.normalized().unwrap_err().code, "invalid_header_type");
+        assert_eq!(r.normalized().unwrap_err().code(), "invalid_header_type");
     }
 }

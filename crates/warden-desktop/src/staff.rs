@@ -1,42 +1,58 @@
-//! The staff console's commands. The server decides who is staff: every call
-//! goes to `api/staff/…` with the signed-in user's access token, and a 403
-//! comes back as "not staff" whatever the window shows.
+//! The staff console. The server decides who is staff: every call goes to
+//! `api/staff/…` with the signed-in user's access token, and a 403 comes back
+//! as "not staff" whatever the window shows.
 
-use serde::Serialize;
-use tauri::{AppHandle, State};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
 use warden_client::{
-    AuditRecord, AuditSearch, Lineage, SessionInfo, StaffUser, StaffUserDetail, UserSearch,
+    AuditRecord, AuditSearch, Lineage, SessionInfo, SessionManager, StaffUser, StaffUserDetail,
+    UserSearch,
 };
 
-use crate::core::Core;
-use crate::errors::{CmdResult, CommandError};
+use crate::error::{Error, Result};
+use crate::host::Host;
 
-#[tauri::command]
-pub async fn staff_users(
-    app: AppHandle,
-    core: State<'_, Core>,
-    q: Option<String>,
-    filter: Option<String>,
-) -> CmdResult<Vec<StaffUser>> {
-    let (m, _) = core.manager(&app).await?;
+/// Which users the search lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserFilter {
+    #[default]
+    All,
+    Active,
+    /// Deactivated.
+    Inactive,
+    Locked,
+    Staff,
+}
+
+impl UserFilter {
+    fn narrow(self, search: &mut UserSearch) {
+        match self {
+            UserFilter::All => {}
+            UserFilter::Active => search.active = Some(true),
+            UserFilter::Inactive => search.active = Some(false),
+            UserFilter::Locked => search.locked = Some(true),
+            UserFilter::Staff => search.staff = Some(true),
+        }
+    }
+}
+
+/// Users matching `q` (username or e-mail; blank: everyone), at most 200.
+pub async fn users(
+    host: &impl Host,
+    q: Option<&str>,
+    filter: UserFilter,
+) -> Result<Vec<StaffUser>> {
+    let m = host.session().await?.manager;
     let mut search = UserSearch {
-        q: q.map(|q| q.trim().to_string()).filter(|q| !q.is_empty()),
+        q: q.map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_string),
         limit: Some(200),
         ..UserSearch::default()
     };
-    match filter.as_deref().unwrap_or("all") {
-        "all" => {}
-        "active" => search.active = Some(true),
-        "inactive" => search.active = Some(false),
-        "locked" => search.locked = Some(true),
-        "staff" => search.staff = Some(true),
-        other => {
-            return Err(CommandError::new(
-                "invalid_filter",
-                format!("Unknown filter {other:?}."),
-            ));
-        }
-    }
+    filter.narrow(&mut search);
     Ok(m.authorized(|client, token| {
         let search = search.clone();
         async move { client.staff_users(&token, &search).await }
@@ -44,15 +60,15 @@ pub async fn staff_users(
     .await?)
 }
 
+/// A user's page: profile, failed sign-ins, lock state, and sessions.
 #[derive(Debug, Serialize)]
 pub struct UserView {
     pub detail: StaffUserDetail,
     pub sessions: Vec<SessionInfo>,
 }
 
-#[tauri::command]
-pub async fn staff_user(app: AppHandle, core: State<'_, Core>, id: i64) -> CmdResult<UserView> {
-    let (m, _) = core.manager(&app).await?;
+pub async fn user(host: &impl Host, id: i64) -> Result<UserView> {
+    let m = host.session().await?.manager;
     let detail = m
         .authorized(|client, token| async move { client.staff_user(&token, id).await })
         .await?;
@@ -70,66 +86,82 @@ pub struct LineageView {
     pub events: Vec<AuditRecord>,
 }
 
-#[tauri::command]
-pub async fn staff_lineage(
-    app: AppHandle,
-    core: State<'_, Core>,
-    session_id: String,
-) -> CmdResult<LineageView> {
-    let (m, _) = core.manager(&app).await?;
+pub async fn lineage(host: &impl Host, session_id: &str) -> Result<LineageView> {
+    let m = host.session().await?.manager;
     let lineage = m
-        .authorized(|client, token| {
-            let sid = session_id.clone();
-            async move { client.staff_session(&token, &sid).await }
-        })
+        .authorized(|client, token| async move { client.staff_session(&token, session_id).await })
         .await?;
     let search = AuditSearch {
-        session: Some(session_id.clone()),
+        session: Some(session_id.to_string()),
         limit: Some(500),
         ..AuditSearch::default()
     };
-    let events = m
-        .authorized(|client, token| {
-            let search = search.clone();
-            async move { client.staff_audit(&token, &search).await }
-        })
-        .await?;
+    let events = records(&m, &search).await?;
     Ok(LineageView { lineage, events })
 }
 
-/// One staff action; every one carries the reason that goes to the audit log.
-#[tauri::command]
-#[allow(clippy::too_many_arguments)]
-pub async fn staff_action(
-    app: AppHandle,
-    core: State<'_, Core>,
-    action: String,
-    reason: String,
-    user_id: Option<i64>,
-    session_id: Option<String>,
-    password: Option<String>,
-) -> CmdResult<String> {
-    let reason = reason.trim().to_string();
-    if reason.is_empty() {
-        return Err(CommandError::new(
-            "reason_required",
-            "Say why: the reason goes into the audit log.",
-        ));
+/// One staff action and whom it is on, as the window sends it:
+/// `{"kind": "lock", "user_id": 2}`, `{"kind": "revoke_session", "session_id": "…"}`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StaffAction {
+    RevokeSession {
+        session_id: String,
+    },
+    /// Ends every session of the user.
+    LogoutAll {
+        user_id: i64,
+    },
+    Lock {
+        user_id: i64,
+    },
+    Unlock {
+        user_id: i64,
+    },
+    Deactivate {
+        user_id: i64,
+    },
+    Reactivate {
+        user_id: i64,
+    },
+    /// A temporary password; every session ends.
+    SetPassword {
+        user_id: i64,
+        password: String,
+    },
+}
+
+impl fmt::Debug for StaffAction {
+    // Never print the temporary password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StaffAction::RevokeSession { session_id } => {
+                write!(f, "RevokeSession({session_id})")
+            }
+            StaffAction::LogoutAll { user_id } => write!(f, "LogoutAll({user_id})"),
+            StaffAction::Lock { user_id } => write!(f, "Lock({user_id})"),
+            StaffAction::Unlock { user_id } => write!(f, "Unlock({user_id})"),
+            StaffAction::Deactivate { user_id } => write!(f, "Deactivate({user_id})"),
+            StaffAction::Reactivate { user_id } => write!(f, "Reactivate({user_id})"),
+            StaffAction::SetPassword { user_id, .. } => {
+                write!(f, "SetPassword({user_id}, <hidden>)")
+            }
+        }
     }
-    let (m, _) = core.manager(&app).await?;
-    let need_user =
-        || user_id.ok_or_else(|| CommandError::new("invalid", "This action needs a user."));
-    let r = reason.as_str();
-    let message = match action.as_str() {
-        "revoke_session" => {
-            let sid = session_id
-                .clone()
-                .ok_or_else(|| CommandError::new("invalid", "This action needs a session."))?;
+}
+
+/// Carries out `action` with `reason`, which goes into the audit log (a
+/// blank one is refused before anything is sent), and says what happened.
+pub async fn act(host: &impl Host, action: &StaffAction, reason: &str) -> Result<String> {
+    let r = reason.trim();
+    if r.is_empty() {
+        return Err(Error::ReasonRequired);
+    }
+    let m = host.session().await?.manager;
+    let message = match action {
+        StaffAction::RevokeSession { session_id } => {
             let revoked = m
-                .authorized(|c, t| {
-                    let sid = sid.clone();
-                    async move { c.staff_revoke_session(&t, &sid, r).await }
-                })
+                .authorized(|c, t| async move { c.staff_revoke_session(&t, session_id, r).await })
                 .await?;
             if revoked {
                 "Session revoked; its access and refresh tokens are refused from now on."
@@ -138,8 +170,7 @@ pub async fn staff_action(
                 "That session had already ended.".to_string()
             }
         }
-        "logout_all" => {
-            let id = need_user()?;
+        &StaffAction::LogoutAll { user_id: id } => {
             let n = m
                 .authorized(|c, t| async move { c.staff_logout_user(&t, id, r).await })
                 .await?;
@@ -148,49 +179,40 @@ pub async fn staff_action(
                 sessions(n)
             )
         }
-        "lock" => {
-            let id = need_user()?;
+        &StaffAction::Lock { user_id: id } => {
             let n = m
                 .authorized(|c, t| async move { c.staff_lock_user(&t, id, r, None).await })
                 .await?;
             format!("User locked; {} revoked.", sessions(n))
         }
-        "unlock" => {
-            let id = need_user()?;
+        &StaffAction::Unlock { user_id: id } => {
             m.authorized(|c, t| async move { c.staff_unlock_user(&t, id, r).await })
                 .await?;
             "User unlocked.".to_string()
         }
-        "deactivate" => {
-            let id = need_user()?;
+        &StaffAction::Deactivate { user_id: id } => {
             let n = m
                 .authorized(|c, t| async move { c.staff_deactivate_user(&t, id, r).await })
                 .await?;
             format!("User deactivated; {} revoked.", sessions(n))
         }
-        "reactivate" => {
-            let id = need_user()?;
+        &StaffAction::Reactivate { user_id: id } => {
             m.authorized(|c, t| async move { c.staff_reactivate_user(&t, id, r).await })
                 .await?;
             "User reactivated.".to_string()
         }
-        "set_password" => {
-            let id = need_user()?;
-            let password = password.unwrap_or_default();
+        StaffAction::SetPassword {
+            user_id: id,
+            password,
+        } => {
             if password.is_empty() {
-                return Err(CommandError::new("invalid", "Type the temporary password."));
+                return Err(Error::Invalid("Type the temporary password."));
             }
-            let pw = password.as_str();
+            let id = *id;
             let n = m
-                .authorized(|c, t| async move { c.staff_set_password(&t, id, pw, r).await })
+                .authorized(|c, t| async move { c.staff_set_password(&t, id, password, r).await })
                 .await?;
             format!("Temporary password set; {} revoked.", sessions(n))
-        }
-        other => {
-            return Err(CommandError::new(
-                "invalid_action",
-                format!("Unknown staff action {other:?}."),
-            ));
         }
     };
     Ok(message)
@@ -205,7 +227,7 @@ fn sessions(n: usize) -> String {
 }
 
 /// The audit log's filters as the window sends them.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct AuditFilter {
     pub user: Option<i64>,
@@ -234,110 +256,59 @@ impl AuditFilter {
     }
 }
 
-pub async fn audit_records(
-    app: &AppHandle,
-    core: &Core,
-    filter: &AuditFilter,
-) -> CmdResult<Vec<AuditRecord>> {
-    let (m, _) = core.manager(app).await?;
-    let search = filter.search();
-    Ok(m.authorized(|client, token| {
-        let search = search.clone();
-        async move { client.staff_audit(&token, &search).await }
-    })
-    .await?)
+/// The audit log, newest first, as `filter` narrows it (at most 1000 lines).
+pub async fn audit(host: &impl Host, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
+    let m = host.session().await?.manager;
+    records(&m, &filter.search()).await
 }
 
-#[tauri::command]
-pub async fn staff_audit(
-    app: AppHandle,
-    core: State<'_, Core>,
-    filter: AuditFilter,
-) -> CmdResult<Vec<AuditRecord>> {
-    audit_records(&app, &core, &filter).await
-}
-
-#[derive(Debug, Serialize)]
-pub struct Exported {
-    pub path: String,
-    pub lines: usize,
-}
-
-/// Writes the filtered audit log to the Downloads folder (or the data
-/// directory when there is none) as JSON Lines or CSV, 0600.
-#[tauri::command]
-pub async fn export_audit(
-    app: AppHandle,
-    core: State<'_, Core>,
-    format: String,
-    filter: AuditFilter,
-) -> CmdResult<Exported> {
-    let records = audit_records(&app, &core, &filter).await?;
-    let (text, ext) = match format.as_str() {
-        "jsonl" => (warden_client::export::to_jsonl(&records), "jsonl"),
-        "csv" => (warden_client::export::to_csv(&records), "csv"),
-        other => {
-            return Err(CommandError::new(
-                "invalid",
-                format!("Unknown format {other:?}."),
-            ));
-        }
-    };
-    let dir = std::env::var_os("WARDEN_EXPORT_DIR")
-        .filter(|d| !d.is_empty())
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            directories::UserDirs::new().and_then(|u| u.download_dir().map(|d| d.to_path_buf()))
-        })
-        .unwrap_or_else(|| core.data_dir().to_path_buf());
-    let stamp = time_stamp();
-    let path = dir.join(format!("warden-audit-{stamp}.{ext}"));
-    let write = || -> std::io::Result<()> {
-        use warden_embedded::keystore::{Replace, write_private_atomic};
-        std::fs::create_dir_all(&dir)?;
-        write_private_atomic(&path, text.as_bytes(), Replace::Never)
-    };
-    write().map_err(|e| {
-        CommandError::new("export", format!("Cannot write {}: {e}", path.display()))
-    })?;
-    Ok(Exported {
-        path: path.display().to_string(),
-        lines: records.len(),
-    })
-}
-
-/// `20261129-101500-123` (UTC), unique enough for one person's exports.
-fn time_stamp() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}-{:03}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        now.subsec_millis()
+async fn records(m: &SessionManager, search: &AuditSearch) -> Result<Vec<AuditRecord>> {
+    Ok(
+        m.authorized(|client, token| async move { client.staff_audit(&token, search).await })
+            .await?,
     )
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn time_stamps_are_civil_dates() {
-        let s = super::time_stamp();
-        assert_eq!(s.len(), "20261129-101500-123".len(), "{s}");
-        assert!(s.starts_with("20"), "{s}");
+    fn actions_read_the_windows_json_and_never_show_a_password() {
+        let lock: StaffAction =
+            serde_json::from_value(serde_json::json!({"kind": "lock", "user_id": 2})).unwrap();
+        assert_eq!(lock, StaffAction::Lock { user_id: 2 });
+        let set: StaffAction = serde_json::from_value(
+            serde_json::json!({"kind": "set_password", "user_id": 2, "password": "tmp-Secret-9"}),
+        )
+        .unwrap();
+        assert!(!format!("{set:?}").contains("tmp-Secret-9"));
+        for wrong in [
+            serde_json::json!({"kind": "explode", "user_id": 2}),
+            serde_json::json!({"kind": "lock"}),
+            serde_json::json!({"kind": "revoke_session", "user_id": 2}),
+        ] {
+            assert!(
+                serde_json::from_value::<StaffAction>(wrong.clone()).is_err(),
+                "{wrong}"
+            );
+        }
+    }
+
+    #[test]
+    fn filters_are_the_selects_values() {
+        for (text, filter) in [
+            ("all", UserFilter::All),
+            ("active", UserFilter::Active),
+            ("inactive", UserFilter::Inactive),
+            ("locked", UserFilter::Locked),
+            ("staff", UserFilter::Staff),
+        ] {
+            assert_eq!(
+                serde_json::from_value::<UserFilter>(text.into()).unwrap(),
+                filter
+            );
+        }
+        assert!(serde_json::from_value::<UserFilter>("admins".into()).is_err());
     }
 }

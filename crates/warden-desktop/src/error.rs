@@ -1,0 +1,277 @@
+//! Errors as the window shows them: the user's words first, the code second.
+//! Each reaches the window as `{code, message}` (the code is stable, for the
+//! window and for tests; the message is the Display text).
+
+use std::path::PathBuf;
+
+use serde::ser::SerializeStruct as _;
+use warden_auth::inspect::InspectError;
+use warden_client::{ClientError, JwksError, SignOutReason};
+use warden_embedded::EmbeddedError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// What the server or the session manager answered.
+    #[error("{}", client_words(.0))]
+    Client(#[from] ClientError),
+    /// A local account the embedded backend did not create.
+    #[error("{}", account_words(.0))]
+    Account(EmbeddedError),
+    /// The embedded backend did not start, or cannot do what was asked.
+    #[error("{0}")]
+    Embedded(String),
+    #[error("Invalid WARDEN_* setting: {0}")]
+    Settings(String),
+    #[error("{0}")]
+    NotStarted(&'static str),
+    /// The request cannot be carried out as made; the text says what to change.
+    #[error("{0}")]
+    Invalid(&'static str),
+    #[error("Say why: the reason goes into the audit log.")]
+    ReasonRequired,
+    #[error("{0}")]
+    NotSignedIn(&'static str),
+    #[error("No refresh token was replaced yet: rotate once first.")]
+    NoPreviousRefresh,
+    #[error("That exchange is no longer in the timeline.")]
+    ExchangeGone,
+    #[error("This is not a JWT that can be read: {0}")]
+    Unreadable(InspectError),
+    #[error("{}", jwks_words(.0))]
+    Jwks(#[from] JwksError),
+    #[error(
+        "The server URL must start with http:// or https:// (for example https://example.com/)."
+    )]
+    InvalidUrl,
+    #[error("The header type is one word, such as Bearer or JWT.")]
+    InvalidHeaderType,
+    /// Which path of the sign-in form (`token`, `refresh`, ...).
+    #[error("The {0} path must be a path on the server, such as auth/jwt/create/.")]
+    InvalidPath(&'static str),
+    #[error("Cannot write {}: {source}", path.display())]
+    Export {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Internal(String),
+    /// A one-time step's failure (the app's start) told again to a later
+    /// caller: its code and words, without the cause.
+    #[error("{message}")]
+    Repeated { code: &'static str, message: String },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The stable code the window and the tests match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Client(e) => e.code(),
+            Error::Account(EmbeddedError::Account(warden_auth::AuthError::Conflict(_))) => {
+                "conflict"
+            }
+            Error::Account(EmbeddedError::Account(warden_auth::AuthError::InvalidInput {
+                ..
+            })) => "validation",
+            Error::Account(_) | Error::Embedded(_) => "embedded",
+            Error::Settings(_) => "settings",
+            Error::NotStarted(_) => "not_started",
+            Error::Invalid(_) => "invalid",
+            Error::ReasonRequired => "reason_required",
+            Error::NotSignedIn(_) => "not_signed_in",
+            Error::NoPreviousRefresh => "no_previous",
+            Error::ExchangeGone => "not_found",
+            Error::Unreadable(e) => e.reason(),
+            Error::Jwks(JwksError::NotHttp) | Error::InvalidUrl => "invalid_url",
+            Error::Jwks(_) => "jwks",
+            Error::InvalidHeaderType => "invalid_header_type",
+            Error::InvalidPath(_) => "invalid_path",
+            Error::Export { .. } => "export",
+            Error::Internal(_) => "internal",
+            Error::Repeated { code, .. } => code,
+        }
+    }
+
+    /// This error as a later caller of the step that failed gets it.
+    pub fn repeated(&self) -> Error {
+        Error::Repeated {
+            code: self.code(),
+            message: self.to_string(),
+        }
+    }
+
+    /// Why the embedded backend refused a new account. An unexpected cause
+    /// is logged here, once, since the window only shows its text.
+    pub fn account(e: EmbeddedError) -> Error {
+        use warden_auth::AuthError;
+        if !matches!(
+            e,
+            EmbeddedError::Account(AuthError::Conflict(_) | AuthError::InvalidInput { .. })
+        ) {
+            tracing::warn!(error = %e, "the local account was not created");
+        }
+        Error::Account(e)
+    }
+}
+
+impl serde::Serialize for Error {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_struct("Error", 2)?;
+        out.serialize_field("code", self.code())?;
+        out.serialize_field("message", &self.to_string())?;
+        out.end()
+    }
+}
+
+/// How a sign-out reason reads on the sign-in screen.
+pub fn reason_words(reason: &SignOutReason) -> String {
+    match reason {
+        SignOutReason::LoggedOut => "You logged out.".into(),
+        SignOutReason::Revoked { cause } => format!(
+            "Your session was ended on another device (token_not_valid: {}).",
+            cause.as_deref().unwrap_or("Token is blacklisted")
+        ),
+        SignOutReason::ReuseDetected => {
+            "A copy of your refresh token was used elsewhere, so the session was ended to protect you (reuse_detected).".into()
+        }
+        SignOutReason::UserInactive => "Your account was deactivated (user_inactive).".into(),
+        SignOutReason::UserNotFound => "Your account no longer exists (user_not_found).".into(),
+        SignOutReason::RefreshExpired => "Your session expired; sign in again (token_not_valid: expired).".into(),
+        SignOutReason::PasswordChanged => "Your password was changed, which ended this session (password_changed).".into(),
+        SignOutReason::Rejected { message } => format!("The server ended the session ({message})."),
+    }
+}
+
+/// What the server or the session manager said, in the user's words.
+pub fn client_words(e: &ClientError) -> String {
+    match e {
+        ClientError::InvalidCredentials => "Wrong username or password.".to_string(),
+        ClientError::LockedOut { retry_after } => format!(
+            "Too many failed sign-ins from here: try again in {}.",
+            wait(*retry_after)
+        ),
+        ClientError::Throttled { .. } => "Too many requests; wait a moment and retry.".into(),
+        ClientError::Network { .. } | ClientError::Offline { .. } => {
+            "The server cannot be reached. Check the address and your connection.".into()
+        }
+        ClientError::Vault(v) => format!("The keyring cannot be used: {v}"),
+        ClientError::SignedOut(r) => reason_words(r),
+        ClientError::NotSignedIn => "You are not signed in.".into(),
+        ClientError::Validation(_) => format!("Please check the form: {e}"),
+        ClientError::Unavailable(_) => {
+            format!("This server does not offer that ({e}).")
+        }
+        other => capitalise(&other.to_string()),
+    }
+}
+
+fn account_words(e: &EmbeddedError) -> String {
+    use warden_auth::AuthError;
+    match e {
+        EmbeddedError::Account(AuthError::Conflict(message)) => {
+            format!("{message} Choose another name, or sign in with that one.")
+        }
+        EmbeddedError::Account(AuthError::InvalidInput { field, message }) => {
+            format!("Please check the form: {field}: {message}")
+        }
+        other => format!("The local server could not create the account: {other}"),
+    }
+}
+
+fn jwks_words(e: &JwksError) -> String {
+    match e {
+        JwksError::NotHttp => "The JWKS URL must start with http:// or https://.".into(),
+        JwksError::Fetch { source, .. } | JwksError::Read { source, .. } => {
+            format!("Cannot fetch the JWKS: {source}")
+        }
+        JwksError::Status { status, .. } => format!("The JWKS URL answered {status}."),
+        other => format!("{}.", capitalise(&other.to_string())),
+    }
+}
+
+/// A wait as people say it: seconds under a minute, else whole minutes
+/// (rounded up). Words, not [`warden_auth::inspect::span`]'s `5m`: this is a
+/// sentence on the sign-in screen.
+fn wait(secs: u64) -> String {
+    if secs < 60 {
+        return if secs <= 1 {
+            "1 second".into()
+        } else {
+            format!("{secs} seconds")
+        };
+    }
+    let m = secs.div_ceil(60);
+    if m <= 1 {
+        "1 minute".into()
+    } else {
+        format!("{m} minutes")
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_accounts_say_why() {
+        use warden_auth::AuthError;
+        let taken = Error::account(EmbeddedError::Account(AuthError::Conflict(
+            "A user with that username already exists.".into(),
+        )));
+        assert_eq!(taken.code(), "conflict");
+        assert_eq!(
+            taken.to_string(),
+            "A user with that username already exists. Choose another name, or sign in with that one."
+        );
+        let weak = Error::account(EmbeddedError::Account(AuthError::invalid(
+            "password",
+            "This password is too short. It must contain at least 8 characters.",
+        )));
+        assert_eq!(weak.code(), "validation");
+        assert_eq!(
+            weak.to_string(),
+            "Please check the form: password: This password is too short. It must contain at least 8 characters."
+        );
+        let other = Error::account(EmbeddedError::Internal("boom".into()));
+        assert_eq!(other.code(), "embedded");
+    }
+
+    #[test]
+    fn lockout_says_minutes() {
+        let e = Error::from(ClientError::LockedOut { retry_after: 290 });
+        assert!(e.to_string().contains("5 minutes"), "{e}");
+        let e = Error::from(ClientError::LockedOut { retry_after: 4 });
+        assert!(e.to_string().contains("try again in 4 seconds"), "{e}");
+        let e = Error::from(ClientError::InvalidCredentials);
+        assert_eq!(e.to_string(), "Wrong username or password.");
+    }
+
+    #[test]
+    fn the_window_gets_code_and_message() {
+        let e = Error::from(ClientError::InvalidCredentials);
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::json!({"code": "invalid_credentials", "message": "Wrong username or password."})
+        );
+        let again = Error::Settings("LEEWAY: must be between 0 and 300 seconds".into()).repeated();
+        assert_eq!(
+            serde_json::to_value(&again).unwrap(),
+            serde_json::json!({"code": "settings", "message": "Invalid WARDEN_* setting: LEEWAY: must be between 0 and 300 seconds"})
+        );
+        let e = Error::from(JwksError::NotHttp);
+        assert_eq!(e.code(), "invalid_url");
+        assert_eq!(
+            e.to_string(),
+            "The JWKS URL must start with http:// or https://."
+        );
+    }
+}
