@@ -354,21 +354,31 @@ fn warning(code: WarningCode, message: impl Into<String>) -> Warning {
     }
 }
 
-/// A duration for people: `45s`, `5m 3s`, `6h`, `2d 1h`.
+/// A duration for people (the sign dropped), in its largest unit and the
+/// one next to it: `45s`, `5m 3s`, `6h`, `2d 1h`, `1y 35d`. Units stay
+/// adjacent, so a day and five seconds is `1d`, not `1d 5s`. Shared by the
+/// inspector's warnings and the CLI's times.
 pub fn span(secs: i64) -> String {
+    const UNITS: [(u64, &str); 5] = [
+        (365 * 86_400, "y"),
+        (86_400, "d"),
+        (3_600, "h"),
+        (60, "m"),
+        (1, "s"),
+    ];
     let secs = secs.unsigned_abs();
-    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    let parts: Vec<String> = [(d, "d"), (h, "h"), (m, "m"), (s, "s")]
-        .into_iter()
-        .filter(|(n, _)| *n > 0)
-        .take(2)
-        .map(|(n, unit)| format!("{n}{unit}"))
-        .collect();
-    if parts.is_empty() {
-        "0s".to_string()
-    } else {
-        parts.join(" ")
+    let Some(first) = UNITS.iter().position(|(size, _)| secs >= *size) else {
+        return "0s".to_string();
+    };
+    let (size, unit) = UNITS[first];
+    let mut out = format!("{}{unit}", secs / size);
+    if let Some(&(next, next_unit)) = UNITS.get(first + 1) {
+        let n = secs % size / next;
+        if n > 0 {
+            out.push_str(&format!(" {n}{next_unit}"));
+        }
     }
+    out
 }
 
 fn claim_warnings(

@@ -1,53 +1,27 @@
 //! Times and tables for people.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
 use warden_auth::UnixTime;
+/// `3h 12m`: the formatter the inspector's warnings use too.
+pub use warden_auth::inspect::span;
 
 /// First second of the year 10000: RFC 3339 has four-digit years.
 const YEAR_10000: i64 = 253_402_300_800;
 
 /// `2026-05-01T12:00:00Z`, or the raw number when it has no RFC 3339 form.
 pub fn rfc3339(t: UnixTime) -> String {
-    if (0..YEAR_10000).contains(&t) {
-        let st = UNIX_EPOCH + Duration::from_secs(t.unsigned_abs());
-        humantime::format_rfc3339_seconds(st).to_string()
-    } else {
-        format!("{t} (out of range)")
-    }
-}
-
-/// `3h 12m`: the two largest units of a duration in seconds.
-pub fn span(secs: i64) -> String {
-    let s = secs.unsigned_abs();
-    let units = [
-        (365 * 86_400, "y"),
-        (86_400, "d"),
-        (3_600, "h"),
-        (60, "m"),
-        (1, "s"),
-    ];
-    let mut parts = Vec::new();
-    let mut rest = s;
-    for (size, name) in units {
-        if rest >= size {
-            parts.push(format!("{}{name}", rest / size));
-            rest %= size;
-        } else if !parts.is_empty() {
-            // Keep the two units adjacent: "1d 0h", not "1d 5s".
-            parts.push(format!("0{name}"));
-        }
-        if parts.len() == 2 {
-            break;
-        }
-    }
-    if parts.is_empty() {
-        return "0s".into();
-    }
-    if parts.len() == 2 && parts[1].starts_with('0') {
-        parts.pop();
-    }
-    parts.join(" ")
+    (0..YEAR_10000)
+        .contains(&t)
+        .then(|| {
+            OffsetDateTime::from_unix_timestamp(t)
+                .ok()?
+                .format(&Rfc3339)
+                .ok()
+        })
+        .flatten()
+        .unwrap_or_else(|| format!("{t} (out of range)"))
 }
 
 /// "expires in 3h 12m" / "expired 5m ago" style phrases.
@@ -62,46 +36,29 @@ pub fn relative(t: UnixTime, now: UnixTime, future: &str, past: &str) -> String 
     }
 }
 
-/// Parses an RFC 3339 instant (`Z`, a `±HH:MM` offset, or none meaning UTC).
+/// Parses an RFC 3339 instant from 1970 on: `T`, `t` or a space between date
+/// and time, optional fractions of a second, and `Z`, a `±HH:MM` offset, or
+/// none meaning UTC.
 pub fn parse_rfc3339(text: &str) -> Result<UnixTime, String> {
     let t = text.trim();
     let bad = || format!("`{t}` is not an RFC 3339 time such as 2030-01-31T18:00:00Z");
-    let (base, offset) = split_offset(t).ok_or_else(bad)?;
-    let st = humantime::parse_rfc3339_weak(base).map_err(|_| bad())?;
-    let secs = st
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_err(|_| bad())?
-        .as_secs();
-    let secs = i64::try_from(secs).map_err(|_| bad())?;
-    Ok(secs - offset)
-}
-
-/// Splits a trailing `±HH:MM` offset (seconds east of UTC) from a timestamp.
-fn split_offset(t: &str) -> Option<(&str, i64)> {
-    if let Some(base) = t.strip_suffix('Z').or_else(|| t.strip_suffix('z')) {
-        return Some((base, 0));
-    }
-    let bytes = t.as_bytes();
-    if bytes.len() > 6 {
-        let at = bytes.len() - 6;
-        let sign = match bytes[at] {
-            b'+' => 1,
-            b'-' => -1,
-            _ => return Some((t, 0)),
-        };
-        let tail = &t[at + 1..];
-        let (h, m) = tail.split_once(':')?;
-        if h.len() != 2 || m.len() != 2 {
-            return None;
-        }
-        let h: i64 = h.parse().ok()?;
-        let m: i64 = m.parse().ok()?;
-        if h > 23 || m > 59 {
-            return None;
-        }
-        return Some((&t[..at], sign * (h * 3600 + m * 60)));
-    }
-    Some((t, 0))
+    let with_offset = format_description!(
+        "[year]-[month]-[day][first [T][t][ ]][hour]:[minute]:[second][optional [.[subsecond]]][offset_hour sign:mandatory]:[offset_minute]"
+    );
+    let utc = format_description!(
+        "[year]-[month]-[day][first [T][t][ ]][hour]:[minute]:[second][optional [.[subsecond]]][first [Z][z][]]"
+    );
+    let at = match OffsetDateTime::parse(t, with_offset) {
+        // RFC 3339 offsets are within a day.
+        Ok(at) if at.offset().whole_hours().abs() <= 23 => at,
+        Ok(_) => return Err(bad()),
+        Err(_) => PrimitiveDateTime::parse(t, utc)
+            .map_err(|_| bad())?
+            .assume_utc(),
+    };
+    Some(at.unix_timestamp())
+        .filter(|secs| *secs >= 0)
+        .ok_or_else(bad)
 }
 
 /// A plain text table: a header row and left-aligned columns.
@@ -191,6 +148,20 @@ mod tests {
         assert_eq!(parse_rfc3339("2027-01-15T08:00:00").unwrap(), 1_800_000_000);
         assert!(parse_rfc3339("tomorrow").is_err());
         assert!(parse_rfc3339("2027-01-15T08:00:00+2:00").is_err());
+        assert_eq!(
+            parse_rfc3339(" 2027-01-15 08:00:00.75z ").unwrap(),
+            1_800_000_000
+        );
+        for bad in [
+            "2027-02-30T00:00:00Z",
+            "2027-01-15T08:00:00+24:00",
+            "1969-12-31T23:59:59Z",
+            "2027-01-15T08:00Z",
+        ] {
+            assert!(parse_rfc3339(bad).is_err(), "{bad}");
+        }
+        assert_eq!(rfc3339(YEAR_10000 - 1), "9999-12-31T23:59:59Z");
+        assert!(rfc3339(YEAR_10000).contains("out of range"));
     }
 
     #[test]
