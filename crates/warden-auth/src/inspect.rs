@@ -355,12 +355,12 @@ fn warning(code: WarningCode, message: impl Into<String>) -> Warning {
 }
 
 /// A duration for people (the sign dropped), in its largest unit and the
-/// one next to it: `45s`, `5m 3s`, `6h`, `2d 1h`, `1y 35d`. Units stay
-/// adjacent, so a day and five seconds is `1d`, not `1d 5s`. Shared by the
+/// one next to it: `45s`, `5m 3s`, `6h`, `2d 1h`, `400d 3h`. Units stay
+/// adjacent, so a day and five seconds is `1d`, not `1d 5s`; days are the
+/// largest unit, since a year is not a fixed number of them. Shared by the
 /// inspector's warnings and the CLI's times.
 pub fn span(secs: i64) -> String {
-    const UNITS: [(u64, &str); 5] = [
-        (365 * 86_400, "y"),
+    const UNITS: [(u64, &str); 4] = [
         (86_400, "d"),
         (3_600, "h"),
         (60, "m"),
@@ -1342,6 +1342,8 @@ mod tests {
         }
         assert_eq!(span(0), "0s");
         assert_eq!(span(90_061), "1d 1h");
+        assert_eq!(span(86_400 + 5), "1d", "adjacent units only");
+        assert_eq!(span(47_481 * 86_400 + 23 * 3600 + 59), "47481d 23h");
     }
 
     #[test]
