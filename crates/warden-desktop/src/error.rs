@@ -8,6 +8,7 @@ use serde::ser::SerializeStruct as _;
 use warden_auth::inspect::InspectError;
 use warden_client::{ClientError, JwksError, SignOutReason};
 use warden_embedded::EmbeddedError;
+use warden_proto::Reason;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -35,8 +36,12 @@ pub enum Error {
     NoPreviousRefresh,
     #[error("That exchange is no longer in the timeline.")]
     ExchangeGone,
-    #[error("This is not a JWT that can be read: {0}")]
-    Unreadable(InspectError),
+    #[error("This is not a JWT that can be read: {source}")]
+    Unreadable {
+        /// Why, as the server would say it (`malformed`, `too_large`, ...).
+        reason: Reason,
+        source: InspectError,
+    },
     #[error("{}", jwks_words(.0))]
     Jwks(#[from] JwksError),
     #[error(
@@ -58,14 +63,14 @@ pub enum Error {
     /// A one-time step's failure (the app's start) told again to a later
     /// caller: its code and words, without the cause.
     #[error("{message}")]
-    Repeated { code: &'static str, message: String },
+    Repeated { code: String, message: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// The stable code the window and the tests match on.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
             Error::Client(e) => e.code(),
             Error::Account(EmbeddedError::Account(warden_auth::AuthError::Conflict(_))) => {
@@ -82,22 +87,30 @@ impl Error {
             Error::NotSignedIn(_) => "not_signed_in",
             Error::NoPreviousRefresh => "no_previous",
             Error::ExchangeGone => "not_found",
-            Error::Unreadable(e) => e.reason(),
+            Error::Unreadable { reason, .. } => reason.as_str(),
             Error::Jwks(JwksError::NotHttp) | Error::InvalidUrl => "invalid_url",
             Error::Jwks(_) => "jwks",
             Error::InvalidHeaderType => "invalid_header_type",
             Error::InvalidPath(_) => "invalid_path",
             Error::Export { .. } => "export",
             Error::Internal(_) => "internal",
-            Error::Repeated { code, .. } => code,
+            Error::Repeated { code, .. } => code.as_str(),
         }
     }
 
     /// This error as a later caller of the step that failed gets it.
     pub fn repeated(&self) -> Error {
         Error::Repeated {
-            code: self.code(),
+            code: self.code().to_string(),
             message: self.to_string(),
+        }
+    }
+
+    /// A token the inspector cannot read.
+    pub fn unreadable(e: InspectError) -> Error {
+        Error::Unreadable {
+            reason: e.reason(),
+            source: e,
         }
     }
 

@@ -69,7 +69,7 @@ pub async fn inspect(
 ) -> Result<Inspection> {
     let session = host.session().await?;
     let token = token_text(&session, token).await?;
-    let unreadable = Error::Unreadable;
+    let unreadable = Error::unreadable;
     if let VerifyInput::Server = verify {
         if !session.embedded {
             return Err(Error::Invalid(
