@@ -361,12 +361,7 @@ fn warning(code: WarningCode, message: impl Into<String>) -> Warning {
 /// largest unit, since a year is not a fixed number of them. Shared by the
 /// inspector's warnings and the CLI's times.
 pub fn span(secs: i64) -> String {
-    const UNITS: [(u64, &str); 4] = [
-        (86_400, "d"),
-        (3_600, "h"),
-        (60, "m"),
-        (1, "s"),
-    ];
+    const UNITS: [(u64, &str); 4] = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
     let secs = secs.unsigned_abs();
     let Some(first) = UNITS.iter().position(|(size, _)| secs >= *size) else {
         return "0s".to_string();
