@@ -1,7 +1,7 @@
 //! Warden's storage: the engine's [`warden_auth::Store`] over SQLite.
 //!
 //! [`SqliteStore`] keeps one database file in WAL mode with embedded, ordered
-//! migrations (`migrations/*.sql`, tracked by `PRAGMA user_version`). Writes
+//! migrations (crate `warden-migrations`, tracked by `PRAGMA user_version`). Writes
 //! go through one writer thread that commits concurrent callers together
 //! (group commit: one transaction and one fsync for
 //! every write that arrived while the previous commit ran); reads use read-only connections beside it.
@@ -14,7 +14,6 @@ pub mod conformance;
 mod error;
 mod feed;
 mod housekeeping;
-pub mod migrations;
 mod rows;
 mod schema;
 mod sessions;
