@@ -18,7 +18,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use warden_store_pg::testing::{drop_schema, fresh_schema, server_url};
+use warden_store_conformance::pg::{drop_schema, fresh_schema, server_url};
 
 mod common;
 use common::{FAST, PASSWORD, Server as Node, warden};

@@ -22,8 +22,6 @@
 mod error;
 mod rows;
 pub mod sql;
-#[doc(hidden)]
-pub mod testing;
 
 use std::str::FromStr;
 use std::time::Duration;
