@@ -62,7 +62,7 @@ pub async fn inspect_token(
     }
     let err = |e: inspect::InspectError| {
         CommandError::new(
-            e.reason(),
+            e.reason().as_str(),
             format!("This is not a JWT that can be read: {e}"),
         )
     };

@@ -314,7 +314,7 @@ async fn the_raw_client_speaks_every_warden_route() {
         c.verify("not.a.token").await.unwrap_err(),
         ClientError::TokenNotValid {
             message: "Token is invalid".into(),
-            reason: Some("malformed".into())
+            reason: Some(warden_proto::Reason::Malformed)
         }
     );
     assert!(matches!(
@@ -422,7 +422,7 @@ async fn the_raw_client_speaks_every_warden_route() {
     assert!(c.staff_revoke_session(r, &bob_sid, "test").await.unwrap());
     assert!(matches!(
         c.me(&bob_pair.access).await.unwrap_err(),
-        ClientError::TokenNotValid { reason: Some(reason), .. } if reason == "staff_revoked"
+        ClientError::TokenNotValid { reason: Some(reason), .. } if reason == warden_proto::Reason::Ended(warden_proto::RevocationReason::StaffRevoked)
     ));
     c.staff_set_staff(r, bob, true, "promote").await.unwrap();
     c.staff_deactivate_user(r, bob, "leave").await.unwrap();

@@ -1,7 +1,7 @@
 //! The engine's errors. Token rejections keep their precise cause (for the
 //! developer tools and the audit log) and map to SimpleJWT's wording on the wire.
 
-use warden_proto::TokenType;
+use warden_proto::{Reason, TokenType};
 
 use crate::clock::UnixTime;
 use crate::model::RevocationReason;
@@ -75,31 +75,32 @@ impl TokenError {
     }
 
     /// A stable machine-readable cause, sent as Warden's `reason` field.
-    pub fn reason(&self) -> &'static str {
+    /// The wire `reason` for this refusal.
+    pub fn reason(&self) -> Reason {
         match self {
-            TokenError::TooLarge { .. } => "too_large",
-            TokenError::Malformed => "malformed",
-            TokenError::BadHeader(_) => "bad_header",
-            TokenError::CriticalHeader => "critical_header",
-            TokenError::AlgorithmNotAllowed(_) => "algorithm_not_allowed",
-            TokenError::MissingKid => "missing_kid",
-            TokenError::UnknownKid(_) => "unknown_kid",
-            TokenError::AlgorithmMismatch { .. } => "algorithm_mismatch",
-            TokenError::BadSignature => "bad_signature",
-            TokenError::BadPayload(_) => "bad_payload",
-            TokenError::MissingClaim(_) => "missing_claim",
-            TokenError::Expired { .. } => "expired",
-            TokenError::NotYetValid { .. } => "not_yet_valid",
-            TokenError::IssuedInFuture { .. } => "issued_in_future",
-            TokenError::WrongIssuer => "wrong_issuer",
-            TokenError::WrongAudience => "wrong_audience",
-            TokenError::NoType => "no_type",
-            TokenError::WrongType { .. } => "wrong_type",
-            TokenError::NoId => "no_id",
-            TokenError::BadId => "bad_id",
-            TokenError::Blacklisted(Some(r)) => r.as_str(),
-            TokenError::Blacklisted(None) => "rotated",
-            TokenError::NotOutstanding => "not_outstanding",
+            TokenError::TooLarge { .. } => Reason::TooLarge,
+            TokenError::Malformed => Reason::Malformed,
+            TokenError::BadHeader(_) => Reason::BadHeader,
+            TokenError::CriticalHeader => Reason::CriticalHeader,
+            TokenError::AlgorithmNotAllowed(_) => Reason::AlgorithmNotAllowed,
+            TokenError::MissingKid => Reason::MissingKid,
+            TokenError::UnknownKid(_) => Reason::UnknownKid,
+            TokenError::AlgorithmMismatch { .. } => Reason::AlgorithmMismatch,
+            TokenError::BadSignature => Reason::BadSignature,
+            TokenError::BadPayload(_) => Reason::BadPayload,
+            TokenError::MissingClaim(_) => Reason::MissingClaim,
+            TokenError::Expired { .. } => Reason::Expired,
+            TokenError::NotYetValid { .. } => Reason::NotYetValid,
+            TokenError::IssuedInFuture { .. } => Reason::IssuedInFuture,
+            TokenError::WrongIssuer => Reason::WrongIssuer,
+            TokenError::WrongAudience => Reason::WrongAudience,
+            TokenError::NoType => Reason::NoType,
+            TokenError::WrongType { .. } => Reason::WrongType,
+            TokenError::NoId => Reason::NoId,
+            TokenError::BadId => Reason::BadId,
+            TokenError::Blacklisted(Some(r)) => Reason::Ended(*r),
+            TokenError::Blacklisted(None) => Reason::Rotated,
+            TokenError::NotOutstanding => Reason::NotOutstanding,
         }
     }
 

@@ -12,6 +12,7 @@ use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, KeyAlgorithm};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use warden_proto::Reason;
 
 use crate::clock::UnixTime;
 use crate::error::TokenError;
@@ -145,7 +146,7 @@ pub struct ClaimCheck {
     pub ok: bool,
     /// The rejection's stable reason (`expired`, `wrong_audience`, ...), as
     /// Warden sends it on the wire.
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
     pub message: Option<String>,
 }
 
@@ -233,7 +234,7 @@ pub enum InspectError {
 
 impl InspectError {
     /// Stable reason, as [`TokenError::reason`].
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
             InspectError::Undecodable(e) => e.reason(),
         }
@@ -319,7 +320,7 @@ pub fn inspect(
             },
             Err(e) => ClaimCheck {
                 ok: false,
-                reason: Some(e.reason().to_string()),
+                reason: Some(e.reason()),
                 message: Some(e.to_string()),
             },
         })
@@ -887,7 +888,7 @@ mod tests {
         assert!(i.signature.is_valid());
         let claims = i.claims.unwrap();
         assert!(!claims.ok);
-        assert_eq!(claims.reason.as_deref(), Some("expired"));
+        assert_eq!(claims.reason, Some(Reason::Expired));
         assert!(i.warnings.iter().any(|w| w.code == WarningCode::Expired));
 
         // Tampered signature.

@@ -31,4 +31,4 @@ pub use keys::KeyRing;
 pub use revocation::RevocationSet;
 pub use service::AuthService;
 pub use settings::{Algorithm, Settings};
-pub use store::{Store, StoreError, StoreResult};
+pub use store::{Conflict, Store, StoreError, StoreResult};

@@ -139,61 +139,8 @@ pub struct OutstandingToken {
     pub address: Option<String>,
 }
 
-/// Why a session or token was revoked. Stored as its `as_str` form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RevocationReason {
-    /// `api/logout/`: the user ended this session.
-    Logout,
-    /// `api/logout-all/`: the user ended every session.
-    LogoutAll,
-    /// `api/token/blacklist/`: SimpleJWT's blacklist route.
-    Blacklisted,
-    /// A rotated-away refresh token was presented again.
-    ReuseDetected,
-    PasswordChanged,
-    Deactivated,
-    LockedOut,
-    /// A staff member revoked it.
-    StaffRevoked,
-    /// RFC 7009 revocation.
-    Revoked,
-    UserDeleted,
-}
-
-impl RevocationReason {
-    pub const ALL: [RevocationReason; 10] = [
-        RevocationReason::Logout,
-        RevocationReason::LogoutAll,
-        RevocationReason::Blacklisted,
-        RevocationReason::ReuseDetected,
-        RevocationReason::PasswordChanged,
-        RevocationReason::Deactivated,
-        RevocationReason::LockedOut,
-        RevocationReason::StaffRevoked,
-        RevocationReason::Revoked,
-        RevocationReason::UserDeleted,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RevocationReason::Logout => "logout",
-            RevocationReason::LogoutAll => "logout_all",
-            RevocationReason::Blacklisted => "blacklisted",
-            RevocationReason::ReuseDetected => "reuse_detected",
-            RevocationReason::PasswordChanged => "password_changed",
-            RevocationReason::Deactivated => "deactivated",
-            RevocationReason::LockedOut => "locked_out",
-            RevocationReason::StaffRevoked => "staff_revoked",
-            RevocationReason::Revoked => "revoked",
-            RevocationReason::UserDeleted => "user_deleted",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
+/// Why a session or token was revoked (a wire value too: see [`warden_proto::Reason`]).
+pub use warden_proto::RevocationReason;
 
 /// A single token revoked on its own (an access token through RFC 7009).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

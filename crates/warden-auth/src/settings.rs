@@ -87,6 +87,16 @@ pub enum LoginField {
     UsernameOrEmail,
 }
 
+/// What the `user_id` claim carries (SimpleJWT's `USER_ID_FIELD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserIdField {
+    /// The user's numeric id, as a string.
+    Id,
+    /// The username: looking a token's user up then reads the store.
+    Username,
+}
+
 /// A duration written as seconds or as a humantime string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Secs(pub i64);
@@ -151,7 +161,7 @@ pub struct Settings {
     pub ISSUER: Option<String>,
     pub LEEWAY: Secs,
     pub AUTH_HEADER_TYPES: Vec<String>,
-    pub USER_ID_FIELD: String,
+    pub USER_ID_FIELD: UserIdField,
     pub USER_ID_CLAIM: String,
     pub TOKEN_TYPE_CLAIM: String,
     pub JTI_CLAIM: String,
@@ -223,7 +233,7 @@ impl Default for Settings {
             ISSUER: None,
             LEEWAY: Secs(0),
             AUTH_HEADER_TYPES: vec!["Bearer".into(), "JWT".into()],
-            USER_ID_FIELD: "id".into(),
+            USER_ID_FIELD: UserIdField::Id,
             USER_ID_CLAIM: "user_id".into(),
             TOKEN_TYPE_CLAIM: "token_type".into(),
             JTI_CLAIM: "jti".into(),
@@ -414,9 +424,6 @@ impl Settings {
                 ));
             }
         }
-        if self.USER_ID_FIELD != "id" && self.USER_ID_FIELD != "username" {
-            return Err(invalid("USER_ID_FIELD", "must be \"id\" or \"username\""));
-        }
         let claims = [
             ("USER_ID_CLAIM", &self.USER_ID_CLAIM),
             ("TOKEN_TYPE_CLAIM", &self.TOKEN_TYPE_CLAIM),
@@ -593,6 +600,17 @@ mod tests {
             matches!(e, SettingsError::Invalid { ref key, .. } if key == "ACCESS_TOKEN_LIFETIME"),
             "{e}"
         );
+        let e = Settings::from_toml_str("USER_ID_FIELD = \"pk\"").unwrap_err();
+        assert!(
+            matches!(e, SettingsError::Invalid { ref key, .. } if key == "USER_ID_FIELD"),
+            "{e}"
+        );
+        assert_eq!(
+            Settings::from_toml_str("USER_ID_FIELD = \"username\"")
+                .unwrap()
+                .USER_ID_FIELD,
+            UserIdField::Username
+        );
         let e = Settings::from_toml_str("ALGORITHM = \"none\"").unwrap_err();
         assert!(
             matches!(e, SettingsError::Invalid { ref key, .. } if key == "ALGORITHM"),
@@ -707,13 +725,6 @@ mod tests {
                 ..d()
             }),
             "AUTH_HEADER_TYPES"
-        );
-        assert_eq!(
-            key_of(Settings {
-                USER_ID_FIELD: "pk".into(),
-                ..d()
-            }),
-            "USER_ID_FIELD"
         );
         assert_eq!(
             key_of(Settings {

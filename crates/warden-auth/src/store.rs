@@ -15,11 +15,28 @@ use crate::model::{
     Session, ThrottleRequest, ThrottleState, ThrottleVerdict, User, UserQuery, UserUpdate,
 };
 
+/// Which rule a write broke.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    /// The username (case-insensitive) belongs to another user.
+    #[error("username is taken")]
+    Username,
+    /// The e-mail (case-insensitive) belongs to another user.
+    #[error("email is taken")]
+    Email,
+    /// The user the write is for does not exist (any more).
+    #[error("user {0} does not exist")]
+    NoSuchUser(UserId),
+    /// Another uniqueness rule of the database (a duplicate id), as it said.
+    #[error("{0}")]
+    Other(String),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A uniqueness rule was broken (username or e-mail taken, duplicate jti).
     #[error("conflict: {0}")]
-    Conflict(String),
+    Conflict(Conflict),
     /// The database cannot be written (read-only file, full disk).
     #[error("storage is not writable: {0}")]
     ReadOnly(String),

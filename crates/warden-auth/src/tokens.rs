@@ -663,13 +663,22 @@ fn parse_claims<'p>(json: &'p [u8], names: &ClaimNames) -> Result<RawClaims<'p>,
 
 /// Validates a token in the fixed order described in the module docs.
 /// `expected` restricts the token type; `None` accepts access, refresh and sliding.
+/// A token that passed [`validate`]: its claims, and the session and token
+/// ids step 8 parsed from them, so nobody parses them again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validated {
+    pub claims: Claims,
+    pub sid: SessionId,
+    pub jti: Jti,
+}
+
 pub fn validate(
     token: &str,
     ring: &KeyRing,
     policy: &ValidationPolicy,
     now: UnixTime,
     expected: Option<TokenType>,
-) -> Result<Claims, TokenError> {
+) -> Result<Validated, TokenError> {
     // 1–2. Size and shape.
     let parts = split(token, policy.max_bytes, false)?;
 
@@ -720,7 +729,7 @@ pub fn validate_claims_of_verified(
     policy: &ValidationPolicy,
     now: UnixTime,
     expected: Option<TokenType>,
-) -> Result<Claims, TokenError> {
+) -> Result<Validated, TokenError> {
     let parts = split(token, policy.max_bytes, false)?;
     let payload = decode_payload(parts.payload)?;
     let raw = parse_claims(&payload, &policy.claim_names)?;
@@ -733,7 +742,7 @@ fn check_claims(
     policy: &ValidationPolicy,
     now: UnixTime,
     expected: Option<TokenType>,
-) -> Result<Claims, TokenError> {
+) -> Result<Validated, TokenError> {
     let leeway = policy.leeway;
     let exp = raw.exp.ok_or(TokenError::MissingClaim("exp"))?;
     // PyJWT's rule: expired once `exp <= now - leeway`, so a token is already
@@ -786,9 +795,12 @@ fn check_claims(
     {
         return Err(TokenError::wrong_type(want, token_type));
     }
-    let jti = match raw.jti {
+    let (jti, jti_id) = match raw.jti {
         None => return Err(TokenError::NoId),
-        Some(Loose::Text(jti)) if Jti::parse(&jti).is_some() => canonical_id(jti),
+        Some(Loose::Text(jti)) => match Jti::parse(&jti) {
+            Some(id) => (canonical_id(jti), id),
+            None => return Err(TokenError::BadId),
+        },
         Some(_) => return Err(TokenError::BadId),
     };
     let user_id = match raw.user_id {
@@ -798,26 +810,33 @@ fn check_claims(
         Some(Loose::Int(user)) => user.to_string(),
         Some(Loose::Other) => return Err(bad_payload("user id is not a string")),
     };
-    let sid = match raw.sid {
+    let (sid, sid_id) = match raw.sid {
         None => return Err(TokenError::MissingClaim("sid")),
-        Some(Loose::Text(sid)) if SessionId::parse(&sid).is_some() => canonical_id(sid),
+        Some(Loose::Text(sid)) => match SessionId::parse(&sid) {
+            Some(id) => (canonical_id(sid), id),
+            None => return Err(TokenError::BadId),
+        },
         Some(_) => return Err(TokenError::BadId),
     };
     if token_type == TokenType::Sliding && raw.refresh_exp.is_none() {
         return Err(TokenError::MissingClaim("refresh_exp"));
     }
 
-    Ok(Claims {
-        token_type,
-        exp,
-        iat,
-        jti,
-        user_id,
-        sid,
-        nbf: raw.nbf,
-        iss: raw.iss.map(Text::into_owned),
-        aud,
-        refresh_exp: raw.refresh_exp,
+    Ok(Validated {
+        claims: Claims {
+            token_type,
+            exp,
+            iat,
+            jti,
+            user_id,
+            sid,
+            nbf: raw.nbf,
+            iss: raw.iss.map(Text::into_owned),
+            aud,
+            refresh_exp: raw.refresh_exp,
+        },
+        sid: sid_id,
+        jti: jti_id,
     })
 }
 
@@ -977,11 +996,11 @@ mod tests {
     }
 
     fn check(token: &str) -> Result<Claims, TokenError> {
-        validate(token, hs256(), &policy(), NOW, None)
+        validate(token, hs256(), &policy(), NOW, None).map(|v| v.claims)
     }
 
     fn check_with(token: &str, policy: &ValidationPolicy) -> Result<Claims, TokenError> {
-        validate(token, hs256(), policy, NOW, None)
+        validate(token, hs256(), policy, NOW, None).map(|v| v.claims)
     }
 
     fn with_header(header: &str) -> String {
@@ -1007,7 +1026,10 @@ mod tests {
                 assert_eq!(minted.kid, ring.active().kid());
                 let got = validate(&minted.token, &ring, &policy(), NOW, Some(t))
                     .unwrap_or_else(|e| panic!("{alg:?} {t:?}: {e}"));
-                assert_eq!(got, claims(t), "{alg:?}");
+                // The ids come back parsed, the same as the claims' text.
+                assert_eq!(got.sid.to_string(), got.claims.sid);
+                assert_eq!(got.jti.to_string(), got.claims.jti);
+                assert_eq!(got.claims, claims(t), "{alg:?}");
             }
         }
     }
@@ -1034,7 +1056,9 @@ mod tests {
         };
         let minted = mint(hs256(), &c, &ClaimNames::default()).unwrap();
         assert_eq!(
-            validate(&minted.token, hs256(), &policy, NOW, None).unwrap(),
+            validate(&minted.token, hs256(), &policy, NOW, None)
+                .unwrap()
+                .claims,
             c
         );
     }
@@ -1137,7 +1161,9 @@ mod tests {
         }
         assert!(payload.get("user_id").is_none());
         assert_eq!(
-            validate(&minted.token, hs256(), &policy, NOW, None).unwrap(),
+            validate(&minted.token, hs256(), &policy, NOW, None)
+                .unwrap()
+                .claims,
             c
         );
         // Under the default names the same token has no type.

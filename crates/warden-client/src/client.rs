@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use warden_proto::{
-    Capabilities, RefreshResponse, SessionInfo, SlidingTokenResponse, TokenPairResponse,
+    Capabilities, Reason, RefreshResponse, SessionInfo, SlidingTokenResponse, TokenPairResponse,
 };
 
 use crate::config::{ClientConfig, Feature};
@@ -365,11 +365,15 @@ impl Client {
             if exchange.error_code.is_none() {
                 exchange.error_code = Some(e.code().to_string());
             }
+            // The timeline keeps Warden's reason, or SimpleJWT's message when
+            // there is none (explain::explain reads either).
             exchange.reason = match e {
-                ClientError::TokenNotValid { message, reason } => {
-                    Some(reason.clone().unwrap_or_else(|| message.clone()))
-                }
-                other => other.reason().map(str::to_string),
+                ClientError::TokenNotValid { message, reason } => Some(
+                    reason
+                        .as_ref()
+                        .map_or_else(|| message.clone(), Reason::to_string),
+                ),
+                other => other.reason().map(|r| r.to_string()),
             };
         }
         tracing::debug!(

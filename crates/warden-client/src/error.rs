@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use serde::Serialize;
 use serde_json::Value;
+use warden_proto::{Reason, RevocationReason};
 
 use crate::config::Feature;
 use crate::state::SignOutReason;
@@ -59,7 +60,7 @@ pub enum ClientError {
     #[error("token not valid: {message}")]
     TokenNotValid {
         message: String,
-        reason: Option<String>,
+        reason: Option<Reason>,
     },
     /// Warden refused a rotated-away refresh token and revoked its whole session.
     #[error("a rotated-away refresh token was used again; the session was revoked")]
@@ -179,17 +180,17 @@ impl ClientError {
     pub fn is_token_expired(&self) -> bool {
         match self {
             ClientError::TokenNotValid { message, reason } => {
-                reason.as_deref() == Some("expired") || message == TOKEN_EXPIRED
+                *reason == Some(Reason::Expired) || message == TOKEN_EXPIRED
             }
             _ => false,
         }
     }
 
     /// Warden's `reason`, when the server sent one.
-    pub fn reason(&self) -> Option<&str> {
+    pub fn reason(&self) -> Option<Reason> {
         match self {
-            ClientError::TokenNotValid { reason, .. } => reason.as_deref(),
-            ClientError::ReuseDetected => Some("reuse_detected"),
+            ClientError::TokenNotValid { reason, .. } => reason.clone(),
+            ClientError::ReuseDetected => Some(Reason::Ended(RevocationReason::ReuseDetected)),
             _ => None,
         }
     }
@@ -201,7 +202,7 @@ impl ClientError {
         let get_str = |key: &str| obj.and_then(|o| o.get(key)).and_then(Value::as_str);
         let detail = get_str("detail").map(str::to_string);
         let code = get_str("code");
-        let reason = get_str("reason").map(str::to_string);
+        let reason = get_str("reason").map(Reason::parse);
         let request_id = get_str("request_id").map(str::to_string).or_else(|| {
             headers
                 .get("x-request-id")
@@ -218,7 +219,7 @@ impl ClientError {
         }
         match code {
             Some("token_not_valid") => {
-                if reason.as_deref() == Some("reuse_detected") {
+                if reason == Some(Reason::Ended(RevocationReason::ReuseDetected)) {
                     return ClientError::ReuseDetected;
                 }
                 // On a protected route the specific message is in `messages[0]`.
@@ -360,7 +361,7 @@ mod tests {
     fn token(message: &str, reason: Option<&str>) -> ClientError {
         ClientError::TokenNotValid {
             message: message.into(),
-            reason: reason.map(str::to_string),
+            reason: reason.map(Reason::parse),
         }
     }
 
@@ -408,7 +409,7 @@ mod tests {
         let body = r#"{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token is blacklisted"}],"reason":"logout_all"}"#;
         let e = map(401, body);
         assert_eq!(e, token("Token is blacklisted", Some("logout_all")));
-        assert_eq!(e.reason(), Some("logout_all"));
+        assert_eq!(e.reason(), Some(Reason::Ended(RevocationReason::LogoutAll)));
         let e = map(
             401,
             r#"{"detail":"Token is expired","code":"token_not_valid","reason":"expired"}"#,

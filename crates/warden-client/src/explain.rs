@@ -7,7 +7,9 @@
 //! Works for Warden (precise `reason`s) and plain SimpleJWT (messages only).
 
 use serde::Serialize;
+use warden_proto::{Reason, RevocationReason};
 
+use crate::error::{TOKEN_BLACKLISTED, TOKEN_EXPIRED};
 use crate::exchange::Exchange;
 use crate::state::{Phase, SignOutReason};
 
@@ -236,9 +238,12 @@ fn token_not_valid(
                 "access".into()
             }
         });
-    match message {
-        "expired" | "Token is expired" => expired(local, now, &kind),
-        "not_yet_valid" | "issued_in_future" => {
+    // Warden's reason as the enum; SimpleJWT's messages parse as Unknown and
+    // are matched as the text they are.
+    use RevocationReason as R;
+    match (&Reason::parse(message), message) {
+        (Reason::Expired, _) | (_, TOKEN_EXPIRED) => expired(local, now, &kind),
+        (Reason::NotYetValid | Reason::IssuedInFuture, _) => {
             let note = skew_note(local).unwrap_or_else(|| {
                 "The server that issued it and the server checking it disagree about the time."
                     .to_string()
@@ -252,7 +257,7 @@ fn token_not_valid(
                 "Synchronise the clocks (NTP) of the servers, or raise LEEWAY a little.",
             )
         }
-        "rotated" => {
+        (Reason::Rotated, _) => {
             if local.rotated_already {
                 blacklisted_after_rotation()
             } else {
@@ -265,18 +270,16 @@ fn token_not_valid(
                 )
             }
         }
-        "Token is blacklisted" if local.rotated_already => blacklisted_after_rotation(),
-        "Token is blacklisted" => ex(
+        (_, TOKEN_BLACKLISTED) if local.rotated_already => blacklisted_after_rotation(),
+        (_, TOKEN_BLACKLISTED) => ex(
             "session_revoked",
             "The token is blacklisted: it was rotated away elsewhere, logged out, or revoked.",
             "Sign in again.",
         ),
-        "reuse_detected" => reuse_detected(),
-        "logout" | "logout_all" | "blacklisted" | "staff_revoked" | "revoked"
-        | "password_changed" | "deactivated" | "locked_out" | "user_deleted" => {
-            session_revoked(message, local)
-        }
-        "wrong_type" | "Token has wrong type" | "no_type" | "Token has no type" => {
+        (Reason::Ended(R::ReuseDetected), _) => reuse_detected(),
+        (Reason::Ended(why), _) => session_revoked(*why, local),
+        (Reason::WrongType | Reason::NoType, _)
+        | (_, "Token has wrong type" | "Token has no type") => {
             let detail = match kind.as_str() {
                 "refresh" => {
                     "The refresh route was given a token that is not a refresh token (an access \
@@ -294,11 +297,14 @@ fn token_not_valid(
                  to the refresh and logout routes.",
             )
         }
-        "unknown_kid"
-        | "missing_kid"
-        | "bad_signature"
-        | "algorithm_mismatch"
-        | "algorithm_not_allowed" => ex(
+        (
+            Reason::UnknownKid
+            | Reason::MissingKid
+            | Reason::BadSignature
+            | Reason::AlgorithmMismatch
+            | Reason::AlgorithmNotAllowed,
+            _,
+        ) => ex(
             "bad_signature",
             format!(
                 "The token's signature does not check out with any key the server has ({message}). \
@@ -309,19 +315,26 @@ fn token_not_valid(
             "Sign in again to get a token signed with the current key; compare the token's `kid` \
              with the server's JWKS in the inspector.",
         ),
-        "malformed" | "bad_header" | "critical_header" | "bad_payload" | "too_large"
-        | "missing_claim" => ex(
+        (
+            Reason::Malformed
+            | Reason::BadHeader
+            | Reason::CriticalHeader
+            | Reason::BadPayload
+            | Reason::TooLarge
+            | Reason::MissingClaim,
+            _,
+        ) => ex(
             "malformed_token",
             format!("The token is not one the server can read ({message})."),
             "Send the token exactly as the server issued it (no quotes, spaces or truncation).",
         ),
-        "no_id" | "Token has no id" | "bad_id" | "not_outstanding" => ex(
+        (Reason::NoId | Reason::BadId | Reason::NotOutstanding, _) | (_, "Token has no id") => ex(
             "not_issued_here",
             "The token's ids are not ones this server issued (another server, or a database that \
              was reset).",
             "Sign in again on this server.",
         ),
-        "wrong_issuer" | "wrong_audience" => ex(
+        (Reason::WrongIssuer | Reason::WrongAudience, _) => ex(
             "wrong_audience",
             "The token was issued for another issuer or audience than this server expects.",
             "Sign in on the server that is meant to accept the token, or align ISSUER/AUDIENCE.",
@@ -358,18 +371,20 @@ fn blacklisted_after_rotation() -> Explanation {
     )
 }
 
-fn session_revoked(why: &str, local: &LocalContext) -> Explanation {
+fn session_revoked(why: RevocationReason, local: &LocalContext) -> Explanation {
     let by = match why {
-        "logout" => "this session was logged out",
-        "logout_all" => "the user logged out everywhere",
-        "blacklisted" => "the refresh token was blacklisted (SimpleJWT's blacklist route)",
-        "staff_revoked" => "a staff member revoked the session",
-        "revoked" => "the token was revoked (RFC 7009)",
-        "password_changed" => "the password was changed, which ends every session",
-        "deactivated" => "the account was deactivated",
-        "locked_out" => "the account was locked",
-        "user_deleted" => "the account was deleted",
-        _ => "it was revoked",
+        RevocationReason::Logout => "this session was logged out",
+        RevocationReason::LogoutAll => "the user logged out everywhere",
+        RevocationReason::Blacklisted => {
+            "the refresh token was blacklisted (SimpleJWT's blacklist route)"
+        }
+        RevocationReason::StaffRevoked => "a staff member revoked the session",
+        RevocationReason::Revoked => "the token was revoked (RFC 7009)",
+        RevocationReason::PasswordChanged => "the password was changed, which ends every session",
+        RevocationReason::Deactivated => "the account was deactivated",
+        RevocationReason::LockedOut => "the account was locked",
+        RevocationReason::UserDeleted => "the account was deleted",
+        RevocationReason::ReuseDetected => "a replayed refresh token revoked it",
     };
     let here = match &local.phase {
         Some(Phase::SignedOut {

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use serde::Serialize;
-use warden_proto::Capabilities;
+use warden_proto::{Capabilities, Reason, RevocationReason};
 
 use crate::error::ClientError;
 use crate::exchange::Exchange;
@@ -66,7 +66,7 @@ impl SignOutReason {
             ClientError::UserInactive => Some(SignOutReason::UserInactive),
             ClientError::UserNotFound => Some(SignOutReason::UserNotFound),
             ClientError::TokenNotValid { message, reason } => {
-                Some(Self::from_token_error(message, reason.as_deref()))
+                Some(Self::from_token_error(message, reason.as_ref()))
             }
             ClientError::NotAuthenticated { detail } => Some(SignOutReason::Rejected {
                 message: detail.clone(),
@@ -79,16 +79,24 @@ impl SignOutReason {
         }
     }
 
-    fn from_token_error(message: &str, reason: Option<&str>) -> SignOutReason {
+    fn from_token_error(message: &str, reason: Option<&Reason>) -> SignOutReason {
+        use RevocationReason as R;
         match reason {
-            Some("expired") => SignOutReason::RefreshExpired,
-            Some("reuse_detected") => SignOutReason::ReuseDetected,
-            Some("password_changed") => SignOutReason::PasswordChanged,
-            Some("deactivated") => SignOutReason::UserInactive,
-            Some("user_deleted") => SignOutReason::UserNotFound,
+            Some(Reason::Expired) => SignOutReason::RefreshExpired,
+            Some(Reason::Ended(R::ReuseDetected)) => SignOutReason::ReuseDetected,
+            Some(Reason::Ended(R::PasswordChanged)) => SignOutReason::PasswordChanged,
+            Some(Reason::Ended(R::Deactivated)) => SignOutReason::UserInactive,
+            Some(Reason::Ended(R::UserDeleted)) => SignOutReason::UserNotFound,
             Some(
-                cause @ ("logout" | "logout_all" | "staff_revoked" | "revoked" | "blacklisted"
-                | "locked_out" | "rotated"),
+                cause @ (Reason::Ended(
+                    R::Logout
+                    | R::LogoutAll
+                    | R::StaffRevoked
+                    | R::Revoked
+                    | R::Blacklisted
+                    | R::LockedOut,
+                )
+                | Reason::Rotated),
             ) => SignOutReason::Revoked {
                 cause: Some(cause.to_string()),
             },
@@ -214,7 +222,7 @@ mod tests {
     fn tnv(message: &str, reason: Option<&str>) -> ClientError {
         ClientError::TokenNotValid {
             message: message.into(),
-            reason: reason.map(str::to_string),
+            reason: reason.map(Reason::parse),
         }
     }
 

@@ -6,6 +6,9 @@
 //! live beside them and never change a SimpleJWT shape.
 #![forbid(unsafe_code)]
 
+mod reason;
+
+pub use reason::{Reason, RevocationReason};
 use serde::{Deserialize, Serialize};
 
 /// `POST api/token/` body.
@@ -129,7 +132,7 @@ pub struct ErrorBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub messages: Option<Vec<TokenMessage>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
 }
 
 /// One session (token family) as a user or a staff member sees it.

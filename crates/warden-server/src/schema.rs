@@ -667,7 +667,7 @@ mod tests {
                 token_type: "access".into(),
                 message: "m".into(),
             }]),
-            reason: Some("r".into()),
+            reason: Some(warden_proto::Reason::Expired),
         };
         let mirror = ErrorBody {
             detail: "d".into(),
@@ -677,7 +677,7 @@ mod tests {
                 token_type: "access".into(),
                 message: "m".into(),
             }]),
-            reason: Some("r".into()),
+            reason: Some("expired".into()),
         };
         assert_eq!(
             serde_json::to_value(&mirror).unwrap(),

@@ -256,7 +256,7 @@ fn kinds_of(entries: &[warden_auth::model::AuditEntry]) -> Vec<AuditKind> {
 }
 
 fn is_conflict_naming(err: &StoreError, what: &str) -> bool {
-    matches!(err, StoreError::Conflict(m) if m.to_lowercase().contains(what))
+    matches!(err, StoreError::Conflict(m) if m.to_string().to_lowercase().contains(what))
 }
 
 // --- users ---

@@ -1,7 +1,7 @@
 //! The store's internal error, and how it becomes the engine's [`StoreError`].
 
 use postgres::error::SqlState;
-use warden_auth::StoreError;
+use warden_auth::{Conflict, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -9,7 +9,7 @@ pub enum Error {
     Pg(#[from] postgres::Error),
     /// A uniqueness rule, checked before the insert so the message can name it.
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Conflict),
     /// A stored value the engine's types cannot represent.
     #[error("{0}")]
     Corrupt(String),
@@ -76,7 +76,7 @@ fn from_pg(e: &postgres::Error) -> StoreError {
     };
     let class = &code.code()[..2];
     if *code == SqlState::UNIQUE_VIOLATION {
-        StoreError::Conflict(msg)
+        StoreError::Conflict(Conflict::Other(msg))
     } else if *code == SqlState::READ_ONLY_SQL_TRANSACTION
         || *code == SqlState::DISK_FULL
         || *code == SqlState::INSUFFICIENT_PRIVILEGE

@@ -21,7 +21,7 @@ use warden_auth::model::{
     ThrottleScope, ThrottleState, ThrottleVerdict, User, UserQuery, UserUpdate,
 };
 use warden_auth::rotation::{RotationWrites, decide};
-use warden_auth::{Jti, SessionId, UnixTime, UserId};
+use warden_auth::{Conflict, Jti, SessionId, UnixTime, UserId};
 
 use crate::error::{Error, Result};
 use crate::rows::{
@@ -139,7 +139,7 @@ fn check_unique<C: GenericClient>(
             &[&key, &except],
         )?;
         if taken.is_some() {
-            return Err(Error::Conflict("username is taken".into()));
+            return Err(Error::Conflict(Conflict::Username));
         }
     }
     if let Some(key) = email_key {
@@ -148,7 +148,7 @@ fn check_unique<C: GenericClient>(
             &[&key, &except],
         )?;
         if taken.is_some() {
-            return Err(Error::Conflict("email is taken".into()));
+            return Err(Error::Conflict(Conflict::Email));
         }
     }
     Ok(())
@@ -621,10 +621,7 @@ pub fn open_session<C: GenericClient>(tx: &mut Db<'_, C>, new: &NewSession) -> R
         &[&s.user_id, &s.created_at],
     )?;
     if users == 0 {
-        return Err(Error::Conflict(format!(
-            "user {} does not exist",
-            s.user_id
-        )));
+        return Err(Error::Conflict(Conflict::NoSuchUser(s.user_id)));
     }
     tx.execute(
         "INSERT INTO sessions (user_id, id, kind, created_at, last_rotated_at, rotation_count,

@@ -4,7 +4,7 @@
 //! engine's variants happens once, here.
 
 use rusqlite::ffi::ErrorCode;
-use warden_auth::StoreError;
+use warden_auth::{Conflict, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -14,7 +14,7 @@ pub enum Error {
     Io(#[from] std::io::Error),
     /// A uniqueness rule, checked before the insert so the message can name it.
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Conflict),
     /// A stored value the engine's types cannot represent.
     #[error("{0}")]
     Corrupt(String),
@@ -71,7 +71,7 @@ fn from_sqlite(e: rusqlite::Error) -> StoreError {
             | ErrorCode::SystemIoFailure
             | ErrorCode::FileLockingProtocolFailed
             | ErrorCode::OutOfMemory => StoreError::Unavailable(msg),
-            ErrorCode::ConstraintViolation => StoreError::Conflict(msg),
+            ErrorCode::ConstraintViolation => StoreError::Conflict(Conflict::Other(msg)),
             ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => StoreError::Corrupt(msg),
             _ => StoreError::Backend(msg),
         },

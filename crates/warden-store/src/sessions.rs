@@ -8,7 +8,7 @@ use warden_auth::model::{
     RevokedJti, RevokedSession, RotationOutcome, RotationRequest, Session,
 };
 use warden_auth::rotation::{RotationWrites, decide};
-use warden_auth::{Jti, SessionId, UnixTime, UserId};
+use warden_auth::{Conflict, Jti, SessionId, UnixTime, UserId};
 
 use crate::audit;
 use crate::error::{Error, Result};
@@ -118,10 +118,7 @@ pub fn open(conn: &Connection, new: &NewSession) -> Result<()> {
         .prepare_cached("UPDATE users SET last_login = ?2 WHERE id = ?1")?
         .execute(params![s.user_id, s.created_at])?;
     if users == 0 {
-        return Err(Error::Conflict(format!(
-            "user {} does not exist",
-            s.user_id
-        )));
+        return Err(Error::Conflict(Conflict::NoSuchUser(s.user_id)));
     }
     audit::append(conn, &new.audit)
 }

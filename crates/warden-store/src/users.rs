@@ -10,7 +10,7 @@ use warden_auth::model::{
     AuditEvent, RevocationReason, RevokeRequest, RevokeTarget, RevokedSession, User, UserQuery,
     UserUpdate,
 };
-use warden_auth::{UnixTime, UserId};
+use warden_auth::{Conflict, UnixTime, UserId};
 
 use crate::audit;
 use crate::error::{Error, Result};
@@ -41,7 +41,7 @@ fn check_unique(
             .prepare_cached("SELECT 1 FROM users WHERE username_key = ?1 AND id IS NOT ?2")?
             .exists(params![key, except])?;
         if taken {
-            return Err(Error::Conflict("username is taken".into()));
+            return Err(Error::Conflict(Conflict::Username));
         }
     }
     if let Some(key) = email_key {
@@ -49,7 +49,7 @@ fn check_unique(
             .prepare_cached("SELECT 1 FROM users WHERE email_key = ?1 AND id IS NOT ?2")?
             .exists(params![key, except])?;
         if taken {
-            return Err(Error::Conflict("email is taken".into()));
+            return Err(Error::Conflict(Conflict::Email));
         }
     }
     Ok(())

@@ -24,9 +24,9 @@ use crate::model::{
 use crate::passwords::PasswordHasher;
 use crate::revocation::RevocationSet;
 use crate::rotation::{RotationPolicy, RotationRefusal};
-use crate::settings::{LoginField, Settings};
-use crate::store::{Store, StoreError};
-use crate::tokens::{self, ClaimNames, ValidationPolicy};
+use crate::settings::{LoginField, Settings, UserIdField};
+use crate::store::{Conflict, Store, StoreError};
+use crate::tokens::{self, ClaimNames, Validated, ValidationPolicy};
 
 mod account;
 mod keys;
@@ -220,11 +220,12 @@ impl AuthService {
 /// A username or e-mail that is taken, in DRF's words.
 fn conflict_error(e: StoreError) -> AuthError {
     match e {
-        StoreError::Conflict(what) => AuthError::Conflict(if what.contains("email") {
-            "A user with that email already exists.".into()
-        } else {
-            "A user with that username already exists.".into()
-        }),
+        StoreError::Conflict(Conflict::Email) => {
+            AuthError::Conflict("A user with that email already exists.".into())
+        }
+        StoreError::Conflict(Conflict::Username) => {
+            AuthError::Conflict("A user with that username already exists.".into())
+        }
         other => other.into(),
     }
 }
@@ -240,7 +241,7 @@ fn reason_error(reason: Option<RevocationReason>) -> AuthError {
 
 /// What goes in the `user_id` claim for `user`.
 fn user_ref(user: &User, settings: &Settings) -> String {
-    if settings.USER_ID_FIELD == "username" {
+    if settings.USER_ID_FIELD == UserIdField::Username {
         user.username.clone()
     } else {
         user.id.to_string()

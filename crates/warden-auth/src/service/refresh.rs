@@ -6,26 +6,21 @@ use super::*;
 impl AuthService {
     /// `api/token/refresh/`: rotates atomically; a replayed rotated-away token revokes the family.
     pub fn refresh(&self, token: &str, client: &ClientInfo) -> Result<Refreshed> {
-        let claims = self.decode(token, Some(TokenType::Refresh))?;
-        self.check_revoked(&claims)?;
-        let sid = SessionId::parse(&claims.sid);
-        let (user, session) = match sid {
+        let presented = self.decode(token, Some(TokenType::Refresh))?;
+        self.check_revoked(&presented)?;
+        let (sid, claims) = (presented.sid, &presented.claims);
+        let (user, session) = if self.settings.ROTATE_REFRESH_TOKENS {
             // The user (still active?) and the session's cap in one read
             // transaction instead of two (one hop to a read connection less).
-            Some(sid) if self.settings.ROTATE_REFRESH_TOKENS => {
-                let (user, session) = self
-                    .store
-                    .user_and_session(self.user_id_of(&claims)?, sid)?;
-                (self.check_active(user)?, session)
-            }
-            _ => (self.active_user(&claims)?, None),
+            let (user, session) = self.store.user_and_session(self.user_id_of(claims)?, sid)?;
+            (self.check_active(user)?, session)
+        } else {
+            (self.active_user(claims)?, None)
         };
-        let sid = sid.ok_or(TokenError::BadId)?;
-        let presented = Jti::parse(&claims.jti).ok_or(TokenError::BadId)?;
         let uref = user_ref(&user, &self.settings);
 
         if !self.settings.ROTATE_REFRESH_TOKENS {
-            self.check_outstanding(token, &claims)?;
+            self.check_outstanding(token, &presented)?;
             let session = self.store.session(sid)?.ok_or(TokenError::NotOutstanding)?;
             let access = self.mint_access(&uref, sid, session.max_expires_at)?;
             return Ok(Refreshed {
@@ -47,7 +42,7 @@ impl AuthService {
         let minted = tokens::mint(&self.keys.read(), &succ_claims, &self.names)?;
         let presented_hash = tokens::signing_input_sha256(token).ok_or(TokenError::Malformed)?;
         let request = RotationRequest {
-            presented_jti: presented,
+            presented_jti: presented.jti,
             presented_signing_input_sha256: presented_hash,
             successor: OutstandingToken {
                 jti,
@@ -58,7 +53,7 @@ impl AuthService {
                 kid: minted.kid.clone(),
                 issued_at: now,
                 expires_at: exp,
-                parent_jti: Some(presented),
+                parent_jti: Some(presented.jti),
                 rotated_at: None,
                 successor_jti: None,
                 address: client.address.clone(),
@@ -141,10 +136,11 @@ impl AuthService {
 
     /// `api/token/sliding/refresh/`: same jti, new `exp`, never past `refresh_exp`.
     pub fn refresh_sliding(&self, token: &str) -> Result<IssuedToken> {
-        let claims = self.decode(token, Some(TokenType::Sliding))?;
-        self.check_revoked(&claims)?;
-        let user = self.active_user(&claims)?;
-        self.check_outstanding(token, &claims)?;
+        let presented = self.decode(token, Some(TokenType::Sliding))?;
+        self.check_revoked(&presented)?;
+        let user = self.active_user(&presented.claims)?;
+        self.check_outstanding(token, &presented)?;
+        let (sid, jti, claims) = (presented.sid, presented.jti, &presented.claims);
         let now = self.now();
         let refresh_exp = claims
             .refresh_exp
@@ -156,8 +152,6 @@ impl AuthService {
             }
             .into());
         }
-        let sid = SessionId::parse(&claims.sid).ok_or(TokenError::BadId)?;
-        let jti = Jti::parse(&claims.jti).ok_or(TokenError::BadId)?;
         let exp = now
             .saturating_add(self.settings.SLIDING_TOKEN_LIFETIME.get())
             .min(refresh_exp);

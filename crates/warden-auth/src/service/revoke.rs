@@ -39,14 +39,14 @@ impl AuthService {
     pub(super) fn outstanding_or_end_replay(
         &self,
         token: &str,
-        claims: &Claims,
+        validated: &Validated,
         actor: Option<UserId>,
         client: &ClientInfo,
     ) -> Result<OutstandingToken> {
-        match self.check_outstanding(token, claims) {
+        match self.check_outstanding(token, validated) {
             Err(AuthError::Token(TokenError::Blacklisted(None))) => {
-                let sid = SessionId::parse(&claims.sid).ok_or(TokenError::BadId)?;
-                let user = self.user_id_of(claims)?;
+                let sid = validated.sid;
+                let user = self.user_id_of(&validated.claims)?;
                 let now = self.now();
                 self.revoke_one(
                     sid,
@@ -75,9 +75,9 @@ impl AuthService {
 
     /// `api/token/blacklist/`: the refresh token's whole session ends, access tokens included.
     pub fn blacklist(&self, refresh_token: &str, client: &ClientInfo) -> Result<()> {
-        let claims = self.decode(refresh_token, Some(TokenType::Refresh))?;
-        self.check_revoked(&claims)?;
-        let row = self.outstanding_or_end_replay(refresh_token, &claims, None, client)?;
+        let presented = self.decode(refresh_token, Some(TokenType::Refresh))?;
+        self.check_revoked(&presented)?;
+        let row = self.outstanding_or_end_replay(refresh_token, &presented, None, client)?;
         let now = self.now();
         self.revoke_one(
             row.session_id,
@@ -100,15 +100,15 @@ impl AuthService {
         refresh_token: &str,
         client: &ClientInfo,
     ) -> Result<()> {
-        let claims = self.decode(refresh_token, Some(TokenType::Refresh))?;
-        if self.user_id_of(&claims)? != ctx.user_id {
+        let presented = self.decode(refresh_token, Some(TokenType::Refresh))?;
+        if self.user_id_of(&presented.claims)? != ctx.user_id {
             return Err(AuthError::Forbidden(
                 "that refresh token belongs to another user",
             ));
         }
-        self.check_revoked(&claims)?;
+        self.check_revoked(&presented)?;
         let row =
-            self.outstanding_or_end_replay(refresh_token, &claims, Some(ctx.user_id), client)?;
+            self.outstanding_or_end_replay(refresh_token, &presented, Some(ctx.user_id), client)?;
         let now = self.now();
         self.revoke_one(
             row.session_id,
@@ -185,15 +185,13 @@ impl AuthService {
         token: &str,
         client: &ClientInfo,
     ) -> Result<bool> {
-        let Ok(claims) = self.decode(token, None) else {
+        let Ok(Validated { claims, sid, jti }) = self.decode(token, None) else {
             return Ok(false);
         };
         let owner = self.user_id_of(&claims)?;
         if owner != ctx.user_id && !self.is_staff(ctx.user_id)? {
             return Err(AuthError::Forbidden("that token belongs to another user"));
         }
-        let sid = SessionId::parse(&claims.sid).ok_or(TokenError::BadId)?;
-        let jti = Jti::parse(&claims.jti).ok_or(TokenError::BadId)?;
         let now = self.now();
         let event = AuditEvent::new(now, AuditKind::TokenRevoked)
             .subject(owner)

@@ -6,21 +6,23 @@ use super::*;
 
 impl AuthService {
     /// Steps 1–8 of validation (size … token type); revocation is separate.
-    pub fn decode(&self, token: &str, expected: Option<TokenType>) -> Result<Claims, TokenError> {
+    pub fn decode(
+        &self,
+        token: &str,
+        expected: Option<TokenType>,
+    ) -> Result<Validated, TokenError> {
         tokens::validate(token, &self.keys.read(), &self.policy, self.now(), expected)
     }
 
     /// Step 9: the revocation set. A revoked session's tokens are refused with
     /// the wire error its reason calls for.
-    pub(super) fn check_revoked(&self, claims: &Claims) -> Result<()> {
+    pub(super) fn check_revoked(&self, token: &Validated) -> Result<()> {
         // A node that cannot vouch for its set refuses rather than guesses.
         self.view.check()?;
-        let sid = SessionId::parse(&claims.sid).ok_or(TokenError::BadId)?;
-        if let Some(reason) = self.revoked.session_revocation(sid) {
+        if let Some(reason) = self.revoked.session_revocation(token.sid) {
             return Err(reason_error(reason));
         }
-        let jti = Jti::parse(&claims.jti).ok_or(TokenError::BadId)?;
-        if self.revoked.is_jti_revoked(jti) {
+        if self.revoked.is_jti_revoked(token.jti) {
             return Err(TokenError::Blacklisted(Some(RevocationReason::Revoked)).into());
         }
         Ok(())
@@ -30,47 +32,45 @@ impl AuthService {
     /// should run it on a blocking thread): only when `user_id` carries usernames.
     /// Otherwise it is pure computation over the keys and the revocation set.
     pub fn authenticate_reads_store(&self) -> bool {
-        self.settings.USER_ID_FIELD == "username"
+        self.settings.USER_ID_FIELD == UserIdField::Username
     }
 
     /// A request's access (or sliding) token: valid, of an access type, not revoked.
     pub fn authenticate(&self, token: &str) -> Result<AuthContext> {
-        let claims = self.decode(token, None)?;
-        if claims.token_type == TokenType::Refresh {
+        let t = self.decode(token, None)?;
+        if t.claims.token_type == TokenType::Refresh {
             return Err(TokenError::wrong_type(TokenType::Access, TokenType::Refresh).into());
         }
-        self.check_revoked(&claims)?;
-        let user_id = self.user_id_of(&claims)?;
-        let session_id = SessionId::parse(&claims.sid).ok_or(TokenError::BadId)?;
+        self.check_revoked(&t)?;
+        let user_id = self.user_id_of(&t.claims)?;
         Ok(AuthContext {
             user_id,
-            session_id,
-            claims,
+            session_id: t.sid,
+            claims: t.claims,
         })
     }
 
     /// `api/token/verify/`: any token type; refresh and sliding tokens must also
     /// be outstanding and not rotated away.
     pub fn verify(&self, token: &str) -> Result<Claims> {
-        let claims = self.decode(token, None)?;
-        self.check_revoked(&claims)?;
-        if claims.token_type != TokenType::Access {
-            self.check_outstanding(token, &claims)?;
+        let t = self.decode(token, None)?;
+        self.check_revoked(&t)?;
+        if t.claims.token_type != TokenType::Access {
+            self.check_outstanding(token, &t)?;
         }
-        Ok(claims)
+        Ok(t.claims)
     }
 
     pub(super) fn check_outstanding(
         &self,
         token: &str,
-        claims: &Claims,
+        validated: &Validated,
     ) -> Result<OutstandingToken> {
-        let jti = Jti::parse(&claims.jti).ok_or(TokenError::BadId)?;
         let row = self
             .store
-            .outstanding(jti)?
+            .outstanding(validated.jti)?
             .ok_or(TokenError::NotOutstanding)?;
-        if row.session_id.to_string() != claims.sid {
+        if row.session_id != validated.sid {
             return Err(TokenError::NotOutstanding.into());
         }
         // Sliding tokens keep their jti across refreshes, so only refresh tokens are pinned to their bytes.
@@ -94,7 +94,7 @@ impl AuthService {
     }
 
     pub(super) fn user_id_of(&self, claims: &Claims) -> Result<UserId> {
-        if self.settings.USER_ID_FIELD == "username" {
+        if self.settings.USER_ID_FIELD == UserIdField::Username {
             return Ok(self
                 .store
                 .user_by_username(&claims.user_id)?
