@@ -15,9 +15,7 @@ use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
-use warden_proto::{
-    Capabilities, Reason, RefreshResponse, SessionInfo, SlidingTokenResponse, TokenPairResponse,
-};
+use warden_proto::{Capabilities, Reason, RefreshResponse, SessionInfo, SlidingToken, TokenPair};
 
 use crate::config::{ClientConfig, Feature};
 use crate::error::{ClientError, Result};
@@ -461,7 +459,7 @@ impl Client {
     // SimpleJWT's routes
 
     /// `POST api/token/`.
-    pub async fn obtain_pair(&self, username: &str, password: &str) -> Result<TokenPairResponse> {
+    pub async fn obtain_pair(&self, username: &str, password: &str) -> Result<TokenPair> {
         let body = json!({ "username": username, "password": password });
         self.call(
             Method::POST,
@@ -515,7 +513,7 @@ impl Client {
     /// `POST api/token/sliding/`: one sliding token.
     pub async fn obtain_sliding(&self, username: &str, password: &str) -> Result<String> {
         let body = json!({ "username": username, "password": password });
-        let r: SlidingTokenResponse = self
+        let r: SlidingToken = self
             .call(
                 Method::POST,
                 &self.paths().token_sliding,
@@ -529,7 +527,7 @@ impl Client {
     /// `POST api/token/sliding/refresh/`.
     pub async fn refresh_sliding(&self, token: &str) -> Result<String> {
         let body = json!({ "token": token });
-        let r: SlidingTokenResponse = self
+        let r: SlidingToken = self
             .call(
                 Method::POST,
                 &self.paths().token_sliding_refresh,

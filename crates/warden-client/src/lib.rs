@@ -43,4 +43,4 @@ pub use types::{
     StaffUser, StaffUserDetail, UserSearch,
 };
 pub use vault::{AsyncVault, KeyringVault, MemoryVault, Vault, VaultError, VaultStatus};
-pub use warden_proto::{Capabilities, RefreshResponse, SessionInfo, TokenPairResponse};
+pub use warden_proto::{Capabilities, RefreshResponse, SessionInfo, TokenPair};
