@@ -23,9 +23,9 @@ pub mod export;
 mod fake;
 pub mod jwt;
 pub mod scheduler;
+pub mod search;
 pub mod session;
 pub mod state;
-pub mod types;
 pub mod vault;
 
 pub use client::{Answer, Client, Credentials};
@@ -36,11 +36,11 @@ pub use explain::{Explanation, LocalContext, TokenTimes, explain};
 pub use jwt::{Secret, TokenClaims, decode_claims, redact};
 pub use reqwest::Method;
 pub use scheduler::{plan_rotation, set_simulated_clock_skew, simulated_clock_skew, wall_now};
+pub use search::{AuditSearch, UserSearch};
 pub use session::{ManagerConfig, SessionManager};
 pub use state::{Event, Phase, SessionState, SignOutReason, TokenInfo, VaultInfo};
-pub use types::{
-    AuditRecord, AuditSearch, Introspection, Lineage, LineageToken, Me, Registered, SignInThrottle,
-    StaffUser, StaffUserDetail, UserSearch,
-};
 pub use vault::{AsyncVault, KeyringVault, MemoryVault, Vault, VaultError, VaultStatus};
-pub use warden_proto::{Capabilities, RefreshResponse, SessionInfo, TokenPair};
+pub use warden_proto::{
+    AuditRecord, Capabilities, Introspection, Lineage, LineageToken, Me, RefreshResponse,
+    Registered, SessionInfo, SignInThrottle, StaffUser, StaffUserDetail, TokenPair,
+};
