@@ -13,12 +13,9 @@ use std::time::Instant;
 
 use anyhow::{Context as _, anyhow};
 use warden_auth::keys::KeyMaterial;
-use warden_auth::model::{
-    AuditEvent, AuditKind, ClientInfo, NewSession, OutstandingToken, Session, SessionKind,
-};
+use warden_auth::model::ClientInfo;
 use warden_auth::service::{Actor, LoginRequest, NewAccount};
-use warden_auth::{AuthService, Clock as _, Jti, KeyRing, SessionId, Settings, SystemClock};
-use warden_proto::TokenType;
+use warden_auth::{AuthService, Clock as _, KeyRing, Settings, SystemClock};
 use warden_store::SqliteStore;
 
 #[derive(Debug, clap::Args)]
@@ -189,62 +186,14 @@ pub fn seed_sessions(
     let users: Vec<i64> = (0..total.div_ceil(PER_USER))
         .map(|i| ensure_user(service, &format!("{prefix}-{}", first + i)))
         .collect::<anyhow::Result<_>>()?;
-    let users = Arc::new(users);
-    let now = service.now();
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let store = Arc::clone(service.store());
-            let users = Arc::clone(&users);
-            std::thread::spawn(move || -> anyhow::Result<()> {
-                for i in (t..total).step_by(threads) {
-                    let user = users[i / PER_USER];
-                    let sid = SessionId::random();
-                    let jti = Jti::random();
-                    let session = Session {
-                        id: sid,
-                        user_id: user,
-                        kind: SessionKind::Pair,
-                        client: ClientInfo::default(),
-                        created_at: now,
-                        last_rotated_at: None,
-                        rotation_count: 0,
-                        head_jti: jti,
-                        expires_at: now + 86_400,
-                        max_expires_at: now + 30 * 86_400,
-                        revoked_at: None,
-                        revoked_reason: None,
-                        revoked_by: None,
-                    };
-                    // A placeholder digest: these sessions exist for their size, and
-                    // no token of theirs is ever presented.
-                    let token = OutstandingToken {
-                        jti,
-                        session_id: sid,
-                        user_id: user,
-                        token_type: TokenType::Refresh,
-                        signing_input_sha256: "0".repeat(64),
-                        kid: "seed".into(),
-                        issued_at: now,
-                        expires_at: now + 86_400,
-                        parent_jti: None,
-                        rotated_at: None,
-                        successor_jti: None,
-                        address: None,
-                    };
-                    store.open_session(&NewSession {
-                        session,
-                        token,
-                        audit: vec![AuditEvent::new(now, AuditKind::LoginSucceeded).subject(user)],
-                    })?;
-                }
-                Ok(())
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().map_err(|_| anyhow!("a seed thread panicked"))??;
-    }
-    Ok(users.to_vec())
+    warden_tests::seed::live_sessions(
+        service.store().as_ref(),
+        service.now(),
+        total,
+        threads,
+        |i| users[i / PER_USER],
+    )?;
+    Ok(users)
 }
 
 #[derive(Debug, clap::Args)]

@@ -5,20 +5,17 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, SamplingMode, criterion_group, criterion_main};
 use warden_auth::keys::{KeyMaterial, KeyRing};
-use warden_auth::model::{
-    AuditEvent, AuditKind, ClientInfo, NewSession, OutstandingToken, Session, SessionKind,
-};
+use warden_auth::model::ClientInfo;
 use warden_auth::service::Actor;
 use warden_auth::settings::{Algorithm, Settings};
 use warden_auth::tokens::{ClaimNames, mint};
 use warden_auth::{Jti, SessionId};
 use warden_proto::TokenType;
-use warden_tests::{Engine, PASSWORD, login, test_settings};
+use warden_tests::{Engine, PASSWORD, login, seed, test_settings};
 
 fn bench_mint(c: &mut Criterion) {
     let mut g = c.benchmark_group("mint");
@@ -89,63 +86,9 @@ fn bench_rotate(c: &mut Criterion) {
     g.finish();
 }
 
-/// Writes `n` live sessions for `user` straight into the store, from several
-/// threads so group commit batches them.
+/// Writes `n` live sessions for `user` straight into the store.
 fn seed_sessions(e: &Engine, user: i64, n: usize) {
-    let now = e.service.now();
-    let threads = 16;
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let store = Arc::clone(e.service.store());
-            std::thread::spawn(move || {
-                for _ in (t..n).step_by(threads) {
-                    let sid = SessionId::random();
-                    let jti = Jti::random();
-                    let session = Session {
-                        id: sid,
-                        user_id: user,
-                        kind: SessionKind::Pair,
-                        client: ClientInfo::default(),
-                        created_at: now,
-                        last_rotated_at: None,
-                        rotation_count: 0,
-                        head_jti: jti,
-                        expires_at: now + 86_400,
-                        max_expires_at: now + 30 * 86_400,
-                        revoked_at: None,
-                        revoked_reason: None,
-                        revoked_by: None,
-                    };
-                    let token = OutstandingToken {
-                        jti,
-                        session_id: sid,
-                        user_id: user,
-                        token_type: TokenType::Refresh,
-                        signing_input_sha256: "0".repeat(64),
-                        kid: "bench".into(),
-                        issued_at: now,
-                        expires_at: now + 86_400,
-                        parent_jti: None,
-                        rotated_at: None,
-                        successor_jti: None,
-                        address: None,
-                    };
-                    store
-                        .open_session(&NewSession {
-                            session,
-                            token,
-                            audit: vec![
-                                AuditEvent::new(now, AuditKind::LoginSucceeded).subject(user),
-                            ],
-                        })
-                        .unwrap();
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
+    seed::live_sessions(e.service.store().as_ref(), e.service.now(), n, 16, |_| user).unwrap();
 }
 
 fn bench_logout_all(c: &mut Criterion) {
@@ -163,7 +106,7 @@ fn bench_logout_all(c: &mut Criterion) {
     }
     // The figure is for logging out a user who has 10,000 sessions, not for the
     // commit that happens to run SQLite's WAL checkpoint of the seeding burst.
-    checkpoint(&e);
+    e.checkpoint().unwrap();
     let mut next = users.iter();
     let mut extra = 0;
     let mut g = c.benchmark_group("logout_all");
@@ -185,7 +128,7 @@ fn bench_logout_all(c: &mut Criterion) {
                         extra += 1;
                         fresh = e.user(&format!("extra{extra}")).unwrap();
                         seed_sessions(&e, fresh.id, SESSIONS);
-                        checkpoint(&e);
+                        e.checkpoint().unwrap();
                         &fresh
                     }
                 };
@@ -205,14 +148,6 @@ fn bench_logout_all(c: &mut Criterion) {
         })
     });
     g.finish();
-}
-
-/// Copies the seeding's write-ahead log into the database before timing.
-fn checkpoint(e: &Engine) {
-    warden_store::SqliteStore::open(e.db_path())
-        .unwrap()
-        .checkpoint()
-        .unwrap();
 }
 
 fn bench_login(c: &mut Criterion) {

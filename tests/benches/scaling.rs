@@ -16,17 +16,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write as _;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
-use warden_auth::model::{
-    AuditEvent, AuditKind, ClientInfo, NewSession, OutstandingToken, Session, SessionKind,
-};
+use warden_auth::model::ClientInfo;
 use warden_auth::service::Actor;
 use warden_auth::{Jti, SessionId};
-use warden_proto::TokenType;
-use warden_tests::{Engine, test_settings};
+use warden_tests::{Engine, seed, test_settings};
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -86,71 +82,10 @@ fn bench_verify(c: &mut Criterion) {
     g.finish();
 }
 
-/// Writes `n` live sessions for `user` straight into the store, from several
-/// threads so group commit batches them.
+/// Writes `n` live sessions for `user` straight into the store; 64 writers
+/// because group commit puts up to 65 writes in one fsync.
 fn seed_sessions(e: &Engine, user: i64, n: usize) {
-    let now = e.service.now();
-    // 64 writers: group commit puts up to 65 writes in one fsync.
-    let threads = 64;
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let store = Arc::clone(e.service.store());
-            std::thread::spawn(move || {
-                for _ in (t..n).step_by(threads) {
-                    let sid = SessionId::random();
-                    let jti = Jti::random();
-                    let session = Session {
-                        id: sid,
-                        user_id: user,
-                        kind: SessionKind::Pair,
-                        client: ClientInfo::default(),
-                        created_at: now,
-                        last_rotated_at: None,
-                        rotation_count: 0,
-                        head_jti: jti,
-                        expires_at: now + 86_400,
-                        max_expires_at: now + 30 * 86_400,
-                        revoked_at: None,
-                        revoked_reason: None,
-                        revoked_by: None,
-                    };
-                    let token = OutstandingToken {
-                        jti,
-                        session_id: sid,
-                        user_id: user,
-                        token_type: TokenType::Refresh,
-                        signing_input_sha256: "0".repeat(64),
-                        kid: "bench".into(),
-                        issued_at: now,
-                        expires_at: now + 86_400,
-                        parent_jti: None,
-                        rotated_at: None,
-                        successor_jti: None,
-                        address: None,
-                    };
-                    store
-                        .open_session(&NewSession {
-                            session,
-                            token,
-                            audit: vec![
-                                AuditEvent::new(now, AuditKind::LoginSucceeded).subject(user),
-                            ],
-                        })
-                        .unwrap();
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
-}
-
-fn checkpoint(e: &Engine) {
-    warden_store::SqliteStore::open(e.db_path())
-        .unwrap()
-        .checkpoint()
-        .unwrap();
+    seed::live_sessions(e.service.store().as_ref(), e.service.now(), n, 64, |_| user).unwrap();
 }
 
 fn bench_logout_all(c: &mut Criterion) {
@@ -175,7 +110,7 @@ fn bench_logout_all(c: &mut Criterion) {
                 u.id
             })
             .collect();
-        checkpoint(&e);
+        e.checkpoint().unwrap();
         g.bench_with_input(BenchmarkId::new("sessions", n), &n, |b, &n| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
@@ -184,7 +119,7 @@ fn bench_logout_all(c: &mut Criterion) {
                         made += 1;
                         let u = e.user(&format!("u{made}")).unwrap();
                         seed_sessions(&e, u.id, n);
-                        checkpoint(&e);
+                        e.checkpoint().unwrap();
                         u.id
                     });
                     let me = Actor::User(user);
@@ -223,7 +158,7 @@ fn bench_rotate(c: &mut Criterion) {
         let t = Instant::now();
         seed_sessions(&e, filler.id, n - seeded);
         seeded = n;
-        checkpoint(&e);
+        e.checkpoint().unwrap();
         eprintln!(
             "database of {n} sessions ready in {:.1} s",
             t.elapsed().as_secs_f64()

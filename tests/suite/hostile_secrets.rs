@@ -2,7 +2,7 @@
 //! garbage, answer slowly, or are gone; the session manager keeps its token
 //! through an outage and never lets a token into its timeline, state or
 //! debug output. (The server's own logs and file modes are checked against
-//! the real binary in crates/warden-cli/tests/crash.rs.)
+//! the real binary in crates/warden-cli/tests/cli/crash.rs.)
 #![cfg(test)]
 
 use std::io::{Read, Write};

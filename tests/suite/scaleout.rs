@@ -2,7 +2,7 @@
 //! the revocation feed carries one node's revocations into another node's
 //! in-memory set, a gap makes the follower re-read everything, and a node
 //! whose view is stale refuses tokens. The same over real processes and
-//! PostgreSQL is crates/warden-cli/tests/nodes.rs; the stores' own feed
+//! PostgreSQL is crates/warden-cli/tests/cli/nodes.rs; the stores' own feed
 //! checks are in the conformance suite.
 
 use std::sync::Arc;

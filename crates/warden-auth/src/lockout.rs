@@ -1,6 +1,6 @@
 //! Brute-force protection that cannot be turned against the user, as pure
 //! functions over throttle rows. The stores apply them atomically, as they
-//! apply [`crate::rotation::decide`].
+//! execute the writes [`crate::rotation::decide`] returns.
 //!
 //! Three counters, after Auth0's brute-force protection (per user *and*
 //! source address) and its throttling of one address across many users:

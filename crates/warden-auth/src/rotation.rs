@@ -1,15 +1,22 @@
 //! The rotation policy, as a pure function.
 //!
-//! A store calls [`decide`] inside the transaction that reads the presented
-//! token and its session, then applies the decision in the same transaction.
-//! That is what makes rotation race-free: whatever the number of concurrent
-//! refreshes of one token, the store serialises them, the first sees the token
-//! as the head and rotates it, and every later one sees it rotated away.
+//! A store reads the presented token, its session and its successor inside
+//! one transaction, calls [`decide`], and executes the [`RotationWrites`] it
+//! returns in the same transaction. That is what makes rotation race-free:
+//! whatever the number of concurrent refreshes of one token, the store
+//! serialises them, the first sees the token as the head and rotates it, and
+//! every later one sees it rotated away. Which rows change, to what, and which
+//! audit lines are written is decided here once, so the stores differ only in
+//! their SQL.
 
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
-use crate::model::{OutstandingToken, RevocationReason, Session};
+use crate::ids::Jti;
+use crate::model::{
+    AuditEvent, AuditKind, OutstandingToken, RevocationReason, RevokeRequest, RevokeTarget,
+    RotationOutcome, RotationRequest, Session,
+};
 
 /// The longest grace window the engine accepts (seconds).
 pub const MAX_GRACE_PERIOD: i64 = 60;
@@ -36,9 +43,170 @@ pub enum RotationRefusal {
     Expired,
 }
 
-/// What the store must do.
+/// What a store writes for one rotation attempt, in the transaction that read
+/// [`decide`]'s inputs; afterwards it returns [`RotationWrites::into_outcome`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RotationDecision {
+pub enum RotationWrites {
+    /// Write nothing.
+    Refuse(RotationRefusal),
+    /// Set the presented token's `rotated_at` and `successor_jti`, insert
+    /// `successor`, set the session row's `head_jti`, `expires_at`,
+    /// `last_rotated_at` and `rotation_count` to `session`'s, append `audit`.
+    ///
+    /// `session` holds the values to write, not an increment: the store's
+    /// transaction holds the row from the read to the write (PostgreSQL's
+    /// `FOR UPDATE`, SQLite's single writer).
+    Rotate {
+        /// The presented token.
+        rotated: Jti,
+        rotated_at: UnixTime,
+        /// The new head, to insert as it is.
+        successor: OutstandingToken,
+        /// The session as it is after the update.
+        session: Session,
+        audit: AuditEvent,
+    },
+    /// Append `audit` only: the existing successor is handed out again.
+    GraceReplay {
+        session: Session,
+        successor: OutstandingToken,
+        audit: AuditEvent,
+    },
+    /// Revoke the family as `revoke` says (the request carries the audit line).
+    ReuseDetected {
+        revoke: RevokeRequest,
+        /// The session as it is after the revocation.
+        session: Session,
+    },
+}
+
+impl RotationWrites {
+    /// What `Store::rotate` returns once the writes are done.
+    pub fn into_outcome(self) -> RotationOutcome {
+        match self {
+            RotationWrites::Refuse(refusal) => RotationOutcome::Refused(refusal),
+            RotationWrites::Rotate {
+                session, successor, ..
+            } => RotationOutcome::Rotated { session, successor },
+            RotationWrites::GraceReplay {
+                session, successor, ..
+            } => RotationOutcome::GraceReplay { session, successor },
+            RotationWrites::ReuseDetected { session, .. } => {
+                RotationOutcome::ReuseDetected { session }
+            }
+        }
+    }
+}
+
+/// A rotation request the store must not carry out: a bug in the caller or
+/// the store, never something a client can cause.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RotationError {
+    #[error("the prepared successor belongs to another session")]
+    ForeignSuccessor,
+    #[error("rotation decided without its {0}")]
+    Missing(&'static str),
+}
+
+/// Decides a rotation from what the store read in its transaction: the
+/// presented token (by `request.presented_jti`), its session, and its
+/// existing successor, if it has one.
+pub fn decide(
+    request: &RotationRequest,
+    presented: Option<OutstandingToken>,
+    session: Option<Session>,
+    successor: Option<OutstandingToken>,
+) -> Result<RotationWrites, RotationError> {
+    let decision = classify(
+        &request.presented_signing_input_sha256,
+        presented.as_ref(),
+        session.as_ref(),
+        successor.as_ref(),
+        request.now,
+        request.policy,
+    );
+    let now = request.now;
+    let event = |kind: AuditKind, session: &Session| {
+        AuditEvent::new(now, kind)
+            .subject(session.user_id)
+            .session(session.id)
+            .jti(request.presented_jti)
+            .address(request.address.clone())
+    };
+    let successor_detail = |successor: &OutstandingToken| serde_json::json!({ "successor": successor.jti.to_string() });
+    Ok(match decision {
+        RotationDecision::Refuse(refusal) => RotationWrites::Refuse(refusal),
+        RotationDecision::Rotate => {
+            let presented = required(presented, "presented token")?;
+            let session = required(session, "session")?;
+            if request.successor.session_id != session.id {
+                return Err(RotationError::ForeignSuccessor);
+            }
+            let successor = OutstandingToken {
+                parent_jti: Some(presented.jti),
+                rotated_at: None,
+                successor_jti: None,
+                ..request.successor.clone()
+            };
+            let audit = event(AuditKind::Rotated, &session).detail(successor_detail(&successor));
+            let session = Session {
+                head_jti: successor.jti,
+                expires_at: successor.expires_at,
+                last_rotated_at: Some(now),
+                rotation_count: session.rotation_count.saturating_add(1),
+                ..session
+            };
+            RotationWrites::Rotate {
+                rotated: presented.jti,
+                rotated_at: now,
+                successor,
+                session,
+                audit,
+            }
+        }
+        RotationDecision::GraceReplay => {
+            let session = required(session, "session")?;
+            let successor = required(successor, "successor")?;
+            let audit =
+                event(AuditKind::GraceReplay, &session).detail(successor_detail(&successor));
+            RotationWrites::GraceReplay {
+                session,
+                successor,
+                audit,
+            }
+        }
+        RotationDecision::ReuseDetected => {
+            let session = required(session, "session")?;
+            let revoke = RevokeRequest {
+                target: RevokeTarget::Session(session.id),
+                reason: RevocationReason::ReuseDetected,
+                actor: None,
+                now,
+                audit: vec![
+                    event(AuditKind::ReuseDetected, &session)
+                        .reason("a rotated-away refresh token was presented again"),
+                ],
+            };
+            // `classify` only detects reuse on a live session, so the
+            // revocation changes this row.
+            let session = Session {
+                revoked_at: Some(now),
+                revoked_reason: Some(revoke.reason),
+                revoked_by: revoke.actor,
+                ..session
+            };
+            RotationWrites::ReuseDetected { revoke, session }
+        }
+    })
+}
+
+fn required<T>(v: Option<T>, what: &'static str) -> Result<T, RotationError> {
+    v.ok_or(RotationError::Missing(what))
+}
+
+/// Which way a rotation goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RotationDecision {
     /// Mark the presented token rotated, insert the prepared successor, move the session head.
     Rotate,
     /// Hand out the existing successor again; write nothing but an audit line.
@@ -48,8 +216,8 @@ pub enum RotationDecision {
     Refuse(RotationRefusal),
 }
 
-/// Decides a rotation. `successor` is the presented token's existing successor, if it has one.
-pub fn decide(
+/// `successor` is the presented token's existing successor, if it has one.
+fn classify(
     presented_sha256: &str,
     token: Option<&OutstandingToken>,
     session: Option<&Session>,
@@ -147,7 +315,7 @@ mod tests {
         let t = token(1, sid);
         let s = session(sid, 1);
         assert_eq!(
-            decide("h1", Some(&t), Some(&s), None, NOW, STRICT),
+            classify("h1", Some(&t), Some(&s), None, NOW, STRICT),
             RotationDecision::Rotate
         );
     }
@@ -155,7 +323,7 @@ mod tests {
     #[test]
     fn unknown_token_is_refused() {
         assert_eq!(
-            decide("h1", None, None, None, NOW, STRICT),
+            classify("h1", None, None, None, NOW, STRICT),
             RotationDecision::Refuse(RotationRefusal::NotOutstanding)
         );
     }
@@ -166,7 +334,7 @@ mod tests {
         let t = token(1, sid);
         let s = session(sid, 1);
         assert_eq!(
-            decide("other", Some(&t), Some(&s), None, NOW, STRICT),
+            classify("other", Some(&t), Some(&s), None, NOW, STRICT),
             RotationDecision::Refuse(RotationRefusal::Mismatch)
         );
     }
@@ -179,7 +347,7 @@ mod tests {
         s.revoked_at = Some(NOW - 1);
         s.revoked_reason = Some(RevocationReason::Logout);
         assert_eq!(
-            decide("h1", Some(&t), Some(&s), None, NOW, STRICT),
+            classify("h1", Some(&t), Some(&s), None, NOW, STRICT),
             RotationDecision::Refuse(RotationRefusal::SessionRevoked(Some(
                 RevocationReason::Logout
             )))
@@ -192,7 +360,7 @@ mod tests {
         let t = token(1, sid);
         let s = session(sid, 1);
         assert_eq!(
-            decide("h1", Some(&t), Some(&s), None, s.max_expires_at, STRICT),
+            classify("h1", Some(&t), Some(&s), None, s.max_expires_at, STRICT),
             RotationDecision::Refuse(RotationRefusal::Expired)
         );
     }
@@ -206,7 +374,7 @@ mod tests {
         let succ = token(2, sid);
         let s = session(sid, 2);
         assert_eq!(
-            decide("h1", Some(&t), Some(&s), Some(&succ), NOW, STRICT),
+            classify("h1", Some(&t), Some(&s), Some(&succ), NOW, STRICT),
             RotationDecision::ReuseDetected
         );
     }
@@ -219,12 +387,12 @@ mod tests {
         let succ = token(2, sid);
         let s = session(sid, 2);
         assert_eq!(
-            decide("h1", Some(&t), Some(&s), Some(&succ), NOW, GRACE),
+            classify("h1", Some(&t), Some(&s), Some(&succ), NOW, GRACE),
             RotationDecision::GraceReplay
         );
         // One second past the window it is reuse.
         assert_eq!(
-            decide("h1", Some(&t), Some(&s), Some(&succ), NOW + 1, GRACE),
+            classify("h1", Some(&t), Some(&s), Some(&succ), NOW + 1, GRACE),
             RotationDecision::ReuseDetected
         );
     }
@@ -238,7 +406,7 @@ mod tests {
         succ.rotated_at = Some(NOW - 1);
         let s = session(sid, 3);
         assert_eq!(
-            decide("h1", Some(&t), Some(&s), Some(&succ), NOW, GRACE),
+            classify("h1", Some(&t), Some(&s), Some(&succ), NOW, GRACE),
             RotationDecision::ReuseDetected
         );
     }
@@ -255,7 +423,7 @@ mod tests {
             grace_period: 3600,
         };
         assert_eq!(
-            decide("h1", Some(&t), Some(&s), Some(&succ), NOW, huge),
+            classify("h1", Some(&t), Some(&s), Some(&succ), NOW, huge),
             RotationDecision::ReuseDetected
         );
     }
@@ -271,8 +439,151 @@ mod tests {
             grace_period: 0,
         };
         assert_eq!(
-            decide("h1", Some(&t), Some(&s), None, NOW, legacy),
+            classify("h1", Some(&t), Some(&s), None, NOW, legacy),
             RotationDecision::Rotate
+        );
+    }
+
+    fn request(
+        presented: &OutstandingToken,
+        successor: OutstandingToken,
+        now: UnixTime,
+        policy: RotationPolicy,
+    ) -> RotationRequest {
+        RotationRequest {
+            presented_jti: presented.jti,
+            presented_signing_input_sha256: presented.signing_input_sha256.clone(),
+            successor,
+            now,
+            policy,
+            address: Some("192.0.2.1".into()),
+        }
+    }
+
+    #[test]
+    fn a_rotation_writes_the_chain_the_head_and_one_audit_line() {
+        let sid = SessionId(7);
+        let t = token(1, sid);
+        let s = session(sid, 1);
+        let mut prepared = token(2, sid);
+        prepared.expires_at = NOW + 2000;
+        let writes = decide(
+            &request(&t, prepared, NOW, STRICT),
+            Some(t.clone()),
+            Some(s.clone()),
+            None,
+        )
+        .unwrap();
+        let RotationWrites::Rotate {
+            rotated,
+            rotated_at,
+            successor,
+            session: after,
+            audit,
+        } = writes.clone()
+        else {
+            panic!("the head rotates: {writes:?}");
+        };
+        assert_eq!((rotated, rotated_at), (Jti(1), NOW));
+        assert_eq!(successor.parent_jti, Some(Jti(1)));
+        assert_eq!(successor.jti, Jti(2));
+        assert_eq!(after.head_jti, Jti(2));
+        assert_eq!(after.expires_at, NOW + 2000);
+        assert_eq!(after.last_rotated_at, Some(NOW));
+        assert_eq!(after.rotation_count, 1);
+        assert_eq!(after.max_expires_at, s.max_expires_at);
+        assert_eq!(audit.kind, AuditKind::Rotated);
+        assert_eq!(audit.jti, Some(Jti(1)));
+        assert_eq!(audit.session_id, Some(sid));
+        assert_eq!(audit.address.as_deref(), Some("192.0.2.1"));
+        assert_eq!(
+            writes.into_outcome(),
+            RotationOutcome::Rotated {
+                session: after,
+                successor
+            }
+        );
+    }
+
+    #[test]
+    fn a_successor_of_another_session_is_an_error() {
+        let sid = SessionId(7);
+        let t = token(1, sid);
+        let s = session(sid, 1);
+        assert_eq!(
+            decide(
+                &request(&t, token(2, SessionId(8)), NOW, STRICT),
+                Some(t.clone()),
+                Some(s),
+                None
+            ),
+            Err(RotationError::ForeignSuccessor)
+        );
+    }
+
+    #[test]
+    fn a_grace_replay_writes_only_its_audit_line() {
+        let sid = SessionId(7);
+        let mut t = token(1, sid);
+        t.rotated_at = Some(NOW - 1);
+        let succ = token(2, sid);
+        let s = session(sid, 2);
+        let writes = decide(
+            &request(&t, token(3, sid), NOW, GRACE),
+            Some(t),
+            Some(s.clone()),
+            Some(succ.clone()),
+        )
+        .unwrap();
+        let RotationWrites::GraceReplay {
+            session,
+            successor,
+            audit,
+        } = writes
+        else {
+            panic!("a retry within the window is replayed: {writes:?}");
+        };
+        assert_eq!((session, successor), (s, succ));
+        assert_eq!(audit.kind, AuditKind::GraceReplay);
+    }
+
+    #[test]
+    fn reuse_revokes_the_session_and_says_why() {
+        let sid = SessionId(7);
+        let mut t = token(1, sid);
+        t.rotated_at = Some(NOW - 1);
+        let s = session(sid, 2);
+        let writes = decide(
+            &request(&t, token(3, sid), NOW, STRICT),
+            Some(t),
+            Some(s),
+            Some(token(2, sid)),
+        )
+        .unwrap();
+        let RotationWrites::ReuseDetected { revoke, session } = writes else {
+            panic!("a rotated-away token is reuse: {writes:?}");
+        };
+        assert_eq!(revoke.target, RevokeTarget::Session(sid));
+        assert_eq!(revoke.reason, RevocationReason::ReuseDetected);
+        assert_eq!(revoke.actor, None);
+        assert_eq!(revoke.now, NOW);
+        assert_eq!(revoke.audit.len(), 1);
+        assert_eq!(revoke.audit[0].kind, AuditKind::ReuseDetected);
+        assert_eq!(session.revoked_at, Some(NOW));
+        assert_eq!(
+            session.revoked_reason,
+            Some(RevocationReason::ReuseDetected)
+        );
+        assert_eq!(session.revoked_by, None);
+    }
+
+    #[test]
+    fn a_refusal_writes_nothing() {
+        let sid = SessionId(7);
+        let t = token(1, sid);
+        assert_eq!(
+            decide(&request(&t, token(2, sid), NOW, STRICT), None, None, None),
+            Ok(RotationWrites::Refuse(RotationRefusal::NotOutstanding))
         );
     }
 }

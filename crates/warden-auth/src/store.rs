@@ -122,8 +122,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Every token of a session in issue order (the rotation chain).
     fn tokens_of_session(&self, id: SessionId) -> StoreResult<Vec<OutstandingToken>>;
     /// Reads the presented token, its session and successor, calls
-    /// [`crate::rotation::decide`], and applies the decision, all in one
-    /// transaction. Writes an audit line for rotations, grace replays and reuse.
+    /// [`crate::rotation::decide`], and executes the writes it returns, all in
+    /// one transaction. Writes an audit line for rotations, grace replays and reuse.
     fn rotate(&self, request: &RotationRequest) -> StoreResult<RotationOutcome>;
     /// Moves a sliding session's expiry (sliding refresh keeps the jti).
     fn extend_session(&self, id: SessionId, expires_at: UnixTime, now: UnixTime)

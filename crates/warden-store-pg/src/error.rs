@@ -26,6 +26,14 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// A rotation the engine's `decide` would not describe is an inconsistent
+/// request, like any other the store refuses.
+impl From<warden_auth::rotation::RotationError> for Error {
+    fn from(err: warden_auth::rotation::RotationError) -> Error {
+        Error::Invalid(err.to_string())
+    }
+}
+
 impl Error {
     /// A serialization failure or deadlock: the transaction did nothing and
     /// may simply be run again.

@@ -10,8 +10,8 @@
 //!   advisory lock (gapless, commit-ordered positions) and sends
 //!   `NOTIFY warden_revocations`; [`PgStore::wait_for_feed`] LISTENs on a
 //!   connection of its own and reconnects when it is lost.
-//! - Migrations come from `crates/warden-store/migrations/postgres/`
-//!   ([`warden_store::migrations::POSTGRES`]), tracked in `warden_schema`.
+//! - Migrations come from `crates/warden-migrations/migrations/postgres/`
+//!   ([`warden_migrations::POSTGRES`]), tracked in `warden_schema`.
 //!
 //! The client is the synchronous `postgres` crate (it drives a private
 //! current-thread runtime per connection). Call the store from ordinary or
@@ -22,8 +22,6 @@
 mod error;
 mod rows;
 pub mod sql;
-#[doc(hidden)]
-pub mod testing;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -93,7 +91,7 @@ pub fn redacted_url(url: &str) -> String {
 
 /// The schema version this build creates and expects.
 pub fn schema_version() -> i64 {
-    warden_store::migrations::POSTGRES.len() as i64
+    warden_migrations::POSTGRES.len() as i64
 }
 
 pub struct PgStore {
@@ -210,7 +208,7 @@ impl PgStore {
 }
 
 fn migrate(client: &mut Client) -> Result<()> {
-    let migrations = warden_store::migrations::POSTGRES;
+    let migrations = warden_migrations::POSTGRES;
     let latest = migrations.len() as i64;
     let mut tx = client.transaction()?;
     // Nodes starting together migrate one after the other.

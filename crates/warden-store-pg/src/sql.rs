@@ -15,12 +15,12 @@ use postgres::types::ToSql;
 use warden_auth::feed::{FeedKind, encode_items, entry_from_row};
 use warden_auth::lockout;
 use warden_auth::model::{
-    AuditEntry, AuditEvent, AuditKind, AuditQuery, FeedPage, FlushReport, LiveRevocations,
-    NewSession, NewUser, OutstandingToken, RevocationReason, RevokeRequest, RevokeTarget,
-    RevokedJti, RevokedSession, RotationOutcome, RotationRequest, Session, ThrottleKey,
-    ThrottleRequest, ThrottleScope, ThrottleState, ThrottleVerdict, User, UserQuery, UserUpdate,
+    AuditEntry, AuditEvent, AuditQuery, FeedPage, FlushReport, LiveRevocations, NewSession,
+    NewUser, OutstandingToken, RevocationReason, RevokeRequest, RevokeTarget, RevokedJti,
+    RevokedSession, RotationOutcome, RotationRequest, Session, ThrottleKey, ThrottleRequest,
+    ThrottleScope, ThrottleState, ThrottleVerdict, User, UserQuery, UserUpdate,
 };
-use warden_auth::rotation::{RotationDecision, decide};
+use warden_auth::rotation::{RotationWrites, decide};
 use warden_auth::{Conflict, Jti, SessionId, UnixTime, UserId};
 
 use crate::error::{Error, Result};
@@ -747,13 +747,9 @@ pub fn extend_session<C: GenericClient>(
     Ok(())
 }
 
-fn required<T>(v: Option<T>, what: &str) -> Result<T> {
-    v.ok_or_else(|| Error::Invalid(format!("rotation decided without its {what}")))
-}
-
 /// Locks the family (the session row), then reads the presented token and
-/// its successor, decides with the engine's `decide`, and applies the
-/// decision, all in the caller's transaction.
+/// its successor, decides with the engine's `decide`, and executes the
+/// writes it returns, all in the caller's transaction.
 pub fn rotate<C: GenericClient>(
     tx: &mut Db<'_, C>,
     req: &RotationRequest,
@@ -773,100 +769,43 @@ pub fn rotate<C: GenericClient>(
         Some(jti) => token(tx, jti)?,
         None => None,
     };
-    let decision = decide(
-        &req.presented_signing_input_sha256,
-        presented.as_ref(),
-        session.as_ref(),
-        successor.as_ref(),
-        req.now,
-        req.policy,
-    );
-    let event = |kind: AuditKind, session: &Session| {
-        AuditEvent::new(req.now, kind)
-            .subject(session.user_id)
-            .session(session.id)
-            .jti(req.presented_jti)
-            .address(req.address.clone())
-    };
-    match decision {
-        RotationDecision::Refuse(refusal) => Ok(RotationOutcome::Refused(refusal)),
-        RotationDecision::Rotate => {
-            let presented = required(presented, "presented token")?;
-            let session = required(session, "session")?;
-            if req.successor.session_id != session.id {
-                return Err(Error::Invalid(
-                    "the prepared successor belongs to another session".into(),
-                ));
-            }
-            let successor = OutstandingToken {
-                parent_jti: Some(presented.jti),
-                rotated_at: None,
-                successor_jti: None,
-                ..req.successor.clone()
-            };
+    let writes = decide(req, presented, session, successor)?;
+    match &writes {
+        RotationWrites::Refuse(_) => {}
+        RotationWrites::Rotate {
+            rotated,
+            rotated_at,
+            successor,
+            session,
+            audit,
+        } => {
             tx.execute(
                 "UPDATE outstanding_tokens SET rotated_at = $2, successor_jti = $3 WHERE jti = $1",
-                &[
-                    &id_bytes(presented.jti.0),
-                    &req.now,
-                    &id_bytes(successor.jti.0),
-                ],
+                &[&id_bytes(rotated.0), rotated_at, &id_bytes(successor.jti.0)],
             )?;
-            insert_token(tx, &successor)?;
-            let session = one(
-                tx,
-                &format!(
-                    "WITH s AS (
-                         UPDATE sessions SET head_jti = $2, expires_at = $3, last_rotated_at = $4,
-                                             rotation_count = rotation_count + 1
-                         WHERE id = $1 RETURNING *)
-                     SELECT {SESSION_COLUMNS} FROM s LEFT JOIN session_clients c ON c.session_id = s.id"
-                ),
+            insert_token(tx, successor)?;
+            tx.execute(
+                "UPDATE sessions SET head_jti = $2, expires_at = $3, last_rotated_at = $4,
+                                     rotation_count = $5
+                 WHERE id = $1",
                 &[
                     &id_bytes(session.id.0),
-                    &id_bytes(successor.jti.0),
-                    &successor.expires_at,
-                    &req.now,
+                    &id_bytes(session.head_jti.0),
+                    &session.expires_at,
+                    &session.last_rotated_at,
+                    &i64::from(session.rotation_count),
                 ],
-                rows::session,
             )?;
-            let session = required(session, "session")?;
-            append_audit(
-                tx,
-                &[event(AuditKind::Rotated, &session)
-                    .detail(serde_json::json!({ "successor": successor.jti.to_string() }))],
-            )?;
-            Ok(RotationOutcome::Rotated { session, successor })
+            append_audit(tx, std::slice::from_ref(audit))?;
         }
-        RotationDecision::GraceReplay => {
-            let session = required(session, "session")?;
-            let successor = required(successor, "successor")?;
-            append_audit(
-                tx,
-                &[event(AuditKind::GraceReplay, &session)
-                    .detail(serde_json::json!({ "successor": successor.jti.to_string() }))],
-            )?;
-            Ok(RotationOutcome::GraceReplay { session, successor })
+        RotationWrites::GraceReplay { audit, .. } => {
+            append_audit(tx, std::slice::from_ref(audit))?;
         }
-        RotationDecision::ReuseDetected => {
-            let session = required(session, "session")?;
-            revoke_sessions(
-                tx,
-                &RevokeRequest {
-                    target: RevokeTarget::Session(session.id),
-                    reason: RevocationReason::ReuseDetected,
-                    actor: None,
-                    now: req.now,
-                    audit: vec![
-                        event(AuditKind::ReuseDetected, &session)
-                            .reason("a rotated-away refresh token was presented again"),
-                    ],
-                },
-            )?;
-            let session = required(self::session(tx, session.id)?, "session")?;
-            Ok(RotationOutcome::ReuseDetected { session })
+        RotationWrites::ReuseDetected { revoke, .. } => {
+            revoke_sessions(tx, revoke)?;
         }
     }
+    Ok(writes.into_outcome())
 }
 
 // --- the revocation feed ---

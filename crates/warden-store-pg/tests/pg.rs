@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use warden_auth::Store;
 use warden_auth::model::{RevocationReason, RevokeRequest, RevokeTarget, RotationOutcome};
-use warden_store::conformance::{self, NOW, STRICT};
+use warden_store_conformance::pg::{drop_schema, fresh_schema, server_url};
+use warden_store_conformance::{self as conformance, NOW, STRICT};
 use warden_store_pg::PgStore;
-use warden_store_pg::testing::{drop_schema, fresh_schema, server_url};
 
 fn base() -> String {
     server_url().unwrap_or_else(|e| panic!("{e}"))

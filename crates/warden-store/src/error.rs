@@ -31,6 +31,14 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// A rotation the engine's `decide` would not describe is an inconsistent
+/// request, like any other the store refuses.
+impl From<warden_auth::rotation::RotationError> for Error {
+    fn from(err: warden_auth::rotation::RotationError) -> Error {
+        Error::Invalid(err.to_string())
+    }
+}
+
 impl From<Error> for StoreError {
     fn from(err: Error) -> StoreError {
         match err {

@@ -1,5 +1,6 @@
-//! The revocation feed (see `migrations/sqlite/0002_revocation_feed.sql` and
-//! [`warden_auth::feed`]): one row per revoking transaction, written inside it.
+//! The revocation feed (see `sqlite/0002_revocation_feed.sql` in crate
+//! `warden-migrations`, and [`warden_auth::feed`]): one row per revoking
+//! transaction, written inside it.
 
 use rusqlite::{Connection, params};
 use warden_auth::UnixTime;

@@ -1,20 +1,18 @@
 //! Warden's storage: the engine's [`warden_auth::Store`] over SQLite.
 //!
 //! [`SqliteStore`] keeps one database file in WAL mode with embedded, ordered
-//! migrations (`migrations/*.sql`, tracked by `PRAGMA user_version`). Writes
+//! migrations (crate `warden-migrations`, tracked by `PRAGMA user_version`). Writes
 //! go through one writer thread that commits concurrent callers together
 //! (group commit: one transaction and one fsync for
 //! every write that arrived while the previous commit ran); reads use read-only connections beside it.
-//! [`conformance`] is the behavioural test suite any `Store` must pass, kept
-//! here so a later PostgreSQL store runs the very same checks.
+//! The behavioural test suite any `Store` must pass is the dev-only crate
+//! `warden-store-conformance`, shared with the PostgreSQL store.
 #![forbid(unsafe_code)]
 
 mod audit;
-pub mod conformance;
 mod error;
 mod feed;
 mod housekeeping;
-pub mod migrations;
 mod rows;
 mod schema;
 mod sessions;

@@ -12,8 +12,8 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{Error, Result};
 
 /// In order; the index + 1 is the schema version a migration produces.
-/// Listed in [`crate::migrations`] beside the PostgreSQL store's.
-const MIGRATIONS: &[&str] = crate::migrations::SQLITE;
+/// Listed in [`warden_migrations`] beside the PostgreSQL store's.
+const MIGRATIONS: &[&str] = warden_migrations::SQLITE;
 
 /// "Wrdn" as a big-endian 32-bit integer.
 const APPLICATION_ID: i64 = 0x5772_646e;

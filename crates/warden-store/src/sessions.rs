@@ -4,10 +4,10 @@ use std::sync::LazyLock;
 
 use rusqlite::{Connection, params};
 use warden_auth::model::{
-    AuditEvent, AuditKind, NewSession, OutstandingToken, RevocationReason, RevokeRequest,
-    RevokeTarget, RevokedJti, RevokedSession, RotationOutcome, RotationRequest, Session,
+    AuditEvent, NewSession, OutstandingToken, RevocationReason, RevokeRequest, RevokeTarget,
+    RevokedJti, RevokedSession, RotationOutcome, RotationRequest, Session,
 };
-use warden_auth::rotation::{RotationDecision, decide};
+use warden_auth::rotation::{RotationWrites, decide};
 use warden_auth::{Conflict, Jti, SessionId, UnixTime, UserId};
 
 use crate::audit;
@@ -281,12 +281,9 @@ pub fn extend(conn: &Connection, id: SessionId, expires_at: UnixTime, now: UnixT
     Ok(())
 }
 
-fn required<T>(v: Option<T>, what: &str) -> Result<T> {
-    v.ok_or_else(|| Error::Invalid(format!("rotation decided without its {what}")))
-}
-
-/// Reads, decides and applies in the caller's transaction (one write job), so
-/// concurrent rotations of one token are serialised and exactly one wins.
+/// Reads, decides and executes the writes in the caller's transaction (one
+/// write job), so concurrent rotations of one token are serialised and
+/// exactly one wins.
 pub fn rotate(conn: &Connection, req: &RotationRequest) -> Result<RotationOutcome> {
     let presented = token(conn, req.presented_jti)?;
     let session = match &presented {
@@ -297,99 +294,47 @@ pub fn rotate(conn: &Connection, req: &RotationRequest) -> Result<RotationOutcom
         Some(jti) => token(conn, jti)?,
         None => None,
     };
-    let decision = decide(
-        &req.presented_signing_input_sha256,
-        presented.as_ref(),
-        session.as_ref(),
-        successor.as_ref(),
-        req.now,
-        req.policy,
-    );
-    let event = |kind: AuditKind, session: &Session| {
-        AuditEvent::new(req.now, kind)
-            .subject(session.user_id)
-            .session(session.id)
-            .jti(req.presented_jti)
-            .address(req.address.clone())
-    };
-    match decision {
-        RotationDecision::Refuse(refusal) => Ok(RotationOutcome::Refused(refusal)),
-        RotationDecision::Rotate => {
-            let presented = required(presented, "presented token")?;
-            let session = required(session, "session")?;
-            if req.successor.session_id != session.id {
-                return Err(Error::Invalid(
-                    "the prepared successor belongs to another session".into(),
-                ));
-            }
-            let successor = OutstandingToken {
-                parent_jti: Some(presented.jti),
-                rotated_at: None,
-                successor_jti: None,
-                ..req.successor.clone()
-            };
+    let writes = decide(req, presented, session, successor)?;
+    match &writes {
+        RotationWrites::Refuse(_) => {}
+        RotationWrites::Rotate {
+            rotated,
+            rotated_at,
+            successor,
+            session,
+            audit,
+        } => {
             conn.prepare_cached(
                 "UPDATE outstanding_tokens SET rotated_at = ?2, successor_jti = ?3 WHERE jti = ?1",
             )?
             .execute(params![
-                id_bytes(presented.jti.0),
-                req.now,
+                id_bytes(rotated.0),
+                rotated_at,
                 id_bytes(successor.jti.0)
             ])?;
-            insert_token(conn, &successor)?;
+            insert_token(conn, successor)?;
             conn.prepare_cached(
                 "UPDATE sessions SET head_jti = ?2, expires_at = ?3, last_rotated_at = ?4,
-                                     rotation_count = rotation_count + 1
+                                     rotation_count = ?5
                  WHERE id = ?1",
             )?
             .execute(params![
                 id_bytes(session.id.0),
-                id_bytes(successor.jti.0),
-                successor.expires_at,
-                req.now,
+                id_bytes(session.head_jti.0),
+                session.expires_at,
+                session.last_rotated_at,
+                session.rotation_count,
             ])?;
-            audit::append(
-                conn,
-                &[event(AuditKind::Rotated, &session)
-                    .detail(serde_json::json!({ "successor": successor.jti.to_string() }))],
-            )?;
-            // What the UPDATE above wrote, without reading the row back.
-            let session = Session {
-                head_jti: successor.jti,
-                expires_at: successor.expires_at,
-                last_rotated_at: Some(req.now),
-                rotation_count: session.rotation_count.saturating_add(1),
-                ..session
-            };
-            Ok(RotationOutcome::Rotated { session, successor })
+            audit::append(conn, std::slice::from_ref(audit))?;
         }
-        RotationDecision::GraceReplay => {
-            let session = required(session, "session")?;
-            let successor = required(successor, "successor")?;
-            audit::append(
-                conn,
-                &[event(AuditKind::GraceReplay, &session)
-                    .detail(serde_json::json!({ "successor": successor.jti.to_string() }))],
-            )?;
-            Ok(RotationOutcome::GraceReplay { session, successor })
+        RotationWrites::GraceReplay { audit, .. } => {
+            audit::append(conn, std::slice::from_ref(audit))?;
         }
-        RotationDecision::ReuseDetected => {
-            let session = required(session, "session")?;
-            revoke(
-                conn,
-                &RevokeRequest {
-                    target: RevokeTarget::Session(session.id),
-                    reason: RevocationReason::ReuseDetected,
-                    actor: None,
-                    now: req.now,
-                    audit: vec![
-                        event(AuditKind::ReuseDetected, &session)
-                            .reason("a rotated-away refresh token was presented again"),
-                    ],
-                },
-            )?;
-            let session = required(by_id(conn, session.id)?, "session")?;
-            Ok(RotationOutcome::ReuseDetected { session })
+        RotationWrites::ReuseDetected {
+            revoke: request, ..
+        } => {
+            revoke(conn, request)?;
         }
     }
+    Ok(writes.into_outcome())
 }

@@ -11,8 +11,8 @@ use warden_auth::model::{
     AuditEvent, AuditKind, AuditQuery, RevocationReason, RevokeRequest, RevokeTarget,
 };
 use warden_auth::{Store, StoreError};
-use warden_store::conformance::{self, NOW};
 use warden_store::{SqliteStore, schema_version};
+use warden_store_conformance::{self as conformance, NOW};
 
 fn temp_store() -> (TempDir, std::path::PathBuf, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();

@@ -1,5 +1,5 @@
-//! Helpers for tests that need a real PostgreSQL server (this crate's, the
-//! two-node test, benchmarks). Not for production use.
+//! Helpers for tests that need a real PostgreSQL server (the PostgreSQL
+//! store's, the CLI's multi-node tests).
 //!
 //! The server is the one `scripts/pg.sh` runs: `WARDEN_TEST_PG_URL` when set
 //! (scripts/test.sh exports it), otherwise `scripts/pg.sh start` is run (it is
@@ -10,7 +10,7 @@ use std::process::Command;
 
 use postgres::NoTls;
 
-/// The repository root (this crate lives at `crates/warden-store-pg`).
+/// The repository root (this crate lives at `crates/warden-store-conformance`).
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")

@@ -1,27 +1,21 @@
 //! The `warden` binary, black-box: real processes, a real database file, real
 //! signals, HTTP over loopback.
-// The harness's helpers are test code too: a failed step fails the test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-mod common;
-use common::{BIN, FAST, PASSWORD, Server, log_in, scrub};
+use crate::common::{
+    BIN, Env, FAST, PASSWORD, Pair, Server, log_in, login, refresh_status, run_command, runtime,
+    scrub,
+};
 
 // ---------------------------------------------------------------------------
 // Harness
-
-struct Env {
-    dir: tempfile::TempDir,
-    db: PathBuf,
-    config: PathBuf,
-}
 
 impl Env {
     /// Keys generated into the file beside the database.
@@ -29,77 +23,14 @@ impl Env {
         Env::with_config(&format!("{FAST}[server]\nKEY_STORE = \"file\"\n"))
     }
 
-    /// Keys from SIGNING_KEY in the config.
-    fn config_key() -> Env {
-        Env::with_config(&format!(
-            "{FAST}SIGNING_KEY = \"{}\"\n",
-            warden_tests::TEST_SECRET
-        ))
-    }
-
-    fn with_config(text: &str) -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        let config = root.join("warden.toml");
-        std::fs::write(&config, text).unwrap();
-        Env {
-            db: root.join("data").join("warden.db"),
-            config,
-            dir,
-        }
-    }
-
     fn key_file(&self) -> PathBuf {
         self.db.parent().unwrap().join("signing-keys.json")
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        scrub(&mut cmd);
-        cmd.arg("--config")
-            .arg(&self.config)
-            .arg("--database")
-            .arg(&self.db)
-            .args(args);
-        cmd
-    }
-
-    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        run_command(self.command(args), stdin)
-    }
-
-    /// Runs and expects success; returns stdout.
-    fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let out = self.run(args, stdin);
-        assert!(
-            out.status.success(),
-            "warden {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
     }
 
     /// Runs and expects failure; returns stderr, which must be one `error:` line.
     fn fails(&self, args: &[&str], stdin: Option<&str>) -> String {
         let out = self.run(args, stdin);
         failure_line(&out, args)
-    }
-
-    fn add_user(&self, name: &str) {
-        let out = self.ok(
-            &["user", "add", name, "--password-stdin"],
-            Some(&format!("{PASSWORD}\n")),
-        );
-        assert!(out.contains(&format!("created user {name}")), "{out}");
-    }
-
-    fn serve(&self) -> Server {
-        Server::start(
-            self.command(&["serve", "--bind", "127.0.0.1:0"]),
-            &log_in(self.dir.path()),
-        )
     }
 
     fn integrity_ok(&self) {
@@ -109,21 +40,6 @@ impl Env {
             .unwrap();
         assert_eq!(result, "ok");
     }
-}
-
-/// No WARDEN_* from the outer environment leaks into the child.
-fn run_command(mut cmd: Command, stdin: Option<&str>) -> Output {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    {
-        let mut pipe = child.stdin.take().unwrap();
-        if let Some(text) = stdin {
-            pipe.write_all(text.as_bytes()).unwrap();
-        }
-    }
-    child.wait_with_output().unwrap()
 }
 
 fn failure_line(out: &Output, args: &[&str]) -> String {
@@ -160,14 +76,6 @@ impl Server {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -176,40 +84,9 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
-#[derive(Debug, Clone)]
-struct Pair {
-    access: String,
-    refresh: String,
-}
-
-async fn login(http: &reqwest::Client, server_url: &str, username: &str) -> Pair {
-    let r = http
-        .post(format!("{server_url}api/token/"))
-        .json(&json!({ "username": username, "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "login of {username}");
-    let body: Value = r.json().await.unwrap();
-    Pair {
-        access: body["access"].as_str().unwrap().to_string(),
-        refresh: body["refresh"].as_str().unwrap().to_string(),
-    }
-}
-
 async fn me_status(http: &reqwest::Client, server_url: &str, access: &str) -> u16 {
     http.get(format!("{server_url}api/me/"))
         .bearer_auth(access)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
-async fn refresh_status(http: &reqwest::Client, server_url: &str, refresh: &str) -> u16 {
-    http.post(format!("{server_url}api/token/refresh/"))
-        .json(&json!({ "refresh": refresh }))
         .send()
         .await
         .unwrap()

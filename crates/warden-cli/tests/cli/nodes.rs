@@ -10,18 +10,18 @@
 //!   on the other node and on the killed one after a restart;
 //! - a node that cannot read the feed fails closed (503), and recovers;
 //! - on SQLite, `warden sessions revoke-all` reaches a running server.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use warden_store_pg::testing::{drop_schema, fresh_schema, server_url};
+use serde_json::json;
+use warden_store_conformance::pg::{drop_schema, fresh_schema, server_url};
 
-mod common;
-use common::{FAST, PASSWORD, Server as Node, warden};
+use crate::common::{
+    FAST, PASSWORD, Pair, Server as Node, login, refresh_status as refresh, run_command, runtime,
+    succeeded, warden,
+};
 /// Cheap hashing keeps logins fast; lockout off so parallel logins never trip it.
 /// The correctness bound a propagation must meet (the target is < 100 ms; measured, not asserted).
 const BOUND: Duration = Duration::from_secs(5);
@@ -81,26 +81,7 @@ impl Cluster {
     }
 
     fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let mut cmd = self.command(args);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        {
-            let mut pipe = child.stdin.take().unwrap();
-            if let Some(text) = stdin {
-                pipe.write_all(text.as_bytes()).unwrap();
-            }
-        }
-        let out: Output = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "warden {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        succeeded(run_command(self.command(args), stdin), args)
     }
 
     fn add_user(&self, name: &str) {
@@ -126,40 +107,11 @@ impl Drop for Cluster {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap()
-}
-
-#[derive(Debug, Clone)]
-struct Pair {
-    access: String,
-    refresh: String,
-}
-
-async fn login(http: &reqwest::Client, node: &str, username: &str) -> Pair {
-    let r = http
-        .post(format!("{node}api/token/"))
-        .json(&json!({ "username": username, "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "login of {username}");
-    let body: Value = r.json().await.unwrap();
-    Pair {
-        access: body["access"].as_str().unwrap().to_string(),
-        refresh: body["refresh"].as_str().unwrap().to_string(),
-    }
 }
 
 async fn me(http: &reqwest::Client, node: &str, access: &str) -> (u16, String) {
@@ -180,16 +132,6 @@ async fn blacklist(http: &reqwest::Client, node: &str, refresh: &str) -> u16 {
         .await
         .map(|r| r.status().as_u16())
         .unwrap_or(0)
-}
-
-async fn refresh(http: &reqwest::Client, node: &str, refresh: &str) -> u16 {
-    http.post(format!("{node}api/token/refresh/"))
-        .json(&json!({ "refresh": refresh }))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
 }
 
 /// Polls until `node` refuses `access` with 401; the time it took (from `since`).

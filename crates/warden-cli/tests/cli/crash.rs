@@ -4,8 +4,6 @@
 //! tmpfs in a private mount namespace) and a database made read-only under a
 //! running server; and the server's own logs (at trace level) during a full
 //! flow never hold a token, password or key, while its files are 0600.
-// Test code: a failed step fails the test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -19,53 +17,20 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use warden_tests::hostile::{Reply, Wire, text};
 
-mod common;
-use common::{BIN, FAST, PASSWORD, Server, log_in, scrub};
+use crate::common::{BIN, Env, FAST, PASSWORD, Server, log_in, scrub};
 
 // ---------------------------------------------------------------------------
 // Harness
 
-struct Env {
-    dir: tempfile::TempDir,
-    db: PathBuf,
-    config: PathBuf,
-}
-
 impl Env {
     fn new(extra: &str) -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        let config = root.join("warden.toml");
-        std::fs::write(&config, format!("{FAST}{extra}")).unwrap();
-        Env {
-            db: root.join("data").join("warden.db"),
-            config,
-            dir,
-        }
+        Env::with_config(&format!("{FAST}{extra}"))
     }
 
-    fn command(&self) -> Command {
-        let mut cmd = Command::new(BIN);
-        scrub(&mut cmd);
-        cmd.arg("--config")
-            .arg(&self.config)
-            .arg("--database")
-            .arg(&self.db);
-        cmd
-    }
-
-    fn add_user(&self, name: &str) {
-        let mut cmd = self.command();
-        cmd.args(["user", "add", name, "--password-stdin"]);
-        run_ok(cmd, &format!("{PASSWORD}\n"));
-    }
-
-    fn serve(&self, rust_log: Option<&str>) -> Server {
-        let mut cmd = self.command();
-        cmd.args(["serve", "--bind", "127.0.0.1:0"]);
-        if let Some(level) = rust_log {
-            cmd.env("RUST_LOG", level);
-        }
+    /// `warden serve` with its log at `level` (RUST_LOG).
+    fn serve_logging(&self, level: &str) -> Server {
+        let mut cmd = self.command(&["serve", "--bind", "127.0.0.1:0"]);
+        cmd.env("RUST_LOG", level);
         Server::start(cmd, &log_in(self.dir.path()))
     }
 
@@ -74,27 +39,6 @@ impl Env {
         conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .unwrap()
     }
-}
-
-fn run_ok(mut cmd: Command, stdin: &str) -> String {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 impl Server {
@@ -239,7 +183,7 @@ fn sigkill_under_mixed_load_loses_nothing_acknowledged() {
     let (mut acked_total, mut revocations_checked, mut live_checked, mut in_flight_seen) =
         (0, 0, 0, 0);
     for round in 0..rounds {
-        let mut server = env.serve(None);
+        let mut server = env.serve();
         let w = server.wire();
         let stop = AtomicBool::new(false);
         let ledgers: Mutex<Vec<Ledger>> = Mutex::new(Vec::new());
@@ -266,7 +210,7 @@ fn sigkill_under_mixed_load_loses_nothing_acknowledged() {
             "ok",
             "round {round}: integrity_check after SIGKILL"
         );
-        let server = env.serve(None);
+        let server = env.serve();
         let w = server.wire();
         for l in ledgers.into_inner().unwrap() {
             acked_total += l.acknowledged;
@@ -517,7 +461,7 @@ exec "$B" --config "$C" --database "$D/warden.db" serve --bind 127.0.0.1:0"#;
 fn trace_logs_of_a_full_flow_hold_no_secret_and_files_are_0600() {
     let env = Env::new("[server]\nKEY_STORE = \"file\"\nALLOW_REGISTRATION = true\n");
     env.add_user("alice");
-    let server = env.serve(Some("trace"));
+    let server = env.serve_logging("trace");
     let w = server.wire();
     let mut secrets: Vec<String> = vec![PASSWORD.to_string()];
     let (access, refresh) = w.login("alice").unwrap();

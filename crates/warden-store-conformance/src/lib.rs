@@ -1,12 +1,18 @@
 //! The behaviour every [`Store`] must show, written against the trait alone so
-//! the SQLite store and a later PostgreSQL store run the very same checks.
+//! the SQLite store and the PostgreSQL store run the very same checks.
 //!
 //! Call [`run_all`] with a factory of fresh, empty stores; each check gets its
-//! own. The checks are also public one by one ([`CHECKS`]).
-// This module is a test suite compiled into the library (so other store crates
-// can run it): a failed check must stop with a message, which is what
+//! own. The checks are also public one by one ([`CHECKS`]). [`pg`] finds the
+//! test PostgreSQL server and makes a fresh schema on it per store.
+//!
+//! Test code only: a dev-dependency of the store crates (and of the CLI's
+//! multi-node tests), never of anything that ships.
+#![forbid(unsafe_code)]
+// A test suite: a failed check must stop with a message, which is what
 // unwrap/expect/panic/assert are for here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod pg;
 
 use std::collections::HashSet;
 use std::sync::Barrier;

@@ -1,103 +1,20 @@
 //! Developer tools on the command line, black-box: `warden decode` with every
 //! key source and `warden login --trace` against a real `warden serve` over
 //! loopback (real processes, a real database file).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Output;
 
 use serde_json::{Value, json};
 
-mod common;
-use common::{FAST, PASSWORD, Server, log_in, warden};
-
-struct Env {
-    dir: tempfile::TempDir,
-    db: PathBuf,
-    config: PathBuf,
-}
+use crate::common::{Env, FAST, PASSWORD, run_command};
 
 impl Env {
-    fn with_config(text: &str) -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        let config = root.join("warden.toml");
-        std::fs::write(&config, text).unwrap();
-        Env {
-            db: root.join("data").join("warden.db"),
-            config,
-            dir,
-        }
-    }
-
-    /// HS256 with the test secret as SIGNING_KEY.
-    fn hs256() -> Env {
-        Env::with_config(&format!(
-            "{FAST}SIGNING_KEY = \"{}\"\n",
-            warden_tests::TEST_SECRET
-        ))
-    }
-
     /// EdDSA keys generated into the key file (public keys in the JWKS).
     fn eddsa() -> Env {
         Env::with_config(&format!(
             "{FAST}ALGORITHM = \"EdDSA\"\n[server]\nKEY_STORE = \"file\"\n"
         ))
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = warden();
-        cmd.arg("--config")
-            .arg(&self.config)
-            .arg("--database")
-            .arg(&self.db)
-            .args(args);
-        cmd
-    }
-
-    fn run_with(&self, mut cmd: Command, stdin: Option<&str>) -> Output {
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        {
-            let mut pipe = child.stdin.take().unwrap();
-            if let Some(text) = stdin {
-                pipe.write_all(text.as_bytes()).unwrap();
-            }
-        }
-        child.wait_with_output().unwrap()
-    }
-
-    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        self.run_with(self.command(args), stdin)
-    }
-
-    fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let out = self.run(args, stdin);
-        assert!(
-            out.status.success(),
-            "warden {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn add_user(&self, name: &str) {
-        self.ok(
-            &["user", "add", name, "--password-stdin"],
-            Some(&format!("{PASSWORD}\n")),
-        );
-    }
-
-    fn serve(&self) -> Server {
-        Server::start(
-            self.command(&["serve", "--bind", "127.0.0.1:0"]),
-            &log_in(self.dir.path()),
-        )
     }
 }
 
@@ -227,7 +144,7 @@ fn decode_checks_the_signature_with_a_jwks_url_or_file_and_json_output() {
 
 #[test]
 fn decode_checks_an_hmac_secret_from_the_environment() {
-    let env = Env::hs256();
+    let env = Env::config_key();
     env.add_user("alice");
     let server = env.serve();
     let (access, _) = login(&server.url(""), "alice");
@@ -235,7 +152,7 @@ fn decode_checks_an_hmac_secret_from_the_environment() {
 
     let mut cmd = env.command(&["decode", "--secret-env", "DEVTOOLS_SECRET", &access]);
     cmd.env("DEVTOOLS_SECRET", warden_tests::TEST_SECRET);
-    let out = env.run_with(cmd, None);
+    let out = run_command(cmd, None);
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -246,7 +163,7 @@ fn decode_checks_an_hmac_secret_from_the_environment() {
 
     let mut cmd = env.command(&["decode", "--secret-env", "DEVTOOLS_SECRET", &access]);
     cmd.env("DEVTOOLS_SECRET", "short");
-    let out = env.run_with(cmd, None);
+    let out = run_command(cmd, None);
     let (stdout, err) = failure(&out, "decode with a wrong short secret");
     assert!(err.contains("signature check failed"), "{err}");
     assert!(stdout.contains("[short_hmac_key]"), "{stdout}");
@@ -268,7 +185,7 @@ fn decode_checks_an_hmac_secret_from_the_environment() {
 
 #[test]
 fn login_trace_prints_the_timeline_and_explains_the_replay_refusal() {
-    let env = Env::hs256();
+    let env = Env::config_key();
     env.add_user("alice");
     let server = env.serve();
     let url = server.url("");
@@ -347,7 +264,7 @@ fn login_trace_prints_the_timeline_and_explains_the_replay_refusal() {
 
 #[test]
 fn login_trace_explains_a_wrong_password_and_an_unreachable_server() {
-    let env = Env::hs256();
+    let env = Env::config_key();
     env.add_user("alice");
     let server = env.serve();
     let url = server.url("");
@@ -361,7 +278,7 @@ fn login_trace_explains_a_wrong_password_and_an_unreachable_server() {
         "DEVTOOLS_PW",
     ]);
     cmd.env("DEVTOOLS_PW", "not the password");
-    let out = env.run_with(cmd, None);
+    let out = run_command(cmd, None);
     let (stdout, err) = failure(&out, "login with a wrong password");
     assert!(err.contains("sign-in refused"), "{err}");
     assert!(stdout.contains(" 401 "), "{stdout}");

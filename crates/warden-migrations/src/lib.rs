@@ -1,8 +1,12 @@
 //! Both stores' schema history, from one directory (`migrations/`):
-//! `sqlite/NNNN_*.sql` for [`crate::SqliteStore`] (tracked by `PRAGMA
-//! user_version`) and `postgres/NNNN_*.sql` for the PostgreSQL store
+//! `sqlite/NNNN_*.sql` for the SQLite store (crate `warden-store`, tracked by
+//! `PRAGMA user_version`) and `postgres/NNNN_*.sql` for the PostgreSQL store
 //! (crate `warden-store-pg`, tracked in its `warden_schema` table). In order:
 //! the index + 1 is the schema version a migration produces.
+//!
+//! A crate of its own so that neither store depends on the other to find its
+//! schema, and the two histories, numbered alike, stay side by side.
+#![forbid(unsafe_code)]
 
 pub const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0001_init.sql"),
