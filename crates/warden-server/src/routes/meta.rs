@@ -5,7 +5,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-
 use warden_proto::{Capabilities, Hello};
 
 use crate::AppState;
