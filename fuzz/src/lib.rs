@@ -14,12 +14,13 @@ use warden_auth::UnixTime;
 use warden_auth::keys::{KeyMaterial, KeyRing};
 use warden_auth::settings::{Algorithm, Settings};
 use warden_auth::tokens::ValidationPolicy;
-use warden_server::ApiError;
-use warden_server::body::RawBody;
-use warden_server::schema::{
+use warden_proto::{
     ChangePasswordRequest, LockRequest, ObtainRequest, ReasonRequest, RefreshRequest,
     RegisterRequest, RevokeRequest, SetPasswordRequest, SetStaffRequest, TokenRequest,
 };
+use warden_server::ApiError;
+use warden_server::body::RawBody;
+use warden_server::requests::ReadBody;
 
 /// The fuzzers' clock: tokens in the seed corpus are valid at this instant.
 pub const NOW: UnixTime = 1_800_000_000;

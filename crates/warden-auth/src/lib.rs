@@ -23,6 +23,7 @@ pub mod service;
 pub mod settings;
 pub mod store;
 pub mod tokens;
+pub mod wire;
 
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use error::{AuthError, KeyError, Result, TokenError};

@@ -12,21 +12,22 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::OnceCell;
 use warden_proto::{
-    Capabilities, Reason, RefreshResponse, SessionInfo, SlidingTokenResponse, TokenPairResponse,
+    AuditRecord, Capabilities, ChangePasswordRequest, Introspection, Lineage, LockRequest, Me,
+    ObtainRequest, Reason, ReasonRequest, RefreshRequest, RefreshResponse, RegisterRequest,
+    Registered, RevokeRequest, RevokedCount, RevokedFlag, SessionInfo, SetPasswordRequest,
+    SetStaffRequest, SlidingToken, StaffUser, StaffUserDetail, TokenPair, TokenRequest,
 };
 
 use crate::config::{ClientConfig, Feature};
 use crate::error::{ClientError, Result};
 use crate::exchange::{Exchange, ExchangeLog};
 use crate::jwt::{decode_claims, redact};
-use crate::types::{
-    AuditRecord, AuditSearch, Introspection, Lineage, Me, Registered, RevokedCount, RevokedFlag,
-    StaffUser, StaffUserDetail, UserSearch,
-};
+use crate::search::{AuditSearch, UserSearch};
 
 /// A success answer: status and body (the body is JSON on every route).
 #[derive(Clone, PartialEq, Eq)]
@@ -127,6 +128,23 @@ fn unix_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// A request body as JSON. Through a `Value` the keys go out in serde_json's
+/// map order (sorted), so the bytes sent do not depend on the order of the
+/// type's fields.
+fn request_body(req: &impl Serialize) -> Result<Value> {
+    // Cannot fail: the request types hold strings, booleans and integers only.
+    serde_json::to_value(req).map_err(|e| ClientError::InvalidConfig(format!("request body: {e}")))
+}
+
+fn obtain_request(username: &str, password: &str) -> ObtainRequest {
+    ObtainRequest {
+        username: username.to_string(),
+        password: password.to_string(),
+        // The label goes in the `X-Warden-Device` header (ClientConfig::device_label).
+        device_label: None,
+    }
 }
 
 /// An id that may go into a path as one segment.
@@ -461,8 +479,8 @@ impl Client {
     // SimpleJWT's routes
 
     /// `POST api/token/`.
-    pub async fn obtain_pair(&self, username: &str, password: &str) -> Result<TokenPairResponse> {
-        let body = json!({ "username": username, "password": password });
+    pub async fn obtain_pair(&self, username: &str, password: &str) -> Result<TokenPair> {
+        let body = request_body(&obtain_request(username, password))?;
         self.call(
             Method::POST,
             &self.paths().token,
@@ -474,7 +492,9 @@ impl Client {
 
     /// `POST api/token/refresh/`: `refresh` in the answer only when the server rotates.
     pub async fn refresh(&self, refresh: &str) -> Result<RefreshResponse> {
-        let body = json!({ "refresh": refresh });
+        let body = request_body(&RefreshRequest {
+            refresh: refresh.to_string(),
+        })?;
         self.call(
             Method::POST,
             &self.paths().token_refresh,
@@ -486,7 +506,9 @@ impl Client {
 
     /// `POST api/token/verify/`.
     pub async fn verify(&self, token: &str) -> Result<()> {
-        let body = json!({ "token": token });
+        let body = request_body(&TokenRequest {
+            token: token.to_string(),
+        })?;
         self.send(
             Method::POST,
             &self.paths().token_verify,
@@ -500,7 +522,9 @@ impl Client {
 
     /// `POST api/token/blacklist/`.
     pub async fn blacklist(&self, refresh: &str) -> Result<()> {
-        let body = json!({ "refresh": refresh });
+        let body = request_body(&RefreshRequest {
+            refresh: refresh.to_string(),
+        })?;
         self.send(
             Method::POST,
             &self.paths().token_blacklist,
@@ -514,8 +538,8 @@ impl Client {
 
     /// `POST api/token/sliding/`: one sliding token.
     pub async fn obtain_sliding(&self, username: &str, password: &str) -> Result<String> {
-        let body = json!({ "username": username, "password": password });
-        let r: SlidingTokenResponse = self
+        let body = request_body(&obtain_request(username, password))?;
+        let r: SlidingToken = self
             .call(
                 Method::POST,
                 &self.paths().token_sliding,
@@ -528,8 +552,10 @@ impl Client {
 
     /// `POST api/token/sliding/refresh/`.
     pub async fn refresh_sliding(&self, token: &str) -> Result<String> {
-        let body = json!({ "token": token });
-        let r: SlidingTokenResponse = self
+        let body = request_body(&TokenRequest {
+            token: token.to_string(),
+        })?;
+        let r: SlidingToken = self
             .call(
                 Method::POST,
                 &self.paths().token_sliding_refresh,
@@ -570,7 +596,9 @@ impl Client {
     /// `POST api/logout/`: ends the session the refresh token belongs to.
     pub async fn logout(&self, access: &str, refresh: &str) -> Result<()> {
         self.require(Feature::Logout).await?;
-        let body = json!({ "refresh": refresh });
+        let body = request_body(&RefreshRequest {
+            refresh: refresh.to_string(),
+        })?;
         let credentials = Credentials {
             bearer: Some(access),
             body_token: Some(("refresh", refresh)),
@@ -630,7 +658,10 @@ impl Client {
         new_password: &str,
     ) -> Result<usize> {
         self.require(Feature::ChangePassword).await?;
-        let body = json!({ "old_password": old_password, "new_password": new_password });
+        let body = request_body(&ChangePasswordRequest {
+            old_password: old_password.to_string(),
+            new_password: new_password.to_string(),
+        })?;
         let r: RevokedCount = self
             .call(
                 Method::POST,
@@ -650,10 +681,11 @@ impl Client {
         email: Option<&str>,
     ) -> Result<Registered> {
         self.require(Feature::Register).await?;
-        let mut body = json!({ "username": username, "password": password });
-        if let (Some(email), Some(obj)) = (email, body.as_object_mut()) {
-            obj.insert("email".into(), Value::String(email.to_string()));
-        }
+        let body = request_body(&RegisterRequest {
+            username: username.to_string(),
+            password: password.to_string(),
+            email: email.map(str::to_string),
+        })?;
         self.call(
             Method::POST,
             &self.paths().register,
@@ -671,10 +703,10 @@ impl Client {
         token_type_hint: Option<&str>,
     ) -> Result<()> {
         self.require(Feature::Revoke).await?;
-        let mut body = json!({ "token": token });
-        if let (Some(hint), Some(obj)) = (token_type_hint, body.as_object_mut()) {
-            obj.insert("token_type_hint".into(), Value::String(hint.to_string()));
-        }
+        let body = request_body(&RevokeRequest {
+            token: token.to_string(),
+            token_type_hint: token_type_hint.map(str::to_string),
+        })?;
         let credentials = Credentials {
             bearer: Some(access),
             body_token: Some(("token", token)),
@@ -693,7 +725,9 @@ impl Client {
     /// `POST api/token/introspect/` (RFC 7662).
     pub async fn introspect(&self, access: &str, token: &str) -> Result<Introspection> {
         self.require(Feature::Introspect).await?;
-        let body = json!({ "token": token });
+        let body = request_body(&TokenRequest {
+            token: token.to_string(),
+        })?;
         let credentials = Credentials {
             bearer: Some(access),
             body_token: Some(("token", token)),
@@ -732,9 +766,10 @@ impl Client {
         &self,
         access: &str,
         rest: &str,
-        body: Value,
+        body: &impl Serialize,
     ) -> Result<T> {
         self.require(Feature::Staff).await?;
+        let body = request_body(body)?;
         let path = self.staff_path(rest);
         self.call(
             Method::POST,
@@ -792,7 +827,7 @@ impl Client {
     ) -> Result<bool> {
         let rest = format!("sessions/{}/revoke/", path_id(session_id)?);
         let r: RevokedFlag = self
-            .staff_post(access, &rest, json!({ "reason": reason }))
+            .staff_post(access, &rest, &reason_request(reason))
             .await?;
         Ok(r.revoked)
     }
@@ -802,7 +837,7 @@ impl Client {
         access: &str,
         user_id: i64,
         action: &str,
-        body: Value,
+        body: &impl Serialize,
     ) -> Result<usize> {
         let r: RevokedCount = self
             .staff_post(access, &format!("users/{user_id}/{action}/"), body)
@@ -817,7 +852,7 @@ impl Client {
         user_id: i64,
         reason: &str,
     ) -> Result<usize> {
-        self.staff_user_action(access, user_id, "logout-all", json!({ "reason": reason }))
+        self.staff_user_action(access, user_id, "logout-all", &reason_request(reason))
             .await
     }
 
@@ -829,16 +864,16 @@ impl Client {
         reason: &str,
         until: Option<i64>,
     ) -> Result<usize> {
-        let mut body = json!({ "reason": reason });
-        if let (Some(until), Some(obj)) = (until, body.as_object_mut()) {
-            obj.insert("until".into(), Value::from(until));
-        }
-        self.staff_user_action(access, user_id, "lock", body).await
+        let body = LockRequest {
+            reason: reason.to_string(),
+            until,
+        };
+        self.staff_user_action(access, user_id, "lock", &body).await
     }
 
     /// `POST api/staff/users/{id}/unlock/`.
     pub async fn staff_unlock_user(&self, access: &str, user_id: i64, reason: &str) -> Result<()> {
-        self.staff_user_action(access, user_id, "unlock", json!({ "reason": reason }))
+        self.staff_user_action(access, user_id, "unlock", &reason_request(reason))
             .await
             .map(drop)
     }
@@ -850,7 +885,7 @@ impl Client {
         user_id: i64,
         reason: &str,
     ) -> Result<usize> {
-        self.staff_user_action(access, user_id, "deactivate", json!({ "reason": reason }))
+        self.staff_user_action(access, user_id, "deactivate", &reason_request(reason))
             .await
     }
 
@@ -861,7 +896,7 @@ impl Client {
         user_id: i64,
         reason: &str,
     ) -> Result<()> {
-        self.staff_user_action(access, user_id, "reactivate", json!({ "reason": reason }))
+        self.staff_user_action(access, user_id, "reactivate", &reason_request(reason))
             .await
             .map(drop)
     }
@@ -874,8 +909,11 @@ impl Client {
         password: &str,
         reason: &str,
     ) -> Result<usize> {
-        let body = json!({ "password": password, "reason": reason });
-        self.staff_user_action(access, user_id, "password", body)
+        let body = SetPasswordRequest {
+            password: password.to_string(),
+            reason: reason.to_string(),
+        };
+        self.staff_user_action(access, user_id, "password", &body)
             .await
     }
 
@@ -887,8 +925,11 @@ impl Client {
         is_staff: bool,
         reason: &str,
     ) -> Result<()> {
-        let body = json!({ "is_staff": is_staff, "reason": reason });
-        self.staff_user_action(access, user_id, "staff", body)
+        let body = SetStaffRequest {
+            is_staff,
+            reason: reason.to_string(),
+        };
+        self.staff_user_action(access, user_id, "staff", &body)
             .await
             .map(drop)
     }
@@ -900,6 +941,12 @@ impl Client {
         search: &AuditSearch,
     ) -> Result<Vec<AuditRecord>> {
         self.staff_get(access, "audit/", &search.query()).await
+    }
+}
+
+fn reason_request(reason: &str) -> ReasonRequest {
+    ReasonRequest {
+        reason: reason.to_string(),
     }
 }
 
@@ -981,6 +1028,44 @@ mod tests {
         assert_eq!(
             both.label().unwrap(),
             "access jti 3f2a1c…, refresh jti 3f2a1c…"
+        );
+    }
+
+    #[test]
+    fn request_bodies_go_out_with_sorted_keys_and_no_absent_options() {
+        let sent = |v: Value| serde_json::to_string(&v).unwrap();
+        assert_eq!(
+            sent(request_body(&obtain_request("alice", "pw")).unwrap()),
+            r#"{"password":"pw","username":"alice"}"#
+        );
+        let register = |email: Option<&str>| RegisterRequest {
+            username: "bob".into(),
+            password: "pw".into(),
+            email: email.map(str::to_string),
+        };
+        assert_eq!(
+            sent(request_body(&register(None)).unwrap()),
+            r#"{"password":"pw","username":"bob"}"#
+        );
+        assert_eq!(
+            sent(request_body(&register(Some("b@x.io"))).unwrap()),
+            r#"{"email":"b@x.io","password":"pw","username":"bob"}"#
+        );
+        let lock = LockRequest {
+            reason: "r".into(),
+            until: Some(9),
+        };
+        assert_eq!(
+            sent(request_body(&lock).unwrap()),
+            r#"{"reason":"r","until":9}"#
+        );
+        let staff = SetStaffRequest {
+            is_staff: true,
+            reason: "r".into(),
+        };
+        assert_eq!(
+            sent(request_body(&staff).unwrap()),
+            r#"{"is_staff":true,"reason":"r"}"#
         );
     }
 

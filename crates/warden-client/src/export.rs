@@ -5,7 +5,7 @@
 //! `+`, `-`, `@`, tab or carriage return) get a leading apostrophe, since
 //! usernames, reasons and addresses in the log come from users.
 
-use crate::types::AuditRecord;
+use warden_proto::AuditRecord;
 
 /// The CSV header row's columns, in order.
 pub const CSV_COLUMNS: [&str; 10] = [

@@ -24,9 +24,9 @@ mod fake;
 pub mod jwks;
 pub mod jwt;
 pub mod scheduler;
+pub mod search;
 pub mod session;
 pub mod state;
-pub mod types;
 pub mod vault;
 
 pub use client::{Answer, Client, Credentials};
@@ -38,11 +38,11 @@ pub use jwks::{JWKS_MAX_BYTES, JwksError, fetch_jwks};
 pub use jwt::{Secret, TokenClaims, decode_claims, redact};
 pub use reqwest::Method;
 pub use scheduler::{plan_rotation, set_simulated_clock_skew, simulated_clock_skew, wall_now};
+pub use search::{AuditSearch, UserSearch};
 pub use session::{ManagerConfig, SessionManager};
 pub use state::{Event, Phase, SessionState, SignOutReason, TokenInfo, VaultInfo};
-pub use types::{
-    AuditRecord, AuditSearch, Introspection, Lineage, LineageToken, Me, Registered, SignInThrottle,
-    StaffUser, StaffUserDetail, UserSearch,
-};
 pub use vault::{AsyncVault, KeyringVault, MemoryVault, Vault, VaultError, VaultStatus};
-pub use warden_proto::{Capabilities, RefreshResponse, SessionInfo, TokenPairResponse};
+pub use warden_proto::{
+    AuditRecord, Capabilities, Introspection, Lineage, LineageToken, Me, RefreshResponse,
+    Registered, SessionInfo, SignInThrottle, StaffUser, StaffUserDetail, TokenPair,
+};

@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 use reqwest::Method;
 use serde_json::Value;
 use tokio::sync::{Notify, broadcast, watch};
-use warden_proto::{Capabilities, SessionInfo};
+use warden_proto::{Capabilities, Me, SessionInfo};
 
 use crate::client::{Client, Credentials};
 use crate::config::Feature;
@@ -26,7 +26,6 @@ use crate::exchange::Exchange;
 use crate::jwt::{Secret, TokenClaims, decode_claims, redact};
 use crate::scheduler::{ClockWatch, backoff_delay, clock_offset, jitter, plan_rotation, wall_now};
 use crate::state::{Event, Phase, SessionState, SignOutReason, TokenInfo, VaultInfo};
-use crate::types::Me;
 use crate::vault::{AsyncVault, MemoryVault, Vault, VaultStatus};
 
 /// How the manager schedules and retries.

@@ -12,9 +12,10 @@ use axum::extract::{FromRequest, Request};
 use axum::http::header;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Map, Value};
+use warden_proto::FieldErrors;
 
 use crate::AppState;
-use crate::error::{ApiError, FieldErrors};
+use crate::error::ApiError;
 
 pub const REQUIRED: &str = "This field is required.";
 pub const BLANK: &str = "This field may not be blank.";

@@ -10,14 +10,13 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde::ser::SerializeMap;
 use warden_auth::{AuthError, StoreError, TokenError};
-use warden_proto::TokenType;
+use warden_proto::{
+    ErrorBody, FieldErrors, LockedOutBody, NonFieldErrors, OAuthError, ServerErrorBody,
+    TokenMessage, TokenType,
+};
 
 use crate::observe;
-use crate::schema::{
-    ErrorBody, LockedOutBody, NonFieldErrors, OAuthError, ServerErrorBody, TokenMessage,
-};
 
 /// SimpleJWT's wording for a bad access token on a protected route.
 pub const INVALID_BEARER: &str = "Given token not valid for any token type";
@@ -53,74 +52,6 @@ pub enum ConfigError {
     )]
     AllowedHostsRequired { addr: std::net::SocketAddr },
 }
-
-/// DRF's field errors: `{"field": ["message", ...], ...}` in declaration order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FieldErrors(pub Vec<(String, Vec<String>)>);
-
-impl FieldErrors {
-    pub fn one(field: &str, message: impl Into<String>) -> Self {
-        let mut e = FieldErrors::default();
-        e.add(field, message);
-        e
-    }
-
-    pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        let message = message.into();
-        match self.0.iter_mut().find(|(f, _)| f == field) {
-            Some((_, messages)) => messages.push(message),
-            None => self.0.push((field.to_string(), vec![message])),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Renames a field (the engine says `password` where a route says `new_password`).
-    pub fn rename(mut self, from: &str, to: &str) -> Self {
-        for (f, _) in &mut self.0 {
-            if f == from {
-                *f = to.to_string();
-            }
-        }
-        self
-    }
-}
-
-impl Serialize for FieldErrors {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (field, messages) in &self.0 {
-            map.serialize_entry(field, messages)?;
-        }
-        map.end()
-    }
-}
-
-impl utoipa::PartialSchema for FieldErrors {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
-        // A 400 is field errors, `non_field_errors` (a body that is JSON but
-        // not an object), or `{"detail": "JSON parse error - ..."}` for a body
-        // that cannot be read at all: `detail` is the one member that is a
-        // string (schemathesis found the undocumented shape).
-        ObjectBuilder::new()
-            .description(Some(
-                "DRF field errors: each field in error with its messages, e.g. \
-                 {\"username\": [\"This field is required.\"]}; \
-                 {\"non_field_errors\": [...]} when the body is not an object; \
-                 {\"detail\": \"JSON parse error - ...\"} when it cannot be parsed",
-            ))
-            .property("detail", ObjectBuilder::new().schema_type(Type::String))
-            .additional_properties(Some(
-                ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)),
-            ))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for FieldErrors {}
 
 /// Everything a request can fail with.
 #[derive(Debug)]
@@ -260,7 +191,7 @@ fn lockout_message(retry_after: i64) -> String {
 
 fn token_body(e: &TokenError) -> ErrorBody {
     ErrorBody {
-        reason: Some(e.reason().to_string()),
+        reason: Some(e.reason()),
         ..ErrorBody::coded(e.simplejwt_message(), "token_not_valid")
     }
 }
@@ -274,7 +205,7 @@ fn bearer_body(e: &TokenError) -> ErrorBody {
             token_type: TokenType::Access.as_str().to_string(),
             message: e.simplejwt_message().to_string(),
         }]),
-        reason: Some(e.reason().to_string()),
+        reason: Some(e.reason()),
     }
 }
 
@@ -410,22 +341,6 @@ mod tests {
             "Too many failed login attempts. Try again in 15 minutes."
         );
         assert!(lockout_message(i64::MAX).ends_with("minutes."));
-    }
-
-    #[test]
-    fn field_errors_keep_declaration_order() {
-        let mut e = FieldErrors::default();
-        e.add("username", "a");
-        e.add("password", "b");
-        e.add("username", "c");
-        assert_eq!(
-            serde_json::to_string(&e).unwrap(),
-            r#"{"username":["a","c"],"password":["b"]}"#
-        );
-        assert_eq!(
-            serde_json::to_string(&e.rename("password", "new_password")).unwrap(),
-            r#"{"username":["a","c"],"new_password":["b"]}"#
-        );
     }
 
     #[test]

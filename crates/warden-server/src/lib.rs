@@ -16,8 +16,8 @@ pub mod guard;
 pub mod hosts;
 pub mod observe;
 pub mod proxies;
+pub mod requests;
 pub mod routes;
-pub mod schema;
 
 #[cfg(test)]
 mod tests;

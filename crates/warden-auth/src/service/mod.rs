@@ -27,6 +27,7 @@ use crate::rotation::{RotationPolicy, RotationRefusal};
 use crate::settings::{LoginField, Settings, UserIdField};
 use crate::store::{Conflict, Store, StoreError};
 use crate::tokens::{self, ClaimNames, Validated, ValidationPolicy};
+use crate::wire::session_info;
 
 mod account;
 mod keys;
@@ -301,25 +302,6 @@ fn validate_email(email: &str) -> Result<()> {
         Ok(())
     } else {
         Err(AuthError::invalid("email", "Enter a valid email address."))
-    }
-}
-
-/// A session as users and staff see it.
-pub fn session_info(s: &Session, current: Option<SessionId>) -> SessionInfo {
-    SessionInfo {
-        id: s.id.to_string(),
-        user_id: s.user_id.to_string(),
-        device_label: s.client.device_label.clone(),
-        user_agent: s.client.user_agent.clone(),
-        address: s.client.address.clone(),
-        created_at: s.created_at,
-        last_rotated_at: s.last_rotated_at,
-        rotation_count: s.rotation_count,
-        expires_at: s.expires_at,
-        max_expires_at: s.max_expires_at,
-        revoked_at: s.revoked_at,
-        revoked_reason: s.revoked_reason.map(|r| r.as_str().to_string()),
-        current: current == Some(s.id),
     }
 }
 

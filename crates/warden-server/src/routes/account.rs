@@ -4,16 +4,17 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use warden_auth::service::{Actor, NewAccount};
+use warden_proto::{
+    ChangePasswordRequest, Empty, ErrorBody, FieldErrors, Me, RefreshRequest, RegisterRequest,
+    Registered, RevokedCount, RevokedFlag, SessionInfo, WhoAmI,
+};
 
 use super::{PathParam, blocking};
 use crate::AppState;
 use crate::auth::{Caller, ClientMeta};
 use crate::body::{RawBody, parse_bool};
-use crate::error::{ApiError, FieldErrors};
-use crate::schema::{
-    ChangePasswordRequest, Empty, ErrorBody, Me, RefreshRequest, RegisterRequest, Registered,
-    RevokedCount, RevokedFlag, SessionInfo, WhoAmI,
-};
+use crate::error::ApiError;
+use crate::requests::ReadBody;
 
 /// Ends the session of the given refresh token, which must be the caller's.
 #[utoipa::path(
@@ -109,7 +110,7 @@ pub async fn list_sessions(
 ) -> Result<Json<Vec<SessionInfo>>, ApiError> {
     let include = include_revoked(query.as_deref())?;
     let sessions = blocking(&state, move |s| Ok(s.my_sessions(&ctx, include)?)).await?;
-    Ok(Json(sessions.into_iter().map(SessionInfo::from).collect()))
+    Ok(Json(sessions))
 }
 
 /// Ends one of the caller's sessions. Someone else's session is "not found".
@@ -243,11 +244,11 @@ pub async fn me(State(state): State<AppState>, Caller(ctx): Caller) -> Result<Js
         id: user.id,
         username: user.username,
         email: user.email,
-        is_staff: user.is_staff,
-        is_active: user.is_active,
-        date_joined: user.created_at,
+        is_staff: Some(user.is_staff),
+        is_active: Some(user.is_active),
+        date_joined: Some(user.created_at),
         last_login: user.last_login,
-        session_id,
+        session_id: Some(session_id),
     }))
 }
 

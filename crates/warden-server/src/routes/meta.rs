@@ -5,9 +5,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
+use warden_proto::{Capabilities, Hello};
 
 use crate::AppState;
-use crate::schema::{Capabilities, Hello};
 
 /// The public keys (RFC 7517 JWK Set); empty for HMAC algorithms.
 #[utoipa::path(
@@ -29,7 +29,7 @@ pub async fn jwks(State(state): State<AppState>) -> Json<Value> {
     responses((status = 200, description = "Capabilities", body = Capabilities))
 )]
 pub async fn capabilities(State(state): State<AppState>) -> Json<Capabilities> {
-    Json(crate::capabilities(&state).into())
+    Json(crate::capabilities(&state))
 }
 
 /// This document (OpenAPI 3.1).

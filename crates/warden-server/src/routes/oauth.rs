@@ -3,13 +3,14 @@
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Map, Value};
+use warden_proto::{Empty, ErrorBody, Introspection, OAuthError, RevokeRequest, TokenRequest};
 
 use super::blocking;
 use crate::AppState;
 use crate::auth::{Caller, ClientMeta};
 use crate::body::RawBody;
 use crate::error::ApiError;
-use crate::schema::{Empty, ErrorBody, Introspection, OAuthError, RevokeRequest, TokenRequest};
+use crate::requests::ReadBody;
 
 /// RFC 7009/7662 read `token` strictly: absent, blank or not a string is `invalid_request`.
 fn oauth_token(data: &Map<String, Value>) -> Result<String, ApiError> {
@@ -31,8 +32,8 @@ fn oauth_data(body: &RawBody) -> Result<Map<String, Value>, ApiError> {
     })
 }
 
-impl RevokeRequest {
-    pub fn read(data: &Map<String, Value>) -> Result<Self, ApiError> {
+impl ReadBody for RevokeRequest {
+    fn read(data: &Map<String, Value>) -> Result<Self, ApiError> {
         Ok(RevokeRequest {
             token: oauth_token(data)?,
             token_type_hint: data

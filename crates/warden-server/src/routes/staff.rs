@@ -7,17 +7,18 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use serde_json::{Map, Value};
 use warden_auth::model::{AuditKind, AuditQuery, ClientInfo, UserQuery};
-use warden_auth::{AuthService, SessionId, UnixTime, UserId};
+use warden_auth::{AuthService, SessionId, UnixTime, UserId, wire};
+use warden_proto::{
+    AuditRecord, ErrorBody, FieldErrors, Lineage, LockRequest, ReasonRequest, RevokedCount,
+    RevokedFlag, SessionInfo, SetPasswordRequest, SetStaffRequest, StaffUser, StaffUserDetail,
+};
 
 use super::{PathParam, blocking};
 use crate::AppState;
 use crate::auth::StaffCaller;
 use crate::body::{NOT_A_BOOLEAN, NOT_AN_INTEGER, RawBody, parse_bool};
-use crate::error::{ApiError, FieldErrors};
-use crate::schema::{
-    AuditRecord, ErrorBody, Lineage, LockRequest, ReasonRequest, RevokedCount, RevokedFlag,
-    SessionInfo, SetPasswordRequest, SetStaffRequest, StaffUser, StaffUserDetail,
-};
+use crate::error::ApiError;
+use crate::requests::ReadBody;
 
 const DEFAULT_USER_LIMIT: u32 = 50;
 const MAX_USER_LIMIT: u32 = 500;
@@ -158,7 +159,7 @@ pub async fn staff_search_users(
         let users = s.search_users(&actor, &query)?;
         Ok(users
             .into_iter()
-            .map(|u| StaffUser::new(u, now))
+            .map(|u| wire::staff_user(u, now))
             // The engine filters "locked now" only; "not locked" is filtered here.
             .filter(|u| locked != Some(false) || !u.locked)
             .collect::<Vec<_>>())
@@ -190,7 +191,7 @@ pub async fn staff_get_user(
     let detail = blocking(&state, move |s| {
         let (user, throttles) = s.user_detail(&actor, user)?;
         Ok(StaffUserDetail {
-            user: StaffUser::new(user, s.now()),
+            user: wire::staff_user(user, s.now()),
             throttles: throttles.into_iter().map(Into::into).collect(),
         })
     })
@@ -226,7 +227,7 @@ pub async fn staff_user_sessions(
         Ok(sessions)
     })
     .await?;
-    Ok(Json(sessions.into_iter().map(SessionInfo::from).collect()))
+    Ok(Json(sessions))
 }
 
 /// A session and its rotation chain (jti, parent and successor, times, address).
@@ -251,7 +252,7 @@ pub async fn staff_get_session(
     let sid = session_param(&sid)?;
     let lineage = blocking(&state, move |s| {
         let (session, tokens) = s.lineage(&actor, sid)?;
-        Ok(Lineage::new(session, tokens))
+        Ok(wire::lineage(&session, tokens))
     })
     .await?;
     Ok(Json(lineage))

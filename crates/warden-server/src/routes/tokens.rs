@@ -3,16 +3,17 @@
 use axum::Json;
 use axum::extract::State;
 use warden_auth::service::LoginRequest;
+use warden_proto::{
+    Empty, ErrorBody, FieldErrors, LockedOutBody, ObtainRequest, RefreshRequest, RefreshResponse,
+    SlidingToken, TokenPair, TokenRequest,
+};
 
 use super::blocking;
 use crate::AppState;
 use crate::auth::ClientMeta;
 use crate::body::RawBody;
-use crate::error::{ApiError, FieldErrors};
-use crate::schema::{
-    Empty, ErrorBody, LockedOutBody, ObtainRequest, RefreshRequest, RefreshResponse, SlidingToken,
-    TokenPair, TokenRequest,
-};
+use crate::error::ApiError;
+use crate::requests::ReadBody;
 
 fn login(req: ObtainRequest, meta: ClientMeta) -> LoginRequest {
     let client = meta.with_device(req.device_label);
