@@ -12,8 +12,9 @@ import * as inspector from './views/inspector.js';
 import * as timeline from './views/timeline.js';
 
 /** @type {{info: ipc.AppInfo | null, state: ipc.SessionView | null, recent: ipc.Exchange[],
- *   view: string, notice: string | null, screen: string, offlineUntil: number, staff: boolean, owner: boolean}} */
-const app = { info: null, state: null, recent: [], view: 'session', notice: null, screen: '', offlineUntil: 0, staff: false, owner: false };
+ *   view: string, notice: string | null, screen: string, offlineUntil: number, staff: boolean, owner: boolean,
+ *   signinDrawnFor: boolean | null}} */
+const app = { info: null, state: null, recent: [], view: 'session', notice: null, screen: '', offlineUntil: 0, staff: false, owner: false, signinDrawnFor: null };
 
 /** Shows the staff console when the server says this account is staff (it enforces that too). */
 async function checkStaff() {
@@ -92,6 +93,9 @@ function render() {
     // The notice stays until the user is signed in again: the sign-in screen can
     // be drawn twice (first_run changes once app_info answers), and the second
     // drawing must still say why the user is here.
+    // What the form was drawn for: refreshInfo redraws only when that changes,
+    // never because the user toggled between creating and signing in.
+    app.signinDrawnFor = !!app.info?.first_run && !app.info?.remote;
     signin.render(main, {
       firstRun: !!app.info?.first_run, notice: app.notice || ended, remote: app.info?.remote,
       // The session-changed event may have drawn the session view already.
@@ -159,10 +163,11 @@ async function refreshInfo() {
     app.info = await ipc.appInfo();
     paintTopbar();
     if (app.screen === 'signin' && !signedIn()) {
-      // first_run or the last remote server may have changed what the form is for
-      const form = document.getElementById('signin-title');
-      const wantCreate = app.info.first_run && !app.info.remote;
-      if (form && wantCreate !== !!form.textContent?.startsWith('Create')) render();
+      // first_run or the last remote server may have changed what the form is
+      // for. Compared with what it was drawn for, not with its title: the user
+      // may have switched between creating an account and signing in.
+      const wantCreate = !!app.info.first_run && !app.info.remote;
+      if (wantCreate !== app.signinDrawnFor) render();
     }
   } catch { /* shown by the next state */ }
 }
