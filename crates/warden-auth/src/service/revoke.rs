@@ -1,10 +1,65 @@
-//! Revocation: blacklist, logout, log out everywhere, the sessions list,
-//! RFC 7009 revocation and RFC 7662 introspection. Every revocation is durable
-//! in the store, then in the in-memory set, before the method returns.
+//! Revocation: one session ([`AuthService::revoke_session`], by its user or
+//! by staff), log out everywhere ([`AuthService::end_sessions`]), blacklist
+//! and logout with a refresh token, the sessions list, RFC 7009 revocation and
+//! RFC 7662 introspection. Every revocation is durable in the store, then in
+//! the in-memory set, before the method returns.
 
+use super::staff::SYSTEM_REASON;
 use super::*;
 
 impl AuthService {
+    /// Ends one session: a user's own (someone else's is "not found"), or
+    /// anyone's for staff (with a reason) and the system.
+    pub fn revoke_session(
+        &self,
+        actor: &Actor,
+        sid: SessionId,
+        reason: &str,
+        client: &ClientInfo,
+    ) -> Result<bool> {
+        let session = self
+            .store
+            .session(sid)?
+            .ok_or(AuthError::NotFound("session"))?;
+        let who = Self::authorise(actor, Some(session.user_id), reason, Some(SYSTEM_REASON))
+            .map_err(|e| match e {
+                AuthError::NotFound(_) => AuthError::NotFound("session"),
+                other => other,
+            })?;
+        let now = self.now();
+        self.revoke_one(
+            sid,
+            who.revocation,
+            who.by,
+            Self::audit_by(
+                AuditEvent::new(now, AuditKind::SessionRevoked)
+                    .subject(session.user_id)
+                    .session(sid)
+                    .address(client.address.clone()),
+                &who,
+            ),
+        )
+    }
+
+    /// Log out everywhere: every session of `user`, the caller's included.
+    pub fn end_sessions(
+        &self,
+        actor: &Actor,
+        user: UserId,
+        reason: &str,
+        client: &ClientInfo,
+    ) -> Result<RevocationSummary> {
+        let who = Self::authorise(actor, Some(user), reason, Some(SYSTEM_REASON))?;
+        if !matches!(actor, Actor::User(_)) {
+            self.user(user)?;
+        }
+        let revocation = match actor {
+            Actor::User(_) => RevocationReason::LogoutAll,
+            _ => who.revocation,
+        };
+        self.end_all_sessions(user, who.by, revocation, who.reason, client)
+    }
+
     pub(super) fn revoke(&self, request: RevokeRequest) -> Result<Vec<RevokedSession>> {
         let ended = self.store.revoke_sessions(&request)?;
         self.remember_revoked(&ended);

@@ -1,8 +1,9 @@
-//! Operations on accounts and sessions, by whoever may do them: the user on
-//! their own, staff on anyone's (with a reason, which the audit log keeps),
-//! and the system (the `warden` command, the embedded app) as trusted. Each
-//! operation is one method taking an [`Actor`]; staff rights are checked
-//! once, when the [`StaffProof`] is made.
+//! Who may do what: the [`Actor`] every operation on accounts and sessions
+//! takes (the user on their own, staff on anyone's with a reason the audit
+//! log keeps, the system — the `warden` command, the embedded app — as
+//! trusted), checked once when the [`StaffProof`] is made; and the staff
+//! operations on accounts: search, detail, lock, unlock, (de)activate, staff
+//! rights, set a password, delete. Ending sessions is in `revoke.rs`.
 
 use super::*;
 
@@ -34,16 +35,16 @@ impl StaffProof {
 
 /// What an authorised actor's operation records about who did it and why.
 #[derive(Debug, Clone, Copy)]
-struct Authorised<'a> {
+pub(super) struct Authorised<'a> {
     /// The audit line's actor; `None` for the system.
-    by: Option<UserId>,
-    reason: Option<&'a str>,
+    pub(super) by: Option<UserId>,
+    pub(super) reason: Option<&'a str>,
     /// The revocation reason for sessions this actor ends.
-    revocation: RevocationReason,
+    pub(super) revocation: RevocationReason,
 }
 
 /// The reason the system records when it gives none.
-const SYSTEM_REASON: &str = "administrator";
+pub(super) const SYSTEM_REASON: &str = "administrator";
 
 impl AuthService {
     /// Checks that `user` is active staff, once per request; the proof is
@@ -66,7 +67,7 @@ impl AuthService {
     /// staff and the system only)? A user only on their own; staff must give
     /// a reason; the system may, its reason optional (`system_default` when
     /// it gives none).
-    fn authorise<'r>(
+    pub(super) fn authorise<'r>(
         actor: &Actor,
         target: Option<UserId>,
         reason: &'r str,
@@ -106,7 +107,7 @@ impl AuthService {
         }
     }
 
-    fn audit_by(event: AuditEvent, who: &Authorised<'_>) -> AuditEvent {
+    pub(super) fn audit_by(event: AuditEvent, who: &Authorised<'_>) -> AuditEvent {
         let event = event.actor(who.by);
         match who.reason {
             Some(r) => event.reason(r),
@@ -165,61 +166,6 @@ impl AuthService {
     pub fn audit(&self, actor: &Actor, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
         Self::authorise_read(actor, None)?;
         Ok(self.store.audit(query)?)
-    }
-
-    // ------------------------------------------------------------------
-    // Ending sessions
-
-    /// Ends one session: a user's own (someone else's is "not found"), or
-    /// anyone's for staff (with a reason) and the system.
-    pub fn revoke_session(
-        &self,
-        actor: &Actor,
-        sid: SessionId,
-        reason: &str,
-        client: &ClientInfo,
-    ) -> Result<bool> {
-        let session = self
-            .store
-            .session(sid)?
-            .ok_or(AuthError::NotFound("session"))?;
-        let who = Self::authorise(actor, Some(session.user_id), reason, Some(SYSTEM_REASON))
-            .map_err(|e| match e {
-                AuthError::NotFound(_) => AuthError::NotFound("session"),
-                other => other,
-            })?;
-        let now = self.now();
-        self.revoke_one(
-            sid,
-            who.revocation,
-            who.by,
-            Self::audit_by(
-                AuditEvent::new(now, AuditKind::SessionRevoked)
-                    .subject(session.user_id)
-                    .session(sid)
-                    .address(client.address.clone()),
-                &who,
-            ),
-        )
-    }
-
-    /// Log out everywhere: every session of `user`, the caller's included.
-    pub fn end_sessions(
-        &self,
-        actor: &Actor,
-        user: UserId,
-        reason: &str,
-        client: &ClientInfo,
-    ) -> Result<RevocationSummary> {
-        let who = Self::authorise(actor, Some(user), reason, Some(SYSTEM_REASON))?;
-        if !matches!(actor, Actor::User(_)) {
-            self.user(user)?;
-        }
-        let revocation = match actor {
-            Actor::User(_) => RevocationReason::LogoutAll,
-            _ => who.revocation,
-        };
-        self.end_all_sessions(user, who.by, revocation, who.reason, client)
     }
 
     // ------------------------------------------------------------------
