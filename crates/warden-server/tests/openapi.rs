@@ -14,8 +14,7 @@ fn committed() -> PathBuf {
 
 #[test]
 fn the_served_document_is_the_committed_one() {
-    let doc: serde_json::Value =
-        serde_json::from_str(&warden_server::api::openapi_json()).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&warden_server::api::openapi_json()).unwrap();
     let rendered = format!("{}\n", serde_json::to_string_pretty(&doc).unwrap());
     let path = committed();
     if std::env::var_os("WARDEN_UPDATE_OPENAPI").is_some() {
