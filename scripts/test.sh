@@ -161,6 +161,9 @@ step fuzz-short bash "$ROOT/scripts/fuzz.sh" short 5
 step schemathesis bash "$ROOT/scripts/schemathesis.sh" 60
 # (GUI/WebDriver tests: build the app binary first; run them one at a time.)
 step ui-unit node --test ui/
+# The window's modules against the IPC types rendered from Rust (ui/js/wire.d.ts;
+# the test step checked that file is current).
+step ui-types bash "$ROOT/scripts/typecheck-ui.sh"
 if [ -z "${WARDEN_TEST_CMD:-}" ]; then
   # The e2e tests drive the app and add users with the CLI (warden user add).
   step app-build cargo build -p warden-app -p warden-cli

@@ -88,7 +88,8 @@ function render() {
   if (!signedIn()) {
     app.screen = 'signin';
     rail.hidden = true;
-    const reason = app.state.phase.reason;
+    const phase = app.state.phase;
+    const reason = phase.phase === 'signed_out' ? phase.reason : null;
     const ended = reason && reason.kind !== 'logged_out' ? app.state.signed_out_message : null;
     // The notice stays until the user is signed in again: the sign-in screen can
     // be drawn twice (first_run changes once app_info answers), and the second

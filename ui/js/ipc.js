@@ -5,54 +5,44 @@
  */
 
 /**
- * @typedef {{jti?: string|null, iat?: number|null, exp?: number|null, expires_at?: number|null, hint: string}} TokenInfo
- * @typedef {{kind: string, detail?: any}} VaultStatus
- * @typedef {{status: VaultStatus, persistent: boolean, stored: boolean, warning?: string|null}} VaultInfo
- * @typedef {{phase: string, reason?: {kind: string, cause?: string|null}|null, retry_in_ms?: number, attempt?: number, cause?: string}} PhaseObj
- * @typedef {{phase: PhaseObj, server: string, user?: string|null, session_id?: string|null,
- *   access?: TokenInfo|null, refresh?: TokenInfo|null, next_rotation_at?: number|null,
- *   rotation_count: number, vault: VaultInfo, embedded: boolean, signed_out_message?: string|null, clock_skew_s?: number}} SessionView
- * @typedef {{url: string, token_path?: string, refresh_path?: string, verify_path?: string,
- *   blacklist_path?: string, me_path?: string, header_type?: string}} RemoteServer
- * @typedef {{server_url: string, embedded: boolean, embedded_url: string, first_run: boolean,
- *   keyring: VaultStatus, signing_keys: string, version: string, remote?: RemoteServer|null}} AppInfo
- * @typedef {{owner: boolean, session: SessionView}} AccountCreated the first local account owns the embedded server (staff)
- * @typedef {{id: number, username: string, path: string}} AccessCheck
- * @typedef {{id: number, username: string, is_staff?: boolean|null}} Me
- * @typedef {{curl: string, explanation?: {cause: string, fix: string, code?: string|null}|null}} ExchangeDetail
- * @typedef {{id: string, device_label?: string|null, user_agent?: string|null, address?: string|null,
- *   created_at: number, last_rotated_at?: number|null, rotation_count: number, expires_at: number,
- *   revoked_at?: number|null, current?: boolean}} SessionRow
- * @typedef {{at: number, method: string, path: string, status?: number|null, latency_ms: number,
- *   error_code?: string|null, reason?: string|null}} Exchange
- * @typedef {{code: string, message: string}} CommandError
- * @typedef {{id: number, username: string, email?: string|null, is_active: boolean, is_staff: boolean,
- *   date_joined?: number|null, last_login?: number|null, locked: boolean, locked_until?: number|null}} StaffUser
- * @typedef {{scope: 'pair'|'identifier', address?: string|null, failures: number, window_started_at: number,
- *   locked_until?: number|null, last_success_at?: number|null}} SignInThrottle
- * @typedef {StaffUser & {throttles?: SignInThrottle[]}} StaffUserDetail
- * @typedef {{id: string, device_label?: string|null, user_agent?: string|null, address?: string|null, created_at: number,
- *   last_rotated_at?: number|null, rotation_count: number, expires_at: number, revoked_at?: number|null, revoked_reason?: string|null}} StaffSession
- * @typedef {{detail: StaffUserDetail, sessions: StaffSession[]}} UserView
- * @typedef {{jti: string, token_type: string, parent_jti?: string|null, successor_jti?: string|null, issued_at: number,
- *   expires_at: number, rotated_at?: number|null, address?: string|null}} LineageToken
- * @typedef {{id: number, at: number, kind: string, subject?: number|null, actor?: number|null, session_id?: string|null,
- *   jti?: string|null, address?: string|null, reason?: string|null, detail?: any}} AuditRecord
- * @typedef {{lineage: {session: StaffSession, kind: string, revoked_by?: number|null, head_jti: string, tokens: LineageToken[]}, events: AuditRecord[]}} LineageView
- * @typedef {{user: number|null, kinds: string[], since: number|null, until: number|null}} AuditFilter
- * @typedef {{action: string, reason: string, userId?: number|null, sessionId?: string|null, password?: string|null}} StaffActionArgs
- *   action: revoke_session (needs sessionId), logout_all, lock, unlock, deactivate, reactivate, set_password (needs password); the others need userId
- * @typedef {{kind: 'revoke_session', session_id: string}
- *   | {kind: 'logout_all'|'lock'|'unlock'|'deactivate'|'reactivate', user_id: number}
- *   | {kind: 'set_password', user_id: number, password: string}} StaffAction what the app reads: whom the action is on travels with its kind
- * @typedef {'all'|'active'|'inactive'|'locked'|'staff'} UserFilter
- * @typedef {{status: string, key?: string, why?: string, kid?: string|null}} Signature
- * @typedef {{header_pretty: string, payload_pretty: string, alg?: string|null, kid?: string|null, token_type?: string|null,
- *   times: {exp?: number|null, iat?: number|null, nbf?: number|null, lifetime?: number|null}, now: number, signature: Signature,
- *   claims?: {ok: boolean, reason?: string|null, message?: string|null}|null, warnings: {code: string, message: string}[]}} Inspection
- * @typedef {{kind: 'none'|'server'|'secret'|'pem'|'jwks_url', value?: string}} VerifyInput
- * @typedef {{kind: 'access'|'refresh'} | {kind: 'pasted', value: string}} TokenInput the current access or refresh token, or a pasted one
- * @typedef {{what: string, ok: boolean, outcome: string}} LabStep
+ * What crosses the IPC boundary is typed in ./wire.d.ts, rendered from the
+ * Rust types (crates/warden-desktop/tests/wire_types.rs); the names below are
+ * the window's names for them. Only StaffActionArgs is the window's own.
+ * @typedef {import('./wire').TokenInfo} TokenInfo
+ * @typedef {import('./wire').VaultStatus} VaultStatus
+ * @typedef {import('./wire').VaultInfo} VaultInfo
+ * @typedef {import('./wire').Phase} PhaseObj
+ * @typedef {import('./wire').StateView} SessionView
+ * @typedef {import('./wire').RemoteServer} RemoteServer
+ * @typedef {import('./wire').AppInfo} AppInfo
+ * @typedef {import('./wire').AccountCreated} AccountCreated
+ * @typedef {import('./wire').AccessCheck} AccessCheck
+ * @typedef {import('./wire').Me} Me
+ * @typedef {import('./wire').ExchangeDetail} ExchangeDetail
+ * @typedef {import('./wire').SessionInfo} SessionRow
+ * @typedef {import('./wire').Exchange} Exchange
+ * @typedef {import('./wire').CommandError} CommandError
+ * @typedef {import('./wire').StaffUser} StaffUser
+ * @typedef {import('./wire').SignInThrottle} SignInThrottle
+ * @typedef {import('./wire').StaffUserDetail} StaffUserDetail
+ * @typedef {import('./wire').SessionInfo} StaffSession
+ * @typedef {import('./wire').UserView} UserView
+ * @typedef {import('./wire').LineageToken} LineageToken
+ * @typedef {import('./wire').AuditRecord} AuditRecord
+ * @typedef {import('./wire').LineageView} LineageView
+ * @typedef {import('./wire').AuditFilter} AuditFilter
+ * @typedef {import('./wire').StaffAction} StaffAction
+ * @typedef {import('./wire').UserFilter} UserFilter
+ * @typedef {import('./wire').SignatureStatus} Signature
+ * @typedef {import('./wire').Inspection} Inspection
+ * @typedef {import('./wire').VerifyInput} VerifyInput
+ * @typedef {import('./wire').TokenInput} TokenInput
+ * @typedef {import('./wire').LabStep} LabStep
+ * @typedef {import('./wire').ExportFormat} ExportFormat
+ * @typedef {import('./wire').Exported} Exported
+ * @typedef {{action: StaffAction['kind'], reason: string, userId?: number|null, sessionId?: string|null, password?: string|null}} StaffActionArgs
+ *   the form's fields; staffActionOf turns them into a StaffAction (revoke_session needs sessionId,
+ *   set_password a password, the others userId)
  */
 
 /** @returns {any} */
@@ -118,7 +108,7 @@ function staffActionOf(a) {
 }
 /** @param {AuditFilter} filter @returns {Promise<AuditRecord[]>} */
 export const staffAudit = (filter) => call('staff_audit', { filter });
-/** @param {'jsonl'|'csv'} format @param {AuditFilter} filter @returns {Promise<{path: string, lines: number}>} */
+/** @param {ExportFormat} format @param {AuditFilter} filter @returns {Promise<Exported>} */
 export const exportAudit = (format, filter) => call('export_audit', { format, filter });
 /** @param {{token?: string|null, pick?: 'access'|'refresh'|null, verify: VerifyInput}} a pick: the current token, else the pasted one @returns {Promise<Inspection>} */
 export const inspectToken = (a) => call('inspect_token', { token: tokenInputOf(a), verify: a.verify });

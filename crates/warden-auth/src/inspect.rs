@@ -108,6 +108,7 @@ impl Expectations {
 
 /// The token's time claims, as unix seconds (the UI renders local times).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Times {
     pub exp: Option<UnixTime>,
     pub iat: Option<UnixTime>,
@@ -120,6 +121,7 @@ pub struct Times {
 
 /// The outcome of the signature check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum SignatureStatus {
     /// The signature verifies with `key` (a description: `kid abc… in the key ring`).
@@ -142,6 +144,7 @@ impl SignatureStatus {
 /// Claim validation (time window, issuer, audience, Warden's claims), done
 /// only when the signature is valid. Revocation is never checked here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ClaimCheck {
     pub ok: bool,
     /// The rejection's stable reason (`expired`, `wrong_audience`, ...), as
@@ -152,6 +155,7 @@ pub struct ClaimCheck {
 
 /// Machine-readable warning codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum WarningCode {
     AlgNone,
@@ -194,6 +198,7 @@ impl WarningCode {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Warning {
     pub code: WarningCode,
     pub message: String,
@@ -201,6 +206,7 @@ pub struct Warning {
 
 /// Everything the inspector shows about one token.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Inspection {
     pub header: Value,
     pub payload: Value,

@@ -22,6 +22,7 @@ pub const TIMELINE_CAPACITY: usize = 200;
 
 /// One request and its answer (or the lack of one).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Exchange {
     /// Unix time in milliseconds when the request was sent.
     pub at: i64,
@@ -50,6 +51,7 @@ pub struct Exchange {
 
 /// The request side of an [`Exchange`], redacted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ExchangeRecord {
     /// The server's `detail` message when the request was refused.
     pub detail: Option<String>,

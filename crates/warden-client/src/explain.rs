@@ -43,6 +43,7 @@ pub struct LocalContext {
 
 /// A refusal explained.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Explanation {
     /// Stable cause code: `expired`, `clock_skew`, `blacklisted_after_rotation`,
     /// `reuse_detected`, `session_revoked`, `user_inactive`, `user_not_found`,

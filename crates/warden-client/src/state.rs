@@ -13,6 +13,7 @@ use crate::vault::VaultStatus;
 /// Why a session ended. Terminal: only a new login (or a restore of another
 /// stored session) leaves [`Phase::SignedOut`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SignOutReason {
     /// This app logged out (logout, logout everywhere, revoking its own session).
@@ -128,6 +129,7 @@ impl SignOutReason {
 ///    └──────── logout / refresh expired ───────────────┘
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "phase", rename_all = "snake_case")]
 pub enum Phase {
     /// No session. `reason` is why the last one ended (`None`: never signed in).
@@ -150,6 +152,7 @@ pub enum Phase {
 
 /// Times and ids of one token (never the token).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TokenInfo {
     pub jti: Option<String>,
     /// As in the token (the server's clock).
@@ -163,6 +166,7 @@ pub struct TokenInfo {
 
 /// Where the refresh token is kept, for the keyring indicator.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct VaultInfo {
     pub status: VaultStatus,
     /// False when the session lives in memory only (no keyring): it ends with the app.
@@ -175,6 +179,7 @@ pub struct VaultInfo {
 
 /// Everything the window shows about the session.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SessionState {
     pub phase: Phase,
     /// The base URL.
@@ -195,6 +200,7 @@ pub struct SessionState {
 
 /// What the manager reports, on a broadcast channel.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     StateChanged(Box<SessionState>),

@@ -27,6 +27,7 @@ pub const VAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Whether secrets can be kept, as the app tells the user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum VaultStatus {
     /// Reads and writes work; `backend` names the store (e.g. `Secret Service`).

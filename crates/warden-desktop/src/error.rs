@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-use serde::ser::SerializeStruct as _;
 use warden_auth::inspect::InspectError;
 use warden_client::{ClientError, JwksError, SignOutReason};
 use warden_embedded::EmbeddedError;
@@ -128,12 +127,24 @@ impl Error {
     }
 }
 
+/// What a failed command answers, as the window receives it (the
+/// serialized form of [`Error`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "CommandError"))]
+pub struct CommandError<'a> {
+    /// Stable, for the window's logic and for tests (`not_signed_in`, ...).
+    pub code: &'a str,
+    /// The user's words: the error's Display text.
+    pub message: String,
+}
+
 impl serde::Serialize for Error {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut out = s.serialize_struct("Error", 2)?;
-        out.serialize_field("code", self.code())?;
-        out.serialize_field("message", &self.to_string())?;
-        out.end()
+        let body = CommandError {
+            code: self.code(),
+            message: self.to_string(),
+        };
+        serde::Serialize::serialize(&body, s)
     }
 }
 

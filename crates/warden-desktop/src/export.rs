@@ -14,6 +14,7 @@ use crate::host::Host;
 use crate::staff::{self, AuditFilter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
     /// One JSON object per line.
@@ -39,6 +40,7 @@ impl ExportFormat {
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Exported {
     pub path: String,
     pub lines: usize,

@@ -14,6 +14,7 @@ use crate::host::{Host, Session};
 /// Which token to inspect, as the window sends it:
 /// `{"kind": "access"}`, `{"kind": "pasted", "value": "eyJ…"}`.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum TokenInput {
     /// The session's current access token (refreshed first if due).
@@ -25,6 +26,7 @@ pub enum TokenInput {
 
 /// What to check the signature with.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum VerifyInput {
     /// Nothing: decode only.

@@ -10,6 +10,7 @@ use crate::host::Host;
 
 /// One step of an experiment, as the server answered it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LabStep {
     pub what: String,
     pub ok: bool,
@@ -144,6 +145,7 @@ pub async fn clock_skew(host: &impl Host, secs: f64) -> Result<Vec<LabStep>> {
 /// One exchange of the timeline: as curl (tokens redacted unless `reveal`)
 /// and, for a refusal, why.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ExchangeDetail {
     pub curl: String,
     pub explanation: Option<warden_client::Explanation>,

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 
 /// Empty strings mean "the default" (SimpleJWT's paths, `Bearer`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct RemoteServer {
     pub url: String,

@@ -14,6 +14,7 @@ use crate::vault::StableKeyVault;
 
 /// The session as the window renders it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StateView {
     #[serde(flatten)]
     pub state: SessionState,
@@ -47,6 +48,7 @@ impl StateView {
 
 /// What the window's top bar and sign-in form start from.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AppInfo {
     pub server_url: String,
     pub embedded: bool,
@@ -62,6 +64,7 @@ pub struct AppInfo {
 /// What creating a local account answers: the new session, and whether the
 /// account owns this computer's server (the first one does: it is staff).
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AccountCreated {
     pub owner: bool,
     pub session: StateView,
@@ -70,6 +73,7 @@ pub struct AccountCreated {
 /// What the server says about the access token: `GET` the account route
 /// (`api/me/`, or the form's account path) with it.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AccessCheck {
     pub id: i64,
     pub username: String,

@@ -15,6 +15,7 @@ use crate::host::Host;
 
 /// Which users the search lists.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum UserFilter {
     #[default]
@@ -62,6 +63,7 @@ pub async fn users(
 
 /// A user's page: profile, failed sign-ins, lock state, and sessions.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UserView {
     pub detail: StaffUserDetail,
     pub sessions: Vec<SessionInfo>,
@@ -81,6 +83,7 @@ pub async fn user(host: &impl Host, id: i64) -> Result<UserView> {
 /// A session's rotation chain, with the audit lines that mention it
 /// (rotations, grace replays, reuse detections, who revoked it and why).
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LineageView {
     pub lineage: Lineage,
     pub events: Vec<AuditRecord>,
@@ -103,6 +106,7 @@ pub async fn lineage(host: &impl Host, session_id: &str) -> Result<LineageView> 
 /// One staff action and whom it is on, as the window sends it:
 /// `{"kind": "lock", "user_id": 2}`, `{"kind": "revoke_session", "session_id": "…"}`.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StaffAction {
     RevokeSession {
@@ -228,6 +232,8 @@ fn sessions(n: usize) -> String {
 
 /// The audit log's filters as the window sends them.
 #[derive(Debug, Clone, Default, Deserialize)]
+// Every field may be left out (`serde(default)`).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields = nullable))]
 #[serde(default)]
 pub struct AuditFilter {
     pub user: Option<i64>,

@@ -12,6 +12,7 @@ use crate::Reason;
 
 /// One session (token family) as a user or a staff member sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 // The description api/schema/ has always served, word for word: the document
 // is a wire body too and stays byte-identical.
@@ -91,6 +92,7 @@ pub struct ChangePasswordRequest {
 
 /// `api/me/`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Me {
     pub id: i64,

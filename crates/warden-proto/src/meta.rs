@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a server offers beyond SimpleJWT, so a client can degrade gracefully.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 // The description api/schema/ has always served, word for word (see SessionInfo).
 #[cfg_attr(

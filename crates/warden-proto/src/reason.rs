@@ -68,6 +68,8 @@ impl RevocationReason {
 
 /// Why Warden refused a token: the `reason` of its `token_not_valid` bodies.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+// On the wire it is its name, and another server may send any name.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
 pub enum Reason {
     TooLarge,
     Malformed,

@@ -46,6 +46,7 @@ pub struct SetStaffRequest {
 
 /// A user as staff see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StaffUser {
     pub id: i64,
@@ -71,6 +72,7 @@ pub struct StaffUser {
 /// One failed-login counter that names a user: their identifier from one
 /// address (`pair`), or from every address (`identifier`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignInThrottle {
     /// `pair` or `identifier`.
@@ -87,6 +89,7 @@ pub struct SignInThrottle {
 
 /// `api/staff/users/{id}/`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StaffUserDetail {
     #[serde(flatten)]
@@ -100,6 +103,7 @@ pub struct StaffUserDetail {
 /// One refresh or sliding token of a session's rotation chain. Never the token
 /// itself, nor its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LineageToken {
     pub jti: String,
@@ -119,6 +123,7 @@ pub struct LineageToken {
 
 /// `api/staff/sessions/{sid}/`: a session and its rotation chain, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Lineage {
     pub session: SessionInfo,
@@ -131,6 +136,7 @@ pub struct Lineage {
 
 /// One line of the audit log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditRecord {
     pub id: i64,

@@ -38,7 +38,8 @@ async function filter() {
  * @param {ipc.AuditRecord} r
  */
 function subjectCell(r) {
-  const hash = r.detail && typeof r.detail.identifier_hash === 'string' ? r.detail.identifier_hash : null;
+  const detail = r.detail && typeof r.detail === 'object' && !Array.isArray(r.detail) ? r.detail : null;
+  const hash = detail && typeof detail.identifier_hash === 'string' ? detail.identifier_hash : null;
   if (r.subject == null && hash) return h('span', { class: 'meta', title: `identifier hash ${hash}` }, `unknown user (${hash.slice(0, 8)})`);
   return userCell(r.subject);
 }

@@ -49,7 +49,7 @@ async function run(pick) {
   if (!out) return;
   const kind = /** @type {ipc.VerifyInput['kind']} */ ($('inspect-verify').value);
   /** @type {ipc.VerifyInput} */
-  const verify = ['jwks_url', 'secret', 'pem'].includes(kind) ? { kind, value: $('inspect-key').value } : { kind };
+  const verify = kind === 'jwks_url' || kind === 'secret' || kind === 'pem' ? { kind, value: $('inspect-key').value } : { kind };
   try {
     state.last = await ipc.inspectToken({ token: pick ? null : $('inspect-token').value, pick, verify });
     paint();

@@ -56,7 +56,7 @@ export function render(main, opts) {
   function remoteServer() {
     if (!url.value.trim()) return null;
     /** @type {ipc.RemoteServer} */
-    const r = { url: url.value.trim(), header_type: header.value.trim() };
+    const r = { url: url.value.trim(), header_type: header.value.trim(), token_path: '', refresh_path: '', verify_path: '', blacklist_path: '', me_path: '' };
     for (const [input, key] of pathFields) r[key] = input.value.trim();
     return r;
   }

@@ -95,7 +95,7 @@ async function openUser(id) {
   const u = v.detail;
   const now = Date.now();
   const throttles = u.throttles || [];
-  /** @param {string} id @param {string} label @param {string} action @param {string} text @param {boolean} [danger] @param {boolean} [password] */
+  /** @param {string} id @param {string} label @param {ipc.StaffAction['kind']} action @param {string} text @param {boolean} [danger] @param {boolean} [password] */
   const act = (id, label, action, text, danger = false, password = false) => h('button', { type: 'button', id, class: danger ? 'danger' : '', onclick: async () => {
     const ans = await askDialog(`${label}: ${u.username}`, text, label, { password });
     if (!ans) return;

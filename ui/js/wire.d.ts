@@ -1,0 +1,493 @@
+// Rendered from the Rust types by crates/warden-desktop/tests/wire_types.rs.
+// Do not edit: change the Rust type, then run
+//   WARDEN_UPDATE_WIRE_TYPES=1 cargo test -p warden-desktop --test wire_types
+
+/**
+ * What the server says about the access token: `GET` the account route
+ * (`api/me/`, or the form's account path) with it.
+ */
+export type AccessCheck = { id: number, username: string, path: string, };
+
+/**
+ * What creating a local account answers: the new session, and whether the
+ * account owns this computer's server (the first one does: it is staff).
+ */
+export type AccountCreated = { owner: boolean, session: StateView, };
+
+/**
+ * What the window's top bar and sign-in form start from.
+ */
+export type AppInfo = { server_url: string, embedded: boolean, embedded_url: string, first_run: boolean, keyring: VaultStatus, signing_keys: string, version: string, 
+/**
+ * The remote server of the current (or last) session, to prefill the form.
+ */
+remote: RemoteServer | null, };
+
+/**
+ * The audit log's filters as the window sends them.
+ */
+export type AuditFilter = { user?: number | null, kinds: Array<string>, 
+/**
+ * Unix seconds.
+ */
+since?: number | null, until?: number | null, limit?: number | null, };
+
+/**
+ * One line of the audit log.
+ */
+export type AuditRecord = { id: number, at: number, 
+/**
+ * e.g. `login_succeeded`, `reuse_detected`, `user_locked`.
+ */
+kind: string, 
+/**
+ * The user the event is about.
+ */
+subject: number | null, 
+/**
+ * The user who caused it.
+ */
+actor: number | null, session_id: string | null, jti: string | null, address: string | null, 
+/**
+ * Free text given by staff, or the engine's explanation.
+ */
+reason: string | null, detail: JsonValue, };
+
+/**
+ * What a server offers beyond SimpleJWT, so a client can degrade gracefully.
+ */
+export type Capabilities = { server: string, version: string, features: Array<string>, rotate_refresh_tokens: boolean, blacklist_after_rotation: boolean, 
+/**
+ * Seconds.
+ */
+access_token_lifetime: number, 
+/**
+ * Seconds.
+ */
+refresh_token_lifetime: number, auth_header_types: Array<string>, };
+
+/**
+ * Claim validation (time window, issuer, audience, Warden's claims), done
+ * only when the signature is valid. Revocation is never checked here.
+ */
+export type ClaimCheck = { ok: boolean, 
+/**
+ * The rejection's stable reason (`expired`, `wrong_audience`, ...), as
+ * Warden sends it on the wire.
+ */
+reason: Reason | null, message: string | null, };
+
+/**
+ * What a failed command answers, as the window receives it (the
+ * serialized form of [`Error`]).
+ */
+export type CommandError = { 
+/**
+ * Stable, for the window's logic and for tests (`not_signed_in`, ...).
+ */
+code: string, 
+/**
+ * The user's words: the error's Display text.
+ */
+message: string, };
+
+/**
+ * What the manager reports, on a broadcast channel.
+ */
+export type Event = { "event": "state_changed" } & SessionState | { "event": "exchange" } & Exchange | { "event": "rotated", count: number, } | { "event": "vault_warning", message: string, } | { "event": "clock_jump", seconds: number, };
+
+/**
+ * One request and its answer (or the lack of one).
+ */
+export type Exchange = { 
+/**
+ * Unix time in milliseconds when the request was sent.
+ */
+at: number, method: string, 
+/**
+ * Relative to the base URL, query included; paths never carry tokens.
+ */
+path: string, 
+/**
+ * `None` when no answer came (network error, timeout).
+ */
+status: number | null, latency_ms: number, 
+/**
+ * The server's `code` (`token_not_valid`, `locked_out`, ...) or, when the
+ * body has none, the client's (`connect`, `timeout`, `invalid_credentials`, ...).
+ */
+error_code: string | null, 
+/**
+ * Warden's `reason`, or SimpleJWT's message when there is no reason.
+ */
+reason: string | null, 
+/**
+ * Which credential went with the request, redacted (`access eyJhbG…`).
+ */
+credential: string | null, 
+/**
+ * Warden's request id, to find the server's log line.
+ */
+request_id: string | null, 
+/**
+ * The server's `detail` message when the request was refused.
+ */
+detail: string | null, 
+/**
+ * The full URL, query included (URLs never carry tokens).
+ */
+url: string, 
+/**
+ * Request headers that matter for reproducing it (Authorization with the
+ * credential redacted, X-Warden-Device, Content-Type), in sending order.
+ */
+request_headers: Array<[string, string]>, 
+/**
+ * The JSON request body with passwords as `<password>` and tokens redacted.
+ */
+request_body: JsonValue | null, };
+
+/**
+ * One exchange of the timeline: as curl (tokens redacted unless `reveal`)
+ * and, for a refusal, why.
+ */
+export type ExchangeDetail = { curl: string, explanation: Explanation | null, };
+
+/**
+ * A refusal explained.
+ */
+export type Explanation = { 
+/**
+ * Stable cause code: `expired`, `clock_skew`, `blacklisted_after_rotation`,
+ * `reuse_detected`, `session_revoked`, `user_inactive`, `user_not_found`,
+ * `wrong_token_type`, `no_credentials`, `wrong_header_type`, `bad_header`,
+ * `bad_signature`, `malformed_token`, `not_issued_here`, `wrong_audience`,
+ * `locked_out`, `throttled`, `wrong_credentials`, `forbidden`,
+ * `unreachable`, `timeout`, `token_invalid`.
+ */
+code: string, 
+/**
+ * What happened, in plain language.
+ */
+cause: string, 
+/**
+ * What to do about it.
+ */
+fix: string, };
+
+export type ExportFormat = "jsonl" | "csv";
+
+export type Exported = { path: string, lines: number, };
+
+/**
+ * Everything the inspector shows about one token.
+ */
+export type Inspection = { header: JsonValue, payload: JsonValue, header_pretty: string, payload_pretty: string, alg: string | null, kid: string | null, 
+/**
+ * The `TOKEN_TYPE_CLAIM` value, whatever it is.
+ */
+token_type: string | null, times: Times, 
+/**
+ * The `now` the inspection was made at (unix seconds).
+ */
+now: number, signature: SignatureStatus, 
+/**
+ * `Some` only when the signature is valid.
+ */
+claims: ClaimCheck | null, warnings: Array<Warning>, };
+
+export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
+
+/**
+ * One step of an experiment, as the server answered it.
+ */
+export type LabStep = { what: string, ok: boolean, outcome: string, };
+
+/**
+ * `api/staff/sessions/{sid}/`: a session and its rotation chain, oldest first.
+ */
+export type Lineage = { session: SessionInfo, 
+/**
+ * `pair` or `sliding`.
+ */
+kind: string, revoked_by: number | null, head_jti: string, tokens: Array<LineageToken>, };
+
+/**
+ * One refresh or sliding token of a session's rotation chain. Never the token
+ * itself, nor its hash.
+ */
+export type LineageToken = { jti: string, token_type: string, parent_jti: string | null, successor_jti: string | null, issued_at: number, expires_at: number, 
+/**
+ * When it was rotated away.
+ */
+rotated_at: number | null, 
+/**
+ * Where the request that minted it came from.
+ */
+address: string | null, 
+/**
+ * The signing key.
+ */
+kid: string | null, };
+
+/**
+ * A session's rotation chain, with the audit lines that mention it
+ * (rotations, grace replays, reuse detections, who revoked it and why).
+ */
+export type LineageView = { lineage: Lineage, events: Array<AuditRecord>, };
+
+/**
+ * `api/me/`.
+ */
+export type Me = { id: number, username: string, email: string | null, is_staff: boolean | null, is_active: boolean | null, 
+/**
+ * Unix time.
+ */
+date_joined: number | null, last_login: number | null, 
+/**
+ * The session of the token the request was made with.
+ */
+session_id: string | null, };
+
+/**
+ * Where the session is in its life.
+ *
+ * ```text
+ *            login / restore ok
+ * SignedOut ───────────────────────▶ Active ◀──────────┐
+ *    ▲  ▲          │ restore        │   ▲   rotated     │ rotated
+ *    │  │          ▼                ▼   │               │
+ *    │  │      Restoring ───────▶ Rotating ──────▶ Offline { retry_in }
+ *    │  │                           │   network/5xx    │  back-off 1 s → 30 s
+ *    │  └── refused (reason) ───────┘                  │
+ *    └──────── logout / refresh expired ───────────────┘
+ * ```
+ */
+export type Phase = { "phase": "signed_out", reason: SignOutReason | null, } | { "phase": "restoring" } | { "phase": "active" } | { "phase": "rotating" } | { "phase": "offline", retry_in_ms: number, attempt: number, cause: string, };
+
+/**
+ * Why Warden refused a token: the `reason` of its `token_not_valid` bodies.
+ */
+export type Reason = string;
+
+/**
+ * Empty strings mean "the default" (SimpleJWT's paths, `Bearer`).
+ */
+export type RemoteServer = { url: string, token_path: string, refresh_path: string, verify_path: string, blacklist_path: string, me_path: string, header_type: string, };
+
+/**
+ * One session (token family) as a user or a staff member sees it.
+ */
+export type SessionInfo = { id: string, user_id: string, device_label: string | null, user_agent: string | null, address: string | null, created_at: number, last_rotated_at: number | null, rotation_count: number, 
+/**
+ * When the newest refresh token of the session expires.
+ */
+expires_at: number, 
+/**
+ * The absolute cap: rotation cannot keep the session alive past this.
+ */
+max_expires_at: number, revoked_at: number | null, revoked_reason: Reason | null, 
+/**
+ * True for the session the request itself belongs to.
+ */
+current: boolean, };
+
+/**
+ * Everything the window shows about the session.
+ */
+export type SessionState = { phase: Phase, 
+/**
+ * The base URL.
+ */
+server: string, user: string | null, user_id: string | null, 
+/**
+ * Warden's session id (the `sid` claim), when the server sends one.
+ */
+session_id: string | null, access: TokenInfo | null, refresh: TokenInfo | null, 
+/**
+ * Local Unix seconds of the next scheduled rotation.
+ */
+next_rotation_at: number | null, rotation_count: number, vault: VaultInfo, 
+/**
+ * `None` for a plain SimpleJWT server (or before the first contact).
+ */
+capabilities: Capabilities | null, };
+
+/**
+ * One failed-login counter that names a user: their identifier from one
+ * address (`pair`), or from every address (`identifier`).
+ */
+export type SignInThrottle = { 
+/**
+ * `pair` or `identifier`.
+ */
+scope: string, 
+/**
+ * The client address (pair counters).
+ */
+address: string | null, failures: number, window_started_at: number, 
+/**
+ * Refused until then: a lock (pair) or a delay (identifier).
+ */
+locked_until: number | null, 
+/**
+ * The last right password from this address: the address is known for the user.
+ */
+last_success_at: number | null, };
+
+/**
+ * Why a session ended. Terminal: only a new login (or a restore of another
+ * stored session) leaves [`Phase::SignedOut`].
+ */
+export type SignOutReason = { "kind": "logged_out" } | { "kind": "revoked", cause: string | null, } | { "kind": "reuse_detected" } | { "kind": "user_inactive" } | { "kind": "user_not_found" } | { "kind": "refresh_expired" } | { "kind": "password_changed" } | { "kind": "rejected", message: string, };
+
+/**
+ * The outcome of the signature check.
+ */
+export type SignatureStatus = { "status": "valid", key: string, } | { "status": "invalid", why: string, } | { "status": "unchecked", why: string, } | { "status": "key_not_found", kid: string | null, why: string, };
+
+/**
+ * One staff action and whom it is on, as the window sends it:
+ * `{"kind": "lock", "user_id": 2}`, `{"kind": "revoke_session", "session_id": "…"}`.
+ */
+export type StaffAction = { "kind": "revoke_session", session_id: string, } | { "kind": "logout_all", user_id: number, } | { "kind": "lock", user_id: number, } | { "kind": "unlock", user_id: number, } | { "kind": "deactivate", user_id: number, } | { "kind": "reactivate", user_id: number, } | { "kind": "set_password", user_id: number, password: string, };
+
+/**
+ * A user as staff see it.
+ */
+export type StaffUser = { id: number, username: string, email: string | null, email_verified: boolean, is_active: boolean, is_staff: boolean, date_joined: number | null, last_login: number | null, password_changed_at: number | null, 
+/**
+ * Locked by staff at the time of the request.
+ */
+locked: boolean, 
+/**
+ * When a staff lock ends; null when unlocked or locked until unlocked.
+ */
+locked_until: number | null, };
+
+/**
+ * `api/staff/users/{id}/`.
+ */
+export type StaffUserDetail = { 
+/**
+ * Failed-login counters naming this user, pair counters by address.
+ */
+throttles: Array<SignInThrottle>, id: number, username: string, email: string | null, email_verified: boolean, is_active: boolean, is_staff: boolean, date_joined: number | null, last_login: number | null, password_changed_at: number | null, 
+/**
+ * Locked by staff at the time of the request.
+ */
+locked: boolean, 
+/**
+ * When a staff lock ends; null when unlocked or locked until unlocked.
+ */
+locked_until: number | null, };
+
+/**
+ * The session as the window renders it.
+ */
+export type StateView = { embedded: boolean, 
+/**
+ * Why the session ended, in the user's words (signed out only).
+ */
+signed_out_message: string | null, 
+/**
+ * Seconds the fault lab has skewed this app's clock by: the window adds
+ * it to its own clock, so it shows what the session manager sees.
+ */
+clock_skew_s: number, phase: Phase, 
+/**
+ * The base URL.
+ */
+server: string, user: string | null, user_id: string | null, 
+/**
+ * Warden's session id (the `sid` claim), when the server sends one.
+ */
+session_id: string | null, access: TokenInfo | null, refresh: TokenInfo | null, 
+/**
+ * Local Unix seconds of the next scheduled rotation.
+ */
+next_rotation_at: number | null, rotation_count: number, vault: VaultInfo, 
+/**
+ * `None` for a plain SimpleJWT server (or before the first contact).
+ */
+capabilities: Capabilities | null, };
+
+/**
+ * The token's time claims, as unix seconds (the UI renders local times).
+ */
+export type Times = { exp: number | null, iat: number | null, nbf: number | null, 
+/**
+ * A sliding token's refresh deadline (`SLIDING_TOKEN_REFRESH_EXP_CLAIM`).
+ */
+refresh_exp: number | null, 
+/**
+ * `exp - iat`, when both are present.
+ */
+lifetime: number | null, };
+
+/**
+ * Times and ids of one token (never the token).
+ */
+export type TokenInfo = { jti: string | null, 
+/**
+ * As in the token (the server's clock).
+ */
+iat: number | null, exp: number | null, 
+/**
+ * Local Unix seconds when it expires (server time corrected for clock skew).
+ */
+expires_at: number | null, 
+/**
+ * `eyJhbG…`: enough to tell it is there, nothing more.
+ */
+hint: string, };
+
+/**
+ * Which token to inspect, as the window sends it:
+ * `{"kind": "access"}`, `{"kind": "pasted", "value": "eyJ…"}`.
+ */
+export type TokenInput = { "kind": "access" } | { "kind": "refresh" } | { "kind": "pasted", "value": string };
+
+/**
+ * Which users the search lists.
+ */
+export type UserFilter = "all" | "active" | "inactive" | "locked" | "staff";
+
+/**
+ * A user's page: profile, failed sign-ins, lock state, and sessions.
+ */
+export type UserView = { detail: StaffUserDetail, sessions: Array<SessionInfo>, };
+
+/**
+ * Where the refresh token is kept, for the keyring indicator.
+ */
+export type VaultInfo = { status: VaultStatus, 
+/**
+ * False when the session lives in memory only (no keyring): it ends with the app.
+ */
+persistent: boolean, 
+/**
+ * The current refresh token is in the vault.
+ */
+stored: boolean, 
+/**
+ * The last failure to write or delete, if the vault is behind.
+ */
+warning: string | null, };
+
+/**
+ * Whether secrets can be kept, as the app tells the user.
+ */
+export type VaultStatus = { "kind": "available", "detail": { backend: string, } } | { "kind": "locked" } | { "kind": "unavailable", "detail": string };
+
+/**
+ * What to check the signature with.
+ */
+export type VerifyInput = { "kind": "none" } | { "kind": "server" } | { "kind": "secret", "value": string } | { "kind": "pem", "value": string } | { "kind": "jwks_url", "value": string };
+
+export type Warning = { code: WarningCode, message: string, };
+
+/**
+ * Machine-readable warning codes.
+ */
+export type WarningCode = "alg_none" | "alg_not_allowed" | "missing_kid" | "short_hmac_key" | "missing_exp" | "exp_not_integer" | "expired" | "lifetime_too_long" | "refresh_window_too_long" | "iat_in_future" | "nbf_in_future" | "token_type_missing" | "token_type_unknown" | "missing_jti" | "kid_unknown";
