@@ -57,10 +57,19 @@ pub async fn session_state(app: AppHandle, core: State<'_, Core>) -> Result<Stat
     Ok(StateView::of(&core.session(&app).await?))
 }
 
+/// `seen`: the token the window showed (see `SessionManager::rotate_now_from`);
+/// without it (the fault lab) the session rotates whatever happened meanwhile.
 #[tauri::command]
-pub async fn rotate_now(app: AppHandle, core: State<'_, Core>) -> Result<StateView> {
+pub async fn rotate_now(
+    app: AppHandle,
+    core: State<'_, Core>,
+    seen: Option<String>,
+) -> Result<StateView> {
     let s = core.session(&app).await?;
-    s.manager.rotate_now().await?;
+    match seen {
+        Some(seen) => s.manager.rotate_now_from(&seen).await?,
+        None => s.manager.rotate_now().await?,
+    }
     Ok(StateView::of(&s))
 }
 

@@ -466,6 +466,33 @@ impl SessionManager {
         self.inner.refresh_after(seq).await
     }
 
+    /// A person's "Rotate now": rotates unless the tokens they were looking
+    /// at have been replaced since, in which case the rotation they asked for
+    /// has already happened. `seen` names what was on screen: the access
+    /// token's `jti` as [`SessionState::access`] showed it, or the refresh
+    /// token's when no access token was shown (restored while offline).
+    ///
+    /// Why not [`SessionManager::rotate_now`]: a window shows the state a
+    /// moment late. After an outage the manager's scheduled retry can succeed
+    /// between the server coming back and a click that was meant as "retry
+    /// now"; rotating again on that click made two rotations of one request
+    /// (the e2e test's "3 rotations" where 2 were expected).
+    pub async fn rotate_now_from(&self, seen: &str) -> Result<()> {
+        let seq = {
+            let s = self.inner.shared.lock();
+            let current = s.session.as_ref().and_then(|x| {
+                x.access
+                    .as_ref()
+                    .map_or(x.refresh.claims.jti.as_deref(), |a| a.claims.jti.as_deref())
+            });
+            if matches!(s.phase, Phase::Active) && current.is_some_and(|c| c != seen) {
+                return Ok(());
+            }
+            s.attempts
+        };
+        self.inner.refresh_after(seq).await
+    }
+
     /// `method path` with the access token. A 401 for the token (expired, or
     /// refused) refreshes once and retries once; a refused refresh ends the
     /// session with its reason. Answers the body as JSON.

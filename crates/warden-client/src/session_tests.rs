@@ -594,3 +594,36 @@ async fn without_a_keyring_the_session_lives_in_memory_and_says_so() {
         ClientError::NoStoredSession
     );
 }
+
+/// The e2e test's "3 rotations where 2 were expected": the server comes back,
+/// the retry scheduled during the outage rotates, and then the person's
+/// "Rotate now", clicked on the outage they saw, arrives. It must not rotate a
+/// second time; a click on the fresh token does rotate, once.
+#[tokio::test]
+async fn rotate_now_after_an_outage_does_not_repeat_the_scheduled_retry() {
+    let (server, m, _vault) = setup(300).await;
+    let mut rx = m.subscribe();
+    *server.state.fail_refresh.lock() =
+        Some((503, json!({"detail": "Service temporarily unavailable."})));
+    m.rotate_now().await.unwrap_err();
+    let during_outage = m.state();
+    assert!(matches!(during_outage.phase, Phase::Offline { .. }));
+    let seen = during_outage.access.unwrap().jti.unwrap();
+    // The server is back; the scheduled retry rotates on its own.
+    server.state.fail_refresh.lock().take();
+    wait_for(&mut rx, Duration::from_secs(5), |e| {
+        matches!(e, Event::Rotated { count: 1 })
+    })
+    .await;
+    let refreshes = server.state.refreshes.load(Ordering::SeqCst);
+    // The click made while the window still showed the outage.
+    m.rotate_now_from(&seen).await.unwrap();
+    assert_eq!(server.state.refreshes.load(Ordering::SeqCst), refreshes);
+    assert_eq!(m.state().rotation_count, 1, "one rotation for one request");
+    // A click on the token now shown rotates, once.
+    let shown = m.state().access.unwrap().jti.unwrap();
+    m.rotate_now_from(&shown).await.unwrap();
+    assert_eq!(server.state.refreshes.load(Ordering::SeqCst), refreshes + 1);
+    assert_eq!(m.state().rotation_count, 2);
+    assert_ne!(m.state().access.unwrap().jti.unwrap(), shown);
+}

@@ -7,6 +7,9 @@ import * as ipc from '../ipc.js';
 /** @type {Record<string, string>} last announced tone per card */
 const announced = {};
 
+/** @type {string|null} the token on screen (access jti, else refresh jti), for "Rotate now" */
+let shownAccess = null;
+
 /**
  * @param {string} id
  * @param {string} title
@@ -27,7 +30,7 @@ function card(id, title) {
 export function render(main, hooks) {
   const rotate = /** @type {HTMLButtonElement} */ (h('button', { type: 'button', id: 'rotate-now', onclick: async () => {
     rotate.disabled = true; rotate.textContent = 'Rotating…';
-    try { await ipc.rotateNow(); } catch (e) { hooks.onError(/** @type {any} */ (e).message); }
+    try { await ipc.rotateNow(shownAccess); } catch (e) { hooks.onError(/** @type {any} */ (e).message); }
     rotate.disabled = false; rotate.textContent = 'Rotate now';
   } }, 'Rotate now'));
   const checkResult = h('span', { id: 'access-check', class: 'meta', role: 'status' });
@@ -118,6 +121,7 @@ function paintCard(el, key, t, now) {
  * @param {ipc.Exchange[]} recent newest first
  */
 export function tick(s, recent) {
+  shownAccess = s.access?.jti ?? s.refresh?.jti ?? null;
   // The fault lab can skew the app's clock; show what the session manager sees.
   const now = Date.now() + (s.clock_skew_s || 0) * 1000;
   paintCard(/** @type {HTMLElement} */ (document.getElementById('access-card')), 'Access', s.access, now);
