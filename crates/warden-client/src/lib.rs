@@ -37,11 +37,15 @@ pub use explain::{Explanation, LocalContext, TokenTimes, explain};
 pub use jwks::{JWKS_MAX_BYTES, JwksError, fetch_jwks};
 pub use jwt::{Secret, TokenClaims, decode_claims, redact};
 pub use reqwest::Method;
-pub use scheduler::{plan_rotation, set_simulated_clock_skew, simulated_clock_skew, wall_now};
+pub use scheduler::{
+    backoff_delay, jitter, plan_rotation, set_simulated_clock_skew, simulated_clock_skew, wall_now,
+};
 pub use search::{AuditSearch, UserSearch};
-pub use session::{ManagerConfig, SessionManager};
+pub use session::{EndedSession, ManagerConfig, SessionManager};
 pub use state::{Event, Phase, SessionState, SignOutReason, TokenInfo, VaultInfo};
-pub use vault::{AsyncVault, KeyringVault, MemoryVault, Vault, VaultError, VaultStatus};
+pub use vault::{
+    AsyncVault, KEYRING_SERVICE, KeyringVault, MemoryVault, Vault, VaultError, VaultStatus,
+};
 pub use warden_proto::{
     AuditRecord, Capabilities, Introspection, Lineage, LineageToken, Me, RefreshResponse,
     Registered, SessionInfo, SignInThrottle, StaffUser, StaffUserDetail, TokenPair,

@@ -192,6 +192,23 @@ impl Drop for Inner {
     }
 }
 
+/// A session [`SessionManager::sign_out_locally`] let go of: what the server
+/// still needs to end it. `Debug` shows no token.
+#[derive(Debug, Clone)]
+pub struct EndedSession {
+    pub username: String,
+    /// Presented to the server to end the session (logout, blacklist), or
+    /// rotated once for an access token (log out everywhere).
+    pub refresh: Secret,
+    /// The access token, while it is valid for a moment longer.
+    pub access: Option<Secret>,
+    /// Warden's session id (`sid`), when the server sends one.
+    pub session_id: Option<String>,
+    /// The refresh token was in the configured vault (not the in-memory
+    /// fallback): the caller clears that entry once it holds the token.
+    pub stored_in_vault: bool,
+}
+
 /// Signs in to one server and keeps the session alive. Cheap to clone; the
 /// background scheduler stops when the last clone is dropped.
 #[derive(Clone)]
@@ -558,6 +575,50 @@ impl SessionManager {
             Err(e) if SignOutReason::from_refresh_error(&e).is_some() => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Ends the session here and hands its tokens to the caller, telling the
+    /// server nothing and leaving the vault entry as it is; `None` when
+    /// nobody is signed in.
+    ///
+    /// For a caller that delivers the revocation itself, later if the server
+    /// cannot be reached now (the desktop app's revocation outbox): it puts
+    /// the refresh token somewhere safe first, and only then clears the vault
+    /// entry, so a crash in between leaves a session to revoke rather than a
+    /// revocation lost. No rotation can slip in between: the session is gone
+    /// from this manager before the refresh lock is released.
+    pub async fn sign_out_locally(&self) -> Option<EndedSession> {
+        let inner = &self.inner;
+        let _guard = inner.refresh_lock.lock().await;
+        let ended = {
+            let mut s = inner.shared.lock();
+            let session = s.session.take()?;
+            let reason = SignOutReason::LoggedOut;
+            s.phase = Phase::SignedOut {
+                reason: Some(reason.clone()),
+            };
+            s.attempts += 1;
+            s.last_outcome = Err(ClientError::SignedOut(reason));
+            s.retry_at = None;
+            s.backoff_attempt = 0;
+            s.vault_dirty = false;
+            s.vault.stored = false;
+            s.vault.warning = None;
+            let now = wall_now();
+            EndedSession {
+                session_id: session
+                    .access
+                    .as_ref()
+                    .and_then(|a| a.claims.sid.clone())
+                    .or_else(|| session.refresh.claims.sid.clone()),
+                access: session.access_valid_at(now + 1.0).map(|a| a.secret.clone()),
+                refresh: session.refresh.secret,
+                username: session.username,
+                stored_in_vault: !s.using_fallback,
+            }
+        };
+        inner.emit_state();
+        Some(ended)
     }
 
     /// Ends every session of the user (this one included); how many ended.

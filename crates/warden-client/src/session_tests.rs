@@ -627,3 +627,42 @@ async fn rotate_now_after_an_outage_does_not_repeat_the_scheduled_retry() {
     assert_eq!(m.state().rotation_count, 2);
     assert_ne!(m.state().access.unwrap().jti.unwrap(), shown);
 }
+
+#[tokio::test]
+async fn signing_out_locally_hands_over_the_tokens_and_leaves_the_vault_to_the_caller() {
+    let (server, m, vault) = setup(300).await;
+    let stored = vault.load(m.server_key(), "alice").unwrap().unwrap();
+    let access = m.access_token().await.unwrap();
+    let ended = m.sign_out_locally().await.unwrap();
+    assert_eq!(ended.username, "alice");
+    assert_eq!(ended.refresh.expose(), stored);
+    assert_eq!(
+        ended.access.as_ref().map(Secret::expose),
+        Some(access.as_str())
+    );
+    assert_eq!(
+        ended.session_id.as_deref(),
+        Some("0123456789abcdef0123456789abcdef")
+    );
+    assert!(
+        !format!("{ended:?}").contains(&stored[40..]),
+        "no token in Debug"
+    );
+    // Nothing was said to the server; the entry is the caller's to clear.
+    assert_eq!(server.state.refreshes.load(Ordering::SeqCst), 0);
+    assert!(server.state.blacklisted.lock().is_empty());
+    assert_eq!(vault.load(m.server_key(), "alice").unwrap(), Some(stored));
+    let s = m.state();
+    assert_eq!(
+        s.phase,
+        Phase::SignedOut {
+            reason: Some(SignOutReason::LoggedOut)
+        }
+    );
+    assert!(!s.vault.stored);
+    assert_eq!(
+        m.access_token().await.unwrap_err(),
+        ClientError::SignedOut(SignOutReason::LoggedOut)
+    );
+    assert!(m.sign_out_locally().await.is_none());
+}
