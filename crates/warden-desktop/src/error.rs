@@ -63,6 +63,45 @@ pub enum Error {
     /// caller: its code and words, without the cause.
     #[error("{message}")]
     Repeated { code: String, message: String },
+    #[error("There are no profiles yet: sign in in the Warden app first.")]
+    NoProfiles,
+    #[error("There is no profile named \"{name}\". Profiles: {}.", .known.join(", "))]
+    UnknownProfile { name: String, known: Vec<String> },
+    #[error("Name the profile: there are several ({}).", .known.join(", "))]
+    AmbiguousProfile { known: Vec<String> },
+    #[error("A profile named \"{0}\" exists already.")]
+    NameTaken(String),
+    /// The profile is there but nobody is signed in to it.
+    #[error("Profile \"{profile}\" is not signed in{}. Sign in in the Warden app.", .reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default())]
+    ProfileNotSignedIn {
+        profile: String,
+        reason: Option<String>,
+    },
+    /// The embedded server runs inside the app: without it, no token of it is any use.
+    #[error(
+        "Profile \"{profile}\" signs in to the server inside the Warden app; start the app to get its tokens."
+    )]
+    NeedsApp { profile: String },
+    #[error("{path} cannot be read: {message}")]
+    UnreadableProfiles { path: String, message: String },
+    #[error("Cannot {action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    /// Another Warden process holds what was asked for and does not answer.
+    #[error("{0}")]
+    Busy(String),
+    /// What the running app answered over its socket.
+    #[error("{message}")]
+    FromApp { code: String, message: String },
+    /// The running app's answer could not be understood.
+    #[error("The Warden app answered something unexpected: {0}")]
+    Protocol(String),
+    /// Signed out here; the server is told once it can be reached.
+    #[error("{0}")]
+    Pending(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -93,7 +132,18 @@ impl Error {
             Error::InvalidPath(_) => "invalid_path",
             Error::Export { .. } => "export",
             Error::Internal(_) => "internal",
-            Error::Repeated { code, .. } => code.as_str(),
+            Error::Repeated { code, .. } | Error::FromApp { code, .. } => code.as_str(),
+            Error::NoProfiles => "no_profiles",
+            Error::UnknownProfile { .. } => "unknown_profile",
+            Error::AmbiguousProfile { .. } => "ambiguous_profile",
+            Error::NameTaken(_) => "conflict",
+            Error::ProfileNotSignedIn { .. } => "not_signed_in",
+            Error::NeedsApp { .. } => "needs_app",
+            Error::UnreadableProfiles { .. } => "unreadable_profiles",
+            Error::Io { .. } => "io",
+            Error::Busy(_) => "busy",
+            Error::Protocol(_) => "protocol",
+            Error::Pending(_) => "pending_revocation",
         }
     }
 
@@ -102,6 +152,15 @@ impl Error {
         Error::Repeated {
             code: self.code().to_string(),
             message: self.to_string(),
+        }
+    }
+
+    /// A file operation that failed, with the file.
+    pub fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Error {
+        Error::Io {
+            action,
+            path: path.display().to_string(),
+            source,
         }
     }
 

@@ -125,7 +125,7 @@ pub fn session_manager(
 }
 
 /// The session's name in the sessions list: visible ASCII only.
-fn device_label() -> String {
+pub(crate) fn device_label() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
