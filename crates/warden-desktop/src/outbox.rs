@@ -482,6 +482,8 @@ impl Outbox {
                     );
                     i.next_at = wall_now() + delay.as_secs_f64();
                 }
+                // The delivery loop may be asleep with nothing due before this.
+                self.wake.notify_one();
             }
             Attempt::Delivered { .. } | Attempt::Abandoned(_) => {
                 let keyring = self
