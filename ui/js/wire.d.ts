@@ -94,7 +94,19 @@ message: string, };
 /**
  * What the manager reports, on a broadcast channel.
  */
-export type Event = { "event": "state_changed" } & SessionState | { "event": "exchange" } & Exchange | { "event": "rotated", count: number, } | { "event": "vault_warning", message: string, } | { "event": "clock_jump", seconds: number, };
+export type Event = { "event": "state_changed" } & SessionState | { "event": "exchange" } & Exchange | { "event": "rotated", 
+/**
+ * Rotations so far.
+ */
+count: number, } | { "event": "vault_warning", 
+/**
+ * What the vault answered.
+ */
+message: string, } | { "event": "clock_jump", 
+/**
+ * Positive after a suspend or a clock set forward.
+ */
+seconds: number, };
 
 /**
  * One request and its answer (or the lack of one).
@@ -103,7 +115,11 @@ export type Exchange = {
 /**
  * Unix time in milliseconds when the request was sent.
  */
-at: number, method: string, 
+at: number, 
+/**
+ * The HTTP method (`GET`, `POST`, ...).
+ */
+method: string, 
 /**
  * Relative to the base URL, query included; paths never carry tokens.
  */
@@ -111,7 +127,11 @@ path: string,
 /**
  * `None` when no answer came (network error, timeout).
  */
-status: number | null, latency_ms: number, 
+status: number | null, 
+/**
+ * From sending the request to the whole answer read.
+ */
+latency_ms: number, 
 /**
  * The server's `code` (`token_not_valid`, `locked_out`, ...) or, when the
  * body has none, the client's (`connect`, `timeout`, `invalid_credentials`, ...).
@@ -263,7 +283,23 @@ session_id: string | null, };
  *    └──────── logout / refresh expired ───────────────┘
  * ```
  */
-export type Phase = { "phase": "signed_out", reason: SignOutReason | null, } | { "phase": "restoring" } | { "phase": "active" } | { "phase": "rotating" } | { "phase": "offline", retry_in_ms: number, attempt: number, cause: string, };
+export type Phase = { "phase": "signed_out", 
+/**
+ * Why the last session ended.
+ */
+reason: SignOutReason | null, } | { "phase": "restoring" } | { "phase": "active" } | { "phase": "rotating" } | { "phase": "offline", 
+/**
+ * Milliseconds until the next try.
+ */
+retry_in_ms: number, 
+/**
+ * How many tries in a row failed (1 for the first).
+ */
+attempt: number, 
+/**
+ * The last failure, as text.
+ */
+cause: string, };
 
 /**
  * Why Warden refused a token: the `reason` of its `token_not_valid` bodies.
@@ -295,19 +331,47 @@ current: boolean, };
 /**
  * Everything the window shows about the session.
  */
-export type SessionState = { phase: Phase, 
+export type SessionState = { 
+/**
+ * Where the session is in its life.
+ */
+phase: Phase, 
 /**
  * The base URL.
  */
-server: string, user: string | null, user_id: string | null, 
+server: string, 
+/**
+ * The username signed in with.
+ */
+user: string | null, 
+/**
+ * The tokens' `user_id` claim.
+ */
+user_id: string | null, 
 /**
  * Warden's session id (the `sid` claim), when the server sends one.
  */
-session_id: string | null, access: TokenInfo | null, refresh: TokenInfo | null, 
+session_id: string | null, 
+/**
+ * The access token held, if any.
+ */
+access: TokenInfo | null, 
+/**
+ * The refresh token held, if any.
+ */
+refresh: TokenInfo | null, 
 /**
  * Local Unix seconds of the next scheduled rotation.
  */
-next_rotation_at: number | null, rotation_count: number, vault: VaultInfo, 
+next_rotation_at: number | null, 
+/**
+ * Rotations since this session's login or restore.
+ */
+rotation_count: number, 
+/**
+ * Where the refresh token is kept.
+ */
+vault: VaultInfo, 
 /**
  * `None` for a plain SimpleJWT server (or before the first contact).
  */
@@ -339,7 +403,15 @@ last_success_at: number | null, };
  * Why a session ended. Terminal: only a new login (or a restore of another
  * stored session) leaves [`Phase::SignedOut`].
  */
-export type SignOutReason = { "kind": "logged_out" } | { "kind": "revoked", cause: string | null, } | { "kind": "reuse_detected" } | { "kind": "user_inactive" } | { "kind": "user_not_found" } | { "kind": "refresh_expired" } | { "kind": "password_changed" } | { "kind": "rejected", message: string, };
+export type SignOutReason = { "kind": "logged_out" } | { "kind": "revoked", 
+/**
+ * The server's reason, when it gave one.
+ */
+cause: string | null, } | { "kind": "reuse_detected" } | { "kind": "user_inactive" } | { "kind": "user_not_found" } | { "kind": "refresh_expired" } | { "kind": "password_changed" } | { "kind": "rejected", 
+/**
+ * The server's message.
+ */
+message: string, };
 
 /**
  * The outcome of the signature check.
@@ -394,19 +466,47 @@ signed_out_message: string | null,
  * Seconds the fault lab has skewed this app's clock by: the window adds
  * it to its own clock, so it shows what the session manager sees.
  */
-clock_skew_s: number, phase: Phase, 
+clock_skew_s: number, 
+/**
+ * Where the session is in its life.
+ */
+phase: Phase, 
 /**
  * The base URL.
  */
-server: string, user: string | null, user_id: string | null, 
+server: string, 
+/**
+ * The username signed in with.
+ */
+user: string | null, 
+/**
+ * The tokens' `user_id` claim.
+ */
+user_id: string | null, 
 /**
  * Warden's session id (the `sid` claim), when the server sends one.
  */
-session_id: string | null, access: TokenInfo | null, refresh: TokenInfo | null, 
+session_id: string | null, 
+/**
+ * The access token held, if any.
+ */
+access: TokenInfo | null, 
+/**
+ * The refresh token held, if any.
+ */
+refresh: TokenInfo | null, 
 /**
  * Local Unix seconds of the next scheduled rotation.
  */
-next_rotation_at: number | null, rotation_count: number, vault: VaultInfo, 
+next_rotation_at: number | null, 
+/**
+ * Rotations since this session's login or restore.
+ */
+rotation_count: number, 
+/**
+ * Where the refresh token is kept.
+ */
+vault: VaultInfo, 
 /**
  * `None` for a plain SimpleJWT server (or before the first contact).
  */
@@ -428,11 +528,19 @@ lifetime: number | null, };
 /**
  * Times and ids of one token (never the token).
  */
-export type TokenInfo = { jti: string | null, 
+export type TokenInfo = { 
+/**
+ * The token's id.
+ */
+jti: string | null, 
 /**
  * As in the token (the server's clock).
  */
-iat: number | null, exp: number | null, 
+iat: number | null, 
+/**
+ * As in the token (the server's clock).
+ */
+exp: number | null, 
 /**
  * Local Unix seconds when it expires (server time corrected for clock skew).
  */
@@ -461,7 +569,11 @@ export type UserView = { detail: StaffUserDetail, sessions: Array<SessionInfo>, 
 /**
  * Where the refresh token is kept, for the keyring indicator.
  */
-export type VaultInfo = { status: VaultStatus, 
+export type VaultInfo = { 
+/**
+ * Whether the vault can keep secrets now.
+ */
+status: VaultStatus, 
 /**
  * False when the session lives in memory only (no keyring): it ends with the app.
  */
@@ -478,7 +590,11 @@ warning: string | null, };
 /**
  * Whether secrets can be kept, as the app tells the user.
  */
-export type VaultStatus = { "kind": "available", "detail": { backend: string, } } | { "kind": "locked" } | { "kind": "unavailable", "detail": string };
+export type VaultStatus = { "kind": "available", "detail": { 
+/**
+ * The store's name, for the user.
+ */
+backend: string, } } | { "kind": "locked" } | { "kind": "unavailable", "detail": string };
 
 /**
  * What to check the signature with.
