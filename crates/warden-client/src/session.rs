@@ -273,6 +273,7 @@ impl SessionManager {
         }
     }
 
+    /// The client it sends through (for routes it does not wrap).
     pub fn client(&self) -> &Client {
         &self.inner.client
     }
@@ -287,6 +288,7 @@ impl SessionManager {
         self.inner.events.subscribe()
     }
 
+    /// The state now.
     pub fn state(&self) -> SessionState {
         self.inner.snapshot()
     }

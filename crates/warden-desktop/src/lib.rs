@@ -6,25 +6,29 @@
 //! - [`inspector`]: the token inspector (the current token or a pasted one,
 //!   checked with the server's keys, a JWKS URL, a secret or a PEM key).
 //! - [`lab`]: the fault lab and the timeline's detail.
-//! - [`session`], [`remote`], [`remembered`], [`vault`]: the session the
-//!   window shows, the remote server form, who was signed in last, and where
-//!   the embedded server's refresh tokens are kept.
+//! - [`session`], [`remembered`]: the session the window shows (signed in to
+//!   the embedded server or a [`RemoteServer`]) and who was signed in last.
 //!
 //! The operations are generic over [`Host`], the little they need from the
 //! app; `src-tauri` implements it over its state and wires each command to
 //! one call here. Errors reach the window as `{code, message}` ([`Error`]).
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
-pub mod error;
+// The window's command groups are namespaces: `session::login`,
+// `staff::users`, `export::export`. The rest is re-exported below.
 pub mod export;
-pub mod host;
 pub mod inspector;
 pub mod lab;
 pub mod remembered;
-pub mod remote;
 pub mod session;
 pub mod staff;
-pub mod vault;
 
-pub use error::{Error, Result};
+mod error;
+mod host;
+mod remote;
+mod vault;
+
+pub use error::{CommandError, Error, Result};
 pub use host::{Host, Session};
+pub use remote::RemoteServer;
