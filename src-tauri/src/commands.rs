@@ -3,9 +3,8 @@
 
 use tauri::{AppHandle, State};
 use warden_client::{Exchange, Me, SessionInfo};
-use warden_desktop::Result;
-use warden_desktop::remote::RemoteServer;
 use warden_desktop::session::{self, AccessCheck, AccountCreated, AppInfo, StateView};
+use warden_desktop::{RemoteServer, Result};
 
 use crate::core::Core;
 

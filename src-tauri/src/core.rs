@@ -10,9 +10,8 @@ use tauri::{AppHandle, Emitter as _, Manager as _};
 use tokio::sync::{OnceCell, RwLock, broadcast};
 use warden_auth::AuthService;
 use warden_client::{Event, KeyringVault, ManagerConfig, Phase, SessionManager};
-use warden_desktop::remote::RemoteServer;
 use warden_desktop::session::{self, AppInfo, Server, StateView};
-use warden_desktop::{Error, Host, Result, Session, remembered};
+use warden_desktop::{Error, Host, RemoteServer, Result, Session, remembered};
 use warden_embedded::{EmbeddedBackend, EmbeddedConfig};
 
 /// `WARDEN_APP_DATA_DIR`, else the platform data directory (`~/.local/share/warden`).

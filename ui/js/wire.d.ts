@@ -6,18 +6,66 @@
  * What the server says about the access token: `GET` the account route
  * (`api/me/`, or the form's account path) with it.
  */
-export type AccessCheck = { id: number, username: string, path: string, };
+export type AccessCheck = { 
+/**
+ * The user's id.
+ */
+id: number, 
+/**
+ * The user's name.
+ */
+username: string, 
+/**
+ * The route asked.
+ */
+path: string, };
 
 /**
  * What creating a local account answers: the new session, and whether the
  * account owns this computer's server (the first one does: it is staff).
  */
-export type AccountCreated = { owner: boolean, session: StateView, };
+export type AccountCreated = { 
+/**
+ * The account is the server's first, hence staff.
+ */
+owner: boolean, 
+/**
+ * The session it was signed in to.
+ */
+session: StateView, };
 
 /**
  * What the window's top bar and sign-in form start from.
  */
-export type AppInfo = { server_url: string, embedded: boolean, embedded_url: string, first_run: boolean, keyring: VaultStatus, signing_keys: string, version: string, 
+export type AppInfo = { 
+/**
+ * The current session's server (its vault key, for the embedded one).
+ */
+server_url: string, 
+/**
+ * The current session is with the embedded server.
+ */
+embedded: boolean, 
+/**
+ * Where the embedded server listens.
+ */
+embedded_url: string, 
+/**
+ * The embedded server has no account yet: the window offers to create the owner.
+ */
+first_run: boolean, 
+/**
+ * Whether the OS keyring can keep refresh tokens.
+ */
+keyring: VaultStatus, 
+/**
+ * Where the embedded server's signing keys are kept, in words.
+ */
+signing_keys: string, 
+/**
+ * The app's version.
+ */
+version: string, 
 /**
  * The remote server of the current (or last) session, to prefill the form.
  */
@@ -26,11 +74,27 @@ remote: RemoteServer | null, };
 /**
  * The audit log's filters as the window sends them.
  */
-export type AuditFilter = { user?: number | null, kinds: Array<string>, 
+export type AuditFilter = { 
+/**
+ * Events about or by this user.
+ */
+user?: number | null, 
+/**
+ * Event kinds; blank ones are dropped.
+ */
+kinds: Array<string>, 
 /**
  * Unix seconds.
  */
-since?: number | null, until?: number | null, limit?: number | null, };
+since?: number | null, 
+/**
+ * Unix seconds.
+ */
+until?: number | null, 
+/**
+ * At most this many (500 when absent, never above 1000).
+ */
+limit?: number | null, };
 
 /**
  * One line of the audit log.
@@ -94,7 +158,19 @@ message: string, };
 /**
  * What the manager reports, on a broadcast channel.
  */
-export type Event = { "event": "state_changed" } & SessionState | { "event": "exchange" } & Exchange | { "event": "rotated", count: number, } | { "event": "vault_warning", message: string, } | { "event": "clock_jump", seconds: number, };
+export type Event = { "event": "state_changed" } & SessionState | { "event": "exchange" } & Exchange | { "event": "rotated", 
+/**
+ * Rotations so far.
+ */
+count: number, } | { "event": "vault_warning", 
+/**
+ * What the vault answered.
+ */
+message: string, } | { "event": "clock_jump", 
+/**
+ * Positive after a suspend or a clock set forward.
+ */
+seconds: number, };
 
 /**
  * One request and its answer (or the lack of one).
@@ -103,7 +179,11 @@ export type Exchange = {
 /**
  * Unix time in milliseconds when the request was sent.
  */
-at: number, method: string, 
+at: number, 
+/**
+ * The HTTP method (`GET`, `POST`, ...).
+ */
+method: string, 
 /**
  * Relative to the base URL, query included; paths never carry tokens.
  */
@@ -111,7 +191,11 @@ path: string,
 /**
  * `None` when no answer came (network error, timeout).
  */
-status: number | null, latency_ms: number, 
+status: number | null, 
+/**
+ * From sending the request to the whole answer read.
+ */
+latency_ms: number, 
 /**
  * The server's `code` (`token_not_valid`, `locked_out`, ...) or, when the
  * body has none, the client's (`connect`, `timeout`, `invalid_credentials`, ...).
@@ -151,7 +235,15 @@ request_body: JsonValue | null, };
  * One exchange of the timeline: as curl (tokens redacted unless `reveal`)
  * and, for a refusal, why.
  */
-export type ExchangeDetail = { curl: string, explanation: Explanation | null, };
+export type ExchangeDetail = { 
+/**
+ * The request as a `curl` command line.
+ */
+curl: string, 
+/**
+ * Why it was refused; `None` when it was not.
+ */
+explanation: Explanation | null, };
 
 /**
  * A refusal explained.
@@ -175,9 +267,23 @@ cause: string,
  */
 fix: string, };
 
+/**
+ * The export's file format, as the window names it.
+ */
 export type ExportFormat = "jsonl" | "csv";
 
-export type Exported = { path: string, lines: number, };
+/**
+ * A finished export, for the window to show.
+ */
+export type Exported = { 
+/**
+ * The file written.
+ */
+path: string, 
+/**
+ * How many audit entries it holds.
+ */
+lines: number, };
 
 /**
  * Everything the inspector shows about one token.
@@ -201,7 +307,19 @@ export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in
 /**
  * One step of an experiment, as the server answered it.
  */
-export type LabStep = { what: string, ok: boolean, outcome: string, };
+export type LabStep = { 
+/**
+ * What was tried.
+ */
+what: string, 
+/**
+ * The server accepted it.
+ */
+ok: boolean, 
+/**
+ * What came back, in words.
+ */
+outcome: string, };
 
 /**
  * `api/staff/sessions/{sid}/`: a session and its rotation chain, oldest first.
@@ -234,7 +352,15 @@ kid: string | null, };
  * A session's rotation chain, with the audit lines that mention it
  * (rotations, grace replays, reuse detections, who revoked it and why).
  */
-export type LineageView = { lineage: Lineage, events: Array<AuditRecord>, };
+export type LineageView = { 
+/**
+ * The session and its rotation chain.
+ */
+lineage: Lineage, 
+/**
+ * The audit lines of the session (at most 500, newest first).
+ */
+events: Array<AuditRecord>, };
 
 /**
  * `api/me/`.
@@ -263,7 +389,23 @@ session_id: string | null, };
  *    └──────── logout / refresh expired ───────────────┘
  * ```
  */
-export type Phase = { "phase": "signed_out", reason: SignOutReason | null, } | { "phase": "restoring" } | { "phase": "active" } | { "phase": "rotating" } | { "phase": "offline", retry_in_ms: number, attempt: number, cause: string, };
+export type Phase = { "phase": "signed_out", 
+/**
+ * Why the last session ended.
+ */
+reason: SignOutReason | null, } | { "phase": "restoring" } | { "phase": "active" } | { "phase": "rotating" } | { "phase": "offline", 
+/**
+ * Milliseconds until the next try.
+ */
+retry_in_ms: number, 
+/**
+ * How many tries in a row failed (1 for the first).
+ */
+attempt: number, 
+/**
+ * The last failure, as text.
+ */
+cause: string, };
 
 /**
  * Why Warden refused a token: the `reason` of its `token_not_valid` bodies.
@@ -273,7 +415,35 @@ export type Reason = string;
 /**
  * Empty strings mean "the default" (SimpleJWT's paths, `Bearer`).
  */
-export type RemoteServer = { url: string, token_path: string, refresh_path: string, verify_path: string, blacklist_path: string, me_path: string, header_type: string, };
+export type RemoteServer = { 
+/**
+ * The base URL; empty means the embedded server.
+ */
+url: string, 
+/**
+ * SimpleJWT's obtain-pair route.
+ */
+token_path: string, 
+/**
+ * SimpleJWT's refresh route.
+ */
+refresh_path: string, 
+/**
+ * SimpleJWT's verify route.
+ */
+verify_path: string, 
+/**
+ * SimpleJWT's blacklist route.
+ */
+blacklist_path: string, 
+/**
+ * The route that says who the token belongs to.
+ */
+me_path: string, 
+/**
+ * `AUTH_HEADER_TYPES`' word (`Bearer`, `JWT`).
+ */
+header_type: string, };
 
 /**
  * One session (token family) as a user or a staff member sees it.
@@ -295,19 +465,47 @@ current: boolean, };
 /**
  * Everything the window shows about the session.
  */
-export type SessionState = { phase: Phase, 
+export type SessionState = { 
+/**
+ * Where the session is in its life.
+ */
+phase: Phase, 
 /**
  * The base URL.
  */
-server: string, user: string | null, user_id: string | null, 
+server: string, 
+/**
+ * The username signed in with.
+ */
+user: string | null, 
+/**
+ * The tokens' `user_id` claim.
+ */
+user_id: string | null, 
 /**
  * Warden's session id (the `sid` claim), when the server sends one.
  */
-session_id: string | null, access: TokenInfo | null, refresh: TokenInfo | null, 
+session_id: string | null, 
+/**
+ * The access token held, if any.
+ */
+access: TokenInfo | null, 
+/**
+ * The refresh token held, if any.
+ */
+refresh: TokenInfo | null, 
 /**
  * Local Unix seconds of the next scheduled rotation.
  */
-next_rotation_at: number | null, rotation_count: number, vault: VaultInfo, 
+next_rotation_at: number | null, 
+/**
+ * Rotations since this session's login or restore.
+ */
+rotation_count: number, 
+/**
+ * Where the refresh token is kept.
+ */
+vault: VaultInfo, 
 /**
  * `None` for a plain SimpleJWT server (or before the first contact).
  */
@@ -339,7 +537,15 @@ last_success_at: number | null, };
  * Why a session ended. Terminal: only a new login (or a restore of another
  * stored session) leaves [`Phase::SignedOut`].
  */
-export type SignOutReason = { "kind": "logged_out" } | { "kind": "revoked", cause: string | null, } | { "kind": "reuse_detected" } | { "kind": "user_inactive" } | { "kind": "user_not_found" } | { "kind": "refresh_expired" } | { "kind": "password_changed" } | { "kind": "rejected", message: string, };
+export type SignOutReason = { "kind": "logged_out" } | { "kind": "revoked", 
+/**
+ * The server's reason, when it gave one.
+ */
+cause: string | null, } | { "kind": "reuse_detected" } | { "kind": "user_inactive" } | { "kind": "user_not_found" } | { "kind": "refresh_expired" } | { "kind": "password_changed" } | { "kind": "rejected", 
+/**
+ * The server's message.
+ */
+message: string, };
 
 /**
  * The outcome of the signature check.
@@ -350,7 +556,39 @@ export type SignatureStatus = { "status": "valid", key: string, } | { "status": 
  * One staff action and whom it is on, as the window sends it:
  * `{"kind": "lock", "user_id": 2}`, `{"kind": "revoke_session", "session_id": "…"}`.
  */
-export type StaffAction = { "kind": "revoke_session", session_id: string, } | { "kind": "logout_all", user_id: number, } | { "kind": "lock", user_id: number, } | { "kind": "unlock", user_id: number, } | { "kind": "deactivate", user_id: number, } | { "kind": "reactivate", user_id: number, } | { "kind": "set_password", user_id: number, password: string, };
+export type StaffAction = { "kind": "revoke_session", 
+/**
+ * The session's id.
+ */
+session_id: string, } | { "kind": "logout_all", 
+/**
+ * Whose sessions.
+ */
+user_id: number, } | { "kind": "lock", 
+/**
+ * Whom.
+ */
+user_id: number, } | { "kind": "unlock", 
+/**
+ * Whom.
+ */
+user_id: number, } | { "kind": "deactivate", 
+/**
+ * Whom.
+ */
+user_id: number, } | { "kind": "reactivate", 
+/**
+ * Whom.
+ */
+user_id: number, } | { "kind": "set_password", 
+/**
+ * Whose.
+ */
+user_id: number, 
+/**
+ * The temporary password.
+ */
+password: string, };
 
 /**
  * A user as staff see it.
@@ -385,7 +623,11 @@ locked_until: number | null, };
 /**
  * The session as the window renders it.
  */
-export type StateView = { embedded: boolean, 
+export type StateView = { 
+/**
+ * Signed in to this computer's embedded server.
+ */
+embedded: boolean, 
 /**
  * Why the session ended, in the user's words (signed out only).
  */
@@ -394,19 +636,47 @@ signed_out_message: string | null,
  * Seconds the fault lab has skewed this app's clock by: the window adds
  * it to its own clock, so it shows what the session manager sees.
  */
-clock_skew_s: number, phase: Phase, 
+clock_skew_s: number, 
+/**
+ * Where the session is in its life.
+ */
+phase: Phase, 
 /**
  * The base URL.
  */
-server: string, user: string | null, user_id: string | null, 
+server: string, 
+/**
+ * The username signed in with.
+ */
+user: string | null, 
+/**
+ * The tokens' `user_id` claim.
+ */
+user_id: string | null, 
 /**
  * Warden's session id (the `sid` claim), when the server sends one.
  */
-session_id: string | null, access: TokenInfo | null, refresh: TokenInfo | null, 
+session_id: string | null, 
+/**
+ * The access token held, if any.
+ */
+access: TokenInfo | null, 
+/**
+ * The refresh token held, if any.
+ */
+refresh: TokenInfo | null, 
 /**
  * Local Unix seconds of the next scheduled rotation.
  */
-next_rotation_at: number | null, rotation_count: number, vault: VaultInfo, 
+next_rotation_at: number | null, 
+/**
+ * Rotations since this session's login or restore.
+ */
+rotation_count: number, 
+/**
+ * Where the refresh token is kept.
+ */
+vault: VaultInfo, 
 /**
  * `None` for a plain SimpleJWT server (or before the first contact).
  */
@@ -428,11 +698,19 @@ lifetime: number | null, };
 /**
  * Times and ids of one token (never the token).
  */
-export type TokenInfo = { jti: string | null, 
+export type TokenInfo = { 
+/**
+ * The token's id.
+ */
+jti: string | null, 
 /**
  * As in the token (the server's clock).
  */
-iat: number | null, exp: number | null, 
+iat: number | null, 
+/**
+ * As in the token (the server's clock).
+ */
+exp: number | null, 
 /**
  * Local Unix seconds when it expires (server time corrected for clock skew).
  */
@@ -456,12 +734,24 @@ export type UserFilter = "all" | "active" | "inactive" | "locked" | "staff";
 /**
  * A user's page: profile, failed sign-ins, lock state, and sessions.
  */
-export type UserView = { detail: StaffUserDetail, sessions: Array<SessionInfo>, };
+export type UserView = { 
+/**
+ * The profile, failed sign-ins and lock state.
+ */
+detail: StaffUserDetail, 
+/**
+ * The user's sessions, ended ones included.
+ */
+sessions: Array<SessionInfo>, };
 
 /**
  * Where the refresh token is kept, for the keyring indicator.
  */
-export type VaultInfo = { status: VaultStatus, 
+export type VaultInfo = { 
+/**
+ * Whether the vault can keep secrets now.
+ */
+status: VaultStatus, 
 /**
  * False when the session lives in memory only (no keyring): it ends with the app.
  */
@@ -478,7 +768,11 @@ warning: string | null, };
 /**
  * Whether secrets can be kept, as the app tells the user.
  */
-export type VaultStatus = { "kind": "available", "detail": { backend: string, } } | { "kind": "locked" } | { "kind": "unavailable", "detail": string };
+export type VaultStatus = { "kind": "available", "detail": { 
+/**
+ * The store's name, for the user.
+ */
+backend: string, } } | { "kind": "locked" } | { "kind": "unavailable", "detail": string };
 
 /**
  * What to check the signature with.

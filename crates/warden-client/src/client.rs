@@ -32,7 +32,9 @@ use crate::search::{AuditSearch, UserSearch};
 /// A success answer: status and body (the body is JSON on every route).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Answer {
+    /// The HTTP status (2xx).
     pub status: u16,
+    /// The body as received.
     pub body: Vec<u8>,
 }
 
@@ -47,6 +49,7 @@ impl fmt::Debug for Answer {
 }
 
 impl Answer {
+    /// The body as `T`; [`ClientError::UnexpectedBody`] when it is not one.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         serde_json::from_slice(&self.body).map_err(|e| ClientError::UnexpectedBody {
             status: self.status,
@@ -79,6 +82,7 @@ impl fmt::Debug for Credentials<'_> {
 }
 
 impl<'a> Credentials<'a> {
+    /// An access token in the `Authorization` header.
     pub fn bearer(token: &'a str) -> Self {
         Credentials {
             bearer: Some(token),
@@ -86,6 +90,7 @@ impl<'a> Credentials<'a> {
         }
     }
 
+    /// A token of `kind` (`refresh`, `token`) sent in the body.
     pub fn body(kind: &'static str, token: &'a str) -> Self {
         Credentials {
             bearer: None,
@@ -107,7 +112,7 @@ impl<'a> Credentials<'a> {
 
 /// `access jti 3f2a1c…`: the token's id tells tokens apart; the token itself is
 /// shown as its first six characters at most.
-pub fn token_label(kind: &str, token: &str) -> String {
+pub(crate) fn token_label(kind: &str, token: &str) -> String {
     match decode_claims(token).ok().and_then(|c| c.jti) {
         Some(jti) => format!("{kind} jti {}", redact_id(&jti)),
         None => format!("{kind} {}", redact(token)),
@@ -198,6 +203,8 @@ fn is_loopback(url: &Url) -> bool {
 }
 
 impl Client {
+    /// A client for `config`'s server. Nothing is sent yet; an unusable
+    /// configuration is [`ClientError::InvalidConfig`].
     pub fn new(config: ClientConfig) -> Result<Client> {
         let mut base_text = config.base_url.trim().to_string();
         if !base_text.ends_with('/') {
@@ -251,12 +258,13 @@ impl Client {
         self.inner.base.as_str()
     }
 
+    /// The configuration it was made with.
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
     }
 
     /// The exchange log every request is recorded in.
-    pub fn exchanges(&self) -> &Arc<ExchangeLog> {
+    pub(crate) fn exchanges(&self) -> &Arc<ExchangeLog> {
         &self.inner.log
     }
 

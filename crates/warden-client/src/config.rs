@@ -10,25 +10,41 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Paths {
+    /// Obtain a pair with username and password (SimpleJWT's `TokenObtainPairView`).
     pub token: String,
+    /// Trade a refresh token for a new access token (and, rotating, a new refresh).
     pub token_refresh: String,
+    /// Ask whether a token is valid.
     pub token_verify: String,
+    /// Blacklist a refresh token (SimpleJWT's logout).
     pub token_blacklist: String,
+    /// Obtain a sliding token.
     pub token_sliding: String,
+    /// Refresh a sliding token.
     pub token_sliding_refresh: String,
+    /// End this session (Warden).
     pub logout: String,
+    /// End every session of the user (Warden).
     pub logout_all: String,
     /// `GET` lists; `{sessions}{id}/` is one session.
     pub sessions: String,
+    /// Change one's own password (Warden).
     pub password_change: String,
+    /// Who the access token belongs to (Warden).
     pub me: String,
+    /// Create an account (Warden, when the server allows it).
     pub register: String,
     /// Prefix of the staff routes (`users/`, `sessions/`, `audit/` below it).
     pub staff: String,
+    /// Revoke a token by value (RFC 7009, Warden).
     pub token_revoke: String,
+    /// What a token is and whether it is active (RFC 7662, Warden).
     pub token_introspect: String,
+    /// The public keys of an asymmetric signer.
     pub jwks: String,
+    /// Warden's capabilities document; a plain SimpleJWT server has none.
     pub capabilities: String,
+    /// Warden's `{"hello": "world"}`: no authentication, a baseline for benchmarks.
     pub hello: String,
 }
 
@@ -63,12 +79,15 @@ impl Default for Paths {
 pub struct ClientConfig {
     /// e.g. `http://127.0.0.1:8000/` or `https://example.com/auth/`.
     pub base_url: String,
+    /// The routes, relative to `base_url`.
     pub paths: Paths,
     /// `Bearer` (default) or `JWT`: SimpleJWT's `AUTH_HEADER_TYPES`.
     pub auth_header_type: String,
     /// Whole-request limit, connect included.
     pub timeout: Duration,
+    /// Limit on opening the connection alone.
     pub connect_timeout: Duration,
+    /// Sent as `User-Agent` (`warden-client/<version>` by default).
     pub user_agent: String,
     /// Sent as `X-Warden-Device` at login: the session's name in the sessions list.
     pub device_label: Option<String>,
@@ -77,6 +96,8 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
+    /// SimpleJWT's defaults (paths, `Bearer`) for the server at `base_url`,
+    /// 10 s per request, 5 s to connect.
     pub fn new(base_url: impl Into<String>) -> Self {
         ClientConfig {
             base_url: base_url.into(),
@@ -96,18 +117,28 @@ impl ClientConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Feature {
+    /// [`Paths::logout`].
     Logout,
+    /// [`Paths::logout_all`].
     LogoutAll,
+    /// [`Paths::sessions`].
     Sessions,
+    /// [`Paths::password_change`].
     ChangePassword,
+    /// [`Paths::register`].
     Register,
+    /// The routes under [`Paths::staff`].
     Staff,
+    /// [`Paths::token_revoke`].
     Revoke,
+    /// [`Paths::token_introspect`].
     Introspect,
+    /// [`Paths::jwks`].
     Jwks,
 }
 
 impl Feature {
+    /// Every feature, in the capabilities document's order.
     pub const ALL: [Feature; 9] = [
         Feature::Logout,
         Feature::LogoutAll,
@@ -120,6 +151,7 @@ impl Feature {
         Feature::Jwks,
     ];
 
+    /// The name in the capabilities document's `features`.
     pub fn as_str(self) -> &'static str {
         match self {
             Feature::Logout => "logout",

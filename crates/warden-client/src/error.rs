@@ -18,18 +18,19 @@ use crate::config::Feature;
 use crate::state::SignOutReason;
 use crate::vault::VaultError;
 
+/// The client's results: [`ClientError`] unless said otherwise.
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 
 /// DRF field errors: each field in error with its messages (`non_field_errors` included).
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
 
 /// SimpleJWT's wording for a refused token on a token endpoint or a protected route.
-pub const TOKEN_EXPIRED: &str = "Token is expired";
-pub const TOKEN_BLACKLISTED: &str = "Token is blacklisted";
+pub(crate) const TOKEN_EXPIRED: &str = "Token is expired";
+pub(crate) const TOKEN_BLACKLISTED: &str = "Token is blacklisted";
 /// SimpleJWT's answer to bad credentials (wrong password, unknown or inactive user).
-pub const NO_ACTIVE_ACCOUNT: &str = "No active account found with the given credentials";
+pub(crate) const NO_ACTIVE_ACCOUNT: &str = "No active account found with the given credentials";
 /// SimpleJWT's answer to a refresh token of a deactivated user (401, no `code`).
-pub const NO_ACTIVE_ACCOUNT_FOR_TOKEN: &str = "No active account found for the given token.";
+pub(crate) const NO_ACTIVE_ACCOUNT_FOR_TOKEN: &str = "No active account found for the given token.";
 
 /// Why a request never got an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -44,6 +45,7 @@ pub enum NetworkKind {
 }
 
 impl NetworkKind {
+    /// The name in [`ClientError::code`] and the timeline's `error_code`.
     pub fn as_str(self) -> &'static str {
         match self {
             NetworkKind::Connect => "connect",
@@ -53,73 +55,127 @@ impl NetworkKind {
     }
 }
 
+/// Everything a request or the session manager can fail with, by what a
+/// program would do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClientError {
     /// 401 `token_not_valid`: `message` is SimpleJWT's (`Token is expired`,
     /// `Token is blacklisted`, ...), `reason` Warden's cause when the server sent one.
     #[error("token not valid: {message}")]
     TokenNotValid {
+        /// SimpleJWT's message.
         message: String,
+        /// Warden's `reason`; `None` from other servers.
         reason: Option<Reason>,
     },
     /// Warden refused a rotated-away refresh token and revoked its whole session.
     #[error("a rotated-away refresh token was used again; the session was revoked")]
     ReuseDetected,
+    /// `user_inactive`: the token's user is deactivated.
     #[error("the account is inactive")]
     UserInactive,
+    /// `user_not_found`: the token's user was deleted.
     #[error("the account no longer exists")]
     UserNotFound,
+    /// Wrong password, unknown or inactive user: SimpleJWT does not say which.
     #[error("no active account found with the given credentials")]
     InvalidCredentials,
+    /// Warden's `locked_out`: too many failed logins for this account or address.
     #[error("too many failed logins; try again in {retry_after} s")]
-    LockedOut { retry_after: u64 },
+    LockedOut {
+        /// Seconds until a login may be tried again.
+        retry_after: u64,
+    },
     /// 429 other than a lockout (DRF throttling).
     #[error("too many requests")]
-    Throttled { retry_after: Option<u64> },
+    Throttled {
+        /// The `Retry-After` header, in seconds, when there was one.
+        retry_after: Option<u64>,
+    },
     /// 401 without a usable token: no header, another scheme, a malformed header.
     #[error("not authenticated: {detail}")]
-    NotAuthenticated { detail: String },
+    NotAuthenticated {
+        /// The server's `detail`.
+        detail: String,
+    },
+    /// 403: signed in, but not allowed (a staff route for a non-staff user).
     #[error("forbidden: {detail}")]
-    Forbidden { detail: String },
+    Forbidden {
+        /// The server's `detail`.
+        detail: String,
+    },
+    /// 404, or an id that cannot be a path segment.
     #[error("not found")]
     NotFound,
+    /// 400 with DRF field errors.
     #[error("invalid input: {}", field_summary(.0))]
     Validation(FieldErrors),
     /// 400 with a `detail` (unreadable JSON) or an OAuth `error` (RFC 7009/7662).
     #[error("bad request: {detail}")]
-    BadRequest { detail: String },
+    BadRequest {
+        /// The `detail` or the OAuth `error`.
+        detail: String,
+    },
+    /// No answer came.
     #[error("network error ({}): {message}", .kind.as_str())]
-    Network { kind: NetworkKind, message: String },
+    Network {
+        /// Where it failed.
+        kind: NetworkKind,
+        /// reqwest's description.
+        message: String,
+    },
     /// 5xx. `request_id` is Warden's, for finding the server's log line.
     #[error("server error (HTTP {status})")]
     Server {
+        /// The HTTP status.
         status: u16,
+        /// The body's `request_id` or the `X-Request-Id` header.
         request_id: Option<String>,
     },
     /// Any other refusal (405, 413, 415, an unexpected 4xx).
     #[error("HTTP {status}: {}", .detail.as_deref().unwrap_or("no detail"))]
-    Http { status: u16, detail: Option<String> },
+    Http {
+        /// The HTTP status.
+        status: u16,
+        /// The server's `detail`, when it sent one.
+        detail: Option<String>,
+    },
     /// The server does not offer this (a plain SimpleJWT server has no Warden routes).
     #[error("not available on this server: {}", .0.as_str())]
     Unavailable(Feature),
     /// A success answer whose body is not what the route returns.
     #[error("unexpected answer from the server (HTTP {status}): {message}")]
-    UnexpectedBody { status: u16, message: String },
+    UnexpectedBody {
+        /// The HTTP status.
+        status: u16,
+        /// What serde_json found wrong.
+        message: String,
+    },
+    /// A token that is not a JWT this client can decode.
     #[error("token cannot be read: {0}")]
     MalformedToken(String),
+    /// A [`ClientConfig`](crate::ClientConfig) the client cannot use (bad URL, header type, label).
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// The session manager holds no session.
     #[error("not signed in")]
     NotSignedIn,
+    /// The session manager's session ended, for this reason.
     #[error("signed out: {0}")]
     SignedOut(SignOutReason),
+    /// A login while a session is held.
     #[error("already signed in; log out first")]
     AlreadySignedIn,
+    /// Restore found no refresh token in the vault.
     #[error("no stored session for this server and user")]
     NoStoredSession,
     /// The access token has expired and the server cannot be reached to rotate it.
     #[error("offline; retrying in {} s", .retry_in.as_secs())]
-    Offline { retry_in: Duration },
+    Offline {
+        /// When the manager tries the server again.
+        retry_in: Duration,
+    },
+    /// The vault could not keep or read the refresh token.
     #[error(transparent)]
     Vault(#[from] VaultError),
 }

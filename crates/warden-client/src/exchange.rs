@@ -26,11 +26,13 @@ pub const TIMELINE_CAPACITY: usize = 200;
 pub struct Exchange {
     /// Unix time in milliseconds when the request was sent.
     pub at: i64,
+    /// The HTTP method (`GET`, `POST`, ...).
     pub method: String,
     /// Relative to the base URL, query included; paths never carry tokens.
     pub path: String,
     /// `None` when no answer came (network error, timeout).
     pub status: Option<u16>,
+    /// From sending the request to the whole answer read.
     pub latency_ms: u64,
     /// The server's `code` (`token_not_valid`, `locked_out`, ...) or, when the
     /// body has none, the client's (`connect`, `timeout`, `invalid_credentials`, ...).
@@ -70,7 +72,7 @@ pub struct ExchangeRecord {
 
 /// Where a redacted token sits in the recorded request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretSlot {
+pub(crate) enum SecretSlot {
     /// A request header, by lowercase name; the value is the whole header value.
     Header(String),
     /// A top-level field of the JSON body.
@@ -88,6 +90,7 @@ impl fmt::Debug for Secrets {
 }
 
 impl Secrets {
+    /// No token went with the request.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -111,7 +114,7 @@ const TOKEN_FIELDS: [&str; 5] = [
 
 /// How a token is shown in the timeline: its first six characters then
 /// `…<redacted>`; short values show nothing of themselves.
-pub fn redact_secret(value: &str) -> String {
+pub(crate) fn redact_secret(value: &str) -> String {
     if value.chars().count() < 24 {
         return "<redacted>".to_string();
     }
@@ -216,7 +219,7 @@ type Listener = Box<dyn Fn(&Exchange) + Send + Sync>;
 
 /// The last [`TIMELINE_CAPACITY`] exchanges, and who wants to hear of new ones.
 #[derive(Default)]
-pub struct ExchangeLog {
+pub(crate) struct ExchangeLog {
     ring: Mutex<VecDeque<Exchange>>,
     listeners: Mutex<Vec<Listener>>,
 }
@@ -231,11 +234,11 @@ impl fmt::Debug for ExchangeLog {
 }
 
 impl ExchangeLog {
-    pub fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(ExchangeLog::default())
     }
 
-    pub fn record(&self, exchange: Exchange) {
+    pub(crate) fn record(&self, exchange: Exchange) {
         {
             let mut ring = self.ring.lock();
             if ring.len() == TIMELINE_CAPACITY {
@@ -249,13 +252,13 @@ impl ExchangeLog {
     }
 
     /// Oldest first.
-    pub fn snapshot(&self) -> Vec<Exchange> {
+    pub(crate) fn snapshot(&self) -> Vec<Exchange> {
         self.ring.lock().iter().cloned().collect()
     }
 
     /// Calls `f` for every exchange recorded from now on (on the recording task;
     /// keep it short and never block).
-    pub fn subscribe(&self, f: impl Fn(&Exchange) + Send + Sync + 'static) {
+    pub(crate) fn subscribe(&self, f: impl Fn(&Exchange) + Send + Sync + 'static) {
         self.listeners.lock().push(Box::new(f));
     }
 }

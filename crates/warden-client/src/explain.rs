@@ -21,8 +21,11 @@ const SKEW_NOTICE_SECS: i64 = 5;
 pub struct TokenTimes {
     /// `access`, `refresh` or `sliding`, when known.
     pub token_type: Option<String>,
+    /// Expiry (Unix seconds, server time).
     pub exp: Option<i64>,
+    /// Issued at (Unix seconds, server time).
     pub iat: Option<i64>,
+    /// Not before (Unix seconds, server time).
     pub nbf: Option<i64>,
 }
 

@@ -8,7 +8,7 @@
 use warden_proto::AuditRecord;
 
 /// The CSV header row's columns, in order.
-pub const CSV_COLUMNS: [&str; 10] = [
+const CSV_COLUMNS: [&str; 10] = [
     "id",
     "at",
     "kind",
@@ -90,7 +90,7 @@ fn push_row(out: &mut String, cells: impl IntoIterator<Item = Cell>) {
 }
 
 /// A text cell: formula-neutralised, then quoted when RFC 4180 requires it.
-pub fn csv_field(text: &str) -> String {
+fn csv_field(text: &str) -> String {
     let neutral = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
     } else {

@@ -14,29 +14,47 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// Why no JWKS document came back.
 #[derive(Debug, thiserror::Error)]
 pub enum JwksError {
+    /// Another scheme (`file:`, none): only the web is fetched.
     #[error("the JWKS URL must start with http:// or https://")]
     NotHttp,
+    /// No answer: DNS, connection, TLS, timeout.
     #[error("cannot fetch the JWKS from {url}")]
     Fetch {
+        /// The URL asked for.
         url: String,
+        /// What reqwest reported.
         #[source]
         source: reqwest::Error,
     },
+    /// An answer other than a success.
     #[error("the JWKS at {url} answered {status}")]
     Status {
+        /// The URL asked for.
         url: String,
+        /// The status it answered.
         status: reqwest::StatusCode,
     },
+    /// The body broke off while streaming in.
     #[error("cannot read the JWKS from {url}")]
     Read {
+        /// The URL asked for.
         url: String,
+        /// What reqwest reported.
         #[source]
         source: reqwest::Error,
     },
+    /// The body passed [`JWKS_MAX_BYTES`].
     #[error("the JWKS at {url} is over {JWKS_MAX_BYTES} bytes")]
-    TooLarge { url: String },
+    TooLarge {
+        /// The URL asked for.
+        url: String,
+    },
+    /// The body is not text.
     #[error("the JWKS at {url} is not UTF-8")]
-    NotUtf8 { url: String },
+    NotUtf8 {
+        /// The URL asked for.
+        url: String,
+    },
 }
 
 /// `GET url` (http or https, 10 s timeout, the system's proxy settings) and

@@ -21,8 +21,11 @@ const MAX_TOKEN_BYTES: usize = 16 * 1024;
 pub struct TokenClaims {
     /// `access`, `refresh` or `sliding` (SimpleJWT's `token_type` claim).
     pub token_type: Option<String>,
+    /// Expiry (Unix seconds, server time).
     pub exp: Option<i64>,
+    /// Issued at (Unix seconds, server time).
     pub iat: Option<i64>,
+    /// The token's id: what tells tokens apart in logs and the timeline.
     pub jti: Option<String>,
     /// SimpleJWT sends it as a string; a number is read as its decimal text.
     pub user_id: Option<String>,
@@ -111,6 +114,7 @@ pub fn redact(token: &str) -> String {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps `value`; from here on only [`Secret::expose`] shows it.
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }

@@ -12,27 +12,28 @@
 //! No token or password is ever logged or put in an event; the few places
 //! that must identify a token show its id or its first six characters.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
-pub mod client;
-pub mod config;
-pub mod error;
-pub mod exchange;
-pub mod explain;
+mod client;
+mod config;
+mod error;
+mod exchange;
+mod explain;
 pub mod export;
 #[cfg(test)]
 mod fake;
-pub mod jwks;
-pub mod jwt;
-pub mod scheduler;
-pub mod search;
-pub mod session;
-pub mod state;
-pub mod vault;
+mod jwks;
+mod jwt;
+mod scheduler;
+mod search;
+mod session;
+mod state;
+mod vault;
 
 pub use client::{Answer, Client, Credentials};
 pub use config::{ClientConfig, Feature, Paths};
 pub use error::{ClientError, FieldErrors, NetworkKind, Result};
-pub use exchange::{Exchange, TIMELINE_CAPACITY};
+pub use exchange::{Exchange, ExchangeRecord, Secrets, TIMELINE_CAPACITY};
 pub use explain::{Explanation, LocalContext, TokenTimes, explain};
 pub use jwks::{JWKS_MAX_BYTES, JwksError, fetch_jwks};
 pub use jwt::{Secret, TokenClaims, decode_claims, redact};
@@ -43,9 +44,7 @@ pub use scheduler::{
 pub use search::{AuditSearch, UserSearch};
 pub use session::{EndedSession, ManagerConfig, SessionManager};
 pub use state::{Event, Phase, SessionState, SignOutReason, TokenInfo, VaultInfo};
-pub use vault::{
-    AsyncVault, KEYRING_SERVICE, KeyringVault, MemoryVault, Vault, VaultError, VaultStatus,
-};
+pub use vault::{AsyncVault, KeyringVault, MemoryVault, Vault, VaultError, VaultStatus};
 pub use warden_proto::{
     AuditRecord, Capabilities, Introspection, Lineage, LineageToken, Me, RefreshResponse,
     Registered, SessionInfo, SignInThrottle, StaffUser, StaffUserDetail, TokenPair,

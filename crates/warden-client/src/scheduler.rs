@@ -9,16 +9,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// Rotation never happens in the first half of a token's life (unless the
 /// configured fraction itself is lower): a margin longer than the lifetime
 /// would otherwise rotate every token the moment it arrives.
-pub const MIN_LIFETIME_FRACTION: f64 = 0.5;
+pub(crate) const MIN_LIFETIME_FRACTION: f64 = 0.5;
 
 /// A token whose `iat` is further than this from the local clock at receipt
 /// tells us the server's clock differs from ours; closer is truncation and latency.
-pub const SKEW_TOLERANCE_SECS: f64 = 5.0;
+pub(crate) const SKEW_TOLERANCE_SECS: f64 = 5.0;
 
 /// The local time (Unix seconds) to rotate a token issued at `iat` that expires
 /// at `exp` (both already in local time): the earlier of `fraction` of its
 /// lifetime and `margin` seconds before expiry, but never in the first half of
-/// its life (see [`MIN_LIFETIME_FRACTION`]); `now` if that moment has passed.
+/// its life (unless `fraction` is lower); `now` if that moment has passed.
 pub fn plan_rotation(iat: f64, exp: f64, now: f64, fraction: f64, margin: f64) -> f64 {
     let lifetime = exp - iat;
     if !lifetime.is_finite() || lifetime <= 0.0 {
@@ -43,7 +43,7 @@ pub fn plan_rotation(iat: f64, exp: f64, now: f64, fraction: f64, margin: f64) -
 /// Seconds to add to the server's times to get local times, judged from a
 /// token's `iat` and the local time it arrived: 0 while the clocks agree
 /// within [`SKEW_TOLERANCE_SECS`].
-pub fn clock_offset(iat: i64, received_at: f64) -> f64 {
+pub(crate) fn clock_offset(iat: i64, received_at: f64) -> f64 {
     let skew = received_at - iat as f64;
     if skew.abs() <= SKEW_TOLERANCE_SECS {
         0.0
@@ -55,7 +55,7 @@ pub fn clock_offset(iat: i64, received_at: f64) -> f64 {
 /// How far the wall clock moved beyond the monotonic clock between two
 /// observations, when that is more than `threshold` seconds: positive after a
 /// suspend or a clock set forward, negative after a clock set back.
-pub fn detect_jump(wall_elapsed: f64, mono_elapsed: f64, threshold: f64) -> Option<f64> {
+pub(crate) fn detect_jump(wall_elapsed: f64, mono_elapsed: f64, threshold: f64) -> Option<f64> {
     let jump = wall_elapsed - mono_elapsed;
     (jump.abs() > threshold).then_some(jump)
 }
@@ -123,14 +123,14 @@ pub fn jitter() -> f64 {
 
 /// Watches the wall clock against the monotonic clock between ticks.
 #[derive(Debug, Clone, Copy)]
-pub struct ClockWatch {
+pub(crate) struct ClockWatch {
     wall: f64,
     mono: Instant,
     threshold: f64,
 }
 
 impl ClockWatch {
-    pub fn new(threshold: Duration) -> Self {
+    pub(crate) fn new(threshold: Duration) -> Self {
         ClockWatch {
             wall: wall_now(),
             mono: Instant::now(),
@@ -139,11 +139,11 @@ impl ClockWatch {
     }
 
     /// The jump since the last observation, if any; then starts over from now.
-    pub fn observe(&mut self) -> Option<f64> {
+    pub(crate) fn observe(&mut self) -> Option<f64> {
         self.observe_at(wall_now(), Instant::now())
     }
 
-    pub fn observe_at(&mut self, wall: f64, mono: Instant) -> Option<f64> {
+    pub(crate) fn observe_at(&mut self, wall: f64, mono: Instant) -> Option<f64> {
         let mono_elapsed = mono.saturating_duration_since(self.mono).as_secs_f64();
         let jump = detect_jump(wall - self.wall, mono_elapsed, self.threshold);
         self.wall = wall;

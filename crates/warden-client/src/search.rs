@@ -5,11 +5,17 @@
 /// Filters for `GET api/staff/users/`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserSearch {
+    /// A substring of the username or e-mail.
     pub q: Option<String>,
+    /// Only active (`true`) or deactivated (`false`) users.
     pub active: Option<bool>,
+    /// Only staff (`true`) or non-staff (`false`).
     pub staff: Option<bool>,
+    /// Only users a staff member has locked now (`true`), or not (`false`).
     pub locked: Option<bool>,
+    /// At most this many (the server's default is 50, its ceiling 500).
     pub limit: Option<u32>,
+    /// Skip this many, for paging.
     pub offset: Option<u32>,
 }
 
@@ -41,13 +47,19 @@ impl UserSearch {
 /// Filters for `GET api/staff/audit/`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditSearch {
+    /// Events about or by this user.
     pub user: Option<i64>,
     /// Event kinds (`login_failed`, `reuse_detected`, ...).
     pub kinds: Vec<String>,
+    /// Events of this session.
     pub session: Option<String>,
+    /// At or after this Unix time.
     pub since: Option<i64>,
+    /// At or before this Unix time.
     pub until: Option<i64>,
+    /// Entries with an id below this: the next page after the last one seen.
     pub before: Option<i64>,
+    /// At most this many (the server's default is 100, its ceiling 1000).
     pub limit: Option<u32>,
 }
 

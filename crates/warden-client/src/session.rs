@@ -196,6 +196,7 @@ impl Drop for Inner {
 /// still needs to end it. `Debug` shows no token.
 #[derive(Debug, Clone)]
 pub struct EndedSession {
+    /// Who was signed in.
     pub username: String,
     /// Presented to the server to end the session (logout, blacklist), or
     /// rotated once for an access token (log out everywhere).
@@ -290,6 +291,7 @@ impl SessionManager {
         }
     }
 
+    /// The client it sends through (for routes it does not wrap).
     pub fn client(&self) -> &Client {
         &self.inner.client
     }
@@ -304,6 +306,7 @@ impl SessionManager {
         self.inner.events.subscribe()
     }
 
+    /// The state now.
     pub fn state(&self) -> SessionState {
         self.inner.snapshot()
     }

@@ -21,12 +21,15 @@ pub enum SignOutReason {
     /// The session was ended elsewhere; `cause` is the server's reason when it
     /// gave one (`logout`, `logout_all`, `staff_revoked`, `revoked`, `locked_out`, ...).
     Revoked {
+        /// The server's reason, when it gave one.
         cause: Option<String>,
     },
     /// A rotated-away refresh token of this session was used again (theft, or
     /// a lost response); the server revoked the whole session.
     ReuseDetected,
+    /// The account was deactivated.
     UserInactive,
+    /// The account was deleted.
     UserNotFound,
     /// The refresh token expired (or the session reached its absolute cap).
     RefreshExpired,
@@ -35,6 +38,7 @@ pub enum SignOutReason {
     /// The server refused the refresh token for another reason (e.g. its
     /// signing key changed); `message` is the server's.
     Rejected {
+        /// The server's message.
         message: String,
     },
 }
@@ -134,18 +138,23 @@ impl SignOutReason {
 pub enum Phase {
     /// No session. `reason` is why the last one ended (`None`: never signed in).
     SignedOut {
+        /// Why the last session ended.
         reason: Option<SignOutReason>,
     },
     /// Reading the vault and refreshing the stored token.
     Restoring,
+    /// Signed in, with a usable access token or one about to be rotated.
     Active,
     /// One refresh in flight.
     Rotating,
     /// The server could not be reached (or failed); the session is kept and
     /// the refresh retried in `retry_in_ms`.
     Offline {
+        /// Milliseconds until the next try.
         retry_in_ms: u64,
+        /// How many tries in a row failed (1 for the first).
         attempt: u32,
+        /// The last failure, as text.
         cause: String,
     },
 }
@@ -154,9 +163,11 @@ pub enum Phase {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TokenInfo {
+    /// The token's id.
     pub jti: Option<String>,
     /// As in the token (the server's clock).
     pub iat: Option<i64>,
+    /// As in the token (the server's clock).
     pub exp: Option<i64>,
     /// Local Unix seconds when it expires (server time corrected for clock skew).
     pub expires_at: Option<f64>,
@@ -168,6 +179,7 @@ pub struct TokenInfo {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct VaultInfo {
+    /// Whether the vault can keep secrets now.
     pub status: VaultStatus,
     /// False when the session lives in memory only (no keyring): it ends with the app.
     pub persistent: bool,
@@ -181,18 +193,25 @@ pub struct VaultInfo {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SessionState {
+    /// Where the session is in its life.
     pub phase: Phase,
     /// The base URL.
     pub server: String,
+    /// The username signed in with.
     pub user: Option<String>,
+    /// The tokens' `user_id` claim.
     pub user_id: Option<String>,
     /// Warden's session id (the `sid` claim), when the server sends one.
     pub session_id: Option<String>,
+    /// The access token held, if any.
     pub access: Option<TokenInfo>,
+    /// The refresh token held, if any.
     pub refresh: Option<TokenInfo>,
     /// Local Unix seconds of the next scheduled rotation.
     pub next_rotation_at: Option<f64>,
+    /// Rotations since this session's login or restore.
     pub rotation_count: u64,
+    /// Where the refresh token is kept.
     pub vault: VaultInfo,
     /// `None` for a plain SimpleJWT server (or before the first contact).
     pub capabilities: Option<Capabilities>,
@@ -203,20 +222,24 @@ pub struct SessionState {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// The state after any change.
     StateChanged(Box<SessionState>),
     /// One HTTP exchange (no tokens, no bodies).
     Exchange(Exchange),
     /// A rotation succeeded; `count` is this session's total.
     Rotated {
+        /// Rotations so far.
         count: u64,
     },
     /// The vault could not be written or cleared; the session goes on in memory.
     VaultWarning {
+        /// What the vault answered.
         message: String,
     },
     /// The wall clock moved `seconds` more (or less) than the time that passed
     /// (suspend and resume, or the clock was set); the rotation was re-planned.
     ClockJump {
+        /// Positive after a suspend or a clock set forward.
         seconds: f64,
     },
 }

@@ -20,10 +20,10 @@ use serde::Serialize;
 use crate::jwt::Secret;
 
 /// The keyring service every entry is stored under.
-pub const KEYRING_SERVICE: &str = "warden";
+pub(crate) const KEYRING_SERVICE: &str = "warden";
 
 /// How long one keyring call may take from async code.
-pub const VAULT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const VAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Whether secrets can be kept, as the app tells the user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -31,7 +31,10 @@ pub const VAULT_TIMEOUT: Duration = Duration::from_secs(5);
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum VaultStatus {
     /// Reads and writes work; `backend` names the store (e.g. `Secret Service`).
-    Available { backend: String },
+    Available {
+        /// The store's name, for the user.
+        backend: String,
+    },
     /// The store is there but locked (writes need an unlock the user has not given).
     Locked,
     /// No store can be used; the reason says why in the user's words.
@@ -39,25 +42,34 @@ pub enum VaultStatus {
 }
 
 impl VaultStatus {
+    /// Secrets can be kept now.
     pub fn is_available(&self) -> bool {
         matches!(self, VaultStatus::Available { .. })
     }
 }
 
+/// Why the vault could not keep or read a secret. Each variant holds the
+/// platform's text, cut to 300 characters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VaultError {
+    /// No session bus to reach a keyring over (a server, a container, SSH).
     #[error("no D-Bus session bus, so no keyring (DBUS_SESSION_BUS_ADDRESS is unset or dead): {0}")]
     NoSessionBus(String),
     #[error(
         "no Secret Service on the session bus (is gnome-keyring-daemon or KWallet running?): {0}"
     )]
+    /// A session bus, but no keyring daemon on it.
     NoSecretService(String),
+    /// The keyring wants an unlock the user has not given.
     #[error("the keyring is locked: {0}")]
     Locked(String),
+    /// No answer within [`AsyncVault`]'s timeout (an unlock prompt nobody sees).
     #[error("the keyring did not answer within {} s", .0.as_secs())]
     Timeout(Duration),
+    /// What is stored is not a UTF-8 string.
     #[error("the stored secret is not valid text")]
     Corrupt,
+    /// Any other failure of the platform's store.
     #[error("keyring error: {0}")]
     Platform(String),
 }
@@ -74,6 +86,7 @@ impl VaultError {
 
 /// A place to keep one secret per server and user.
 pub trait Vault: Send + Sync + fmt::Debug {
+    /// Keeps `secret`, replacing what was there.
     fn store(&self, server_key: &str, user: &str, secret: &str) -> Result<(), VaultError>;
     /// `None` when nothing is stored.
     fn load(&self, server_key: &str, user: &str) -> Result<Option<String>, VaultError>;
@@ -98,10 +111,12 @@ pub struct AsyncVault {
 }
 
 impl AsyncVault {
+    /// `inner`, with every call given at most `timeout`.
     pub fn new(inner: Arc<dyn Vault>, timeout: Duration) -> Self {
         AsyncVault { inner, timeout }
     }
 
+    /// The vault it wraps.
     pub fn inner(&self) -> &Arc<dyn Vault> {
         &self.inner
     }
@@ -119,6 +134,7 @@ impl AsyncVault {
         }
     }
 
+    /// [`Vault::store`].
     pub async fn store(
         &self,
         server_key: &str,
@@ -129,17 +145,20 @@ impl AsyncVault {
         self.run(move |v| v.store(&k, &u, s.expose())).await
     }
 
+    /// [`Vault::load`].
     pub async fn load(&self, server_key: &str, user: &str) -> Result<Option<Secret>, VaultError> {
         let (k, u) = (server_key.to_string(), user.to_string());
         self.run(move |v| v.load(&k, &u).map(|s| s.map(Secret::new)))
             .await
     }
 
+    /// [`Vault::delete`].
     pub async fn delete(&self, server_key: &str, user: &str) -> Result<(), VaultError> {
         let (k, u) = (server_key.to_string(), user.to_string());
         self.run(move |v| v.delete(&k, &u)).await
     }
 
+    /// [`Vault::status`]; a failed or timed-out check is the status its error implies.
     pub async fn status(&self) -> VaultStatus {
         match self.run(|v| Ok(v.status())).await {
             Ok(status) => status,
@@ -159,6 +178,7 @@ pub struct MemoryVault {
 }
 
 impl MemoryVault {
+    /// An empty vault.
     pub fn new() -> Self {
         MemoryVault::default()
     }
@@ -168,10 +188,12 @@ impl MemoryVault {
         self.fail_writes.store(on, Ordering::SeqCst);
     }
 
+    /// How many secrets it holds.
     pub fn len(&self) -> usize {
         self.entries.lock().len()
     }
 
+    /// It holds no secret.
     pub fn is_empty(&self) -> bool {
         self.entries.lock().is_empty()
     }
@@ -221,7 +243,7 @@ impl Vault for MemoryVault {
 // OS keyring
 
 /// The OS keyring through keyring 4 (`keyring-core` and its stores): service
-/// [`KEYRING_SERVICE`], account `"{server_url}|{username}"`, one entry per
+/// `warden`, account `"{server_url}|{username}"`, one entry per
 /// server and user. On Linux it talks to the Secret Service over D-Bus
 /// (`secret-tool lookup service warden username "<url>|alice"` finds it).
 ///
@@ -248,6 +270,7 @@ impl Default for KeyringVault {
 }
 
 impl KeyringVault {
+    /// Entries under the service `warden`.
     pub fn new() -> Self {
         KeyringVault::with_service(KEYRING_SERVICE)
     }
@@ -368,7 +391,7 @@ fn map_error(e: keyring_core::Error) -> VaultError {
 /// Tells "no bus" from "no Secret Service" from anything else, by the D-Bus
 /// error text (zbus and secret-service do not expose a finer type through
 /// keyring-core).
-pub fn classify_platform_failure(text: &str) -> VaultError {
+pub(crate) fn classify_platform_failure(text: &str) -> VaultError {
     let short = text.chars().take(300).collect::<String>();
     let lower = text.to_ascii_lowercase();
     if lower.contains("org.freedesktop.secrets")
@@ -400,9 +423,9 @@ mod platform {
 
     use super::{VaultError, map_error};
 
-    pub const BACKEND: &str = "Secret Service";
+    pub(crate) const BACKEND: &str = "Secret Service";
 
-    pub fn connect() -> Result<Arc<keyring_core::CredentialStore>, VaultError> {
+    pub(crate) fn connect() -> Result<Arc<keyring_core::CredentialStore>, VaultError> {
         let address = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").filter(|a| !a.is_empty());
         if address.is_none() {
             let runtime_bus = std::env::var_os("XDG_RUNTIME_DIR")

@@ -40,7 +40,10 @@ pub enum BrokerRequest {
     Focus,
     /// A valid access token of `profile` (its id or name; `None`: the
     /// active profile, else the only one), rotated first when near expiry.
-    Token { profile: Option<String> },
+    Token {
+        /// The profile's id or name; `None`: the default.
+        profile: Option<String>,
+    },
     /// The profiles (names, ids, servers, who is signed in).
     Profiles,
 }
@@ -49,15 +52,22 @@ pub enum BrokerRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "answer", rename_all = "snake_case")]
 pub enum BrokerAnswer {
+    /// The window was asked to show itself.
     Focused,
+    /// The token asked for.
     Token(TokenGrant),
+    /// The profiles.
     Profiles {
+        /// In the app's order.
         profiles: Vec<ProfileSummary>,
+        /// The profile `warden token` uses by default.
         active: Option<ProfileId>,
     },
     /// `code` as in the window's errors (`unknown_profile`, `not_signed_in`, ...).
     Error {
+        /// Stable, for programs.
         code: String,
+        /// For people.
         message: String,
     },
 }
@@ -65,6 +75,7 @@ pub enum BrokerAnswer {
 /// An access token handed to another program.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenGrant {
+    /// The access token itself.
     pub access_token: String,
     /// The header type the server expects (`Bearer`, `JWT`).
     pub token_type: String,
@@ -73,10 +84,13 @@ pub struct TokenGrant {
     /// Seconds it stays valid from now (this computer's clock, corrected for
     /// the server's skew).
     pub expires_in: Option<i64>,
+    /// The profile it belongs to.
     pub profile: ProfileId,
+    /// That profile's name.
     pub profile_name: String,
     /// The server's base URL.
     pub server: String,
+    /// The account it was issued to.
     pub user: String,
 }
 
@@ -95,10 +109,13 @@ impl std::fmt::Debug for TokenGrant {
 /// One profile as `warden profiles` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfileSummary {
+    /// Its stable id.
     pub id: ProfileId,
+    /// Its name.
     pub name: String,
     /// `this computer` or the server's host and port.
     pub server: String,
+    /// The username.
     pub account: String,
     /// `active`, `offline`, `signed_out`, ... (the session's phase).
     pub state: String,
@@ -132,6 +149,7 @@ impl BrokerServer {
         let _ = std::fs::remove_file(&self.socket);
     }
 
+    /// Where it listens.
     pub fn socket(&self) -> &Path {
         &self.socket
     }
@@ -317,10 +335,13 @@ pub enum AskError {
     /// No app listens there (no socket, or a stale one).
     #[error("no Warden app is running")]
     NotRunning,
+    /// The socket could not be used.
     #[error("the Warden app's socket: {0}")]
     Io(#[from] std::io::Error),
+    /// No answer in time.
     #[error("the Warden app did not answer within {} s", .0.as_secs())]
     Timeout(Duration),
+    /// An answer that is not one.
     #[error("the Warden app answered something unexpected: {0}")]
     Protocol(String),
 }

@@ -9,6 +9,7 @@ use warden_client::{ClientError, JwksError, SignOutReason};
 use warden_embedded::EmbeddedError;
 use warden_proto::Reason;
 
+/// Why a command failed, worded for the window's user.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// What the server or the session manager answered.
@@ -20,74 +21,121 @@ pub enum Error {
     /// The embedded backend did not start, or cannot do what was asked.
     #[error("{0}")]
     Embedded(String),
+    /// The engine's settings from the environment are not usable.
     #[error("Invalid WARDEN_* setting: {0}")]
     Settings(String),
+    /// The app, or its local server, is not running yet; the text says which.
     #[error("{0}")]
     NotStarted(&'static str),
     /// The request cannot be carried out as made; the text says what to change.
     #[error("{0}")]
     Invalid(&'static str),
+    /// A staff action without a reason.
     #[error("Say why: the reason goes into the audit log.")]
     ReasonRequired,
+    /// The operation needs a session; the text says what to do.
     #[error("{0}")]
     NotSignedIn(&'static str),
+    /// The fault lab's replay needs a refresh token that was rotated away.
     #[error("No refresh token was replaced yet: rotate once first.")]
     NoPreviousRefresh,
+    /// The timeline dropped the exchange asked about.
     #[error("That exchange is no longer in the timeline.")]
     ExchangeGone,
+    /// The inspector was given something that does not decode as a JWT.
     #[error("This is not a JWT that can be read: {source}")]
     Unreadable {
         /// Why, as the server would say it (`malformed`, `too_large`, ...).
         reason: Reason,
+        /// What the decoder found.
         source: InspectError,
     },
+    /// The JWKS URL gave no key set.
     #[error("{}", jwks_words(.0))]
     Jwks(#[from] JwksError),
+    /// The sign-in form's server URL is not http(s).
     #[error(
         "The server URL must start with http:// or https:// (for example https://example.com/)."
     )]
     InvalidUrl,
+    /// The sign-in form's header type is not one word.
     #[error("The header type is one word, such as Bearer or JWT.")]
     InvalidHeaderType,
     /// Which path of the sign-in form (`token`, `refresh`, ...).
     #[error("The {0} path must be a path on the server, such as auth/jwt/create/.")]
     InvalidPath(&'static str),
+    /// The audit export could not write its file.
     #[error("Cannot write {}: {source}", path.display())]
     Export {
+        /// The file it tried.
         path: PathBuf,
+        /// What the file system said.
         source: std::io::Error,
     },
+    /// Something that should not fail did (a task panicked, a name would not format).
     #[error("{0}")]
     Internal(String),
     /// A one-time step's failure (the app's start) told again to a later
     /// caller: its code and words, without the cause.
     #[error("{message}")]
-    Repeated { code: String, message: String },
+    Repeated {
+        /// The first failure's [`Error::code`].
+        code: String,
+        /// The first failure's text.
+        message: String,
+    },
+    /// No profile exists yet (`warden token` before any sign-in).
     #[error("There are no profiles yet: sign in in the Warden app first.")]
     NoProfiles,
+    /// No profile has that id or name.
     #[error("There is no profile named \"{name}\". Profiles: {}.", .known.join(", "))]
-    UnknownProfile { name: String, known: Vec<String> },
+    UnknownProfile {
+        /// What was asked for.
+        name: String,
+        /// Every profile, as `name (id)`.
+        known: Vec<String>,
+    },
+    /// No profile was named and there is no default (or a name fits several).
     #[error("Name the profile: there are several ({}).", .known.join(", "))]
-    AmbiguousProfile { known: Vec<String> },
+    AmbiguousProfile {
+        /// Every profile, as `name (id)`.
+        known: Vec<String>,
+    },
+    /// Another profile has that name.
     #[error("A profile named \"{0}\" exists already.")]
     NameTaken(String),
     /// The profile is there but nobody is signed in to it.
     #[error("Profile \"{profile}\" is not signed in{}. Sign in in the Warden app.", .reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default())]
     ProfileNotSignedIn {
+        /// The profile's name.
         profile: String,
+        /// Why its session ended, when it did.
         reason: Option<String>,
     },
     /// The embedded server runs inside the app: without it, no token of it is any use.
     #[error(
         "Profile \"{profile}\" signs in to the server inside the Warden app; start the app to get its tokens."
     )]
-    NeedsApp { profile: String },
+    NeedsApp {
+        /// The profile's name.
+        profile: String,
+    },
+    /// `profiles.json` is not what this version writes.
     #[error("{path} cannot be read: {message}")]
-    UnreadableProfiles { path: String, message: String },
+    UnreadableProfiles {
+        /// The file.
+        path: String,
+        /// What the JSON reader said.
+        message: String,
+    },
+    /// A file of the app's could not be read, written or locked.
     #[error("Cannot {action} {path}: {source}")]
     Io {
+        /// What was tried (`read`, `write`, `lock`, ...).
         action: &'static str,
+        /// The file or directory.
         path: String,
+        /// What the file system said.
         source: std::io::Error,
     },
     /// Another Warden process holds what was asked for and does not answer.
@@ -95,7 +143,12 @@ pub enum Error {
     Busy(String),
     /// What the running app answered over its socket.
     #[error("{message}")]
-    FromApp { code: String, message: String },
+    FromApp {
+        /// The app's [`Error::code`].
+        code: String,
+        /// The app's words.
+        message: String,
+    },
     /// The running app's answer could not be understood.
     #[error("The Warden app answered something unexpected: {0}")]
     Protocol(String),
@@ -104,6 +157,7 @@ pub enum Error {
     Pending(String),
 }
 
+/// The desktop core's results.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
@@ -208,7 +262,7 @@ impl serde::Serialize for Error {
 }
 
 /// How a sign-out reason reads on the sign-in screen.
-pub fn reason_words(reason: &SignOutReason) -> String {
+pub(crate) fn reason_words(reason: &SignOutReason) -> String {
     match reason {
         SignOutReason::LoggedOut => "You logged out.".into(),
         SignOutReason::Revoked { cause } => format!(
@@ -227,7 +281,7 @@ pub fn reason_words(reason: &SignOutReason) -> String {
 }
 
 /// What the server or the session manager said, in the user's words.
-pub fn client_words(e: &ClientError) -> String {
+pub(crate) fn client_words(e: &ClientError) -> String {
     match e {
         ClientError::InvalidCredentials => "Wrong username or password.".to_string(),
         ClientError::LockedOut { retry_after } => format!(

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::staff::{self, AuditFilter};
 
+/// The export's file format, as the window names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
@@ -39,10 +40,13 @@ impl ExportFormat {
     }
 }
 
+/// A finished export, for the window to show.
 #[derive(Debug, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Exported {
+    /// The file written.
     pub path: String,
+    /// How many audit entries it holds.
     pub lines: usize,
 }
 

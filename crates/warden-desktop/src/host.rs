@@ -25,6 +25,7 @@ use crate::error::Result;
 /// The session the window shows.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// Holds and rotates the session's tokens.
     pub manager: Arc<SessionManager>,
     /// It talks to this computer's embedded server (not a remote one).
     pub embedded: bool,

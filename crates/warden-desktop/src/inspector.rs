@@ -21,6 +21,7 @@ pub enum TokenInput {
     Access,
     /// The session's current refresh token.
     Refresh,
+    /// A token the user pasted.
     Pasted(String),
 }
 
@@ -64,6 +65,8 @@ impl fmt::Debug for VerifyInput {
     }
 }
 
+/// Decodes `token`, checks its signature with `verify`, and warns about what
+/// the session's server would refuse.
 pub async fn inspect(
     host: &impl Host,
     token: TokenInput,

@@ -49,6 +49,7 @@ pub struct RunningInstance {
 }
 
 impl AppInstance {
+    /// The broker's socket.
     pub fn socket(&self) -> &std::path::Path {
         &self.socket
     }

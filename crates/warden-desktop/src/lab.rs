@@ -12,8 +12,11 @@ use crate::host::Host;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LabStep {
+    /// What was tried.
     pub what: String,
+    /// The server accepted it.
     pub ok: bool,
+    /// What came back, in words.
     pub outcome: String,
 }
 
@@ -147,7 +150,9 @@ pub async fn clock_skew(host: &impl Host, secs: f64) -> Result<Vec<LabStep>> {
 #[derive(Debug, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ExchangeDetail {
+    /// The request as a `curl` command line.
     pub curl: String,
+    /// Why it was refused; `None` when it was not.
     pub explanation: Option<warden_client::Explanation>,
 }
 

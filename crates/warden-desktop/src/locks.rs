@@ -55,6 +55,7 @@ impl LockFile {
         }
     }
 
+    /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
     }

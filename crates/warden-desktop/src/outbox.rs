@@ -57,7 +57,10 @@ pub enum Revocation {
     LogoutAll,
     /// End another session of the account, through the profile's own
     /// session (nothing of the other session is kept here).
-    Session { session_id: String },
+    Session {
+        /// Warden's id of that session.
+        session_id: String,
+    },
 }
 
 impl Revocation {
@@ -97,12 +100,17 @@ struct OutboxFile {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PendingRevocation {
+    /// The outbox's id of it (`r-` and 12 hex digits).
     pub id: String,
+    /// The profile it was queued for (it may have been removed since).
     pub profile: ProfileId,
+    /// That profile's name then.
     pub profile_name: String,
+    /// The account whose session it ends.
     pub account: String,
     /// Where it goes: `this computer` or the server's host and port.
     pub server: String,
+    /// What the server is to be told.
     pub what: Revocation,
     /// Unix seconds.
     pub queued_at: i64,

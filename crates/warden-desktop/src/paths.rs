@@ -30,6 +30,7 @@ pub struct AppPaths {
 }
 
 impl AppPaths {
+    /// These directories (tests; the app uses [`AppPaths::from_env`]).
     pub fn new(data_dir: impl Into<PathBuf>, runtime_dir: impl Into<PathBuf>) -> AppPaths {
         AppPaths {
             data_dir: data_dir.into(),
@@ -65,22 +66,27 @@ impl AppPaths {
         })
     }
 
+    /// `profiles.json`.
     pub fn profiles_file(&self) -> PathBuf {
         self.data_dir.join(PROFILES_FILE)
     }
 
+    /// `outbox.json`.
     pub fn outbox_file(&self) -> PathBuf {
         self.data_dir.join(OUTBOX_FILE)
     }
 
+    /// `app.lock`.
     pub fn instance_lock(&self) -> PathBuf {
         self.data_dir.join(INSTANCE_LOCK_FILE)
     }
 
+    /// `locks/`.
     pub fn locks_dir(&self) -> PathBuf {
         self.data_dir.join(LOCKS_DIR)
     }
 
+    /// `locks/{id}.lock`.
     pub fn profile_lock(&self, id: &ProfileId) -> PathBuf {
         self.locks_dir().join(format!("{id}.lock"))
     }

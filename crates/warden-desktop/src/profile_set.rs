@@ -54,11 +54,15 @@ pub struct EmbeddedServer {
 /// How to run the profiles.
 #[derive(Debug, Clone)]
 pub struct ProfileSetConfig {
+    /// The data and runtime directories.
     pub paths: AppPaths,
     /// Where refresh tokens live (the OS keyring; memory in some tests).
     pub vault: Arc<dyn Vault>,
+    /// This computer's server, when the app runs one.
     pub embedded: Option<EmbeddedServer>,
+    /// Each profile's rotation schedule and back-off.
     pub manager: ManagerConfig,
+    /// The outbox's retries.
     pub outbox: OutboxConfig,
 }
 
@@ -68,33 +72,47 @@ pub struct ProfileSetConfig {
 pub struct Activity {
     /// Unix milliseconds, as an exchange's `at`.
     pub at: i64,
+    /// What happened.
     pub what: ActivityKind,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
+/// What an [`Activity`] was.
 pub enum ActivityKind {
     /// An access token went to another program (`warden token`, `warden exec`).
     HandedOut {
         /// `warden (pid 4242)`.
         to: String,
+        /// The token's `jti`.
         jti: Option<String>,
         /// The token's `exp`.
         expires_at: Option<i64>,
     },
     /// Signed out here; the server is to be told.
-    RevocationQueued { what: Revocation, server: String },
+    RevocationQueued {
+        /// What is to be revoked.
+        what: Revocation,
+        /// Where (`this computer` or host and port).
+        server: String,
+    },
     /// The server ended it (`revoked`: how many sessions, for log out everywhere).
     RevocationDelivered {
+        /// What was revoked.
         what: Revocation,
+        /// Where.
         server: String,
+        /// How many sessions ended (log out everywhere, a revoked session).
         revoked: Option<usize>,
     },
     /// It could not be delivered and never will be.
     RevocationAbandoned {
+        /// What was to be revoked.
         what: Revocation,
+        /// Where.
         server: String,
+        /// Why it never will be.
         reason: String,
     },
 }
@@ -105,12 +123,19 @@ pub enum ActivityKind {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ProfilesEvent {
     /// One profile's session manager reported `event`.
-    Session { profile: ProfileId, event: Event },
+    Session {
+        /// Whose.
+        profile: ProfileId,
+        /// What its manager said.
+        event: Event,
+    },
     /// Profiles were added, renamed or removed, or another became active.
     Changed,
     /// A new entry of a profile's [`ProfileSet::activity`].
     Activity {
+        /// Whose.
         profile: ProfileId,
+        /// The entry.
         activity: Activity,
     },
     /// The outbox changed: see [`ProfileSet::pending`].
@@ -121,8 +146,11 @@ pub enum ProfilesEvent {
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ProfileView {
+    /// The profile.
     pub profile: Profile,
+    /// It is the one the window shows.
     pub active: bool,
+    /// Its session now.
     pub session: StateView,
     /// Its revocations waiting for the server.
     pub pending: Vec<PendingRevocation>,
@@ -134,11 +162,20 @@ pub struct ProfileView {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum RevocationOutcome {
     /// The server ended it; `revoked`: how many sessions (log out everywhere).
-    Delivered { revoked: Option<usize> },
+    Delivered {
+        /// How many sessions ended, when the server says.
+        revoked: Option<usize>,
+    },
     /// Ended here; the server is told when it can be reached.
-    Pending { pending: PendingRevocation },
+    Pending {
+        /// The outbox's entry, for the window.
+        pending: PendingRevocation,
+    },
     /// Ended here; the server cannot be told (the reason says why).
-    Abandoned { reason: String },
+    Abandoned {
+        /// Why.
+        reason: String,
+    },
     /// Nobody was signed in.
     NotSignedIn,
 }
@@ -282,6 +319,7 @@ impl ProfileSet {
         self.inner.events.subscribe()
     }
 
+    /// Its directories.
     pub fn paths(&self) -> &AppPaths {
         &self.inner.paths
     }
@@ -292,10 +330,12 @@ impl ProfileSet {
         s.slots.iter().map(|x| x.profile.clone()).collect()
     }
 
+    /// One profile.
     pub fn profile(&self, id: &ProfileId) -> Option<Profile> {
         self.inner.state.lock().slot(id).map(|x| x.profile.clone())
     }
 
+    /// The profile the window shows (`None`: no profiles).
     pub fn active(&self) -> Option<ProfileId> {
         self.inner.state.lock().active.clone()
     }
@@ -387,6 +427,7 @@ impl ProfileSet {
         Ok(())
     }
 
+    /// Renames `id` (names are unique, in any case).
     pub fn rename(&self, id: &ProfileId, name: &str) -> Result<()> {
         let name = check_name(name)?;
         {

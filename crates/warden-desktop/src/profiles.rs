@@ -15,6 +15,11 @@ use crate::paths::AppPaths;
 use crate::remembered;
 use crate::remote::RemoteServer;
 
+pub use crate::profile_set::{
+    Activity, ActivityKind, EmbeddedServer, ProfileSet, ProfileSetConfig, ProfileView,
+    ProfilesEvent, RevocationOutcome, phase_name,
+};
+
 /// A profile's stable id: lowercase letters, digits and `-`, at most 40
 /// (a random `p-` and 8 hex digits for new profiles). It names the lock file
 /// and the keyring entry, so it never changes; the display name may.
@@ -34,6 +39,7 @@ impl ProfileId {
         Ok(ProfileId(format!("p-{hex}")))
     }
 
+    /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -129,10 +135,12 @@ fn host_of(url: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Profile {
+    /// Stable; names its lock file and keyring entry.
     pub id: ProfileId,
     /// Shown in the switcher and accepted by `warden token NAME`; unique
     /// (case-insensitively) among the profiles.
     pub name: String,
+    /// Where it signs in.
     pub server: ServerKind,
     /// The username signed in (or last signed in) with.
     pub account: String,
@@ -168,6 +176,7 @@ pub struct ProfilesFile {
     /// The profile the window shows and `warden token` uses by default.
     #[serde(default)]
     pub active: Option<ProfileId>,
+    /// In the order the window lists them.
     #[serde(default)]
     pub profiles: Vec<Profile>,
 }
@@ -252,6 +261,7 @@ impl ProfilesFile {
         Ok(file)
     }
 
+    /// The profile with this id.
     pub fn get(&self, id: &ProfileId) -> Option<&Profile> {
         self.profiles.iter().find(|p| &p.id == id)
     }

@@ -9,8 +9,10 @@ use crate::remote::RemoteServer;
 
 const FILE: &str = "last-session.json";
 
+/// The last sign-in, as the file keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Remembered {
+    /// The username.
     pub user: String,
     /// Written by versions before `remote`; read for them only.
     #[serde(default, skip_serializing)]
@@ -43,11 +45,15 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_private_atomic(path, bytes, Replace::Always)
 }
 
+/// The last sign-in remembered in `dir`; `None` when there is none or the
+/// file is unreadable.
 pub fn load(dir: &Path) -> Option<Remembered> {
     let text = std::fs::read_to_string(path(dir)).ok()?;
     serde_json::from_str(&text).ok()
 }
 
+/// Remembers `r` in `dir`. A failure is logged, not returned: forgetting who
+/// signed in costs a retyped username, never the session.
 pub fn save(dir: &Path, r: &Remembered) {
     match serde_json::to_vec_pretty(r) {
         Ok(bytes) => {
@@ -59,6 +65,7 @@ pub fn save(dir: &Path, r: &Remembered) {
     }
 }
 
+/// Forgets the last sign-in (after a logout).
 pub fn forget(dir: &Path) {
     let _ = std::fs::remove_file(path(dir));
 }

@@ -11,12 +11,19 @@ use crate::error::{Error, Result};
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct RemoteServer {
+    /// The base URL; empty means the embedded server.
     pub url: String,
+    /// SimpleJWT's obtain-pair route.
     pub token_path: String,
+    /// SimpleJWT's refresh route.
     pub refresh_path: String,
+    /// SimpleJWT's verify route.
     pub verify_path: String,
+    /// SimpleJWT's blacklist route.
     pub blacklist_path: String,
+    /// The route that says who the token belongs to.
     pub me_path: String,
+    /// `AUTH_HEADER_TYPES`' word (`Bearer`, `JWT`).
     pub header_type: String,
 }
 
@@ -59,7 +66,7 @@ impl RemoteServer {
     }
 
     /// The client configuration for this server: defaults, then overrides.
-    pub fn client_config(&self) -> ClientConfig {
+    pub(crate) fn client_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new(self.url.clone());
         let set = |target: &mut String, value: &str| {
             if !value.is_empty() {

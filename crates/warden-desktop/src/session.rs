@@ -16,8 +16,10 @@ use crate::vault::StableKeyVault;
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StateView {
+    /// The session manager's state, flattened into the view.
     #[serde(flatten)]
     pub state: SessionState,
+    /// Signed in to this computer's embedded server.
     pub embedded: bool,
     /// Why the session ended, in the user's words (signed out only).
     pub signed_out_message: Option<String>,
@@ -27,6 +29,7 @@ pub struct StateView {
 }
 
 impl StateView {
+    /// `state` with the words and the clock skew the window shows beside it.
     pub fn new(state: SessionState, embedded: bool) -> StateView {
         let signed_out_message = match &state.phase {
             Phase::SignedOut { reason: Some(r) } => Some(reason_words(r)),
@@ -50,12 +53,19 @@ impl StateView {
 #[derive(Debug, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AppInfo {
+    /// The current session's server (its vault key, for the embedded one).
     pub server_url: String,
+    /// The current session is with the embedded server.
     pub embedded: bool,
+    /// Where the embedded server listens.
     pub embedded_url: String,
+    /// The embedded server has no account yet: the window offers to create the owner.
     pub first_run: bool,
+    /// Whether the OS keyring can keep refresh tokens.
     pub keyring: VaultStatus,
+    /// Where the embedded server's signing keys are kept, in words.
     pub signing_keys: String,
+    /// The app's version.
     pub version: &'static str,
     /// The remote server of the current (or last) session, to prefill the form.
     pub remote: Option<RemoteServer>,
@@ -66,7 +76,9 @@ pub struct AppInfo {
 #[derive(Debug, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AccountCreated {
+    /// The account is the server's first, hence staff.
     pub owner: bool,
+    /// The session it was signed in to.
     pub session: StateView,
 }
 
@@ -75,11 +87,15 @@ pub struct AccountCreated {
 #[derive(Debug, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AccessCheck {
+    /// The user's id.
     pub id: i64,
+    /// The user's name.
     pub username: String,
+    /// The route asked.
     pub path: String,
 }
 
+/// Asks the server who the session's access token belongs to.
 pub async fn check_access(manager: &SessionManager) -> Result<AccessCheck> {
     let me = manager.me().await?;
     Ok(AccessCheck {
@@ -95,9 +111,12 @@ pub enum Server<'a> {
     /// This computer's embedded server at `url`. Its port changes every run,
     /// so its refresh tokens are filed under `vault_key` instead of the URL.
     Embedded {
+        /// Where it listens this run.
         url: &'a str,
+        /// The stable name its refresh tokens are filed under.
         vault_key: &'a str,
     },
+    /// A server elsewhere, as the sign-in form describes it.
     Remote(&'a RemoteServer),
 }
 

@@ -18,12 +18,16 @@ use crate::host::Host;
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum UserFilter {
+    /// Everyone.
     #[default]
     All,
+    /// Not deactivated.
     Active,
     /// Deactivated.
     Inactive,
+    /// Locked by staff now.
     Locked,
+    /// Staff only.
     Staff,
 }
 
@@ -65,10 +69,13 @@ pub async fn users(
 #[derive(Debug, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UserView {
+    /// The profile, failed sign-ins and lock state.
     pub detail: StaffUserDetail,
+    /// The user's sessions, ended ones included.
     pub sessions: Vec<SessionInfo>,
 }
 
+/// The page of the user `id`.
 pub async fn user(host: &impl Host, id: i64) -> Result<UserView> {
     let m = host.session().await?.manager;
     let detail = m
@@ -85,10 +92,13 @@ pub async fn user(host: &impl Host, id: i64) -> Result<UserView> {
 #[derive(Debug, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LineageView {
+    /// The session and its rotation chain.
     pub lineage: Lineage,
+    /// The audit lines of the session (at most 500, newest first).
     pub events: Vec<AuditRecord>,
 }
 
+/// The lineage of the session `session_id`.
 pub async fn lineage(host: &impl Host, session_id: &str) -> Result<LineageView> {
     let m = host.session().await?.manager;
     let lineage = m
@@ -109,28 +119,41 @@ pub async fn lineage(host: &impl Host, session_id: &str) -> Result<LineageView> 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StaffAction {
+    /// Ends one session.
     RevokeSession {
+        /// The session's id.
         session_id: String,
     },
     /// Ends every session of the user.
     LogoutAll {
+        /// Whose sessions.
         user_id: i64,
     },
+    /// Refuses the user's logins until unlocked; every session ends.
     Lock {
+        /// Whom.
         user_id: i64,
     },
+    /// Lifts a staff lock.
     Unlock {
+        /// Whom.
         user_id: i64,
     },
+    /// Turns the account off; every session ends.
     Deactivate {
+        /// Whom.
         user_id: i64,
     },
+    /// Turns the account back on.
     Reactivate {
+        /// Whom.
         user_id: i64,
     },
     /// A temporary password; every session ends.
     SetPassword {
+        /// Whose.
         user_id: i64,
+        /// The temporary password.
         password: String,
     },
 }
@@ -236,15 +259,20 @@ fn sessions(n: usize) -> String {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields = nullable))]
 #[serde(default)]
 pub struct AuditFilter {
+    /// Events about or by this user.
     pub user: Option<i64>,
+    /// Event kinds; blank ones are dropped.
     pub kinds: Vec<String>,
     /// Unix seconds.
     pub since: Option<i64>,
+    /// Unix seconds.
     pub until: Option<i64>,
+    /// At most this many (500 when absent, never above 1000).
     pub limit: Option<u32>,
 }
 
 impl AuditFilter {
+    /// The query the client sends for this filter.
     pub fn search(&self) -> AuditSearch {
         AuditSearch {
             user: self.user,

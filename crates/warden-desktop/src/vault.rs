@@ -6,7 +6,7 @@ use std::sync::Arc;
 use warden_client::{Vault, VaultError, VaultStatus};
 
 #[derive(Debug)]
-pub struct StableKeyVault {
+pub(crate) struct StableKeyVault {
     pub inner: Arc<dyn Vault>,
     pub key: String,
 }

@@ -18,12 +18,10 @@ use warden_client::{ClientError, Event, KeyringVault, MemoryVault, Phase, SignOu
 use warden_desktop::broker::{self, BrokerAnswer, BrokerHost, BrokerRequest};
 use warden_desktop::instance::{self, Launch};
 use warden_desktop::outbox::{OutboxConfig, Revocation};
-use warden_desktop::paths::AppPaths;
-use warden_desktop::profile_set::{
-    ActivityKind, ProfileSet, ProfileSetConfig, ProfilesEvent, RevocationOutcome,
+use warden_desktop::profiles::{
+    ActivityKind, ProfileId, ProfileSetConfig, ProfilesEvent, RevocationOutcome, ServerKind,
 };
-use warden_desktop::profiles::{ProfileId, ServerKind};
-use warden_desktop::remote::RemoteServer;
+use warden_desktop::{AppPaths, LockFile, ProfileSet, RemoteServer};
 use warden_tests::PASSWORD;
 use warden_tests::client::{LiveServer, client, memory_manager, short_lived, test_manager_config};
 
@@ -197,7 +195,7 @@ async fn every_profile_is_restored_on_start_without_a_password() -> Result<()> {
     set.set_active(&a)?;
     // While the app runs it holds every profile's lock.
     for id in [&a, &b] {
-        assert!(warden_desktop::locks::LockFile::try_acquire(&d.paths.profile_lock(id))?.is_none());
+        assert!(LockFile::try_acquire(&d.paths.profile_lock(id))?.is_none());
     }
     let file = std::fs::read_to_string(d.paths.profiles_file())?;
     assert!(!file.contains("eyJ"), "no token in profiles.json: {file}");

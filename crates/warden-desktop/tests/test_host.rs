@@ -21,10 +21,9 @@ use warden_client::{MemoryVault, Phase, SessionManager, SignOutReason, Vault as 
 use warden_desktop::export::{self, ExportFormat};
 use warden_desktop::inspector::{self, TokenInput, VerifyInput};
 use warden_desktop::lab;
-use warden_desktop::remote::RemoteServer;
 use warden_desktop::session::{self, Server, StateView};
 use warden_desktop::staff::{self, AuditFilter, StaffAction, UserFilter};
-use warden_desktop::{Error, Host, Session};
+use warden_desktop::{Error, Host, RemoteServer, Session};
 use warden_tests::client::{LiveServer, memory_manager, test_manager_config};
 use warden_tests::{PASSWORD, TEST_SECRET, test_settings};
 

@@ -66,9 +66,9 @@ fn render() -> String {
     c.visit::<warden_desktop::staff::LineageView>();
     c.visit::<warden_proto::AuditRecord>();
     c.visit::<warden_desktop::export::Exported>();
-    c.visit::<warden_desktop::error::CommandError<'static>>();
+    c.visit::<warden_desktop::CommandError<'static>>();
     // Arguments the commands read.
-    c.visit::<warden_desktop::remote::RemoteServer>();
+    c.visit::<warden_desktop::RemoteServer>();
     c.visit::<warden_desktop::staff::UserFilter>();
     c.visit::<warden_desktop::staff::StaffAction>();
     c.visit::<warden_desktop::staff::AuditFilter>();
