@@ -1,6 +1,8 @@
 //! `warden`: run the server, administer users and sessions, manage signing
-//! keys and inspect tokens. Every subcommand is a thin adapter over
-//! `warden_auth::AuthService` and the SQLite store.
+//! keys and inspect tokens, each a thin adapter over
+//! `warden_auth::AuthService` and the store; and hand the desktop app's
+//! sessions to other programs (`token`, `exec`, `profiles`, over
+//! `warden_desktop`).
 #![forbid(unsafe_code)]
 
 /// `println!` that does not panic when stdout is closed (`warden user list | head -1`):
@@ -19,7 +21,9 @@ mod keystore;
 mod login;
 mod output;
 mod serve;
+mod tokens;
 
+use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -102,6 +106,33 @@ enum Command {
         #[arg(long, value_name = "VAR")]
         secret_env: Option<String>,
         /// Print the inspection as JSON (what the desktop app's inspector shows).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a valid access token of a desktop app profile (rotated first when
+    /// near expiry), from the running app, or without one from the keyring.
+    Token {
+        /// The profile's name or id; default: the app's active profile, else the only one.
+        profile: Option<String>,
+        /// Print JSON: the token, its expiry, the profile, server and user.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a command with a profile's access token in its environment;
+    /// exits with the command's status.
+    Exec {
+        /// The profile's name or id; default: the app's active profile, else the only one.
+        profile: Option<String>,
+        /// The environment variable the token goes in.
+        #[arg(long, value_name = "NAME", default_value = tokens::DEFAULT_ENV)]
+        env: String,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<OsString>,
+    },
+    /// List the desktop app's profiles (`*` marks the active one).
+    Profiles {
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -307,6 +338,23 @@ fn init_logging(format: LogFormat, verbose: u8) {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // The desktop app's sessions need no server configuration or database.
+    match &cli.command {
+        Command::Token { profile, json } => {
+            tokens::token(profile.as_deref(), *json).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Exec {
+            profile,
+            env,
+            command,
+        } => return tokens::exec(profile.as_deref(), env, command).await,
+        Command::Profiles { json } => {
+            tokens::profiles(*json).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let ctx = Context::load(cli.config.as_deref(), cli.database.as_deref())?;
     match cli.command {
         Command::Serve { bind } => serve::run(ctx, bind).await?,
@@ -345,6 +393,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             return decode::run(&ctx, &token, keys, json).await;
         }
+        Command::Token { .. } | Command::Exec { .. } | Command::Profiles { .. } => {}
     }
     Ok(ExitCode::SUCCESS)
 }
