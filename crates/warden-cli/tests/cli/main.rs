@@ -9,3 +9,4 @@ mod common;
 mod crash;
 mod devtools;
 mod nodes;
+mod tokens;
