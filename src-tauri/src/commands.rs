@@ -72,18 +72,25 @@ pub async fn rotate_now(
     Ok(StateView::of(&s))
 }
 
+/// Signed out at once; the server is told now or, when it cannot be
+/// reached, from the outbox later (the error then says so).
 #[tauri::command]
 pub async fn log_out(app: AppHandle, core: State<'_, Core>) -> Result<()> {
-    let m = core.session(&app).await?.manager;
-    core.forget();
-    Ok(m.logout().await?)
+    let Some(id) = core.profiles(&app).await?.active() else {
+        return Ok(());
+    };
+    core.profiles(&app)
+        .await?
+        .logout(&id)
+        .await?
+        .revoked()
+        .map(drop)
 }
 
 #[tauri::command]
 pub async fn log_out_everywhere(app: AppHandle, core: State<'_, Core>) -> Result<usize> {
-    let m = core.session(&app).await?.manager;
-    core.forget();
-    Ok(m.logout_all().await?)
+    let (set, id) = core.active(&app).await?;
+    Ok(set.logout_all(&id).await?.revoked()?.unwrap_or(0))
 }
 
 #[tauri::command]
@@ -93,12 +100,9 @@ pub async fn sessions(app: AppHandle, core: State<'_, Core>) -> Result<Vec<Sessi
 
 #[tauri::command]
 pub async fn revoke_session(app: AppHandle, core: State<'_, Core>, id: String) -> Result<bool> {
-    Ok(core
-        .session(&app)
-        .await?
-        .manager
-        .revoke_session(&id)
-        .await?)
+    let (set, profile) = core.active(&app).await?;
+    let revoked = set.revoke_session(&profile, &id).await?.revoked()?;
+    Ok(revoked.is_none_or(|n| n > 0))
 }
 
 #[tauri::command]

@@ -1,63 +1,63 @@
-//! The app's state: the embedded backend and the active SessionManager, and
-//! the [`Host`] warden-desktop's operations run on. Everything here is async
-//! and off the GUI thread; keyring calls go through the client's vault (its
-//! own threads, 5 s timeouts).
+//! The app's state: the embedded backend, the profiles (one SessionManager
+//! each, warden-desktop's [`ProfileSet`]), the instance claim with its
+//! broker socket, and the [`Host`] warden-desktop's operations run on (the
+//! active profile). Everything here is async and off the GUI thread; keyring
+//! calls go through the client's vault (its own threads, 5 s timeouts).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use tauri::{AppHandle, Emitter as _, Manager as _};
-use tokio::sync::{OnceCell, RwLock, broadcast};
+use tokio::sync::{Mutex, OnceCell, broadcast};
 use warden_auth::AuthService;
-use warden_client::{Event, KeyringVault, ManagerConfig, Phase, SessionManager};
+use warden_client::{Event, KeyringVault, ManagerConfig, MemoryVault, SessionManager};
+use warden_desktop::broker::BrokerHost;
+use warden_desktop::instance::RunningInstance;
+use warden_desktop::profiles::{EmbeddedServer, ProfileSetConfig, ProfilesEvent, ServerKind};
 use warden_desktop::session::{self, AppInfo, Server, StateView};
-use warden_desktop::{Error, Host, RemoteServer, Result, Session, remembered};
+use warden_desktop::{AppPaths, Error, Host, ProfileSet, RemoteServer, Result, Session};
 use warden_embedded::{EmbeddedBackend, EmbeddedConfig};
-
-/// `WARDEN_APP_DATA_DIR`, else the platform data directory (`~/.local/share/warden`).
-pub fn data_dir() -> anyhow::Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("WARDEN_APP_DATA_DIR").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir));
-    }
-    directories::ProjectDirs::from("dev", "warden", "warden")
-        .map(|p| p.data_dir().to_path_buf())
-        .ok_or_else(|| anyhow::anyhow!("no home directory; set WARDEN_APP_DATA_DIR"))
-}
 
 /// What the embedded backend looks like from the window.
 #[derive(Debug, Clone)]
 pub struct Started {
     pub url: String,
     pub key_store: String,
-    pub vault_key: String,
-}
-
-struct Active {
-    manager: Arc<SessionManager>,
-    /// `None`: the embedded backend.
-    remote: Option<RemoteServer>,
-    forward: tauri::async_runtime::JoinHandle<()>,
 }
 
 pub struct Core {
-    data_dir: PathBuf,
+    paths: AppPaths,
     started: OnceCell<Result<Started>>,
-    backend: tokio::sync::Mutex<Option<EmbeddedBackend>>,
-    active: RwLock<Option<Active>>,
+    backend: Mutex<Option<EmbeddedBackend>>,
+    profiles: OnceCell<ProfileSet>,
+    /// What the window shows while there is no profile (the first run): a
+    /// manager for the embedded server that nobody signs in with.
+    nobody: OnceCell<Arc<SessionManager>>,
+    forward: Mutex<Option<tauri::async_runtime::JoinHandle<()>>>,
+    /// The data directory's claim and the broker's socket.
+    instance: Mutex<Option<RunningInstance>>,
 }
 
 impl Core {
-    pub fn new(data_dir: PathBuf) -> Core {
+    pub fn new(paths: AppPaths) -> Core {
         Core {
-            data_dir,
+            paths,
             started: OnceCell::new(),
-            backend: tokio::sync::Mutex::new(None),
-            active: RwLock::new(None),
+            backend: Mutex::new(None),
+            profiles: OnceCell::new(),
+            nobody: OnceCell::new(),
+            forward: Mutex::new(None),
+            instance: Mutex::new(None),
         }
     }
 
+    /// Keeps the running claim (the socket stays open until shutdown).
+    pub async fn hold(&self, instance: RunningInstance) {
+        *self.instance.lock().await = Some(instance);
+    }
+
     /// Starts the backend once (every caller waits for the same start) and
-    /// restores the last session.
+    /// opens the profiles, restoring each.
     pub async fn started(&self, app: &AppHandle) -> Result<Started> {
         match self.started.get_or_init(|| self.start(app)).await {
             Ok(started) => Ok(started.clone()),
@@ -70,7 +70,7 @@ impl Core {
             .map_err(|e| Error::Settings(e.to_string()))?;
         let config = EmbeddedConfig {
             settings,
-            ..EmbeddedConfig::new(&self.data_dir)
+            ..EmbeddedConfig::new(&self.paths.data_dir)
         };
         let backend = EmbeddedBackend::start(config)
             .await
@@ -78,69 +78,77 @@ impl Core {
         let started = Started {
             url: backend.base_url(),
             key_store: backend.key_store_kind().describe(),
-            vault_key: format!("warden-embedded:{}", backend.database().display()),
         };
+        // Sessions of the embedded server were filed under this key before profiles.
+        let vault_key = format!("warden-embedded:{}", backend.database().display());
         *self.backend.lock().await = Some(backend);
-        let remembered = remembered::load(&self.data_dir);
-        let server = remembered.as_ref().and_then(|r| r.server());
-        let manager = self.install(app, &started, server.as_ref()).await?;
-        if let Some(r) = remembered
-            && let Err(e) = manager.restore(&r.user).await
-        {
-            tracing::info!(code = e.code(), "the last session could not be restored");
-        }
+        let nobody = session::session_manager(
+            Server::Embedded {
+                url: &started.url,
+                vault_key: &vault_key,
+            },
+            Arc::new(MemoryVault::new()),
+            ManagerConfig::default(),
+        )?;
+        let _ = self.nobody.set(Arc::new(nobody));
+        let set = ProfileSet::open(ProfileSetConfig {
+            paths: self.paths.clone(),
+            vault: Arc::new(KeyringVault::new()),
+            embedded: Some(EmbeddedServer {
+                url: started.url.clone(),
+                vault_key,
+            }),
+            manager: ManagerConfig::default(),
+            outbox: Default::default(),
+        })
+        .await?;
+        *self.forward.lock().await = Some(forward(app.clone(), set.clone(), set.subscribe()));
+        let _ = self.profiles.set(set);
         Ok(started)
     }
 
-    /// A new SessionManager for the embedded backend (`remote: None`) or a
-    /// remote server, replacing (and stopping) the previous one.
-    async fn install(
-        &self,
-        app: &AppHandle,
-        started: &Started,
-        remote: Option<&RemoteServer>,
-    ) -> Result<Arc<SessionManager>> {
-        let server = match remote {
-            Some(r) => Server::Remote(r),
-            None => Server::Embedded {
-                url: &started.url,
-                vault_key: &started.vault_key,
-            },
-        };
-        let manager = Arc::new(session::session_manager(
-            server,
-            Arc::new(KeyringVault::new()),
-            ManagerConfig::default(),
-        )?);
-        let forward = forward(app.clone(), manager.subscribe(), remote.is_none());
-        let old = self.active.write().await.replace(Active {
-            manager: Arc::clone(&manager),
-            remote: remote.cloned(),
-            forward,
-        });
-        if let Some(old) = old {
-            old.manager.shutdown();
-            old.forward.abort();
-        }
-        Ok(manager)
+    /// The profiles, once started.
+    pub async fn profiles(&self, app: &AppHandle) -> Result<ProfileSet> {
+        self.started(app).await?;
+        self.profiles
+            .get()
+            .cloned()
+            .ok_or(Error::NotStarted("The app is still starting."))
     }
 
+    /// The profiles and the active profile's id.
+    pub async fn active(
+        &self,
+        app: &AppHandle,
+    ) -> Result<(ProfileSet, warden_desktop::profiles::ProfileId)> {
+        let set = self.profiles(app).await?;
+        let id = set
+            .active()
+            .ok_or(Error::NotSignedIn("You are not signed in."))?;
+        Ok((set, id))
+    }
+
+    /// The active profile's session (or, with no profile yet, a signed-out
+    /// one for the embedded server).
     pub async fn session(&self, app: &AppHandle) -> Result<Session> {
-        self.started(app).await?;
-        self.active
-            .read()
-            .await
-            .as_ref()
-            .map(|a| Session {
-                manager: Arc::clone(&a.manager),
-                embedded: a.remote.is_none(),
+        let set = self.profiles(app).await?;
+        if let Some((profile, manager)) = set.active_session() {
+            return Ok(Session {
+                manager,
+                embedded: profile.server == ServerKind::Embedded,
+            });
+        }
+        self.nobody
+            .get()
+            .map(|m| Session {
+                manager: Arc::clone(m),
+                embedded: true,
             })
             .ok_or(Error::NotStarted("The app is still starting."))
     }
 
-    /// Signs in on the embedded server (`remote: None`) or a remote one, with
-    /// the current manager when it talks to that server and nobody is signed
-    /// in there, else a fresh one; remembers who, for the next start.
+    /// Signs in on the embedded server (`remote: None`) or a remote one, in
+    /// the profile [`ProfileSet::sign_in_to`] picks, which becomes active.
     pub async fn sign_in(
         &self,
         app: &AppHandle,
@@ -148,45 +156,26 @@ impl Core {
         password: &str,
         remote: Option<RemoteServer>,
     ) -> Result<StateView> {
-        let remote = match remote {
-            Some(r) => r.normalized()?,
-            None => None,
+        let server = match remote {
+            Some(r) => r
+                .normalized()?
+                .map_or(ServerKind::Embedded, ServerKind::Remote),
+            None => ServerKind::Embedded,
         };
-        let started = self.started(app).await?;
-        let current = self.session(app).await?.manager;
-        let same = self.remote().await == remote;
-        let m = if same && matches!(current.state().phase, Phase::SignedOut { .. }) {
-            current
-        } else {
-            self.install(app, &started, remote.as_ref()).await?
-        };
-        let state = m.login(username, password).await?;
-        remembered::save(
-            &self.data_dir,
-            &remembered::Remembered {
-                user: username.to_string(),
-                server_url: None,
-                remote: remote.clone(),
-            },
-        );
-        Ok(StateView::new(state, remote.is_none()))
+        let set = self.profiles(app).await?;
+        set.sign_in_to(server, username, password).await?;
+        Ok(StateView::of(&self.session(app).await?))
     }
 
-    /// The remote server the current manager talks to (`None`: embedded).
-    pub async fn remote(&self) -> Option<RemoteServer> {
-        self.active
-            .read()
-            .await
-            .as_ref()
-            .and_then(|a| a.remote.clone())
-    }
-
-    pub fn forget(&self) {
-        remembered::forget(&self.data_dir);
+    /// The active profile's remote server (`None`: embedded, or no profile).
+    pub async fn remote(&self, app: &AppHandle) -> Option<RemoteServer> {
+        let set = self.profiles(app).await.ok()?;
+        let (profile, _) = set.active_session()?;
+        profile.server.remote().cloned()
     }
 
     pub fn data_dir(&self) -> &Path {
-        &self.data_dir
+        &self.paths.data_dir
     }
 
     pub async fn app_info(&self, app: &AppHandle) -> Result<AppInfo> {
@@ -200,7 +189,7 @@ impl Core {
             keyring: s.manager.vault_status().await,
             signing_keys: started.key_store,
             version: env!("CARGO_PKG_VERSION"),
-            remote: self.remote().await,
+            remote: self.remote(app).await,
         })
     }
 
@@ -247,10 +236,18 @@ impl Core {
         }
     }
 
+    /// Closes the broker's socket first (a launch from now on starts a new
+    /// app instead of handing over to this one), then the profiles, then the
+    /// embedded server.
     pub async fn shutdown(&self) {
-        if let Some(active) = self.active.write().await.take() {
-            active.manager.shutdown();
-            active.forward.abort();
+        if let Some(instance) = self.instance.lock().await.take() {
+            instance.stop().await;
+        }
+        if let Some(forward) = self.forward.lock().await.take() {
+            forward.abort();
+        }
+        if let Some(set) = self.profiles.get() {
+            set.shutdown();
         }
         if let Some(backend) = self.backend.lock().await.take() {
             backend.shutdown().await;
@@ -281,29 +278,63 @@ impl Host for TauriHost {
         self.core().set_embedded_online(online).await
     }
 
-    fn export_dir(&self) -> PathBuf {
+    fn export_dir(&self) -> std::path::PathBuf {
         warden_desktop::export::default_dir(self.core().data_dir())
     }
 }
 
-/// Sends the manager's events to the window until the manager goes.
+impl BrokerHost for TauriHost {
+    /// A second launch: bring the window forward, and tell the window.
+    fn focus(&self) {
+        if let Some(window) = self.0.get_webview_window("main") {
+            let _ = window.unminimize();
+            let _ = window.show();
+            let _ = window.set_focus();
+        }
+        let _ = self.0.emit("focus-requested", ());
+    }
+
+    async fn profiles(&self) -> Result<Arc<ProfileSet>> {
+        self.core().profiles(&self.0).await.map(Arc::new)
+    }
+}
+
+/// Sends the profiles' events to the window: the active profile's as
+/// before (`session-changed`, `exchange`, `session-note`), and every one as
+/// `profiles-event`.
 fn forward(
     app: AppHandle,
-    mut rx: broadcast::Receiver<Event>,
-    embedded: bool,
+    set: ProfileSet,
+    mut rx: broadcast::Receiver<ProfilesEvent>,
 ) -> tauri::async_runtime::JoinHandle<()> {
     tauri::async_runtime::spawn(async move {
         loop {
-            let sent = match rx.recv().await {
-                Ok(Event::StateChanged(state)) => {
-                    app.emit("session-changed", StateView::new(*state, embedded))
-                }
-                Ok(Event::Exchange(exchange)) => app.emit("exchange", exchange),
-                Ok(other) => app.emit("session-note", other),
+            let event = match rx.recv().await {
+                Ok(e) => e,
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => break,
             };
-            if let Err(e) = sent {
+            let active = set.active_session();
+            let sent = match (&event, &active) {
+                (ProfilesEvent::Session { profile, event }, Some((p, _))) if *profile == p.id => {
+                    let embedded = p.server == ServerKind::Embedded;
+                    match event {
+                        Event::StateChanged(state) => app.emit(
+                            "session-changed",
+                            StateView::new((**state).clone(), embedded),
+                        ),
+                        Event::Exchange(exchange) => app.emit("exchange", exchange),
+                        other => app.emit("session-note", other),
+                    }
+                }
+                (ProfilesEvent::Changed, Some((p, m))) => app.emit(
+                    "session-changed",
+                    StateView::new(m.state(), p.server == ServerKind::Embedded),
+                ),
+                _ => Ok(()),
+            };
+            let all = app.emit("profiles-event", &event);
+            if let Err(e) = sent.and(all) {
                 tracing::warn!(error = %e, "cannot send an event to the window");
             }
         }

@@ -1,5 +1,6 @@
 //! Warden's desktop app: the embedded backend on 127.0.0.1, a SessionManager
-//! against it (or a remote server), and a window that shows the truth.
+//! per profile (the embedded server or remote ones), a local socket other
+//! Warden processes get tokens from, and a window that shows the truth.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
@@ -7,7 +8,11 @@ mod core;
 mod devtools;
 mod staff;
 
+use std::sync::Arc;
+
 use tauri::Manager as _;
+use warden_desktop::AppPaths;
+use warden_desktop::instance::{self, Launch};
 
 /// WebKitGTK composites through OpenGL, and where there is no GPU (Xvfb,
 /// remote desktops, many VMs) that GL is software: the web process then
@@ -51,14 +56,28 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let data_dir = core::data_dir()?;
+    let paths = AppPaths::from_env()?;
+    // Before anything reads the keyring: a second launch hands over to the
+    // app that holds this data directory (which shows its window) and
+    // exits, so that one process rotates each session.
+    let claim = match tauri::async_runtime::block_on(instance::claim(&paths))? {
+        Launch::First(claim) => claim,
+        Launch::HandedOver => {
+            eprintln!("Warden is already running; its window was asked to come forward.");
+            return Ok(());
+        }
+    };
     tauri::Builder::default()
-        .manage(core::Core::new(data_dir))
-        .setup(|app| {
-            // Start the backend and restore the last session while the window loads.
+        .manage(core::Core::new(paths))
+        .setup(move |app| {
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
+                // The broker answers from now on (on the runtime its socket
+                // was bound on); token requests wait for the start below.
+                let running = claim.serve(Arc::new(core::TauriHost(handle.clone())));
                 let core = handle.state::<core::Core>();
+                core.hold(running).await;
+                // Start the backend and restore the profiles while the window loads.
                 if let Err(e) = core.started(&handle).await {
                     tracing::error!(error = %e, "the embedded backend did not start");
                 }

@@ -35,6 +35,68 @@ owner: boolean,
 session: StateView, };
 
 /**
+ * Something for a profile's timeline besides its HTTP exchanges.
+ */
+export type Activity = { 
+/**
+ * Unix milliseconds, as an exchange's `at`.
+ */
+at: number, 
+/**
+ * What happened.
+ */
+what: ActivityKind, };
+
+/**
+ * What an [`Activity`] was.
+ */
+export type ActivityKind = { "kind": "handed_out", 
+/**
+ * `warden (pid 4242)`.
+ */
+to: string, 
+/**
+ * The token's `jti`.
+ */
+jti: string | null, 
+/**
+ * The token's `exp`.
+ */
+expires_at: number | null, } | { "kind": "revocation_queued", 
+/**
+ * What is to be revoked.
+ */
+what: Revocation, 
+/**
+ * Where (`this computer` or host and port).
+ */
+server: string, } | { "kind": "revocation_delivered", 
+/**
+ * What was revoked.
+ */
+what: Revocation, 
+/**
+ * Where.
+ */
+server: string, 
+/**
+ * How many sessions ended (log out everywhere, a revoked session).
+ */
+revoked: number | null, } | { "kind": "revocation_abandoned", 
+/**
+ * What was to be revoked.
+ */
+what: Revocation, 
+/**
+ * Where.
+ */
+server: string, 
+/**
+ * Why it never will be.
+ */
+reason: string, };
+
+/**
  * What the window's top bar and sign-in form start from.
  */
 export type AppInfo = { 
@@ -376,6 +438,60 @@ date_joined: number | null, last_login: number | null,
 session_id: string | null, };
 
 /**
+ * A revocation still to be delivered, as the window shows it.
+ */
+export type PendingRevocation = { 
+/**
+ * The outbox's id of it (`r-` and 12 hex digits).
+ */
+id: string, 
+/**
+ * The profile it was queued for (it may have been removed since).
+ */
+profile: ProfileId, 
+/**
+ * That profile's name then.
+ */
+profile_name: string, 
+/**
+ * The account whose session it ends.
+ */
+account: string, 
+/**
+ * Where it goes: `this computer` or the server's host and port.
+ */
+server: string, 
+/**
+ * What the server is to be told.
+ */
+what: Revocation, 
+/**
+ * Unix seconds.
+ */
+queued_at: number, 
+/**
+ * Deliveries tried so far.
+ */
+attempts: number, 
+/**
+ * Local Unix seconds of the next try (`None`: being delivered now).
+ */
+next_attempt_at: number | null, 
+/**
+ * Why the last try failed.
+ */
+last_error: string | null, 
+/**
+ * It survives a restart. False when the keyring could not take the
+ * token: then it is delivered only while this app runs.
+ */
+persistent: boolean, 
+/**
+ * "This session will be revoked when auth.example.com is reachable."
+ */
+message: string, };
+
+/**
  * Where the session is in its life.
  *
  * ```text
@@ -406,6 +522,83 @@ attempt: number,
  * The last failure, as text.
  */
 cause: string, };
+
+/**
+ * One named session: a server, an account, a keyring entry.
+ */
+export type Profile = { 
+/**
+ * Stable; names its lock file and keyring entry.
+ */
+id: ProfileId, 
+/**
+ * Shown in the switcher and accepted by `warden token NAME`; unique
+ * (case-insensitively) among the profiles.
+ */
+name: string, 
+/**
+ * Where it signs in.
+ */
+server: ServerKind, 
+/**
+ * The username signed in (or last signed in) with.
+ */
+account: string, 
+/**
+ * The refresh token's keyring entry: service `warden`, account
+ * `{vault_key}|{account}`. `profile:{id}` for profiles made here; a
+ * session carried over from before profiles keeps the entry it had.
+ */
+vault_key: string, };
+
+/**
+ * A profile's stable id: lowercase letters, digits and `-`, at most 40
+ * (a random `p-` and 8 hex digits for new profiles). It names the lock file
+ * and the keyring entry, so it never changes; the display name may.
+ */
+export type ProfileId = string;
+
+/**
+ * One profile as the window shows it.
+ */
+export type ProfileView = { 
+/**
+ * The profile.
+ */
+profile: Profile, 
+/**
+ * It is the one the window shows.
+ */
+active: boolean, 
+/**
+ * Its session now.
+ */
+session: StateView, 
+/**
+ * Its revocations waiting for the server.
+ */
+pending: Array<PendingRevocation>, };
+
+/**
+ * What the set reports, on one broadcast channel for every profile.
+ */
+export type ProfilesEvent = { "kind": "session", 
+/**
+ * Whose.
+ */
+profile: ProfileId, 
+/**
+ * What its manager said.
+ */
+event: Event, } | { "kind": "changed" } | { "kind": "activity", 
+/**
+ * Whose.
+ */
+profile: ProfileId, 
+/**
+ * The entry.
+ */
+activity: Activity, } | { "kind": "outbox" };
 
 /**
  * Why Warden refused a token: the `reason` of its `token_not_valid` bodies.
@@ -444,6 +637,39 @@ me_path: string,
  * `AUTH_HEADER_TYPES`' word (`Bearer`, `JWT`).
  */
 header_type: string, };
+
+/**
+ * What the server is to be told.
+ */
+export type Revocation = { "kind": "logout" } | { "kind": "logout_all" } | { "kind": "session", 
+/**
+ * Warden's id of that session.
+ */
+session_id: string, };
+
+/**
+ * How a logout (or log out everywhere, or a revoked session) went.
+ */
+export type RevocationOutcome = { "outcome": "delivered", 
+/**
+ * How many sessions ended, when the server says.
+ */
+revoked: number | null, } | { "outcome": "pending", 
+/**
+ * The outbox's entry, for the window.
+ */
+pending: PendingRevocation, } | { "outcome": "abandoned", 
+/**
+ * Why.
+ */
+reason: string, } | { "outcome": "not_signed_in" };
+
+/**
+ * What kind of server a profile signs in to. The window and the `warden`
+ * command both read it; the OpenID providers of issue 16 become one more
+ * kind here.
+ */
+export type ServerKind = { "kind": "embedded" } | { "kind": "remote" } & RemoteServer;
 
 /**
  * One session (token family) as a user or a staff member sees it.

@@ -153,8 +153,11 @@ pub enum Error {
     #[error("The Warden app answered something unexpected: {0}")]
     Protocol(String),
     /// Signed out here; the server is told once it can be reached.
-    #[error("{0}")]
+    #[error("Signed out here. {0}")]
     Pending(String),
+    /// Signed out here, but the server cannot be told (and never will be).
+    #[error("Signed out here, but the server could not be told: {0}.")]
+    NotRevoked(String),
 }
 
 /// The desktop core's results.
@@ -198,6 +201,7 @@ impl Error {
             Error::Busy(_) => "busy",
             Error::Protocol(_) => "protocol",
             Error::Pending(_) => "pending_revocation",
+            Error::NotRevoked(_) => "not_revoked",
         }
     }
 

@@ -180,6 +180,21 @@ pub enum RevocationOutcome {
     NotSignedIn,
 }
 
+impl RevocationOutcome {
+    /// As a command answers it: how many sessions ended (when the server
+    /// says), or why the server has not heard of it (yet) as an error the
+    /// window shows, "Signed out here. This session will be revoked when
+    /// auth.example.com is reachable."
+    pub fn revoked(self) -> Result<Option<usize>> {
+        match self {
+            RevocationOutcome::Delivered { revoked } => Ok(revoked),
+            RevocationOutcome::NotSignedIn => Ok(None),
+            RevocationOutcome::Pending { pending } => Err(Error::Pending(pending.message)),
+            RevocationOutcome::Abandoned { reason } => Err(Error::NotRevoked(reason)),
+        }
+    }
+}
+
 struct Slot {
     profile: Profile,
     manager: Arc<SessionManager>,
@@ -491,6 +506,44 @@ impl ProfileSet {
         inner.save()?;
         inner.emit(ProfilesEvent::Changed);
         Ok(id)
+    }
+
+    /// The window's sign-in, while it shows one session at a time: into the
+    /// active profile when it is for `server` and signed out, else into a
+    /// signed-out profile of `server` and `username`, else into a new
+    /// profile. The profile becomes the active one.
+    pub async fn sign_in_to(
+        &self,
+        server: ServerKind,
+        username: &str,
+        password: &str,
+    ) -> Result<ProfileId> {
+        let target = {
+            let s = self.inner.state.lock();
+            let free = |x: &&Slot| {
+                x.profile.server == server
+                    && matches!(x.manager.state().phase, Phase::SignedOut { .. })
+            };
+            s.active
+                .as_ref()
+                .and_then(|id| s.slot(id))
+                .filter(free)
+                .or_else(|| {
+                    s.slots
+                        .iter()
+                        .filter(free)
+                        .find(|x| x.profile.account == username)
+                })
+                .map(|x| x.profile.id.clone())
+        };
+        match target {
+            Some(id) => {
+                self.sign_in(&id, username, password).await?;
+                self.set_active(&id)?;
+                Ok(id)
+            }
+            None => self.sign_in_new(server, username, password, None).await,
+        }
     }
 
     /// Signs profile `id` in (again), as `username`: a profile that is signed

@@ -76,8 +76,13 @@ fn render() -> String {
     c.visit::<warden_desktop::inspector::TokenInput>();
     c.visit::<warden_desktop::inspector::VerifyInput>();
     // Event payloads (src-tauri/src/core.rs): `session-changed` is a
-    // StateView, `exchange` an Exchange, `session-note` any other Event.
+    // StateView, `exchange` an Exchange, `session-note` any other Event,
+    // `profiles-event` a ProfilesEvent (every profile's).
     c.visit::<warden_client::Event>();
+    c.visit::<warden_desktop::profiles::ProfilesEvent>();
+    // What the profile switcher and the outbox's notices will read.
+    c.visit::<warden_desktop::profiles::ProfileView>();
+    c.visit::<warden_desktop::profiles::RevocationOutcome>();
 
     let mut out = String::from(
         "// Rendered from the Rust types by crates/warden-desktop/tests/wire_types.rs.\n\
