@@ -324,6 +324,10 @@ async fn remote_simplejwt_custom_paths_header_type_offline_and_back() -> Result<
     // Log out blacklists the refresh token through the custom path.
     w.click("#log-out").await?;
     w.wait_text("#signin-title", |t| t == "Sign in", 10).await?;
+    // The form is drawn when the session ends and again, with the notice,
+    // when the command answers (after the server was told): read it then.
+    w.wait_text("#signin-notice", |t| t.starts_with("You logged out."), 10)
+        .await?;
     // The form remembers the server and its paths.
     let url = w
         .c()
