@@ -81,7 +81,9 @@ pub async fn profiles(paths: &AppPaths) -> Result<(Vec<ProfileSummary>, Option<P
         Some(BrokerAnswer::Error { code, message }) => Err(Error::FromApp { code, message }),
         Some(other) => Err(Error::Protocol(format!("{other:?} to a profiles request"))),
         None => {
-            let file = load(paths)?;
+            let Some(file) = ProfilesFile::load(paths)? else {
+                return Ok((Vec::new(), None));
+            };
             let list = file
                 .profiles
                 .iter()
