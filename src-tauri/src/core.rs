@@ -247,7 +247,7 @@ impl Core {
             forward.abort();
         }
         if let Some(set) = self.profiles.get() {
-            set.shutdown();
+            set.close().await;
         }
         if let Some(backend) = self.backend.lock().await.take() {
             backend.shutdown().await;

@@ -327,6 +327,15 @@ impl SessionManager {
         self.inner.wake.notify_one();
     }
 
+    /// Stops the scheduler, then waits for a refresh in flight (and its
+    /// vault write) to finish: for an app on its way out, which would
+    /// otherwise lose a successor the server already issued and present the
+    /// rotated-away token next time (which reads as theft).
+    pub async fn stop(&self) {
+        self.shutdown();
+        drop(self.inner.refresh_lock.lock().await);
+    }
+
     /// Signs in with a password; the refresh token goes to the vault.
     pub async fn login(&self, username: &str, password: &str) -> Result<SessionState> {
         let inner = &self.inner;

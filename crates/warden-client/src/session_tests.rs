@@ -666,3 +666,26 @@ async fn signing_out_locally_hands_over_the_tokens_and_leaves_the_vault_to_the_c
     );
     assert!(m.sign_out_locally().await.is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_waits_for_the_refresh_in_flight_to_store_its_successor() {
+    let (server, m, vault) = setup(300).await;
+    server.state.refresh_delay_ms.store(300, Ordering::SeqCst);
+    let rotating = tokio::spawn({
+        let m = m.clone();
+        async move { m.rotate_now().await }
+    });
+    // The refresh has reached the server before stop is asked for.
+    while server.state.refreshes.load(Ordering::SeqCst) == 0 {
+        tokio::task::yield_now().await;
+    }
+    m.stop().await;
+    let stored = stored_jti(&m, &vault);
+    assert_eq!(stored, m.state().refresh.unwrap().jti);
+    assert_eq!(
+        m.state().rotation_count,
+        1,
+        "the successor is what is stored"
+    );
+    rotating.await.unwrap().unwrap();
+}

@@ -200,18 +200,22 @@ struct Slot {
     manager: Arc<SessionManager>,
     /// True once this set holds the profile's lock and has restored it.
     ready: watch::Receiver<bool>,
-    /// The profile's lock file, once held; released when the slot goes.
+    /// The profile's lock file, once held; released when the slot goes (or,
+    /// if a restore is under way then, once it has stored what it got).
     _lock: Arc<Mutex<Option<LockFile>>>,
-    tasks: Vec<JoinHandle<()>>,
+    /// Forwards the manager's events; stopped with the slot.
+    forward: JoinHandle<()>,
     activity: VecDeque<Activity>,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         self.manager.shutdown();
-        for t in &self.tasks {
-            t.abort();
-        }
+        // Not the task restoring the profile: cut off between the server's
+        // rotation and the keyring write, it would lose the successor and
+        // leave a rotated-away token to be presented next time (reuse). It
+        // notices the slot is gone while it waits for the lock.
+        self.forward.abort();
     }
 }
 
@@ -728,6 +732,19 @@ impl ProfileSet {
             slot.manager.shutdown();
         }
     }
+
+    /// [`ProfileSet::shutdown`], then waits for the refreshes in flight to
+    /// store what they got (see `SessionManager::stop`): before the app exits.
+    pub async fn close(&self) {
+        self.shutdown();
+        let managers: Vec<_> = {
+            let s = self.inner.state.lock();
+            s.slots.iter().map(|x| Arc::clone(&x.manager)).collect()
+        };
+        for m in managers {
+            m.stop().await;
+        }
+    }
 }
 
 fn unknown(id: &ProfileId, s: &SetState) -> Error {
@@ -823,12 +840,12 @@ impl Inner {
         let held = lock.is_some();
         let (ready_tx, ready) = watch::channel(held);
         let lock = Arc::new(Mutex::new(lock));
-        let mut tasks = vec![tokio::spawn(forward(
+        let forward = tokio::spawn(forward(
             Arc::downgrade(self),
             profile.id.clone(),
             profile.server.clone(),
             manager.subscribe(),
-        ))];
+        ));
         if !held {
             let path = self.paths.profile_lock(&profile.id);
             let (cell, manager, account) = (
@@ -836,8 +853,13 @@ impl Inner {
                 Arc::clone(&manager),
                 profile.account.clone(),
             );
-            tasks.push(tokio::spawn(async move {
-                match LockFile::acquire(&path).await {
+            tokio::spawn(async move {
+                let acquired = tokio::select! {
+                    a = LockFile::acquire(&path) => a,
+                    // The slot went (the profile removed, the set closed).
+                    () = ready_tx.closed() => return,
+                };
+                match acquired {
                     Ok(file) => *cell.lock() = Some(file),
                     Err(e) => {
                         tracing::error!(error = %e, path = %path.display(), "cannot lock a profile; it stays signed out");
@@ -846,18 +868,21 @@ impl Inner {
                 }
                 // Read from the keyring only now: whoever held the lock
                 // before may have rotated and stored a successor.
-                if restore && let Err(e) = manager.restore(&account).await {
+                if restore
+                    && !ready_tx.is_closed()
+                    && let Err(e) = manager.restore(&account).await
+                {
                     tracing::info!(code = e.code(), "a profile could not be restored");
                 }
                 let _ = ready_tx.send(true);
-            }));
+            });
         }
         Ok(Slot {
             profile,
             manager,
             ready,
             _lock: lock,
-            tasks,
+            forward,
             activity: VecDeque::new(),
         })
     }
