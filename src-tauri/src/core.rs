@@ -223,6 +223,11 @@ impl Core {
                 b.set_online(online)
                     .await
                     .map_err(|e| Error::Embedded(e.to_string()))?;
+                if b.is_online()
+                    && let Some(set) = self.profiles.get()
+                {
+                    set.server_seen(&ServerKind::Embedded);
+                }
                 Ok(Some(b.is_online()))
             }
             None => Ok(None),

@@ -432,6 +432,13 @@ impl ProfileSet {
         (list, s.active.clone())
     }
 
+    /// `server` is reachable again as far as the app knows (the embedded
+    /// server switched back on): revocations waiting for it are tried now,
+    /// not at their next back-off.
+    pub fn server_seen(&self, server: &ServerKind) {
+        self.inner.outbox.kick(server);
+    }
+
     /// Makes `id` the profile the window shows and `warden token` uses.
     pub fn set_active(&self, id: &ProfileId) -> Result<()> {
         {
