@@ -217,6 +217,75 @@ async fn every_profile_is_restored_on_start_without_a_password() -> Result<()> {
     Ok(())
 }
 
+/// An upgraded app: the session the last version remembered (signed in the
+/// way it signed in, its token under the entry it used) comes back as the
+/// first profile, without a password, on the embedded server and a remote one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_remembered_session_of_the_last_version_is_restored_as_a_profile() -> Result<()> {
+    use warden_desktop::remembered::{self, Remembered};
+    use warden_desktop::session::{Server, session_manager};
+    let server = LiveServer::start(short_lived(60, 600))?;
+    let vault = keyring();
+    for embedded in [false, true] {
+        let d = dirs();
+        std::fs::create_dir_all(&d.paths.data_dir)?;
+        let url = server.base_url();
+        let legacy_key = format!("warden-embedded:{}/warden.db", d.paths.data_dir.display());
+        let remote = RemoteServer {
+            url: url.trim_end_matches('/').to_string(),
+            ..RemoteServer::default()
+        }
+        .normalized()?
+        .unwrap();
+        let target = if embedded {
+            Server::Embedded {
+                url: &url,
+                vault_key: &legacy_key,
+            }
+        } else {
+            Server::Remote(&remote)
+        };
+        // The last version: signed in, remembered who, quit.
+        let old = session_manager(target, Arc::clone(&vault), test_manager_config())?;
+        old.login("alice", PASSWORD).await?;
+        old.stop().await;
+        drop(old);
+        remembered::save(
+            &d.paths.data_dir,
+            &Remembered {
+                user: "alice".into(),
+                server_url: None,
+                remote: (!embedded).then(|| remote.clone()),
+            },
+        );
+
+        let set = ProfileSet::open(ProfileSetConfig {
+            paths: d.paths.clone(),
+            vault: Arc::clone(&vault),
+            embedded: Some(warden_desktop::profiles::EmbeddedServer {
+                url: url.clone(),
+                vault_key: legacy_key.clone(),
+            }),
+            manager: test_manager_config(),
+            outbox: quick_outbox(),
+        })
+        .await?;
+        let (profile, _) = set.active_session().unwrap();
+        assert_eq!(profile.account, "alice");
+        assert_eq!(profile.server == ServerKind::Embedded, embedded);
+        let m = set.ready(&profile.id).await?;
+        assert_eq!(m.state().phase, Phase::Active, "embedded: {embedded}");
+        assert_eq!(m.me().await?.username, "alice");
+        assert!(remembered::load(&d.paths.data_dir).is_none());
+        if !embedded {
+            assert_eq!(profile.vault_key, url);
+        }
+        set.close().await;
+    }
+    assert_eq!(reuse_detections(&[&server]), 0);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removing_a_profile_logs_it_out_and_deletes_its_keyring_entry() -> Result<()> {
     let server = LiveServer::start(short_lived(60, 600))?;
