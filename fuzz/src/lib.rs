@@ -10,9 +10,7 @@ use std::sync::OnceLock;
 
 use axum::response::IntoResponse;
 use serde_json::{Map, Value};
-use warden_auth::UnixTime;
-use warden_auth::keys::{KeyMaterial, KeyRing};
-use warden_auth::settings::{Algorithm, Settings};
+use warden_auth::{UnixTime, KeyMaterial, KeyRing, Algorithm, Settings};
 use warden_auth::tokens::ValidationPolicy;
 use warden_proto::{
     ChangePasswordRequest, LockRequest, ObtainRequest, ReasonRequest, RefreshRequest,

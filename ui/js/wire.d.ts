@@ -182,12 +182,20 @@ auth_header_types: Array<string>, };
  * Claim validation (time window, issuer, audience, Warden's claims), done
  * only when the signature is valid. Revocation is never checked here.
  */
-export type ClaimCheck = { ok: boolean, 
+export type ClaimCheck = { 
+/**
+ * The claims pass.
+ */
+ok: boolean, 
 /**
  * The rejection's stable reason (`expired`, `wrong_audience`, ...), as
  * Warden sends it on the wire.
  */
-reason: Reason | null, message: string | null, };
+reason: Reason | null, 
+/**
+ * The rejection, in words.
+ */
+message: string | null, };
 
 /**
  * What a failed command answers, as the window receives it (the
@@ -336,19 +344,55 @@ lines: number, };
 /**
  * Everything the inspector shows about one token.
  */
-export type Inspection = { header: JsonValue, payload: JsonValue, header_pretty: string, payload_pretty: string, alg: string | null, kid: string | null, 
+export type Inspection = { 
+/**
+ * The header, decoded.
+ */
+header: JsonValue, 
+/**
+ * The payload, decoded (unverified unless the signature is valid).
+ */
+payload: JsonValue, 
+/**
+ * The header as indented JSON.
+ */
+header_pretty: string, 
+/**
+ * The payload as indented JSON.
+ */
+payload_pretty: string, 
+/**
+ * The header's `alg`.
+ */
+alg: string | null, 
+/**
+ * The header's `kid`.
+ */
+kid: string | null, 
 /**
  * The `TOKEN_TYPE_CLAIM` value, whatever it is.
  */
-token_type: string | null, times: Times, 
+token_type: string | null, 
+/**
+ * The time claims.
+ */
+times: Times, 
 /**
  * The `now` the inspection was made at (unix seconds).
  */
-now: number, signature: SignatureStatus, 
+now: number, 
+/**
+ * The signature check's outcome.
+ */
+signature: SignatureStatus, 
 /**
  * `Some` only when the signature is valid.
  */
-claims: ClaimCheck | null, warnings: Array<Warning>, };
+claims: ClaimCheck | null, 
+/**
+ * What looks wrong.
+ */
+warnings: Array<Warning>, };
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
 
@@ -710,7 +754,27 @@ message: string, };
 /**
  * The outcome of the signature check.
  */
-export type SignatureStatus = { "status": "valid", key: string, } | { "status": "invalid", why: string, } | { "status": "unchecked", why: string, } | { "status": "key_not_found", kid: string | null, why: string, };
+export type SignatureStatus = { "status": "valid", 
+/**
+ * Which key.
+ */
+key: string, } | { "status": "invalid", 
+/**
+ * Why, in words.
+ */
+why: string, } | { "status": "unchecked", 
+/**
+ * Why, in words.
+ */
+why: string, } | { "status": "key_not_found", 
+/**
+ * The token's `kid`, if it has one.
+ */
+kid: string | null, 
+/**
+ * Why, in words.
+ */
+why: string, };
 
 /**
  * One staff action and whom it is on, as the window sends it:
@@ -917,7 +981,19 @@ capabilities: Capabilities | null, };
 /**
  * The token's time claims, as unix seconds (the UI renders local times).
  */
-export type Times = { exp: number | null, iat: number | null, nbf: number | null, 
+export type Times = { 
+/**
+ * Expiry.
+ */
+exp: number | null, 
+/**
+ * Issued at.
+ */
+iat: number | null, 
+/**
+ * Not before.
+ */
+nbf: number | null, 
 /**
  * A sliding token's refresh deadline (`SLIDING_TOKEN_REFRESH_EXP_CLAIM`).
  */
@@ -1011,7 +1087,18 @@ backend: string, } } | { "kind": "locked" } | { "kind": "unavailable", "detail":
  */
 export type VerifyInput = { "kind": "none" } | { "kind": "server" } | { "kind": "secret", "value": string } | { "kind": "pem", "value": string } | { "kind": "jwks_url", "value": string };
 
-export type Warning = { code: WarningCode, message: string, };
+/**
+ * Something about the token worth a second look.
+ */
+export type Warning = { 
+/**
+ * What kind.
+ */
+code: WarningCode, 
+/**
+ * The details, in words.
+ */
+message: string, };
 
 /**
  * Machine-readable warning codes.

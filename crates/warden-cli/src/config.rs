@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
 use serde::Deserialize;
-use warden_auth::keys::{KeyMaterial, KeyRing};
-use warden_auth::settings::{Secs, Settings};
-use warden_auth::{AuthService, Clock, Store, SystemClock};
+use warden_auth::{AuthService, Clock, KeyMaterial, KeyRing, Secs, Settings, Store, SystemClock};
 use warden_server::hosts::{ALLOWED_HOSTS, CORS_ALLOWED_ORIGINS};
 use warden_server::proxies::TRUSTED_PROXIES;
 use warden_server::{AllowedHosts, AllowedOrigin, ConfigError, ServerConfig, TrustedProxies};

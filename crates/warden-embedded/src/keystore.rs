@@ -26,8 +26,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tracing::{info, warn};
-use warden_auth::keys::{KeyMaterial, KeyRing};
-use warden_auth::{AuthError, AuthService, KeyError, Settings, Store, SystemClock, UnixTime};
+use warden_auth::{
+    AuthError, AuthService, KeyError, KeyMaterial, KeyRing, Settings, Store, SystemClock, UnixTime,
+};
 
 /// The keyring service the keys are stored under (the client's refresh tokens too).
 const KEYRING_SERVICE: &str = "warden";
@@ -397,7 +398,7 @@ pub async fn identifier_secret(kind: &KeyStoreKind) -> Result<Option<String>> {
                 return Ok(Some(secret));
             }
             let secret =
-                warden_auth::keys::generate_identifier_secret().map_err(KeyStoreError::Generate)?;
+                warden_auth::generate_identifier_secret().map_err(KeyStoreError::Generate)?;
             match write_private_atomic(&path, secret.as_bytes(), Replace::Never) {
                 Ok(()) => Ok(Some(secret)),
                 // Another process made it first: its secret wins.
@@ -417,7 +418,7 @@ pub async fn identifier_secret(kind: &KeyStoreKind) -> Result<Option<String>> {
                 return Ok(Some(secret.trim().to_string()));
             }
             let secret =
-                warden_auth::keys::generate_identifier_secret().map_err(KeyStoreError::Generate)?;
+                warden_auth::generate_identifier_secret().map_err(KeyStoreError::Generate)?;
             keyring_set_verified(&user, secret.clone())
                 .await
                 .map_err(KeyStoreError::KeyringWrite)?;

@@ -35,8 +35,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 use warden_auth::model::{User, UserQuery};
-use warden_auth::service::NewAccount;
-use warden_auth::{AuthService, Clock, Settings, SystemClock};
+use warden_auth::{AuthService, Clock, NewAccount, Settings, SystemClock};
 use warden_server::{AllowedHosts, AppState, ServerConfig};
 
 pub use error::{EmbeddedError, Result};
@@ -422,7 +421,7 @@ mod tests {
         // The inspector checks the owner's token with the server's own keys.
         let svc = Arc::clone(&service);
         let pair = tokio::task::spawn_blocking(move || {
-            svc.obtain_pair(&warden_auth::service::LoginRequest {
+            svc.obtain_pair(&warden_auth::LoginRequest {
                 identifier: "owner".into(),
                 password: "correct horse battery 7".into(),
                 client: Default::default(),

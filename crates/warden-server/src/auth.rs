@@ -13,8 +13,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use warden_auth::model::ClientInfo;
-use warden_auth::service::{Actor, AuthContext};
-use warden_auth::{AuthError, TokenError};
+use warden_auth::{Actor, AuthContext, AuthError, TokenError};
 
 use crate::AppState;
 use crate::error::ApiError;

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use warden_auth::service::{Actor, NewAccount};
+use warden_auth::{Actor, NewAccount};
 use warden_proto::{
     ChangePasswordRequest, Empty, ErrorBody, FieldErrors, Me, RefreshRequest, RegisterRequest,
     Registered, RevokedCount, RevokedFlag, SessionInfo, WhoAmI,

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use warden_auth::service::LoginRequest;
+use warden_auth::LoginRequest;
 use warden_proto::{
     Empty, ErrorBody, FieldErrors, LockedOutBody, ObtainRequest, RefreshRequest, RefreshResponse,
     SlidingToken, TokenPair, TokenRequest,
