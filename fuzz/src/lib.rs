@@ -16,9 +16,7 @@ use warden_proto::{
     ChangePasswordRequest, LockRequest, ObtainRequest, ReasonRequest, RefreshRequest,
     RegisterRequest, RevokeRequest, SetPasswordRequest, SetStaffRequest, TokenRequest,
 };
-use warden_server::ApiError;
-use warden_server::body::RawBody;
-use warden_server::requests::ReadBody;
+use warden_server::{ApiError, RawBody, ReadBody};
 
 /// The fuzzers' clock: tokens in the seed corpus are valid at this instant.
 pub const NOW: UnixTime = 1_800_000_000;
