@@ -79,7 +79,7 @@ fn main() -> anyhow::Result<()> {
 /// The median of `iterations` verifications of a correct password, one thread.
 fn hash_cost(iterations: usize, threads: usize) -> anyhow::Result<()> {
     let settings = warden_auth::Settings::default();
-    let hasher = warden_auth::passwords::PasswordHasher::from_settings(&settings)?;
+    let hasher = warden_auth::PasswordHasher::from_settings(&settings)?;
     let phc = hasher.hash("correct horse battery", "alice")?;
     let mut ms = Vec::with_capacity(iterations);
     for _ in 0..iterations.max(1) {

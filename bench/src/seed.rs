@@ -12,10 +12,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context as _, anyhow};
-use warden_auth::keys::KeyMaterial;
 use warden_auth::model::ClientInfo;
-use warden_auth::service::{Actor, LoginRequest, NewAccount};
-use warden_auth::{AuthService, Clock as _, KeyRing, Settings, SystemClock};
+use warden_auth::{
+    Actor, AuthService, Clock as _, KeyMaterial, KeyRing, LoginRequest, NewAccount, Settings,
+    SystemClock,
+};
 use warden_store::SqliteStore;
 
 #[derive(Debug, clap::Args)]

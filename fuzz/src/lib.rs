@@ -10,17 +10,13 @@ use std::sync::OnceLock;
 
 use axum::response::IntoResponse;
 use serde_json::{Map, Value};
-use warden_auth::UnixTime;
-use warden_auth::keys::{KeyMaterial, KeyRing};
-use warden_auth::settings::{Algorithm, Settings};
+use warden_auth::{UnixTime, KeyMaterial, KeyRing, Algorithm, Settings};
 use warden_auth::tokens::ValidationPolicy;
 use warden_proto::{
     ChangePasswordRequest, LockRequest, ObtainRequest, ReasonRequest, RefreshRequest,
     RegisterRequest, RevokeRequest, SetPasswordRequest, SetStaffRequest, TokenRequest,
 };
-use warden_server::ApiError;
-use warden_server::body::RawBody;
-use warden_server::requests::ReadBody;
+use warden_server::{ApiError, RawBody, ReadBody};
 
 /// The fuzzers' clock: tokens in the seed corpus are valid at this instant.
 pub const NOW: UnixTime = 1_800_000_000;

@@ -8,12 +8,9 @@
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, SamplingMode, criterion_group, criterion_main};
-use warden_auth::keys::{KeyMaterial, KeyRing};
 use warden_auth::model::ClientInfo;
-use warden_auth::service::Actor;
-use warden_auth::settings::{Algorithm, Settings};
 use warden_auth::tokens::{ClaimNames, mint};
-use warden_auth::{Jti, SessionId};
+use warden_auth::{Actor, Algorithm, Jti, KeyMaterial, KeyRing, SessionId, Settings};
 use warden_proto::TokenType;
 use warden_tests::{Engine, PASSWORD, login, seed, test_settings};
 

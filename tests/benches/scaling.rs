@@ -20,8 +20,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
 use warden_auth::model::ClientInfo;
-use warden_auth::service::Actor;
-use warden_auth::{Jti, SessionId};
+use warden_auth::{Actor, Jti, SessionId};
 use warden_tests::{Engine, seed, test_settings};
 
 fn rss_kib() -> u64 {

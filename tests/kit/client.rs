@@ -10,11 +10,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use tokio::sync::broadcast;
-use warden_auth::keys::{KeyMaterial, KeyRing};
 use warden_auth::model::{AuditKind, AuditQuery};
-use warden_auth::service::NewAccount;
-use warden_auth::settings::{Secs, Settings};
-use warden_auth::{AuthService, Clock, SystemClock};
+use warden_auth::{
+    AuthService, Clock, KeyMaterial, KeyRing, NewAccount, Secs, Settings, SystemClock,
+};
 use warden_client::{
     Client, ClientConfig, Event, ManagerConfig, MemoryVault, SessionManager, Vault,
 };

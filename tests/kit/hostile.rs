@@ -7,7 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
-use warden_auth::keys::{KeyMaterial, KeyRing};
+use warden_auth::{KeyMaterial, KeyRing};
 
 use crate::PASSWORD;
 use crate::http::{TestServer, client};

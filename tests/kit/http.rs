@@ -9,8 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use warden_auth::keys::KeyRing;
-use warden_auth::settings::Settings;
+use warden_auth::{KeyRing, Settings};
 use warden_server::{AppState, ServerConfig};
 
 use crate::Engine;

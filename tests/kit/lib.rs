@@ -12,11 +12,11 @@ pub mod seed;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use warden_auth::keys::{KeyMaterial, KeyRing};
 use warden_auth::model::ClientInfo;
-use warden_auth::service::{Actor, IssuedPair, LoginRequest, NewAccount};
-use warden_auth::settings::Settings;
-use warden_auth::{AuthService, Clock, ManualClock};
+use warden_auth::{
+    Actor, AuthService, Clock, IssuedPair, KeyMaterial, KeyRing, LoginRequest, ManualClock,
+    NewAccount, Settings,
+};
 use warden_store::SqliteStore;
 
 /// A fixed HS256 secret for tests (never used outside them).

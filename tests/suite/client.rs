@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use warden_auth::Actor;
 use warden_auth::model::AuditKind;
-use warden_auth::service::Actor;
 use warden_client::{ClientError, Event, ManagerConfig, Phase, SignOutReason, Vault};
 use warden_tests::PASSWORD;
 use warden_tests::client::{

@@ -1,9 +1,9 @@
 //! The auth engine over a real SQLite file: every policy, end to end.
 
 use warden_auth::model::{AuditKind, AuditQuery, ClientInfo, RevocationReason, UserQuery};
-use warden_auth::service::{Actor, NewAccount, RefreshKind};
-use warden_auth::settings::{LoginField, Secs, Settings};
-use warden_auth::{AuthError, TokenError};
+use warden_auth::{
+    Actor, AuthError, LoginField, NewAccount, RefreshKind, Secs, Settings, TokenError,
+};
 use warden_proto::TokenType;
 use warden_tests::{Engine, PASSWORD, T0, login, test_settings};
 
@@ -909,7 +909,7 @@ fn verify_checks_blacklist_and_outstanding() {
 
 #[test]
 fn a_validly_signed_refresh_token_never_issued_is_refused() {
-    use warden_auth::keys::KeyRing;
+    use warden_auth::KeyRing;
     use warden_auth::tokens::{ClaimNames, mint};
     let e = engine();
     let alice = e.user("alice").unwrap();

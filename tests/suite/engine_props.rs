@@ -3,9 +3,7 @@
 
 use proptest::prelude::*;
 use warden_auth::model::{ClientInfo, RevocationReason};
-use warden_auth::service::RefreshKind;
-use warden_auth::settings::{Secs, Settings};
-use warden_auth::{AuthError, TokenError};
+use warden_auth::{AuthError, RefreshKind, Secs, Settings, TokenError};
 use warden_tests::{Engine, test_settings};
 
 #[derive(Debug, Clone)]

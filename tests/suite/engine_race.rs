@@ -4,9 +4,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use warden_auth::model::{ClientInfo, RevocationReason};
-use warden_auth::service::{RefreshKind, Refreshed};
-use warden_auth::settings::{Secs, Settings};
-use warden_auth::{AuthError, TokenError};
+use warden_auth::{AuthError, RefreshKind, Refreshed, Secs, Settings, TokenError};
 use warden_tests::{Engine, test_settings};
 
 fn hammer(e: &Engine, token: &str, threads: usize) -> Vec<Result<Refreshed, AuthError>> {

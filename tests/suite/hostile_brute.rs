@@ -8,7 +8,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use warden_auth::settings::Settings;
+use warden_auth::Settings;
 use warden_tests::hostile::{Reply, Wire};
 use warden_tests::http::TestServer;
 use warden_tests::{PASSWORD, test_settings};

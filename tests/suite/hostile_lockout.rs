@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use warden_auth::model::{AuditEntry, AuditKind, AuditQuery, ThrottleScope};
-use warden_auth::service::Actor;
-use warden_auth::settings::Settings;
+use warden_auth::{Actor, Settings};
 use warden_tests::hostile::{Reply, Wire};
 use warden_tests::http::TestServer;
 use warden_tests::{PASSWORD, test_settings};

@@ -10,8 +10,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 
 use serde_json::{Value, json};
+use warden_auth::Settings;
 use warden_auth::model::{AuditKind, AuditQuery};
-use warden_auth::settings::Settings;
 use warden_server::{AllowedHosts, AllowedOrigin, ServerConfig, TrustedProxies};
 use warden_tests::hostile::{Wire, text};
 use warden_tests::http::{TestServer, test_config};

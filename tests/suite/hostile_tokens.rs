@@ -12,7 +12,7 @@ use std::net::TcpListener;
 
 use jsonwebtoken::Algorithm as Jwa;
 use serde_json::{Value, json};
-use warden_auth::settings::{Algorithm, Settings};
+use warden_auth::{Algorithm, Settings};
 use warden_server::ServerConfig;
 use warden_tests::hostile::{Reply, Signer, Wire, active_header, b64, forge, sign_raw, text};
 use warden_tests::http::{TestServer, decode_parts, test_config};

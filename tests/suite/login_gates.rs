@@ -8,8 +8,8 @@
 use std::sync::Barrier;
 
 use serde_json::json;
+use warden_auth::Settings;
 use warden_auth::model::ThrottleScope;
-use warden_auth::settings::Settings;
 use warden_tests::hostile::{Reply, Wire};
 use warden_tests::http::TestServer;
 use warden_tests::{PASSWORD, test_settings};

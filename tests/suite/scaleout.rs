@@ -35,7 +35,7 @@ fn second_node(engine: &Engine) -> Arc<AuthService> {
     .unwrap()
 }
 
-fn is_revoked(result: Result<warden_auth::service::AuthContext, AuthError>) -> bool {
+fn is_revoked(result: Result<warden_auth::AuthContext, AuthError>) -> bool {
     matches!(result, Err(AuthError::Token(TokenError::Blacklisted(_))))
 }
 

@@ -161,7 +161,15 @@ limit?: number | null, };
 /**
  * One line of the audit log.
  */
-export type AuditRecord = { id: number, at: number, 
+export type AuditRecord = { 
+/**
+ * Increasing: newer lines have larger ids.
+ */
+id: number, 
+/**
+ * Unix time.
+ */
+at: number, 
 /**
  * e.g. `login_succeeded`, `reuse_detected`, `user_locked`.
  */
@@ -173,16 +181,52 @@ subject: number | null,
 /**
  * The user who caused it.
  */
-actor: number | null, session_id: string | null, jti: string | null, address: string | null, 
+actor: number | null, 
+/**
+ * The session concerned.
+ */
+session_id: string | null, 
+/**
+ * The token concerned.
+ */
+jti: string | null, 
+/**
+ * The client's address.
+ */
+address: string | null, 
 /**
  * Free text given by staff, or the engine's explanation.
  */
-reason: string | null, detail: JsonValue, };
+reason: string | null, 
+/**
+ * Whatever else the event records, as a JSON object.
+ */
+detail: JsonValue, };
 
 /**
  * What a server offers beyond SimpleJWT, so a client can degrade gracefully.
  */
-export type Capabilities = { server: string, version: string, features: Array<string>, rotate_refresh_tokens: boolean, blacklist_after_rotation: boolean, 
+export type Capabilities = { 
+/**
+ * The server's configured name.
+ */
+server: string, 
+/**
+ * The server's version.
+ */
+version: string, 
+/**
+ * The optional routes it serves (`logout`, `sessions`, `staff`, `jwks`, ...).
+ */
+features: Array<string>, 
+/**
+ * SimpleJWT's `ROTATE_REFRESH_TOKENS`: a refresh also answers a new refresh token.
+ */
+rotate_refresh_tokens: boolean, 
+/**
+ * SimpleJWT's `BLACKLIST_AFTER_ROTATION`: a rotated-away refresh token is refused.
+ */
+blacklist_after_rotation: boolean, 
 /**
  * Seconds.
  */
@@ -190,18 +234,30 @@ access_token_lifetime: number,
 /**
  * Seconds.
  */
-refresh_token_lifetime: number, auth_header_types: Array<string>, };
+refresh_token_lifetime: number, 
+/**
+ * The words accepted before the token in `Authorization` (`Bearer`).
+ */
+auth_header_types: Array<string>, };
 
 /**
  * Claim validation (time window, issuer, audience, Warden's claims), done
  * only when the signature is valid. Revocation is never checked here.
  */
-export type ClaimCheck = { ok: boolean, 
+export type ClaimCheck = { 
+/**
+ * The claims pass.
+ */
+ok: boolean, 
 /**
  * The rejection's stable reason (`expired`, `wrong_audience`, ...), as
  * Warden sends it on the wire.
  */
-reason: Reason | null, message: string | null, };
+reason: Reason | null, 
+/**
+ * The rejection, in words.
+ */
+message: string | null, };
 
 /**
  * What a failed command answers, as the window receives it (the
@@ -350,19 +406,55 @@ lines: number, };
 /**
  * Everything the inspector shows about one token.
  */
-export type Inspection = { header: JsonValue, payload: JsonValue, header_pretty: string, payload_pretty: string, alg: string | null, kid: string | null, 
+export type Inspection = { 
+/**
+ * The header, decoded.
+ */
+header: JsonValue, 
+/**
+ * The payload, decoded (unverified unless the signature is valid).
+ */
+payload: JsonValue, 
+/**
+ * The header as indented JSON.
+ */
+header_pretty: string, 
+/**
+ * The payload as indented JSON.
+ */
+payload_pretty: string, 
+/**
+ * The header's `alg`.
+ */
+alg: string | null, 
+/**
+ * The header's `kid`.
+ */
+kid: string | null, 
 /**
  * The `TOKEN_TYPE_CLAIM` value, whatever it is.
  */
-token_type: string | null, times: Times, 
+token_type: string | null, 
+/**
+ * The time claims.
+ */
+times: Times, 
 /**
  * The `now` the inspection was made at (unix seconds).
  */
-now: number, signature: SignatureStatus, 
+now: number, 
+/**
+ * The signature check's outcome.
+ */
+signature: SignatureStatus, 
 /**
  * `Some` only when the signature is valid.
  */
-claims: ClaimCheck | null, warnings: Array<Warning>, };
+claims: ClaimCheck | null, 
+/**
+ * What looks wrong.
+ */
+warnings: Array<Warning>, };
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
 
@@ -386,17 +478,57 @@ outcome: string, };
 /**
  * `api/staff/sessions/{sid}/`: a session and its rotation chain, oldest first.
  */
-export type Lineage = { session: SessionInfo, 
+export type Lineage = { 
+/**
+ * The session.
+ */
+session: SessionInfo, 
 /**
  * `pair` or `sliding`.
  */
-kind: string, revoked_by: number | null, head_jti: string, tokens: Array<LineageToken>, };
+kind: string, 
+/**
+ * Who ended it (the user or a staff member); null while live or when the server did.
+ */
+revoked_by: number | null, 
+/**
+ * The newest token: the only one that may rotate.
+ */
+head_jti: string, 
+/**
+ * Every token of the chain.
+ */
+tokens: Array<LineageToken>, };
 
 /**
  * One refresh or sliding token of a session's rotation chain. Never the token
  * itself, nor its hash.
  */
-export type LineageToken = { jti: string, token_type: string, parent_jti: string | null, successor_jti: string | null, issued_at: number, expires_at: number, 
+export type LineageToken = { 
+/**
+ * The token's id.
+ */
+jti: string, 
+/**
+ * `refresh` or `sliding`.
+ */
+token_type: string, 
+/**
+ * The token it was rotated from; null for the login's.
+ */
+parent_jti: string | null, 
+/**
+ * The token it was rotated into; null for the newest.
+ */
+successor_jti: string | null, 
+/**
+ * Unix time.
+ */
+issued_at: number, 
+/**
+ * Unix time.
+ */
+expires_at: number, 
 /**
  * When it was rotated away.
  */
@@ -427,11 +559,35 @@ events: Array<AuditRecord>, };
 /**
  * `api/me/`.
  */
-export type Me = { id: number, username: string, email: string | null, is_staff: boolean | null, is_active: boolean | null, 
+export type Me = { 
+/**
+ * The user's id.
+ */
+id: number, 
+/**
+ * The user's name.
+ */
+username: string, 
+/**
+ * The e-mail address, if any.
+ */
+email: string | null, 
+/**
+ * May use the staff routes.
+ */
+is_staff: boolean | null, 
+/**
+ * Not deactivated.
+ */
+is_active: boolean | null, 
 /**
  * Unix time.
  */
-date_joined: number | null, last_login: number | null, 
+date_joined: number | null, 
+/**
+ * Unix time of the last login; null before the first.
+ */
+last_login: number | null, 
 /**
  * The session of the token the request was made with.
  */
@@ -674,7 +830,39 @@ export type ServerKind = { "kind": "embedded" } | { "kind": "remote" } & RemoteS
 /**
  * One session (token family) as a user or a staff member sees it.
  */
-export type SessionInfo = { id: string, user_id: string, device_label: string | null, user_agent: string | null, address: string | null, created_at: number, last_rotated_at: number | null, rotation_count: number, 
+export type SessionInfo = { 
+/**
+ * The session id: the tokens' `sid` claim.
+ */
+id: string, 
+/**
+ * The owner's id, as text (SimpleJWT's `user_id` claim is a string).
+ */
+user_id: string, 
+/**
+ * The `X-Warden-Device` header sent at login.
+ */
+device_label: string | null, 
+/**
+ * The `User-Agent` sent at login.
+ */
+user_agent: string | null, 
+/**
+ * The client's address at login.
+ */
+address: string | null, 
+/**
+ * Unix time of the login.
+ */
+created_at: number, 
+/**
+ * Unix time of the last rotation; null before the first.
+ */
+last_rotated_at: number | null, 
+/**
+ * How many times the refresh token was rotated.
+ */
+rotation_count: number, 
 /**
  * When the newest refresh token of the session expires.
  */
@@ -682,7 +870,15 @@ expires_at: number,
 /**
  * The absolute cap: rotation cannot keep the session alive past this.
  */
-max_expires_at: number, revoked_at: number | null, revoked_reason: Reason | null, 
+max_expires_at: number, 
+/**
+ * Unix time the session ended; null while it is live.
+ */
+revoked_at: number | null, 
+/**
+ * Why it ended (`logout`, `reuse_detected`, ...).
+ */
+revoked_reason: Reason | null, 
 /**
  * True for the session the request itself belongs to.
  */
@@ -749,7 +945,15 @@ scope: string,
 /**
  * The client address (pair counters).
  */
-address: string | null, failures: number, window_started_at: number, 
+address: string | null, 
+/**
+ * Failed logins counted in the current window.
+ */
+failures: number, 
+/**
+ * Unix time the counting window began.
+ */
+window_started_at: number, 
 /**
  * Refused until then: a lock (pair) or a delay (identifier).
  */
@@ -776,7 +980,27 @@ message: string, };
 /**
  * The outcome of the signature check.
  */
-export type SignatureStatus = { "status": "valid", key: string, } | { "status": "invalid", why: string, } | { "status": "unchecked", why: string, } | { "status": "key_not_found", kid: string | null, why: string, };
+export type SignatureStatus = { "status": "valid", 
+/**
+ * Which key.
+ */
+key: string, } | { "status": "invalid", 
+/**
+ * Why, in words.
+ */
+why: string, } | { "status": "unchecked", 
+/**
+ * Why, in words.
+ */
+why: string, } | { "status": "key_not_found", 
+/**
+ * The token's `kid`, if it has one.
+ */
+kid: string | null, 
+/**
+ * Why, in words.
+ */
+why: string, };
 
 /**
  * One staff action and whom it is on, as the window sends it:
@@ -819,7 +1043,43 @@ password: string, };
 /**
  * A user as staff see it.
  */
-export type StaffUser = { id: number, username: string, email: string | null, email_verified: boolean, is_active: boolean, is_staff: boolean, date_joined: number | null, last_login: number | null, password_changed_at: number | null, 
+export type StaffUser = { 
+/**
+ * The user's id.
+ */
+id: number, 
+/**
+ * The user's name.
+ */
+username: string, 
+/**
+ * The e-mail address, if any.
+ */
+email: string | null, 
+/**
+ * The address was confirmed.
+ */
+email_verified: boolean, 
+/**
+ * Not deactivated.
+ */
+is_active: boolean, 
+/**
+ * May use the staff routes.
+ */
+is_staff: boolean, 
+/**
+ * Unix time.
+ */
+date_joined: number | null, 
+/**
+ * Unix time of the last login; null before the first.
+ */
+last_login: number | null, 
+/**
+ * Unix time of the last password change (by the user or staff).
+ */
+password_changed_at: number | null, 
 /**
  * Locked by staff at the time of the request.
  */
@@ -836,7 +1096,43 @@ export type StaffUserDetail = {
 /**
  * Failed-login counters naming this user, pair counters by address.
  */
-throttles: Array<SignInThrottle>, id: number, username: string, email: string | null, email_verified: boolean, is_active: boolean, is_staff: boolean, date_joined: number | null, last_login: number | null, password_changed_at: number | null, 
+throttles: Array<SignInThrottle>, 
+/**
+ * The user's id.
+ */
+id: number, 
+/**
+ * The user's name.
+ */
+username: string, 
+/**
+ * The e-mail address, if any.
+ */
+email: string | null, 
+/**
+ * The address was confirmed.
+ */
+email_verified: boolean, 
+/**
+ * Not deactivated.
+ */
+is_active: boolean, 
+/**
+ * May use the staff routes.
+ */
+is_staff: boolean, 
+/**
+ * Unix time.
+ */
+date_joined: number | null, 
+/**
+ * Unix time of the last login; null before the first.
+ */
+last_login: number | null, 
+/**
+ * Unix time of the last password change (by the user or staff).
+ */
+password_changed_at: number | null, 
 /**
  * Locked by staff at the time of the request.
  */
@@ -911,7 +1207,19 @@ capabilities: Capabilities | null, };
 /**
  * The token's time claims, as unix seconds (the UI renders local times).
  */
-export type Times = { exp: number | null, iat: number | null, nbf: number | null, 
+export type Times = { 
+/**
+ * Expiry.
+ */
+exp: number | null, 
+/**
+ * Issued at.
+ */
+iat: number | null, 
+/**
+ * Not before.
+ */
+nbf: number | null, 
 /**
  * A sliding token's refresh deadline (`SLIDING_TOKEN_REFRESH_EXP_CLAIM`).
  */
@@ -1005,7 +1313,18 @@ backend: string, } } | { "kind": "locked" } | { "kind": "unavailable", "detail":
  */
 export type VerifyInput = { "kind": "none" } | { "kind": "server" } | { "kind": "secret", "value": string } | { "kind": "pem", "value": string } | { "kind": "jwks_url", "value": string };
 
-export type Warning = { code: WarningCode, message: string, };
+/**
+ * Something about the token worth a second look.
+ */
+export type Warning = { 
+/**
+ * What kind.
+ */
+code: WarningCode, 
+/**
+ * The details, in words.
+ */
+message: string, };
 
 /**
  * Machine-readable warning codes.

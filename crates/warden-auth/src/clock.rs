@@ -12,7 +12,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Seconds since the Unix epoch, the unit of every JWT time claim.
 pub type UnixTime = i64;
 
+/// Where the engine reads the time.
 pub trait Clock: Send + Sync + Debug {
+    /// The current Unix time.
     fn now(&self) -> UnixTime;
 }
 
@@ -35,6 +37,7 @@ impl Clock for SystemClock {
 pub struct ManualClock(Arc<AtomicI64>);
 
 impl ManualClock {
+    /// A clock stopped at `start`.
     pub fn new(start: UnixTime) -> Self {
         ManualClock(Arc::new(AtomicI64::new(start)))
     }
@@ -44,10 +47,12 @@ impl ManualClock {
         Self::new(SystemClock.now())
     }
 
+    /// Moves it to `t` (backwards too).
     pub fn set(&self, t: UnixTime) {
         self.0.store(t, Ordering::SeqCst);
     }
 
+    /// Moves it `secs` forward (backwards when negative).
     pub fn advance(&self, secs: i64) {
         self.0.fetch_add(secs, Ordering::SeqCst);
     }

@@ -30,7 +30,7 @@ use crate::service::AuthService;
 use crate::store::{StoreError, StoreResult};
 
 /// The bytes one feed item takes: a 16-byte id and an 8-byte big-endian instant.
-pub const ITEM_BYTES: usize = 24;
+pub(crate) const ITEM_BYTES: usize = 24;
 
 /// What kind of ids a feed entry carries (stored as `as_str`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +42,7 @@ pub enum FeedKind {
 }
 
 impl FeedKind {
+    /// The name stored in the feed's `kind` column.
     pub fn as_str(self) -> &'static str {
         match self {
             FeedKind::Sessions => "sessions",
@@ -49,6 +50,7 @@ impl FeedKind {
         }
     }
 
+    /// The kind named `s`, if it is one.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "sessions" => Some(FeedKind::Sessions),
@@ -71,7 +73,7 @@ pub fn encode_items(items: impl IntoIterator<Item = (u128, UnixTime)>) -> Vec<u8
 }
 
 /// The inverse of [`encode_items`]; `None` when the length is not a whole number of items.
-pub fn decode_items(bytes: &[u8]) -> Option<Vec<(u128, UnixTime)>> {
+pub(crate) fn decode_items(bytes: &[u8]) -> Option<Vec<(u128, UnixTime)>> {
     if !bytes.len().is_multiple_of(ITEM_BYTES) {
         return None;
     }
@@ -145,6 +147,7 @@ impl Default for RevocationView {
 }
 
 impl RevocationView {
+    /// Off: the set is trusted until a follower turns the gate on.
     pub fn new() -> Self {
         RevocationView {
             base: Instant::now(),
@@ -177,7 +180,7 @@ impl RevocationView {
         }
     }
 
-    pub fn is_enabled(&self) -> bool {
+    pub(crate) fn is_enabled(&self) -> bool {
         self.enabled.load(Ordering::Relaxed)
     }
 
@@ -187,7 +190,7 @@ impl RevocationView {
     }
 
     /// Turns the gate on: tokens are accepted only while the view is fresh.
-    pub fn enable(&self, stale_after: Duration) {
+    pub(crate) fn enable(&self, stale_after: Duration) {
         let ms = u64::try_from(stale_after.as_millis()).unwrap_or(u64::MAX);
         self.stale_after_ms.store(ms, Ordering::Relaxed);
         self.enabled.store(true, Ordering::Release);
@@ -253,6 +256,7 @@ impl FeedFollower {
         }
     }
 
+    /// The last feed position applied.
     pub fn cursor(&self) -> i64 {
         self.cursor
     }

@@ -52,12 +52,16 @@ impl fmt::Debug for VerifyWith<'_> {
 /// Every field is optional: unknown settings produce no warning.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Expectations {
+    /// `ACCESS_TOKEN_LIFETIME`, in seconds.
     #[serde(default)]
     pub access_lifetime: Option<i64>,
+    /// `REFRESH_TOKEN_LIFETIME`, in seconds.
     #[serde(default)]
     pub refresh_lifetime: Option<i64>,
+    /// `SLIDING_TOKEN_LIFETIME`, in seconds.
     #[serde(default)]
     pub sliding_lifetime: Option<i64>,
+    /// `SLIDING_TOKEN_REFRESH_LIFETIME`, in seconds.
     #[serde(default)]
     pub sliding_refresh_lifetime: Option<i64>,
     /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
@@ -70,10 +74,13 @@ pub struct Expectations {
     /// Where `known_kids` came from, for the warning (`local keys (key file)`).
     #[serde(default)]
     pub known_kids_source: Option<String>,
+    /// `ISSUER`: the `iss` a token must carry.
     #[serde(default)]
     pub issuer: Option<String>,
+    /// `AUDIENCE`: the `aud` a token must carry.
     #[serde(default)]
     pub audience: Option<String>,
+    /// Which claims hold the type, the id and the user.
     #[serde(default)]
     pub claim_names: ClaimNames,
 }
@@ -110,8 +117,11 @@ impl Expectations {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Times {
+    /// Expiry.
     pub exp: Option<UnixTime>,
+    /// Issued at.
     pub iat: Option<UnixTime>,
+    /// Not before.
     pub nbf: Option<UnixTime>,
     /// A sliding token's refresh deadline (`SLIDING_TOKEN_REFRESH_EXP_CLAIM`).
     pub refresh_exp: Option<UnixTime>,
@@ -125,17 +135,32 @@ pub struct Times {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum SignatureStatus {
     /// The signature verifies with `key` (a description: `kid abc… in the key ring`).
-    Valid { key: String },
+    Valid {
+        /// Which key.
+        key: String,
+    },
     /// A key was found and the signature does not verify with it, or the
     /// token's algorithm cannot be used with the key.
-    Invalid { why: String },
+    Invalid {
+        /// Why, in words.
+        why: String,
+    },
     /// Not checked: no key was given, or the key given is unusable.
-    Unchecked { why: String },
+    Unchecked {
+        /// Why, in words.
+        why: String,
+    },
     /// The key set has no key for this token.
-    KeyNotFound { kid: Option<String>, why: String },
+    KeyNotFound {
+        /// The token's `kid`, if it has one.
+        kid: Option<String>,
+        /// Why, in words.
+        why: String,
+    },
 }
 
 impl SignatureStatus {
+    /// The signature verified.
     pub fn is_valid(&self) -> bool {
         matches!(self, SignatureStatus::Valid { .. })
     }
@@ -146,10 +171,12 @@ impl SignatureStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ClaimCheck {
+    /// The claims pass.
     pub ok: bool,
     /// The rejection's stable reason (`expired`, `wrong_audience`, ...), as
     /// Warden sends it on the wire.
     pub reason: Option<Reason>,
+    /// The rejection, in words.
     pub message: Option<String>,
 }
 
@@ -158,24 +185,40 @@ pub struct ClaimCheck {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum WarningCode {
+    /// `alg` is `none`: an unsigned token.
     AlgNone,
+    /// `alg` is absent or not one Warden accepts.
     AlgNotAllowed,
+    /// No `kid`: Warden refuses such tokens.
     MissingKid,
+    /// The HMAC key is shorter than its algorithm needs (RFC 7518 §3.2).
     ShortHmacKey,
+    /// No `exp`: the token never expires.
     MissingExp,
+    /// `exp` is not an integer.
     ExpNotInteger,
+    /// `exp` has passed.
     Expired,
+    /// `exp - iat` is longer than the server's lifetime for the type.
     LifetimeTooLong,
+    /// A sliding token's refresh window is longer than the server's.
     RefreshWindowTooLong,
+    /// `iat` is in the future.
     IatInFuture,
+    /// `nbf` is in the future.
     NbfInFuture,
+    /// No token type claim.
     TokenTypeMissing,
+    /// A token type other than access, refresh or sliding.
     TokenTypeUnknown,
+    /// No `jti`: the token cannot be revoked by id.
     MissingJti,
+    /// The `kid` is not one of the known keys.
     KidUnknown,
 }
 
 impl WarningCode {
+    /// The code's name, as serialised.
     pub fn as_str(self) -> &'static str {
         match self {
             WarningCode::AlgNone => "alg_none",
@@ -197,10 +240,13 @@ impl WarningCode {
     }
 }
 
+/// Something about the token worth a second look.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Warning {
+    /// What kind.
     pub code: WarningCode,
+    /// The details, in words.
     pub message: String,
 }
 
@@ -208,24 +254,34 @@ pub struct Warning {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Inspection {
+    /// The header, decoded.
     pub header: Value,
+    /// The payload, decoded (unverified unless the signature is valid).
     pub payload: Value,
+    /// The header as indented JSON.
     pub header_pretty: String,
+    /// The payload as indented JSON.
     pub payload_pretty: String,
+    /// The header's `alg`.
     pub alg: Option<String>,
+    /// The header's `kid`.
     pub kid: Option<String>,
     /// The `TOKEN_TYPE_CLAIM` value, whatever it is.
     pub token_type: Option<String>,
+    /// The time claims.
     pub times: Times,
     /// The `now` the inspection was made at (unix seconds).
     pub now: UnixTime,
+    /// The signature check's outcome.
     pub signature: SignatureStatus,
     /// `Some` only when the signature is valid.
     pub claims: Option<ClaimCheck>,
+    /// What looks wrong.
     pub warnings: Vec<Warning>,
 }
 
 impl Inspection {
+    /// A warning with this code was raised.
     pub fn has_warning(&self, code: WarningCode) -> bool {
         self.warnings.iter().any(|w| w.code == code)
     }
@@ -234,6 +290,7 @@ impl Inspection {
 /// The token cannot be inspected at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InspectError {
+    /// Not a JWT: the parts do not decode.
     #[error("not a decodable JWT: {0}")]
     Undecodable(TokenError),
 }

@@ -30,11 +30,11 @@ use crate::error::KeyError;
 use crate::settings::{Algorithm, Settings};
 
 /// Size of generated RSA keys, the smallest RFC 7518 §3.3 allows.
-pub const RSA_GENERATED_BITS: usize = 2048;
+pub(crate) const RSA_GENERATED_BITS: usize = 2048;
 /// Loaded RSA keys must have a modulus at least this long, in bytes (2048 bits).
 const RSA_MIN_MODULUS_BYTES: usize = 256;
 /// Generated HMAC secrets: 512 bits, enough for HS512's block-sized key.
-pub const HMAC_GENERATED_BYTES: usize = 64;
+pub(crate) const HMAC_GENERATED_BYTES: usize = 64;
 const KID_HEX_DIGITS: usize = 16;
 /// Kids arrive from persisted material; keep them short and printable since
 /// they are copied into every token header.
@@ -42,7 +42,7 @@ const KID_MAX_LEN: usize = 64;
 const SELF_TEST_MESSAGE: &[u8] = b"warden key self-test";
 
 /// The `jsonwebtoken` algorithm for one of Warden's.
-pub fn jwt_algorithm(alg: Algorithm) -> jsonwebtoken::Algorithm {
+pub(crate) fn jwt_algorithm(alg: Algorithm) -> jsonwebtoken::Algorithm {
     match alg {
         Algorithm::HS256 => jsonwebtoken::Algorithm::HS256,
         Algorithm::HS384 => jsonwebtoken::Algorithm::HS384,
@@ -135,14 +135,21 @@ fn check_kid(kid: &str) -> Result<(), KeyError> {
 /// private key for RS*/ES*/EdDSA; `public_pem` the matching SPKI PEM public key.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyMaterial {
+    /// The key's id, as minted tokens carry it.
     pub kid: String,
+    /// The one algorithm the key is for.
     pub alg: Algorithm,
+    /// The private part (see above).
     pub secret: String,
+    /// The public part of an asymmetric key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_pem: Option<String>,
+    /// When it was made.
     pub created_at: UnixTime,
+    /// When it stopped signing; `None` for the active key.
     #[serde(default)]
     pub retired_at: Option<UnixTime>,
+    /// After this, tokens it signed are refused; `None`: no end.
     #[serde(default)]
     pub verify_until: Option<UnixTime>,
 }
@@ -508,11 +515,15 @@ parse_ec!(parse_ec_p384, p384, "P-384");
 /// The public fields describe the key; change them only through [`KeyRing`]
 /// (the header minted tokens carry is fixed when the key is loaded).
 pub struct SigningKey {
+    /// The key's id.
     pub kid: String,
     /// The one algorithm this key signs and verifies with.
     pub alg: Algorithm,
+    /// When it was made.
     pub created_at: UnixTime,
+    /// When it stopped signing; `None` for the active key.
     pub retired_at: Option<UnixTime>,
+    /// After this, tokens it signed are refused; `None`: no end.
     pub verify_until: Option<UnixTime>,
     /// Canonical persisted form of the secret (see [`KeyMaterial::secret`]).
     secret: String,
@@ -544,7 +555,7 @@ impl fmt::Debug for SigningKey {
 impl SigningKey {
     /// Decodes and checks the material: the key must parse for its algorithm, a
     /// given public key must match, and a sign-then-verify self-test must pass.
-    pub fn from_material(material: KeyMaterial) -> Result<SigningKey, KeyError> {
+    pub(crate) fn from_material(material: KeyMaterial) -> Result<SigningKey, KeyError> {
         ensure_crypto_provider()?;
         check_kid(&material.kid)?;
         let alg = material.alg;
@@ -613,33 +624,38 @@ impl SigningKey {
         }
     }
 
+    /// The key's id.
     pub fn kid(&self) -> &str {
         &self.kid
     }
 
+    /// The algorithm it is pinned to.
     pub fn alg(&self) -> Algorithm {
         self.alg
     }
 
+    /// The same, as jsonwebtoken names it.
     pub fn jwt_algorithm(&self) -> jsonwebtoken::Algorithm {
         self.jwt_alg
     }
 
+    /// It signs new tokens (not retired).
     pub fn is_active(&self) -> bool {
         self.retired_at.is_none()
     }
 
     /// Whether a token signed by this key may still be accepted at `now`
     /// (`verify_until` itself included).
-    pub fn verifies_at(&self, now: UnixTime) -> bool {
+    pub(crate) fn verifies_at(&self, now: UnixTime) -> bool {
         self.verify_until.is_none_or(|until| now <= until)
     }
 
+    /// The key to sign with.
     pub fn encoding_key(&self) -> &EncodingKey {
         &self.encoding
     }
 
-    pub fn decoding_key(&self) -> &DecodingKey {
+    pub(crate) fn decoding_key(&self) -> &DecodingKey {
         &self.decoding
     }
 
@@ -648,12 +664,13 @@ impl SigningKey {
         self.jwk.as_ref()
     }
 
+    /// The SPKI PEM public key; `None` for HMAC keys.
     pub fn public_pem(&self) -> Option<&str> {
         self.public_pem.as_deref()
     }
 
     /// The persistable form, secret included.
-    pub fn to_material(&self) -> KeyMaterial {
+    pub(crate) fn to_material(&self) -> KeyMaterial {
         KeyMaterial {
             kid: self.kid.clone(),
             alg: self.alg,
@@ -786,7 +803,7 @@ impl KeyRing {
     }
 
     /// The key with this kid if a token signed by it may be accepted at `now`.
-    pub fn verifying_key(&self, kid: &str, now: UnixTime) -> Option<&SigningKey> {
+    pub(crate) fn verifying_key(&self, kid: &str, now: UnixTime) -> Option<&SigningKey> {
         self.get(kid).filter(|key| key.verifies_at(now))
     }
 

@@ -7,29 +7,39 @@
 //! detection, an in-memory revocation set, lockout, and an audit trail, all
 //! over a [`Store`] and an injected [`Clock`].
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
-pub mod clock;
-pub mod error;
+// Namespaces callers name: the records a `Store` reads and writes (`model`),
+// and the engine's parts the stores, the server and the tools call by
+// function (`rotation::decide`, `tokens::validate`, `feed::encode_items`,
+// `lockout`'s keys, `wire::lineage`, `inspect::inspect`).
 pub mod feed;
-pub mod ids;
 pub mod inspect;
-pub mod keys;
 pub mod lockout;
 pub mod model;
-pub mod passwords;
-pub mod revocation;
 pub mod rotation;
-pub mod service;
-pub mod settings;
-pub mod store;
 pub mod tokens;
 pub mod wire;
 
+mod clock;
+mod error;
+mod ids;
+mod keys;
+mod passwords;
+mod revocation;
+mod service;
+mod settings;
+mod store;
+
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use error::{AuthError, KeyError, Result, TokenError};
-pub use ids::{Jti, SessionId, UserId};
-pub use keys::KeyRing;
+pub use ids::{InvalidId, Jti, SessionId, UserId};
+pub use keys::{KeyMaterial, KeyRing, SigningKey, generate_identifier_secret};
+pub use passwords::PasswordHasher;
 pub use revocation::RevocationSet;
-pub use service::AuthService;
-pub use settings::{Algorithm, Settings};
+pub use service::{
+    Actor, AuthContext, AuthService, Introspection, IssuedPair, IssuedToken, LoginRequest,
+    NewAccount, RefreshKind, Refreshed, RevocationSummary, StaffProof,
+};
+pub use settings::{Algorithm, LoginField, Secs, Settings, SettingsError, UserIdField};
 pub use store::{Conflict, Store, StoreError, StoreResult};

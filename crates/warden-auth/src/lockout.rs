@@ -28,10 +28,11 @@
 //! store before its password is hashed ([`ThrottleStep::Reserve`]). A
 //! reservation counts against the limits while it is pending, becomes a
 //! failure or goes away when settled, and counts as a failure when it was
-//! never settled ([`ATTEMPT_TIMEOUT`]: its node went away). Reservations are
-//! writes in the store's transactions, so parallel guesses, on one node or on
-//! many sharing a PostgreSQL database, never get more checks than the limits
-//! allow, and a right password waits for a place instead of being refused.
+//! never settled within `ATTEMPT_TIMEOUT` (its node went away). Reservations
+//! are writes in the store's transactions, so parallel guesses, on one node or
+//! on many sharing a PostgreSQL database, never get more checks than the
+//! limits allow, and a right password waits for a place instead of being
+//! refused.
 //!
 //! Known and unknown identifiers are counted and answered alike, and rows
 //! are keyed by an HMAC of the normalised identifier and address
@@ -52,7 +53,7 @@ use crate::settings::Settings;
 /// Seconds an admitted attempt may stay unsettled before it counts as a
 /// failure. A password check takes milliseconds; only a node that died
 /// between reserving and settling leaves one behind.
-pub const ATTEMPT_TIMEOUT: i64 = 60;
+pub(crate) const ATTEMPT_TIMEOUT: i64 = 60;
 
 /// The identifier ceiling's first delay, in seconds; it doubles per failure.
 const FIRST_DELAY: i64 = 1;
@@ -62,6 +63,7 @@ const FIRST_DELAY: i64 = 1;
 pub struct Limit {
     /// Failures within `window` that lock.
     pub threshold: u32,
+    /// Seconds over which failures are counted.
     pub window: i64,
     /// How long a lock lasts.
     pub lock_for: i64,
@@ -70,7 +72,9 @@ pub struct Limit {
 /// The identifier ceiling: past `ceiling` failures, progressive delays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ceiling {
+    /// Failures within `window` before delays begin.
     pub ceiling: u32,
+    /// Seconds over which failures are counted.
     pub window: i64,
     /// The longest delay.
     pub max_delay: i64,
@@ -79,11 +83,15 @@ pub struct Ceiling {
 /// Everything [`apply`] needs to know of the settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockoutPolicy {
+    /// One identifier from one address; `None`: not counted.
     pub pair: Option<Limit>,
+    /// One identifier from every address; `None`: not counted.
     pub identifier: Option<Ceiling>,
+    /// One address across every identifier; `None`: not counted.
     pub address: Option<Limit>,
     /// How long an address stays known for an account after a right password.
     pub known_for: i64,
+    /// Seconds an unsettled reservation waits before it counts as a failure.
     pub attempt_timeout: i64,
 }
 
@@ -136,7 +144,7 @@ impl LockoutPolicy {
 
 /// The form attempts are counted under: trimmed and lower-cased, so `Alice`
 /// and `alice ` share one counter.
-pub fn identifier_key(identifier: &str) -> String {
+pub(crate) fn identifier_key(identifier: &str) -> String {
     identifier.trim().to_lowercase()
 }
 
@@ -311,7 +319,7 @@ fn admission(row: &ThrottleState, now: UnixTime, policy: &LockoutPolicy) -> Admi
 }
 
 /// The delay after the `n`-th failure past the ceiling (n = 0, 1, ...).
-pub fn ceiling_delay(n: u32, max_delay: i64) -> i64 {
+pub(crate) fn ceiling_delay(n: u32, max_delay: i64) -> i64 {
     let shift = n.min(62);
     FIRST_DELAY
         .checked_shl(shift)
@@ -367,8 +375,11 @@ fn is_known(pair: Option<&ThrottleState>, now: UnixTime, policy: &LockoutPolicy)
 /// to write with them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThrottleChange {
+    /// The counters to write.
     pub rows: Vec<ThrottleState>,
+    /// What the attempt gets.
     pub verdict: ThrottleVerdict,
+    /// Audit lines for locks that began.
     pub audit: Vec<AuditEvent>,
 }
 
@@ -376,7 +387,11 @@ pub struct ThrottleChange {
 /// a [`ThrottleStep::Reserve`] would admit, wait or refuse. Used to refuse a
 /// locked identifier without writing anything (a flood of refused attempts
 /// costs reads, not writes); the write then decides again.
-pub fn precheck(rows: &[ThrottleState], now: UnixTime, policy: &LockoutPolicy) -> ThrottleVerdict {
+pub(crate) fn precheck(
+    rows: &[ThrottleState],
+    now: UnixTime,
+    policy: &LockoutPolicy,
+) -> ThrottleVerdict {
     let pair = rows.iter().find(|r| r.scope == ThrottleScope::Pair);
     let known = is_known(pair, now, policy);
     let mut verdict = ThrottleVerdict::Admitted {

@@ -15,8 +15,10 @@ use crate::settings::Settings;
 
 /// Longest password accepted: argon2 takes any length, but a megabyte of
 /// password per request is a cheap denial of service.
-pub const MAX_PASSWORD_BYTES: usize = 1024;
+pub(crate) const MAX_PASSWORD_BYTES: usize = 1024;
 
+/// Argon2id hashing with the settings' cost, the password rules, and a
+/// dummy hash so that an unknown user costs the same time as a wrong password.
 pub struct PasswordHasher {
     argon: Argon2<'static>,
     dummy: String,
@@ -81,6 +83,7 @@ impl std::fmt::Debug for PasswordHasher {
 }
 
 impl PasswordHasher {
+    /// A hasher with the settings' Argon2 parameters and password rules.
     pub fn from_settings(settings: &Settings) -> Result<Self> {
         let params = Params::new(
             settings.ARGON2_MEMORY_KIB,
@@ -134,7 +137,7 @@ impl PasswordHasher {
     }
 
     /// Spends the time of one verification against a hash that matches nothing.
-    pub fn verify_dummy(&self, password: &str) {
+    pub(crate) fn verify_dummy(&self, password: &str) {
         let cut = password
             .get(..MAX_PASSWORD_BYTES.min(password.len()))
             .unwrap_or("");
@@ -192,7 +195,7 @@ impl PasswordHasher {
             || params.p_cost() != now.p_cost()
     }
 
-    pub fn check_policy(&self, password: &str, username: &str) -> Result<()> {
+    pub(crate) fn check_policy(&self, password: &str, username: &str) -> Result<()> {
         let chars = password.chars().count();
         if chars < self.min_len {
             return Err(AuthError::invalid(

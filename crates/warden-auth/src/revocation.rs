@@ -92,6 +92,8 @@ impl Sharded {
     }
 }
 
+/// Revoked session ids and jtis, each kept until its tokens would have
+/// expired anyway.
 pub struct RevocationSet {
     sessions: Sharded,
     jtis: Sharded,
@@ -113,6 +115,7 @@ impl Default for RevocationSet {
 }
 
 impl RevocationSet {
+    /// An empty set.
     pub fn new() -> Self {
         RevocationSet {
             sessions: Sharded::new(),
@@ -121,7 +124,7 @@ impl RevocationSet {
     }
 
     /// Builds the set from what the store says is still revoked.
-    pub fn from_live(live: &LiveRevocations, keep_for: i64) -> Self {
+    pub(crate) fn from_live(live: &LiveRevocations, keep_for: i64) -> Self {
         let set = Self::new();
         set.apply_live(live, keep_for);
         set
@@ -130,7 +133,7 @@ impl RevocationSet {
     /// Adds what the store says is revoked (a feed entry, or a full re-read
     /// after a gap). Adding is idempotent: an entry already held keeps its
     /// first reason and the later horizon. Returns how many ids were applied.
-    pub fn apply_live(&self, live: &LiveRevocations, keep_for: i64) -> usize {
+    pub(crate) fn apply_live(&self, live: &LiveRevocations, keep_for: i64) -> usize {
         for (sid, max_exp, reason) in &live.sessions {
             self.sessions
                 .insert(sid.0, max_exp.saturating_add(keep_for), *reason);
@@ -148,25 +151,32 @@ impl RevocationSet {
 
     /// Like [`Self::revoke_session`], remembering why, so a refusal can say so
     /// without asking the store.
-    pub fn revoke_session_for(&self, sid: SessionId, until: UnixTime, reason: RevocationReason) {
+    pub(crate) fn revoke_session_for(
+        &self,
+        sid: SessionId,
+        until: UnixTime,
+        reason: RevocationReason,
+    ) {
         self.sessions.insert(sid.0, until, Some(reason));
     }
 
+    /// Remembers `jti` as revoked until `until` (its expiry).
     pub fn revoke_jti(&self, jti: Jti, until: UnixTime) {
         self.jtis
             .insert(jti.0, until, Some(RevocationReason::Revoked));
     }
 
+    /// Whether the session is held as revoked.
     pub fn is_session_revoked(&self, sid: SessionId) -> bool {
         self.sessions.get(sid.0).is_some()
     }
 
     /// `Some(reason)` when the session is revoked (the reason itself may be unknown).
-    pub fn session_revocation(&self, sid: SessionId) -> Option<Option<RevocationReason>> {
+    pub(crate) fn session_revocation(&self, sid: SessionId) -> Option<Option<RevocationReason>> {
         self.sessions.get(sid.0)
     }
 
-    pub fn is_jti_revoked(&self, jti: Jti) -> bool {
+    pub(crate) fn is_jti_revoked(&self, jti: Jti) -> bool {
         self.jtis.get(jti.0).is_some()
     }
 
@@ -180,6 +190,7 @@ impl RevocationSet {
         (self.sessions.len(), self.jtis.len())
     }
 
+    /// Nothing is held.
     pub fn is_empty(&self) -> bool {
         self.len() == (0, 0)
     }

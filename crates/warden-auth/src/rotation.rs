@@ -19,8 +19,9 @@ use crate::model::{
 };
 
 /// The longest grace window the engine accepts (seconds).
-pub const MAX_GRACE_PERIOD: i64 = 60;
+pub(crate) const MAX_GRACE_PERIOD: i64 = 60;
 
+/// The settings a rotation is decided by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RotationPolicy {
     /// `BLACKLIST_AFTER_ROTATION`: a rotated-away token is dead. When off (SimpleJWT's
@@ -59,21 +60,27 @@ pub enum RotationWrites {
     Rotate {
         /// The presented token.
         rotated: Jti,
+        /// When it was rotated away.
         rotated_at: UnixTime,
         /// The new head, to insert as it is.
         successor: OutstandingToken,
         /// The session as it is after the update.
         session: Session,
+        /// The `rotated` line.
         audit: AuditEvent,
     },
     /// Append `audit` only: the existing successor is handed out again.
     GraceReplay {
+        /// The session, unchanged.
         session: Session,
+        /// The successor handed out the first time.
         successor: OutstandingToken,
+        /// The `grace_replay` line.
         audit: AuditEvent,
     },
     /// Revoke the family as `revoke` says (the request carries the audit line).
     ReuseDetected {
+        /// The revocation to carry out.
         revoke: RevokeRequest,
         /// The session as it is after the revocation.
         session: Session,
@@ -102,8 +109,10 @@ impl RotationWrites {
 /// the store, never something a client can cause.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RotationError {
+    /// The successor's `session_id` is not the presented token's.
     #[error("the prepared successor belongs to another session")]
     ForeignSuccessor,
+    /// The store did not pass what it had to read (named).
     #[error("rotation decided without its {0}")]
     Missing(&'static str),
 }

@@ -13,23 +13,33 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::rotation::MAX_GRACE_PERIOD;
 
 /// The prefix of environment overrides: `WARDEN_ACCESS_TOKEN_LIFETIME=5m`.
-pub const ENV_PREFIX: &str = "WARDEN_";
+pub(crate) const ENV_PREFIX: &str = "WARDEN_";
 
 /// Signature algorithms Warden mints and accepts. `none` is not one of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Algorithm {
+    /// HMAC with SHA-256.
     HS256,
+    /// HMAC with SHA-384.
     HS384,
+    /// HMAC with SHA-512.
     HS512,
+    /// RSA PKCS#1 v1.5 with SHA-256.
     RS256,
+    /// RSA PKCS#1 v1.5 with SHA-384.
     RS384,
+    /// RSA PKCS#1 v1.5 with SHA-512.
     RS512,
+    /// ECDSA on P-256 with SHA-256.
     ES256,
+    /// ECDSA on P-384 with SHA-384.
     ES384,
+    /// Ed25519.
     EdDSA,
 }
 
 impl Algorithm {
+    /// Every algorithm.
     pub const ALL: [Algorithm; 9] = [
         Algorithm::HS256,
         Algorithm::HS384,
@@ -42,6 +52,7 @@ impl Algorithm {
         Algorithm::EdDSA,
     ];
 
+    /// The JOSE name, as in a token's `alg`.
     pub fn as_str(self) -> &'static str {
         match self {
             Algorithm::HS256 => "HS256",
@@ -62,12 +73,12 @@ impl Algorithm {
     }
 
     /// HMAC algorithms share one secret for signing and verifying.
-    pub fn is_symmetric(self) -> bool {
+    pub(crate) fn is_symmetric(self) -> bool {
         matches!(self, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
     }
 
     /// Shortest HMAC secret accepted: the hash output size (RFC 7518 §3.2).
-    pub fn min_secret_len(self) -> usize {
+    pub(crate) fn min_secret_len(self) -> usize {
         match self {
             Algorithm::HS256 => 32,
             Algorithm::HS384 => 48,
@@ -81,7 +92,9 @@ impl Algorithm {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LoginField {
+    /// The username.
     Username,
+    /// The e-mail address.
     Email,
     /// A value with `@` is an e-mail, anything else a username.
     UsernameOrEmail,
@@ -102,6 +115,7 @@ pub enum UserIdField {
 pub struct Secs(pub i64);
 
 impl Secs {
+    /// The seconds.
     pub fn get(self) -> i64 {
         self.0
     }
@@ -146,28 +160,46 @@ fn parse_duration(text: &str) -> Result<i64, String> {
 #[serde(deny_unknown_fields, default)]
 #[allow(non_snake_case)]
 pub struct Settings {
+    /// How long an access token is valid.
     pub ACCESS_TOKEN_LIFETIME: Secs,
+    /// How long a refresh token is valid.
     pub REFRESH_TOKEN_LIFETIME: Secs,
+    /// A refresh also answers a new refresh token.
     pub ROTATE_REFRESH_TOKENS: bool,
+    /// A rotated-away refresh token is refused (and its reuse detected).
     pub BLACKLIST_AFTER_ROTATION: bool,
+    /// Accepted for SimpleJWT compatibility; Warden records every login's time regardless.
     pub UPDATE_LAST_LOGIN: bool,
+    /// What new tokens are signed with.
     pub ALGORITHM: Algorithm,
     /// HMAC secret, or a PEM private key for RS/ES/EdDSA. Never logged.
     #[serde(serialize_with = "redact")]
     pub SIGNING_KEY: Option<String>,
     /// PEM public key for RS/ES/EdDSA (derived from the signing key when absent).
     pub VERIFYING_KEY: Option<String>,
+    /// The `aud` minted into tokens and required of them.
     pub AUDIENCE: Option<String>,
+    /// The `iss` minted into tokens and required of them.
     pub ISSUER: Option<String>,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`.
     pub LEEWAY: Secs,
+    /// The words accepted before the token in `Authorization`.
     pub AUTH_HEADER_TYPES: Vec<String>,
+    /// What the user claim carries.
     pub USER_ID_FIELD: UserIdField,
+    /// The user claim's name.
     pub USER_ID_CLAIM: String,
+    /// The token type claim's name.
     pub TOKEN_TYPE_CLAIM: String,
+    /// The token id claim's name.
     pub JTI_CLAIM: String,
+    /// Refuse the tokens of deactivated users.
     pub CHECK_USER_IS_ACTIVE: bool,
+    /// How long a sliding token is valid as a credential.
     pub SLIDING_TOKEN_LIFETIME: Secs,
+    /// How long a sliding token may be refreshed.
     pub SLIDING_TOKEN_REFRESH_LIFETIME: Secs,
+    /// The claim holding a sliding token's refresh deadline.
     pub SLIDING_TOKEN_REFRESH_EXP_CLAIM: String,
 
     // --- Warden's own ---
@@ -176,6 +208,7 @@ pub struct Settings {
     pub REFRESH_GRACE_PERIOD: Secs,
     /// Absolute session lifetime: rotation cannot keep a session alive longer.
     pub SESSION_MAX_LIFETIME: Secs,
+    /// What the login form's `username` is matched against.
     pub LOGIN_FIELD: LoginField,
     /// Refuse login until the account's e-mail is verified.
     pub REQUIRE_VERIFIED_EMAIL: bool,
@@ -185,7 +218,9 @@ pub struct Settings {
     /// stopped by it. 0 = failed logins are not counted at all (this and
     /// the two counters below are off).
     pub LOCKOUT_THRESHOLD: u32,
+    /// The window failures are counted over (pair and address).
     pub LOCKOUT_WINDOW: Secs,
+    /// How long a lock lasts, and the identifier ceiling's longest delay.
     pub LOCKOUT_DURATION: Secs,
     /// Failed logins for one identifier from all addresses (and all nodes)
     /// within `LOCKOUT_IDENTIFIER_WINDOW` after which every further attempt
@@ -193,6 +228,7 @@ pub struct Settings {
     /// that doubles with each failure (1 s, 2 s, 4 s, ... up to
     /// `LOCKOUT_DURATION`): distributed guessing is slowed, not walled; 0 = off.
     pub LOCKOUT_IDENTIFIER_CEILING: u32,
+    /// The window the identifier's failures are counted over.
     pub LOCKOUT_IDENTIFIER_WINDOW: Secs,
     /// Failed logins from one address across all identifiers within
     /// `LOCKOUT_WINDOW` that block that address for `LOCKOUT_DURATION`
@@ -204,10 +240,13 @@ pub struct Settings {
     pub LOCKOUT_REVOKES_SESSIONS: bool,
     /// Longest token accepted, in bytes, before any parsing.
     pub MAX_TOKEN_BYTES: usize,
+    /// Shortest password accepted for new passwords.
     pub PASSWORD_MIN_LENGTH: usize,
     /// argon2id cost (OWASP: 19 MiB, 2 passes, 1 lane).
     pub ARGON2_MEMORY_KIB: u32,
+    /// argon2id passes.
     pub ARGON2_ITERATIONS: u32,
+    /// argon2id lanes.
     pub ARGON2_PARALLELISM: u32,
 }
 
@@ -264,10 +303,23 @@ impl Default for Settings {
 /// A bad setting, named.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
+    /// The settings file could not be read.
     #[error("cannot read settings file {path}: {message}")]
-    Io { path: String, message: String },
+    Io {
+        /// The file.
+        path: String,
+        /// What the file system said.
+        message: String,
+    },
+    /// A setting's value is not allowed (alone or with the others).
     #[error("{key}: {message}")]
-    Invalid { key: String, message: String },
+    Invalid {
+        /// The setting.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file is not TOML of known settings.
     #[error("settings file: {0}")]
     Syntax(String),
 }
@@ -280,7 +332,7 @@ fn invalid(key: &str, message: impl Into<String>) -> SettingsError {
 }
 
 /// Names of the settings, in declaration order, for overrides and error messages.
-pub fn setting_names() -> Vec<String> {
+pub(crate) fn setting_names() -> Vec<String> {
     // Optional settings serialise only when set, so set them all for the census.
     let all = Settings {
         SIGNING_KEY: Some(String::new()),

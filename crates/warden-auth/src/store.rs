@@ -32,6 +32,7 @@ pub enum Conflict {
     Other(String),
 }
 
+/// Why a store operation failed; none of them half-happened.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A uniqueness rule was broken (username or e-mail taken, duplicate jti).
@@ -46,12 +47,17 @@ pub enum StoreError {
     /// The database holds something the engine cannot read back.
     #[error("storage is corrupt: {0}")]
     Corrupt(String),
+    /// Any other failure of the database, as it said.
     #[error("storage error: {0}")]
     Backend(String),
 }
 
+/// A store operation's result.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Where the engine keeps its records: SQLite (`warden-store`) or PostgreSQL
+/// (`warden-store-pg`), both held to one conformance suite. Every method is
+/// one transaction.
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     // --- users ---
     /// Creates a user; `StoreError::Conflict` if the username (case-insensitive)
@@ -69,11 +75,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         audit: &[AuditEvent],
         audit_owner: &[AuditEvent],
     ) -> StoreResult<User>;
+    /// The user `id`, if there is one.
     fn user(&self, id: UserId) -> StoreResult<Option<User>>;
     /// Case-insensitive.
     fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
     /// Case-insensitive.
     fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// Users matching `query`, by id.
     fn search_users(&self, query: &UserQuery) -> StoreResult<Vec<User>>;
     /// Applies `update`; when `revoke` is given, revokes those sessions in the
     /// same transaction. `None` if the user does not exist (nothing written).
@@ -106,9 +114,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Writes the session, its first token and the audit lines, and sets the
     /// user's `last_login` to the session's `created_at`.
     fn open_session(&self, new: &NewSession) -> StoreResult<()>;
+    /// The session `id`, live or not.
     fn session(&self, id: SessionId) -> StoreResult<Option<Session>>;
     /// Newest first; revoked sessions included only when asked.
     fn sessions_of_user(&self, user: UserId, include_revoked: bool) -> StoreResult<Vec<Session>>;
+    /// The refresh or sliding token `jti`, if the store holds it.
     fn outstanding(&self, jti: Jti) -> StoreResult<Option<OutstandingToken>>;
     /// [`Self::user`] and [`Self::session`] together, for the refresh path: a
     /// store that can reads both in one round trip (one read transaction).
@@ -131,6 +141,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Revokes live sessions and writes the audit lines, atomically. Returns
     /// only the sessions that were live before the call.
     fn revoke_sessions(&self, request: &RevokeRequest) -> StoreResult<Vec<RevokedSession>>;
+    /// Records one revoked token (an access token through RFC 7009) with the audit lines.
     fn revoke_jti(&self, revoked: &RevokedJti, audit: &[AuditEvent]) -> StoreResult<()>;
     /// Every revoked session whose `max_expires_at + keep_for` is after `now`
     /// (with its `max_expires_at`), and every revoked jti whose `expires_at +
@@ -139,7 +150,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn live_revocations(&self, now: UnixTime, keep_for: i64) -> StoreResult<LiveRevocations>;
 
     // --- audit and housekeeping ---
+    /// Writes audit lines that go with no other write.
     fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()>;
+    /// Audit lines matching `query`, newest first.
     fn audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
     /// Removes what can no longer matter at `now`: tokens and sessions past
     /// their expiry by more than `keep_for` seconds, expired revoked jtis and

@@ -30,18 +30,22 @@ use crate::settings::{Algorithm, Settings};
 /// Longest encoded header accepted. Warden's own headers are ~80 bytes; this
 /// leaves room for other issuers' headers in the inspector while bounding the
 /// stack buffer the header is decoded into.
-pub const MAX_HEADER_B64_BYTES: usize = 2048;
+pub(crate) const MAX_HEADER_B64_BYTES: usize = 2048;
 const MAX_HEADER_JSON_BYTES: usize = MAX_HEADER_B64_BYTES / 4 * 3;
 /// Size cap of [`decode_unverified`], which has no policy: the inspector also
 /// looks at tokens from other issuers, so it is more generous than `MAX_TOKEN_BYTES`.
-pub const MAX_INSPECT_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_INSPECT_BYTES: usize = 64 * 1024;
 
 /// Names of the configurable claims (SimpleJWT's `*_CLAIM` settings).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaimNames {
+    /// `USER_ID_CLAIM`.
     pub user_id: String,
+    /// `TOKEN_TYPE_CLAIM`.
     pub token_type: String,
+    /// `JTI_CLAIM`.
     pub jti: String,
+    /// `SLIDING_TOKEN_REFRESH_EXP_CLAIM`.
     pub refresh_exp: String,
 }
 
@@ -57,6 +61,7 @@ impl Default for ClaimNames {
 }
 
 impl ClaimNames {
+    /// The names `settings` configure.
     pub fn from_settings(settings: &Settings) -> Self {
         ClaimNames {
             user_id: settings.USER_ID_CLAIM.clone(),
@@ -79,10 +84,12 @@ pub struct ValidationPolicy {
     /// When set, `aud` must equal or (array) contain it; when unset, a token
     /// with an `aud` is refused (as PyJWT does, and RFC 7519 §4.1.3 requires).
     pub audience: Option<String>,
+    /// Which claims hold the type, the id and the user.
     pub claim_names: ClaimNames,
 }
 
 impl ValidationPolicy {
+    /// The policy of a server running with `settings`.
     pub fn from_settings(settings: &Settings) -> Self {
         ValidationPolicy {
             max_bytes: settings.MAX_TOKEN_BYTES,
@@ -103,9 +110,11 @@ impl Default for ValidationPolicy {
 /// A freshly signed token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct MintedToken {
+    /// The token itself: a credential.
     pub token: String,
     /// Lowercase hex SHA-256 of `header.payload`: what the store keeps instead of the token.
     pub signing_input_sha256: String,
+    /// The key that signed it.
     pub kid: String,
 }
 
@@ -129,7 +138,7 @@ pub fn mint(ring: &KeyRing, claims: &Claims, names: &ClaimNames) -> Result<Minte
 /// and the claims (all of Warden's algorithms sign deterministically), so
 /// re-minting with the key that signed a token reproduces it byte for byte,
 /// which the rotation grace window relies on even after a key rotation.
-pub fn mint_with_key(
+pub(crate) fn mint_with_key(
     key: &SigningKey,
     claims: &Claims,
     names: &ClaimNames,
@@ -145,7 +154,7 @@ pub fn mint_with_key(
 
 /// [`mint`] without the SHA-256 of the signing input, which only tokens the
 /// store pins (refresh, sliding) need: one digest less per access token.
-pub fn mint_unpinned(
+pub(crate) fn mint_unpinned(
     ring: &KeyRing,
     claims: &Claims,
     names: &ClaimNames,
@@ -661,17 +670,20 @@ fn parse_claims<'p>(json: &'p [u8], names: &ClaimNames) -> Result<RawClaims<'p>,
     Ok(raw)
 }
 
-/// Validates a token in the fixed order described in the module docs.
-/// `expected` restricts the token type; `None` accepts access, refresh and sliding.
 /// A token that passed [`validate`]: its claims, and the session and token
 /// ids step 8 parsed from them, so nobody parses them again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Validated {
+    /// The claims.
     pub claims: Claims,
+    /// `claims.sid`, parsed.
     pub sid: SessionId,
+    /// `claims.jti`, parsed.
     pub jti: Jti,
 }
 
+/// Validates a token in the fixed order described in the module docs.
+/// `expected` restricts the token type; `None` accepts access, refresh and sliding.
 pub fn validate(
     token: &str,
     ring: &KeyRing,
@@ -724,7 +736,7 @@ pub fn validate(
 /// Steps 7–8 of [`validate`] alone, for a token whose signature the caller
 /// has already verified some other way (the token inspector's JWKS, PEM and
 /// raw-secret paths). Never use this on a token whose signature is unchecked.
-pub fn validate_claims_of_verified(
+pub(crate) fn validate_claims_of_verified(
     token: &str,
     policy: &ValidationPolicy,
     now: UnixTime,
@@ -859,7 +871,7 @@ fn expected_name(expected: Option<TokenType>) -> &'static str {
 
 /// Header and payload of a token without any key, for the token inspector:
 /// the same size, shape and header checks as [`validate`] (steps 1–3, with a
-/// [`MAX_INSPECT_BYTES`] cap) and a payload that must be a JSON object.
+/// 64 KiB cap) and a payload that must be a JSON object.
 /// Nothing returned here is verified.
 pub fn decode_unverified(
     token: &str,

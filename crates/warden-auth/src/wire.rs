@@ -13,7 +13,7 @@ use crate::ids::SessionId;
 use crate::model::{AuditEntry, OutstandingToken, Session, ThrottleState, User};
 
 /// A session as users and staff see it; `current` is the caller's own.
-pub fn session_info(s: &Session, current: Option<SessionId>) -> SessionInfo {
+pub(crate) fn session_info(s: &Session, current: Option<SessionId>) -> SessionInfo {
     SessionInfo {
         id: s.id.to_string(),
         user_id: s.user_id.to_string(),

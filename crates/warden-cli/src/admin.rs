@@ -9,8 +9,7 @@ use std::io::{BufRead, IsTerminal};
 
 use anyhow::{Context as _, anyhow, bail};
 use warden_auth::model::{ClientInfo, ThrottleScope, ThrottleState, User, UserQuery};
-use warden_auth::service::{Actor, NewAccount};
-use warden_auth::{AuthError, AuthService, SessionId, UnixTime};
+use warden_auth::{Actor, AuthError, AuthService, NewAccount, SessionId, UnixTime};
 
 use crate::config::Context;
 use crate::output::{Table, parse_rfc3339, relative, rfc3339, sanitize};

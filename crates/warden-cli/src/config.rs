@@ -5,12 +5,11 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
 use serde::Deserialize;
-use warden_auth::keys::{KeyMaterial, KeyRing};
-use warden_auth::settings::{Secs, Settings};
-use warden_auth::{AuthService, Clock, Store, SystemClock};
-use warden_server::hosts::{ALLOWED_HOSTS, CORS_ALLOWED_ORIGINS};
-use warden_server::proxies::TRUSTED_PROXIES;
-use warden_server::{AllowedHosts, AllowedOrigin, ConfigError, ServerConfig, TrustedProxies};
+use warden_auth::{AuthService, Clock, KeyMaterial, KeyRing, Secs, Settings, Store, SystemClock};
+use warden_server::{
+    ALLOWED_HOSTS, AllowedHosts, AllowedOrigin, CORS_ALLOWED_ORIGINS, ConfigError, ServerConfig,
+    TRUSTED_PROXIES, TrustedProxies,
+};
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
 pub const DEFAULT_FLUSH_INTERVAL: i64 = 3600;

@@ -12,8 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, anyhow, bail};
 use warden_auth::inspect::{self, Expectations, Inspection, SignatureStatus, VerifyWith};
-use warden_auth::keys::{KeyMaterial, KeyRing};
-use warden_auth::{Clock, SystemClock, UnixTime};
+use warden_auth::{Clock, KeyMaterial, KeyRing, SystemClock, UnixTime};
 
 use crate::config::Context;
 use crate::keystore;

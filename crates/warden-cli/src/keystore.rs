@@ -10,8 +10,7 @@
 use std::path::Path;
 
 use anyhow::{Context as _, anyhow, bail};
-use warden_auth::keys::{KeyMaterial, KeyRing};
-use warden_auth::{Clock, SystemClock, UnixTime};
+use warden_auth::{Clock, KeyMaterial, KeyRing, SystemClock, UnixTime};
 use warden_embedded::keystore::{self as store, KeyStoreChoice, KeyStoreError};
 
 use crate::config::{Context, KeyStoreKind};

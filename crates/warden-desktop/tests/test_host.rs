@@ -12,11 +12,9 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-use warden_auth::AuthService;
 use warden_auth::inspect::{SignatureStatus, WarningCode};
-use warden_auth::keys::KeyRing;
 use warden_auth::model::AuditKind;
-use warden_auth::settings::{Algorithm, Secs, Settings};
+use warden_auth::{Algorithm, AuthService, KeyRing, Secs, Settings};
 use warden_client::{MemoryVault, Phase, SessionManager, SignOutReason, Vault as _};
 use warden_desktop::export::{self, ExportFormat};
 use warden_desktop::inspector::{self, TokenInput, VerifyInput};

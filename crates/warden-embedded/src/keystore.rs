@@ -26,14 +26,18 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tracing::{info, warn};
-use warden_auth::keys::{KeyMaterial, KeyRing};
-use warden_auth::{AuthError, AuthService, KeyError, Settings, Store, SystemClock, UnixTime};
+use warden_auth::{
+    AuthError, AuthService, KeyError, KeyMaterial, KeyRing, Settings, Store, SystemClock, UnixTime,
+};
 
-pub const KEYRING_SERVICE: &str = "warden";
-pub const KEY_FILE_NAME: &str = "signing-keys.json";
-pub const MARKER_FILE_NAME: &str = "signing-keys.keyring";
+/// The keyring service the keys are stored under (the client's refresh tokens too).
+const KEYRING_SERVICE: &str = "warden";
+/// The key file beside the database, when the keys are not in the keyring.
+pub(crate) const KEY_FILE_NAME: &str = "signing-keys.json";
+/// Beside the database: says the keys are in the keyring (no secret in it).
+const MARKER_FILE_NAME: &str = "signing-keys.keyring";
 /// Beside [`KEY_FILE_NAME`]: the secret that keys identifier hashes.
-pub const IDENTIFIER_SECRET_FILE_NAME: &str = "identifier-secret";
+const IDENTIFIER_SECRET_FILE_NAME: &str = "identifier-secret";
 const KEYRING_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Which key store to use.
@@ -54,15 +58,20 @@ pub enum KeyStoreChoice {
 pub enum KeyStoreKind {
     /// `SIGNING_KEY` in the settings, used as it is.
     Settings,
+    /// The OS keyring, service `warden`.
     Keyring {
+        /// The keyring entry's user: `signing-keys:<database path>`.
         user: String,
     },
+    /// A 0600 JSON file.
     File {
+        /// The file.
         path: PathBuf,
     },
 }
 
 impl KeyStoreKind {
+    /// Where the keys are, in words for logs and the app's status.
     pub fn describe(&self) -> String {
         match self {
             KeyStoreKind::Settings => "SIGNING_KEY in the settings".into(),
@@ -77,10 +86,13 @@ impl KeyStoreKind {
 /// Why the keyring could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyringFailure {
+    /// No keyring to talk to (no session bus, no Secret Service).
     #[error("no keyring service: {0}")]
     Unavailable(String),
+    /// The keyring answered with an error, or wrote what it cannot read back.
     #[error("{0}")]
     Failed(String),
+    /// No answer within 5 seconds.
     #[error(
         "no answer within {} s (is the keyring locked and waiting for an unlock prompt?)",
         KEYRING_TIMEOUT.as_secs()
@@ -91,8 +103,10 @@ pub enum KeyringFailure {
 /// What went wrong with the signing keys' store.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyStoreError {
+    /// `SIGNING_KEY` in the settings is not a usable key.
     #[error("SIGNING_KEY: {0}")]
     SigningKey(KeyError),
+    /// Generating a key (or the identifier secret) failed.
     #[error("cannot generate a signing key: {0}")]
     Generate(KeyError),
     /// [`KeyStoreChoice::Keyring`] and the keyring does not work.
@@ -103,9 +117,13 @@ pub enum KeyStoreError {
          unlock it and retry (delete {} only if you want new keys, which ends every session)",
         marker.display()
     )]
+    /// The marker says the keys are in the keyring, and the keyring does not work.
     MarkedKeyringUnusable {
+        /// The keyring entry, in words.
         store: String,
+        /// The marker file.
         marker: PathBuf,
+        /// Why the keyring cannot be used.
         cause: KeyringFailure,
     },
     #[error(
@@ -113,34 +131,66 @@ pub enum KeyStoreError {
          delete {} to generate new ones (every session ends)",
         marker.display()
     )]
-    MarkedKeyringGone { store: String, marker: PathBuf },
+    /// The marker says the keys are in the keyring, and the keyring has none.
+    MarkedKeyringGone {
+        /// The keyring entry, in words.
+        store: String,
+        /// The marker file.
+        marker: PathBuf,
+    },
+    /// Reading keys from a keyring that does not work.
     #[error("the signing keys are in the OS keyring, which is not usable: {0}")]
     KeyringUnusable(KeyringFailure),
+    /// The keyring refused the keys.
     #[error("cannot store the signing keys in the OS keyring: {0}")]
     KeyringWrite(KeyringFailure),
+    /// What is stored is not a key list.
     // serde_json's messages quote no input, so a secret cannot leak through them.
     #[error("the signing keys in {store} are not readable: {message}")]
-    Unreadable { store: String, message: String },
+    Unreadable {
+        /// Where, in words.
+        store: String,
+        /// What serde_json found wrong.
+        message: String,
+    },
+    /// The store is there but holds no key.
     #[error("{store} holds no signing keys")]
-    Empty { store: String },
+    Empty {
+        /// Where, in words.
+        store: String,
+    },
+    /// A key file could not be read.
     #[error("cannot read {}: {error}", path.display())]
     Read {
+        /// The file.
         path: PathBuf,
+        /// What the file system said.
         error: std::io::Error,
     },
+    /// A key, secret or marker file could not be written.
     #[error("cannot write {}: {error}", path.display())]
     Write {
+        /// The file.
         path: PathBuf,
+        /// What the file system said.
         error: std::io::Error,
     },
+    /// Another process created the file first, then it was gone before it could be read.
     #[error("{} vanished while being created", path.display())]
-    Vanished { path: PathBuf },
+    Vanished {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Saving or rotating keys that come from `SIGNING_KEY`.
     #[error("keys set by SIGNING_KEY are not stored by warden")]
     NotStored,
+    /// The stored keys do not make a key ring for these settings.
     #[error("the stored signing keys: {0}")]
     Ring(KeyError),
+    /// The engine refused (rotating the signing key).
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// Something that should not fail did (a blocking task, serialising keys).
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -348,7 +398,7 @@ pub async fn identifier_secret(kind: &KeyStoreKind) -> Result<Option<String>> {
                 return Ok(Some(secret));
             }
             let secret =
-                warden_auth::keys::generate_identifier_secret().map_err(KeyStoreError::Generate)?;
+                warden_auth::generate_identifier_secret().map_err(KeyStoreError::Generate)?;
             match write_private_atomic(&path, secret.as_bytes(), Replace::Never) {
                 Ok(()) => Ok(Some(secret)),
                 // Another process made it first: its secret wins.
@@ -368,7 +418,7 @@ pub async fn identifier_secret(kind: &KeyStoreKind) -> Result<Option<String>> {
                 return Ok(Some(secret.trim().to_string()));
             }
             let secret =
-                warden_auth::keys::generate_identifier_secret().map_err(KeyStoreError::Generate)?;
+                warden_auth::generate_identifier_secret().map_err(KeyStoreError::Generate)?;
             keyring_set_verified(&user, secret.clone())
                 .await
                 .map_err(KeyStoreError::KeyringWrite)?;
@@ -520,8 +570,10 @@ fn create_in_file(path: &Path, settings: &Settings, now: UnixTime) -> Result<Vec
     }
 }
 
+/// Whether [`write_private_atomic`] may replace an existing file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Replace {
+    /// Replace it.
     Always,
     /// Fail with `AlreadyExists` if the target exists (first creation).
     Never,

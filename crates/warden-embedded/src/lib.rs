@@ -5,8 +5,7 @@
 //! The server is this computer's user's alone: accounts are made in-process
 //! ([`EmbeddedBackend::create_account`]; the first one owns the server) and
 //! never over HTTP, connections from other OS users are closed unanswered,
-//! and while offline the port stays bound so nobody else can take it (see
-//! [`listener`]).
+//! and while offline the port stays bound so nobody else can take it.
 //!
 //! ```no_run
 //! # async fn run() -> warden_embedded::Result<()> {
@@ -17,11 +16,15 @@
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
-pub mod error;
+// Where the signing keys and the identifier secret live; the CLI's `keys`
+// commands call it by name (`keystore::load_existing`, `keystore::rotate_and_save`).
 pub mod keystore;
-pub mod listener;
-pub mod proc_net;
+
+mod error;
+mod listener;
+mod proc_net;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -32,8 +35,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 use warden_auth::model::{User, UserQuery};
-use warden_auth::service::NewAccount;
-use warden_auth::{AuthService, Clock, Settings, SystemClock};
+use warden_auth::{AuthService, Clock, NewAccount, Settings, SystemClock};
 use warden_server::{AllowedHosts, AppState, ServerConfig};
 
 pub use error::{EmbeddedError, Result};
@@ -42,7 +44,7 @@ pub use keystore::{KeyStoreChoice, KeyStoreError, KeyStoreKind};
 use listener::{PortHold, SameUserListener};
 
 /// The database's file name inside the data directory.
-pub const DATABASE_FILE: &str = "warden.db";
+const DATABASE_FILE: &str = "warden.db";
 const FLUSH_INTERVAL: Duration = Duration::from_secs(3600);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -51,7 +53,9 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct EmbeddedConfig {
     /// Created 0700 when missing; holds `warden.db` (0600).
     pub data_dir: PathBuf,
+    /// The engine's settings (lifetimes, rotation, lockout).
     pub settings: Settings,
+    /// Where the signing keys are kept.
     pub key_store: KeyStoreChoice,
 }
 
@@ -203,8 +207,9 @@ impl EmbeddedBackend {
 
     /// Takes the HTTP server offline or brings it back on the same address:
     /// the developer tools' "server offline" switch. Offline, connections are
-    /// refused but the port stays bound (by this OS user only: see
-    /// [`listener`]), so no one else can take it and answer the app's retries;
+    /// refused but the port stays bound (with `SO_REUSEPORT`, which Linux
+    /// shares only within one OS user), so no one else can take it and answer
+    /// the app's retries;
     /// the store and keys stay.
     pub async fn set_online(&mut self, online: bool) -> Result<()> {
         if online == self.is_online() {
@@ -248,6 +253,7 @@ impl EmbeddedBackend {
         Ok((user, owner))
     }
 
+    /// The loopback address it listens on (the port stays the same while offline).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -257,14 +263,17 @@ impl EmbeddedBackend {
         format!("http://{}/", self.addr)
     }
 
+    /// The SQLite database's path.
     pub fn database(&self) -> &Path {
         &self.database
     }
 
+    /// The engine, for what the app does in-process (the inspector's key ring).
     pub fn service(&self) -> &Arc<AuthService> {
         &self.service
     }
 
+    /// Where the signing keys are.
     pub fn key_store_kind(&self) -> &KeyStoreKind {
         &self.key_store
     }
@@ -412,7 +421,7 @@ mod tests {
         // The inspector checks the owner's token with the server's own keys.
         let svc = Arc::clone(&service);
         let pair = tokio::task::spawn_blocking(move || {
-            svc.obtain_pair(&warden_auth::service::LoginRequest {
+            svc.obtain_pair(&warden_auth::LoginRequest {
                 identifier: "owner".into(),
                 password: "correct horse battery 7".into(),
                 client: Default::default(),

@@ -36,7 +36,7 @@ fn new_socket(addr: SocketAddr) -> io::Result<TcpSocket> {
 
 /// A listening socket on `addr` (port 0: an ephemeral one, never shared;
 /// the kernel picks a port no other socket has).
-pub fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+pub(crate) fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = new_socket(addr)?;
     socket.bind(addr)?;
     socket.listen(BACKLOG)
@@ -45,12 +45,12 @@ pub fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
 /// The port, bound but not listening: while this lives, a connection to it
 /// is refused and only this OS user can bind it.
 #[derive(Debug)]
-pub struct PortHold {
+pub(crate) struct PortHold {
     _socket: TcpSocket,
 }
 
 impl PortHold {
-    pub fn bind(addr: SocketAddr) -> io::Result<PortHold> {
+    pub(crate) fn bind(addr: SocketAddr) -> io::Result<PortHold> {
         let socket = new_socket(addr)?;
         socket.bind(addr)?;
         Ok(PortHold { _socket: socket })
@@ -59,13 +59,13 @@ impl PortHold {
 
 /// A listener that hands axum only connections from processes of `uid`.
 #[derive(Debug)]
-pub struct SameUserListener {
+pub(crate) struct SameUserListener {
     inner: TcpListener,
     uid: u32,
 }
 
 impl SameUserListener {
-    pub fn new(inner: TcpListener, uid: u32) -> SameUserListener {
+    pub(crate) fn new(inner: TcpListener, uid: u32) -> SameUserListener {
         SameUserListener { inner, uid }
     }
 

@@ -22,7 +22,7 @@ const TIME_WAIT: u8 = 0x06;
 
 /// One row of `/proc/net/tcp` or `/proc/net/tcp6`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SocketRow {
+pub(crate) struct SocketRow {
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub state: u8,
@@ -33,7 +33,7 @@ pub struct SocketRow {
 ///
 /// `  0: 0100007F:A4F2 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1000 0 12345 …`
 /// (`sl local rem st tx:rx tr:when retrnsmt uid timeout inode …`).
-pub fn parse_row(line: &str) -> Option<SocketRow> {
+pub(crate) fn parse_row(line: &str) -> Option<SocketRow> {
     let mut fields = line.split_whitespace();
     let slot = fields.next()?;
     if !slot.ends_with(':') {
@@ -94,7 +94,7 @@ fn canonical(a: SocketAddr) -> SocketAddr {
 
 /// What a table says about the socket at `peer` connected to `ours`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PeerOwner {
+pub(crate) enum PeerOwner {
     Uid(u32),
     /// No live row for that connection (it may have closed already).
     NotFound,
@@ -103,7 +103,7 @@ pub enum PeerOwner {
 }
 
 /// Finds the peer's row in one table's text.
-pub fn owner_in(table: &str, peer: SocketAddr, ours: SocketAddr) -> PeerOwner {
+pub(crate) fn owner_in(table: &str, peer: SocketAddr, ours: SocketAddr) -> PeerOwner {
     let (peer, ours) = (canonical(peer), canonical(ours));
     let mut found = PeerOwner::NotFound;
     for row in table.lines().filter_map(parse_row) {
@@ -125,7 +125,7 @@ pub fn owner_in(table: &str, peer: SocketAddr, ours: SocketAddr) -> PeerOwner {
 /// The uid of the process that holds the other end of the accepted
 /// connection `peer` → `ours`, from `/proc/net/tcp` (then `tcp6`: a
 /// dual-stack client socket lists an IPv4 connection there).
-pub async fn peer_owner(peer: SocketAddr, ours: SocketAddr) -> io::Result<PeerOwner> {
+pub(crate) async fn peer_owner(peer: SocketAddr, ours: SocketAddr) -> io::Result<PeerOwner> {
     let mut result = PeerOwner::NotFound;
     for path in [TCP, TCP6] {
         let table = match tokio::fs::read_to_string(path).await {
@@ -144,7 +144,7 @@ pub async fn peer_owner(peer: SocketAddr, ours: SocketAddr) -> io::Result<PeerOw
 
 /// This process's effective uid, as the owner of `/proc/self` (no `unsafe`
 /// `geteuid` call needed).
-pub fn own_uid() -> io::Result<u32> {
+pub(crate) fn own_uid() -> io::Result<u32> {
     use std::os::unix::fs::MetadataExt as _;
     Ok(std::fs::metadata("/proc/self")?.uid())
 }

@@ -7,13 +7,16 @@
 //! A crate of its own so that neither store depends on the other to find its
 //! schema, and the two histories, numbered alike, stay side by side.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
+/// The SQLite store's migrations, oldest first.
 pub const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0001_init.sql"),
     include_str!("../migrations/sqlite/0002_revocation_feed.sql"),
     include_str!("../migrations/sqlite/0003_throttle_scopes.sql"),
 ];
 
+/// The PostgreSQL store's migrations, oldest first.
 pub const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_init.sql"),
     include_str!("../migrations/postgres/0002_throttle_scopes.sql"),

@@ -23,19 +23,29 @@ use crate::Reason;
     )
 )]
 pub struct SessionInfo {
+    /// The session id: the tokens' `sid` claim.
     pub id: String,
+    /// The owner's id, as text (SimpleJWT's `user_id` claim is a string).
     pub user_id: String,
+    /// The `X-Warden-Device` header sent at login.
     pub device_label: Option<String>,
+    /// The `User-Agent` sent at login.
     pub user_agent: Option<String>,
+    /// The client's address at login.
     pub address: Option<String>,
+    /// Unix time of the login.
     pub created_at: i64,
+    /// Unix time of the last rotation; null before the first.
     pub last_rotated_at: Option<i64>,
+    /// How many times the refresh token was rotated.
     pub rotation_count: u32,
     /// When the newest refresh token of the session expires.
     pub expires_at: i64,
     /// The absolute cap: rotation cannot keep the session alive past this.
     pub max_expires_at: i64,
+    /// Unix time the session ended; null while it is live.
     pub revoked_at: Option<i64>,
+    /// Why it ended (`logout`, `reuse_detected`, ...).
     // Warden writes one of `Reason::Ended`'s names; a name another build
     // does not know reads as `Reason::Unknown` instead of failing the list.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
@@ -50,6 +60,7 @@ pub struct SessionInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RevokedCount {
+    /// Sessions ended.
     pub revoked: usize,
 }
 
@@ -57,6 +68,7 @@ pub struct RevokedCount {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RevokedFlag {
+    /// A live session was ended.
     pub revoked: bool,
 }
 
@@ -64,9 +76,12 @@ pub struct RevokedFlag {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterRequest {
+    /// The new account's name.
     pub username: String,
+    /// Checked against the server's password rules.
     #[cfg_attr(feature = "openapi", schema(format = Password))]
     pub password: String,
+    /// Optional; unique when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
 }
@@ -75,8 +90,11 @@ pub struct RegisterRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Registered {
+    /// The new user's id.
     pub id: i64,
+    /// As registered.
     pub username: String,
+    /// As registered.
     pub email: Option<String>,
 }
 
@@ -84,8 +102,10 @@ pub struct Registered {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChangePasswordRequest {
+    /// The current password.
     #[cfg_attr(feature = "openapi", schema(format = Password))]
     pub old_password: String,
+    /// The password from now on; the user's other sessions end.
     #[cfg_attr(feature = "openapi", schema(format = Password))]
     pub new_password: String,
 }
@@ -95,16 +115,22 @@ pub struct ChangePasswordRequest {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Me {
+    /// The user's id.
     pub id: i64,
+    /// The user's name.
     pub username: String,
+    /// The e-mail address, if any.
     pub email: Option<String>,
+    /// May use the staff routes.
     #[cfg_attr(feature = "openapi", schema(value_type = bool, required = true))]
     pub is_staff: Option<bool>,
+    /// Not deactivated.
     #[cfg_attr(feature = "openapi", schema(value_type = bool, required = true))]
     pub is_active: Option<bool>,
     /// Unix time.
     #[cfg_attr(feature = "openapi", schema(value_type = i64, required = true))]
     pub date_joined: Option<i64>,
+    /// Unix time of the last login; null before the first.
     pub last_login: Option<i64>,
     /// The session of the token the request was made with.
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true))]
@@ -115,6 +141,7 @@ pub struct Me {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WhoAmI {
+    /// The token's user.
     pub user_id: i64,
     /// The session of the token the request was made with.
     pub session_id: String,

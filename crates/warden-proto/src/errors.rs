@@ -20,9 +20,12 @@ use crate::Reason;
     schema(description = "DRF/SimpleJWT error body; the shape of `warden_proto::ErrorBody`.")
 )]
 pub struct ErrorBody {
+    /// What went wrong, in words.
     pub detail: String,
+    /// A stable name for the refusal (`token_not_valid`, `user_inactive`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// SimpleJWT's per-token messages on a protected route's refusal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub messages: Option<Vec<TokenMessage>>,
     /// Warden: a stable machine-readable cause (`expired`, `reuse_detected`, ...).
@@ -55,8 +58,11 @@ impl ErrorBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenMessage {
+    /// SimpleJWT's class name (`AccessToken`).
     pub token_class: String,
+    /// The `token_type` claim (`access`).
     pub token_type: String,
+    /// Why the token was refused (`Token is expired`).
     pub message: String,
 }
 
@@ -64,7 +70,9 @@ pub struct TokenMessage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LockedOutBody {
+    /// What went wrong, in words.
     pub detail: String,
+    /// `locked_out`.
     pub code: String,
     /// Seconds; also in `Retry-After`.
     pub retry_after: i64,
@@ -74,7 +82,9 @@ pub struct LockedOutBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerErrorBody {
+    /// A fixed message: nothing internal.
     pub detail: String,
+    /// The request's id, as in the `X-Request-Id` header and the server's log.
     pub request_id: String,
 }
 
@@ -82,6 +92,7 @@ pub struct ServerErrorBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NonFieldErrors {
+    /// The messages.
     pub non_field_errors: Vec<String>,
 }
 
@@ -89,6 +100,7 @@ pub struct NonFieldErrors {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OAuthError {
+    /// The RFC 6749 error code.
     pub error: String,
 }
 
@@ -100,12 +112,14 @@ pub struct OAuthError {
 pub struct FieldErrors(pub Vec<(String, Vec<String>)>);
 
 impl FieldErrors {
+    /// One message for one field.
     pub fn one(field: &str, message: impl Into<String>) -> Self {
         let mut e = FieldErrors::default();
         e.add(field, message);
         e
     }
 
+    /// Adds a message to `field`, after any it already has.
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
         let message = message.into();
         match self.0.iter_mut().find(|(f, _)| f == field) {
@@ -114,6 +128,7 @@ impl FieldErrors {
         }
     }
 
+    /// No field is in error.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

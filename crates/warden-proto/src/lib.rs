@@ -12,13 +12,14 @@
 //! `utoipa::ToSchema`: the server's OpenAPI document (`api/schema/`) is made
 //! from these types, so their doc comments are its descriptions.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
-pub mod account;
-pub mod errors;
-pub mod meta;
+mod account;
+mod errors;
+mod meta;
 mod reason;
-pub mod staff;
-pub mod tokens;
+mod staff;
+mod tokens;
 
 pub use account::{
     ChangePasswordRequest, Me, RegisterRequest, Registered, RevokedCount, RevokedFlag, SessionInfo,

@@ -14,15 +14,21 @@ use serde::{Deserialize, Serialize};
     )
 )]
 pub struct Capabilities {
+    /// The server's configured name.
     pub server: String,
+    /// The server's version.
     pub version: String,
+    /// The optional routes it serves (`logout`, `sessions`, `staff`, `jwks`, ...).
     pub features: Vec<String>,
+    /// SimpleJWT's `ROTATE_REFRESH_TOKENS`: a refresh also answers a new refresh token.
     pub rotate_refresh_tokens: bool,
+    /// SimpleJWT's `BLACKLIST_AFTER_ROTATION`: a rotated-away refresh token is refused.
     pub blacklist_after_rotation: bool,
     /// Seconds.
     pub access_token_lifetime: u64,
     /// Seconds.
     pub refresh_token_lifetime: u64,
+    /// The words accepted before the token in `Authorization` (`Bearer`).
     pub auth_header_types: Vec<String>,
 }
 
@@ -30,5 +36,6 @@ pub struct Capabilities {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hello {
+    /// `world`.
     pub hello: String,
 }

@@ -22,17 +22,23 @@ pub enum RevocationReason {
     Blacklisted,
     /// A rotated-away refresh token was presented again.
     ReuseDetected,
+    /// The user's password changed.
     PasswordChanged,
+    /// The account was deactivated.
     Deactivated,
+    /// The account was locked: by staff, or by failed logins when
+    /// `LOCKOUT_REVOKES_SESSIONS` is on.
     LockedOut,
     /// A staff member revoked it.
     StaffRevoked,
     /// RFC 7009 revocation.
     Revoked,
+    /// The account was deleted.
     UserDeleted,
 }
 
 impl RevocationReason {
+    /// Every reason.
     pub const ALL: [RevocationReason; 10] = [
         RevocationReason::Logout,
         RevocationReason::LogoutAll,
@@ -46,6 +52,7 @@ impl RevocationReason {
         RevocationReason::UserDeleted,
     ];
 
+    /// The wire and storage name: `logout_all`, `reuse_detected`, ...
     pub fn as_str(self) -> &'static str {
         match self {
             RevocationReason::Logout => "logout",
@@ -61,6 +68,7 @@ impl RevocationReason {
         }
     }
 
+    /// The reason named `s`, if it is one.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.as_str() == s)
     }
@@ -71,25 +79,45 @@ impl RevocationReason {
 // On the wire it is its name, and another server may send any name.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
 pub enum Reason {
+    /// Over the server's size limit.
     TooLarge,
+    /// Not three base64url parts separated by dots.
     Malformed,
+    /// The header does not decode.
     BadHeader,
+    /// The header has a `crit` parameter.
     CriticalHeader,
+    /// The header's `alg` is not one the server accepts.
     AlgorithmNotAllowed,
+    /// The header has no `kid`.
     MissingKid,
+    /// No key has the token's `kid`.
     UnknownKid,
+    /// The `alg` is not the one the `kid`'s key is pinned to.
     AlgorithmMismatch,
+    /// The signature does not verify.
     BadSignature,
+    /// The payload does not decode as claims.
     BadPayload,
+    /// A required claim is absent.
     MissingClaim,
+    /// Past `exp`.
     Expired,
+    /// Before `nbf`.
     NotYetValid,
+    /// `iat` is in the future.
     IssuedInFuture,
+    /// `iss` is not the server's.
     WrongIssuer,
+    /// `aud` is not the server's.
     WrongAudience,
+    /// No `token_type` claim.
     NoType,
+    /// An access token where a refresh token was expected, or the like.
     WrongType,
+    /// No `jti` claim.
     NoId,
+    /// A `jti` or `sid` that is not one the server issues.
     BadId,
     /// A refresh token that was rotated away (blacklisted after rotation).
     Rotated,

@@ -14,6 +14,7 @@ use crate::SessionInfo;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReasonRequest {
+    /// Why, for the audit log; must not be blank.
     pub reason: String,
 }
 
@@ -21,6 +22,7 @@ pub struct ReasonRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LockRequest {
+    /// Why, for the audit log; must not be blank.
     pub reason: String,
     /// Unix time the lock ends; absent means until unlocked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,8 +33,10 @@ pub struct LockRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetPasswordRequest {
+    /// The temporary password; every session of the user ends.
     #[cfg_attr(feature = "openapi", schema(format = Password))]
     pub password: String,
+    /// Why, for the audit log; must not be blank.
     pub reason: String,
 }
 
@@ -40,7 +44,9 @@ pub struct SetPasswordRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetStaffRequest {
+    /// Grant (true) or withdraw (false) staff rights.
     pub is_staff: bool,
+    /// Why, for the audit log; must not be blank.
     pub reason: String,
 }
 
@@ -49,17 +55,26 @@ pub struct SetStaffRequest {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StaffUser {
+    /// The user's id.
     pub id: i64,
+    /// The user's name.
     pub username: String,
+    /// The e-mail address, if any.
     pub email: Option<String>,
+    /// The address was confirmed.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub email_verified: bool,
+    /// Not deactivated.
     pub is_active: bool,
+    /// May use the staff routes.
     pub is_staff: bool,
+    /// Unix time.
     #[cfg_attr(feature = "openapi", schema(value_type = i64, required = true))]
     pub date_joined: Option<i64>,
+    /// Unix time of the last login; null before the first.
     pub last_login: Option<i64>,
+    /// Unix time of the last password change (by the user or staff).
     pub password_changed_at: Option<i64>,
     /// Locked by staff at the time of the request.
     #[serde(default)]
@@ -79,7 +94,9 @@ pub struct SignInThrottle {
     pub scope: String,
     /// The client address (pair counters).
     pub address: Option<String>,
+    /// Failed logins counted in the current window.
     pub failures: u32,
+    /// Unix time the counting window began.
     pub window_started_at: i64,
     /// Refused until then: a lock (pair) or a delay (identifier).
     pub locked_until: Option<i64>,
@@ -92,6 +109,7 @@ pub struct SignInThrottle {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StaffUserDetail {
+    /// The user; its fields sit beside `throttles`.
     #[serde(flatten)]
     pub user: StaffUser,
     /// Failed-login counters naming this user, pair counters by address.
@@ -106,11 +124,17 @@ pub struct StaffUserDetail {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LineageToken {
+    /// The token's id.
     pub jti: String,
+    /// `refresh` or `sliding`.
     pub token_type: String,
+    /// The token it was rotated from; null for the login's.
     pub parent_jti: Option<String>,
+    /// The token it was rotated into; null for the newest.
     pub successor_jti: Option<String>,
+    /// Unix time.
     pub issued_at: i64,
+    /// Unix time.
     pub expires_at: i64,
     /// When it was rotated away.
     pub rotated_at: Option<i64>,
@@ -126,11 +150,15 @@ pub struct LineageToken {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Lineage {
+    /// The session.
     pub session: SessionInfo,
     /// `pair` or `sliding`.
     pub kind: String,
+    /// Who ended it (the user or a staff member); null while live or when the server did.
     pub revoked_by: Option<i64>,
+    /// The newest token: the only one that may rotate.
     pub head_jti: String,
+    /// Every token of the chain.
     pub tokens: Vec<LineageToken>,
 }
 
@@ -139,7 +167,9 @@ pub struct Lineage {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditRecord {
+    /// Increasing: newer lines have larger ids.
     pub id: i64,
+    /// Unix time.
     pub at: i64,
     /// e.g. `login_succeeded`, `reuse_detected`, `user_locked`.
     pub kind: String,
@@ -147,11 +177,15 @@ pub struct AuditRecord {
     pub subject: Option<i64>,
     /// The user who caused it.
     pub actor: Option<i64>,
+    /// The session concerned.
     pub session_id: Option<String>,
+    /// The token concerned.
     pub jti: Option<String>,
+    /// The client's address.
     pub address: Option<String>,
     /// Free text given by staff, or the engine's explanation.
     pub reason: Option<String>,
+    /// Whatever else the event records, as a JSON object.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Object, required = true))]
     pub detail: Value,

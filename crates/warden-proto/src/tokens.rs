@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ObtainRequest {
+    /// The login identifier (the username, or the e-mail where the server signs in by e-mail).
     pub username: String,
+    /// The account's password.
     #[cfg_attr(feature = "openapi", schema(format = Password))]
     pub password: String,
     /// Warden: a name for the session (also `X-Warden-Device`), at most 100 characters.
@@ -23,7 +25,9 @@ pub struct ObtainRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenPair {
+    /// The refresh token: trades for new access tokens.
     pub refresh: String,
+    /// The access token: the `Authorization` header's credential.
     pub access: String,
 }
 
@@ -31,6 +35,7 @@ pub struct TokenPair {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RefreshRequest {
+    /// A refresh token.
     pub refresh: String,
 }
 
@@ -38,7 +43,9 @@ pub struct RefreshRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RefreshResponse {
+    /// A new access token.
     pub access: String,
+    /// The new refresh token, which replaces the one sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh: Option<String>,
 }
@@ -47,6 +54,7 @@ pub struct RefreshResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenRequest {
+    /// The token, as issued.
     pub token: String,
 }
 
@@ -54,6 +62,7 @@ pub struct TokenRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SlidingToken {
+    /// Both the credential and what refreshes it.
     pub token: String,
 }
 
@@ -66,6 +75,7 @@ pub struct Empty {}
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RevokeRequest {
+    /// The token to revoke.
     pub token: String,
     /// `access_token` or `refresh_token`; a hint only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,30 +88,41 @@ pub struct RevokeRequest {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Introspection {
+    /// The token is valid and its session live; when false, nothing else is sent.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub active: bool,
     /// `access`, `refresh` or `sliding`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
+    /// Expiry, Unix time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exp: Option<i64>,
+    /// Issued at, Unix time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
+    /// Not before, Unix time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
+    /// The token's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// The subject: the user id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
+    /// The user id, as SimpleJWT's claim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
+    /// The session id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// The owner's username.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// The issuer, when the server sets one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// The audience, when the server sets one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
 }
@@ -110,12 +131,16 @@ pub struct Introspection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenType {
+    /// Short-lived; sent with every request.
     Access,
+    /// Long-lived; only trades for new tokens.
     Refresh,
+    /// Both at once (SimpleJWT's sliding tokens).
     Sliding,
 }
 
 impl TokenType {
+    /// The claim's value: `access`, `refresh`, `sliding`.
     pub fn as_str(self) -> &'static str {
         match self {
             TokenType::Access => "access",
@@ -133,6 +158,7 @@ impl TokenType {
         }
     }
 
+    /// The type named `s` (exact, lowercase), if it is one.
     pub fn parse(s: &str) -> Option<TokenType> {
         match s {
             "access" => Some(TokenType::Access),
@@ -150,18 +176,28 @@ impl TokenType {
 /// tokens at once. `refresh_exp` is present on sliding tokens only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
+    /// What the token may be used for.
     pub token_type: TokenType,
+    /// Expiry, Unix time.
     pub exp: i64,
+    /// Issued at, Unix time.
     pub iat: i64,
+    /// The token's id.
     pub jti: String,
+    /// The owner: their id, or their username under `USER_ID_FIELD = username`.
     pub user_id: String,
+    /// The session (token family).
     pub sid: String,
+    /// Not before, Unix time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
+    /// The issuer (`ISSUER`), when configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// The audience (`AUDIENCE`), when configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
+    /// When a sliding token stops being refreshable, Unix time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_exp: Option<i64>,
 }

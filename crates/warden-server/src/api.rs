@@ -99,7 +99,7 @@ route_table! {
 }
 
 /// The OpenAPI 3.1 document served at `api/schema/`.
-pub fn openapi() -> utoipa::openapi::OpenApi {
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
@@ -119,8 +119,11 @@ pub fn openapi_json() -> String {
 /// One documented operation.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Route {
+    /// As in the document (`/api/staff/users/{id}/`).
     pub path: String,
+    /// The HTTP method.
     pub method: Method,
+    /// The handler's name, the document's `operationId`.
     pub operation_id: String,
 }
 
@@ -173,7 +176,7 @@ fn method_filter(method: &Method) -> Option<MethodFilter> {
 
 /// The routed operations: every documented one that has a handler (all of
 /// them; a test holds the two lists equal).
-pub fn routed() -> Vec<(Route, MethodRouter<AppState>)> {
+pub(crate) fn routed() -> Vec<(Route, MethodRouter<AppState>)> {
     let mut out = Vec::new();
     for route in documented_routes() {
         let found = method_filter(&route.method).and_then(|f| handler(&route.operation_id, f));
@@ -191,7 +194,7 @@ pub fn routed() -> Vec<(Route, MethodRouter<AppState>)> {
 
 /// The router without state or middleware: one entry per path, each with
 /// DRF's 405 for other methods, and DRF's 404 for unknown paths.
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     let mut by_path: BTreeMap<String, MethodRouter<AppState>> = BTreeMap::new();
     for (route, h) in routed() {
         let merged = match by_path.remove(&route.path) {

@@ -13,8 +13,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use warden_auth::model::ClientInfo;
-use warden_auth::service::{Actor, AuthContext};
-use warden_auth::{AuthError, TokenError};
+use warden_auth::{Actor, AuthContext, AuthError, TokenError};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -22,7 +21,7 @@ use crate::proxies::TrustedProxies;
 
 /// The authenticated caller of a protected route.
 #[derive(Debug, Clone)]
-pub struct Caller(pub AuthContext);
+pub(crate) struct Caller(pub AuthContext);
 
 /// Python's `bytes.split()` separators.
 fn is_python_whitespace(b: u8) -> bool {
@@ -30,7 +29,7 @@ fn is_python_whitespace(b: u8) -> bool {
 }
 
 /// The raw token of an Authorization header, as SimpleJWT's `get_raw_token`.
-pub fn raw_token<'h>(header: &'h [u8], types: &[String]) -> Result<&'h [u8], ApiError> {
+pub(crate) fn raw_token<'h>(header: &'h [u8], types: &[String]) -> Result<&'h [u8], ApiError> {
     let parts: Vec<&[u8]> = header
         .split(|b| is_python_whitespace(*b))
         .filter(|p| !p.is_empty())
@@ -84,7 +83,7 @@ impl FromRequestParts<AppState> for Caller {
 /// permissions before it parses `request.data`): 401 without a valid token,
 /// 403 for anyone but active staff.
 #[derive(Debug, Clone, Copy)]
-pub struct StaffCaller(pub Actor);
+pub(crate) struct StaffCaller(pub Actor);
 
 impl FromRequestParts<AppState> for StaffCaller {
     type Rejection = ApiError;
@@ -101,15 +100,15 @@ impl FromRequestParts<AppState> for StaffCaller {
 
 /// Where a request came from, for the session record and the audit log.
 #[derive(Debug, Clone, Default)]
-pub struct ClientMeta(pub ClientInfo);
+pub(crate) struct ClientMeta(pub ClientInfo);
 
-pub const DEVICE_HEADER: &str = "x-warden-device";
-pub const FORWARDED_FOR_HEADER: &str = "x-forwarded-for";
+pub(crate) const DEVICE_HEADER: &str = "x-warden-device";
+pub(crate) const FORWARDED_FOR_HEADER: &str = "x-forwarded-for";
 const MAX_DEVICE_LABEL_CHARS: usize = 100;
 const MAX_USER_AGENT_CHARS: usize = 512;
 
 /// Trimmed, at most `max` characters, `None` when empty.
-pub fn clean_label(s: &str, max: usize) -> Option<String> {
+pub(crate) fn clean_label(s: &str, max: usize) -> Option<String> {
     let t = s.trim();
     if t.is_empty() {
         return None;
@@ -123,7 +122,7 @@ pub fn clean_label(s: &str, max: usize) -> Option<String> {
     )
 }
 
-pub fn device_label(s: &str) -> Option<String> {
+pub(crate) fn device_label(s: &str) -> Option<String> {
     clean_label(s, MAX_DEVICE_LABEL_CHARS)
 }
 
@@ -158,7 +157,7 @@ impl FromRequestParts<AppState> for ClientMeta {
 
 impl ClientMeta {
     /// The body's `device_label` wins over the `X-Warden-Device` header.
-    pub fn with_device(mut self, label: Option<String>) -> ClientInfo {
+    pub(crate) fn with_device(mut self, label: Option<String>) -> ClientInfo {
         if let Some(l) = label.as_deref().and_then(device_label) {
             self.0.device_label = Some(l);
         }

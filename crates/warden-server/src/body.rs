@@ -17,19 +17,20 @@ use warden_proto::FieldErrors;
 use crate::AppState;
 use crate::error::ApiError;
 
-pub const REQUIRED: &str = "This field is required.";
-pub const BLANK: &str = "This field may not be blank.";
-pub const NULL: &str = "This field may not be null.";
-pub const NOT_A_STRING: &str = "Not a valid string.";
-pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
-pub const NOT_A_BOOLEAN: &str = "Must be a valid boolean.";
-pub const NOT_AN_INTEGER: &str = "A valid integer is required.";
+pub(crate) const REQUIRED: &str = "This field is required.";
+pub(crate) const BLANK: &str = "This field may not be blank.";
+pub(crate) const NULL: &str = "This field may not be null.";
+pub(crate) const NOT_A_STRING: &str = "Not a valid string.";
+pub(crate) const NULL_CHARACTERS: &str = "Null characters are not allowed.";
+pub(crate) const NOT_A_BOOLEAN: &str = "Must be a valid boolean.";
+pub(crate) const NOT_AN_INTEGER: &str = "A valid integer is required.";
 
 /// The request body, read but not parsed.
 #[derive(Debug, Clone, Default)]
 pub struct RawBody {
     /// The Content-Type header as sent.
     pub content_type: Option<String>,
+    /// The body, within the size limit.
     pub bytes: axum::body::Bytes,
 }
 
@@ -124,7 +125,7 @@ impl RawBody {
 /// turns them into one 400. A field in error reads as empty: callers only use
 /// the values after `finish` succeeded.
 #[derive(Debug)]
-pub struct Fields<'a> {
+pub(crate) struct Fields<'a> {
     data: &'a Map<String, Value>,
     errors: FieldErrors,
 }
@@ -140,7 +141,7 @@ fn char_value(v: &Value) -> Result<String, &'static str> {
 }
 
 impl<'a> Fields<'a> {
-    pub fn new(data: &'a Map<String, Value>) -> Self {
+    pub(crate) fn new(data: &'a Map<String, Value>) -> Self {
         Fields {
             data,
             errors: FieldErrors::default(),
@@ -152,18 +153,18 @@ impl<'a> Fields<'a> {
     }
 
     /// A required CharField, trimmed (`trim_whitespace=True`).
-    pub fn text(&mut self, name: &str) -> String {
+    pub(crate) fn text(&mut self, name: &str) -> String {
         self.char_field(name, true, true).unwrap_or_default()
     }
 
     /// A required password: blank-checked on its trimmed form, returned as sent.
-    pub fn password(&mut self, name: &str) -> String {
+    pub(crate) fn password(&mut self, name: &str) -> String {
         self.char_field(name, true, false).unwrap_or_default()
     }
 
     /// An optional CharField (`required=False, allow_blank=True`): `None` when
     /// absent or blank.
-    pub fn optional_text(&mut self, name: &str) -> Option<String> {
+    pub(crate) fn optional_text(&mut self, name: &str) -> Option<String> {
         self.char_field(name, false, true).filter(|s| !s.is_empty())
     }
 
@@ -197,7 +198,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A required BooleanField.
-    pub fn boolean(&mut self, name: &str) -> bool {
+    pub(crate) fn boolean(&mut self, name: &str) -> bool {
         match self.data.get(name) {
             None => {
                 self.fail(name, REQUIRED);
@@ -218,7 +219,7 @@ impl<'a> Fields<'a> {
     }
 
     /// An optional IntegerField (`null` and blank read as absent).
-    pub fn optional_integer(&mut self, name: &str) -> Option<i64> {
+    pub(crate) fn optional_integer(&mut self, name: &str) -> Option<i64> {
         let value = self.data.get(name)?;
         let parsed = match value {
             Value::Null => return None,
@@ -235,7 +236,7 @@ impl<'a> Fields<'a> {
         parsed
     }
 
-    pub fn finish(self) -> Result<(), ApiError> {
+    pub(crate) fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() {
             Ok(())
         } else {
@@ -245,7 +246,7 @@ impl<'a> Fields<'a> {
 }
 
 /// DRF's `BooleanField` spellings.
-pub fn parse_bool(s: &str) -> Option<bool> {
+pub(crate) fn parse_bool(s: &str) -> Option<bool> {
     match s.trim().to_ascii_lowercase().as_str() {
         "true" | "t" | "yes" | "y" | "on" | "1" => Some(true),
         "false" | "f" | "no" | "n" | "off" | "0" => Some(false),

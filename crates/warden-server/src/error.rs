@@ -19,38 +19,51 @@ use warden_proto::{
 use crate::observe;
 
 /// SimpleJWT's wording for a bad access token on a protected route.
-pub const INVALID_BEARER: &str = "Given token not valid for any token type";
-pub const NOT_AUTHENTICATED: &str = "Authentication credentials were not provided.";
-pub const BAD_AUTH_HEADER: &str = "Authorization header must contain two space-delimited values";
-pub const NO_ACTIVE_ACCOUNT: &str = "No active account found with the given credentials";
-pub const PERMISSION_DENIED: &str = "You do not have permission to perform this action.";
-pub const NOT_FOUND: &str = "Not found.";
-pub const REGISTRATION_CLOSED: &str = "Registration is closed.";
-pub const INTERNAL: &str = "Internal server error";
-pub const UNAVAILABLE: &str = "Service temporarily unavailable.";
-pub const DISALLOWED_HOST: &str = "Invalid Host header.";
-pub const FOREIGN_ORIGIN: &str = "Cross-origin request refused.";
+pub(crate) const INVALID_BEARER: &str = "Given token not valid for any token type";
+pub(crate) const NOT_AUTHENTICATED: &str = "Authentication credentials were not provided.";
+pub(crate) const BAD_AUTH_HEADER: &str =
+    "Authorization header must contain two space-delimited values";
+pub(crate) const NO_ACTIVE_ACCOUNT: &str = "No active account found with the given credentials";
+pub(crate) const PERMISSION_DENIED: &str = "You do not have permission to perform this action.";
+pub(crate) const NOT_FOUND: &str = "Not found.";
+pub(crate) const REGISTRATION_CLOSED: &str = "Registration is closed.";
+pub(crate) const INTERNAL: &str = "Internal server error";
+pub(crate) const UNAVAILABLE: &str = "Service temporarily unavailable.";
+pub(crate) const DISALLOWED_HOST: &str = "Invalid Host header.";
+pub(crate) const FOREIGN_ORIGIN: &str = "Cross-origin request refused.";
 
 /// A server setting that cannot be used; the message names the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
+    /// One entry of a list setting cannot be read.
     #[error("{key}: {entry:?} {reason}")]
     InvalidEntry {
+        /// The setting.
         key: &'static str,
+        /// The entry, as written.
         entry: String,
+        /// What is wrong with it.
         reason: String,
     },
+    /// A list setting that would refuse every request.
     #[error(
         "{key} is an empty list, which would refuse every request: list the host names \
          clients use, or leave {key} out for the loopback default"
     )]
-    Empty { key: &'static str },
+    Empty {
+        /// The setting.
+        key: &'static str,
+    },
+    /// A non-loopback bind with the loopback-only default `ALLOWED_HOSTS`.
     #[error(
         "ALLOWED_HOSTS is not set and the server listens on {addr}, which is not a loopback \
          address: set ALLOWED_HOSTS to the host names clients reach this server by \
          (e.g. [\"warden.example.com\"])"
     )]
-    AllowedHostsRequired { addr: std::net::SocketAddr },
+    AllowedHostsRequired {
+        /// The address bound.
+        addr: std::net::SocketAddr,
+    },
 }
 
 /// Everything a request can fail with.
@@ -64,15 +77,22 @@ pub enum ApiError {
     NotAuthenticated,
     /// `Bearer` alone, or three parts: 401 `bad_authorization_header`.
     BadAuthorizationHeader,
+    /// 401: SimpleJWT's "No active account found with the given credentials".
     InvalidCredentials,
+    /// 429 `locked_out`, with `Retry-After`.
     LockedOut {
+        /// Seconds until the next attempt is counted.
         retry_after: i64,
     },
+    /// 401 `user_inactive`.
     UserInactive,
+    /// 401 `user_not_found`.
     UserNotFound,
     /// 403 with DRF's permission message.
     Forbidden,
+    /// 403: `ServerConfig::allow_registration` is off.
     RegistrationClosed,
+    /// 404.
     NotFound,
     /// 400 field errors.
     Fields(FieldErrors),
@@ -93,12 +113,14 @@ pub enum ApiError {
     MethodNotAllowed(String),
     /// 413.
     PayloadTooLarge {
+        /// The limit, in bytes.
         limit: usize,
     },
     /// 415 with the Content-Type as sent.
     UnsupportedMediaType(String),
     /// 431.
     HeadersTooLarge {
+        /// The limit, in bytes.
         limit: usize,
     },
     /// 503: the store cannot serve now (read-only, busy). Logged, generic body.
@@ -108,10 +130,12 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// [`ApiError::Internal`] with `message` (logged, never sent).
     pub fn internal(message: impl Into<String>) -> Self {
         ApiError::Internal(message.into())
     }
 
+    /// The status it is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Token(_)

@@ -21,18 +21,18 @@ use crate::error::ApiError;
 use crate::hosts;
 
 /// django-cors-headers' `CORS_ALLOW_METHODS` default.
-pub const CORS_ALLOW_METHODS: &str = "DELETE, GET, OPTIONS, PATCH, POST, PUT";
+pub(crate) const CORS_ALLOW_METHODS: &str = "DELETE, GET, OPTIONS, PATCH, POST, PUT";
 /// django-cors-headers' `CORS_ALLOW_HEADERS` default plus the headers Warden reads.
-pub const CORS_ALLOW_HEADERS: &str = "accept, authorization, content-type, user-agent, \
+pub(crate) const CORS_ALLOW_HEADERS: &str = "accept, authorization, content-type, user-agent, \
      x-csrftoken, x-requested-with, x-request-id, x-warden-device";
 /// django-cors-headers' `CORS_PREFLIGHT_MAX_AGE` default (one day).
-pub const CORS_MAX_AGE: &str = "86400";
+pub(crate) const CORS_MAX_AGE: &str = "86400";
 
 const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 
 /// What to do with a request.
 #[derive(Debug)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Answered here (refused, or a preflight).
     Respond(Response),
     /// On to the router.
@@ -41,7 +41,7 @@ pub enum Verdict {
 
 /// The CORS headers every answer past the Host check gets.
 #[derive(Debug, Default)]
-pub struct Cors {
+pub(crate) struct Cors {
     /// `Vary: Origin`: the answer depends on it whenever origins are configured.
     vary: bool,
     /// The request's own `Origin`, echoed when it is allowed.
@@ -49,7 +49,7 @@ pub struct Cors {
 }
 
 impl Cors {
-    pub fn decorate(&self, response: &mut Response) {
+    pub(crate) fn decorate(&self, response: &mut Response) {
         let headers = response.headers_mut();
         if let Some(origin) = &self.allow_origin {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
@@ -150,7 +150,7 @@ fn origin_check(config: &ServerConfig, headers: &HeaderMap) -> Result<Option<Hea
 }
 
 /// Total size of the header block as sent (`name: value\r\n` per field).
-pub fn header_bytes(headers: &HeaderMap) -> usize {
+pub(crate) fn header_bytes(headers: &HeaderMap) -> usize {
     headers
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
@@ -204,7 +204,7 @@ fn preflight() -> Response {
 
 /// Decides what happens to `request` before routing, and which CORS headers
 /// its answer gets.
-pub fn admit(config: &ServerConfig, request: &Request) -> (Verdict, Cors) {
+pub(crate) fn admit(config: &ServerConfig, request: &Request) -> (Verdict, Cors) {
     if host_refusal(config, request).is_some() {
         return (
             Verdict::Respond(ApiError::DisallowedHost.into_response()),

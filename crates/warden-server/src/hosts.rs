@@ -18,11 +18,13 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use crate::error::ConfigError;
 
+/// The setting's name, as errors and the CLI's config say it.
 pub const ALLOWED_HOSTS: &str = "ALLOWED_HOSTS";
+/// The setting's name, as errors and the CLI's config say it.
 pub const CORS_ALLOWED_ORIGINS: &str = "CORS_ALLOWED_ORIGINS";
 
 /// The names a loopback bind answers to by default, each with the bound port.
-pub const LOOPBACK_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
+pub(crate) const LOOPBACK_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
 
 /// The default port of a `Host` without one.
 const HTTP_PORT: u16 = 80;
@@ -30,15 +32,15 @@ const HTTP_PORT: u16 = 80;
 /// A host name as Django splits it: lower-case name (or `[canonical IPv6]`)
 /// and the port if one was given.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostName {
-    pub name: String,
-    pub port: Option<u16>,
+pub(crate) struct HostName {
+    pub(crate) name: String,
+    pub(crate) port: Option<u16>,
 }
 
 /// Splits `host[:port]` the way Django's `host_validation_re` does: a name of
 /// `[a-z0-9.-]` or a bracketed IPv6 literal, then an optional decimal port.
 /// `None` for anything else (userinfo, spaces, a path, an empty port...).
-pub fn split_host(raw: &str) -> Option<HostName> {
+pub(crate) fn split_host(raw: &str) -> Option<HostName> {
     let lower = raw.to_ascii_lowercase();
     let (name, port) = if let Some(rest) = lower.strip_prefix('[') {
         let (inside, after) = rest.split_once(']')?;
@@ -151,7 +153,7 @@ impl HostPattern {
     }
 
     /// Whether a request's host (already split, trailing dot removed) matches.
-    pub fn matches(&self, host: &HostName) -> bool {
+    pub(crate) fn matches(&self, host: &HostName) -> bool {
         let port_ok = self
             .port
             .is_none_or(|p| host.port.unwrap_or(HTTP_PORT) == p);
@@ -295,6 +297,7 @@ impl AllowedOrigin {
         normalise_origin(e).map(AllowedOrigin)
     }
 
+    /// `scheme://host[:port]`, normalised.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -312,7 +315,7 @@ impl fmt::Display for AllowedOrigin {
 }
 
 /// Whether a request's `Origin` value is one of `allowed`.
-pub fn origin_allowed(allowed: &[AllowedOrigin], raw: &str) -> bool {
+pub(crate) fn origin_allowed(allowed: &[AllowedOrigin], raw: &str) -> bool {
     match normalise_origin(raw) {
         Ok(origin) => allowed.iter().any(|a| a.0 == origin),
         Err(_) => false,

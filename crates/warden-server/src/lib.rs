@@ -7,17 +7,21 @@
 //! Every route is documented in [`openapi`], which is built from the same
 //! table as the router.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
+// The route table and the OpenAPI document built from it: callers name it
+// (`api::openapi_json`, `api::documented_routes`).
 pub mod api;
-pub mod auth;
-pub mod body;
-pub mod error;
-pub mod guard;
-pub mod hosts;
-pub mod observe;
-pub mod proxies;
-pub mod requests;
-pub mod routes;
+
+mod auth;
+mod body;
+mod error;
+mod guard;
+mod hosts;
+mod observe;
+mod proxies;
+mod requests;
+mod routes;
 
 #[cfg(test)]
 mod tests;
@@ -31,9 +35,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use warden_auth::AuthService;
 
+pub use body::RawBody;
 pub use error::{ApiError, ConfigError};
-pub use hosts::{AllowedHosts, AllowedOrigin, HostPattern};
-pub use proxies::{IpNetwork, TrustedProxies};
+pub use hosts::{ALLOWED_HOSTS, AllowedHosts, AllowedOrigin, CORS_ALLOWED_ORIGINS, HostPattern};
+pub use proxies::{IpNetwork, TRUSTED_PROXIES, TrustedProxies};
+pub use requests::ReadBody;
 
 /// How the HTTP layer behaves; the engine's settings live in [`AuthService`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,11 +78,14 @@ impl Default for ServerConfig {
 /// What every handler gets.
 #[derive(Debug, Clone)]
 pub struct AppState {
+    /// The engine.
     pub service: Arc<AuthService>,
+    /// The HTTP layer's settings.
     pub config: Arc<ServerConfig>,
 }
 
 impl AppState {
+    /// The state for `service` served as `config` says.
     pub fn new(service: Arc<AuthService>, config: ServerConfig) -> Self {
         AppState {
             service,
@@ -178,7 +187,7 @@ pub async fn flush_loop(
 }
 
 /// The capabilities document of this server.
-pub fn capabilities(state: &AppState) -> warden_proto::Capabilities {
+pub(crate) fn capabilities(state: &AppState) -> warden_proto::Capabilities {
     let s = state.service.settings();
     let mut features: Vec<&str> = vec![
         "logout",

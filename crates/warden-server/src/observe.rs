@@ -14,7 +14,7 @@ use tracing::Instrument;
 use crate::AppState;
 use crate::guard::{self, Verdict};
 
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
 
 #[derive(Debug, Clone)]
 struct RequestContext {
@@ -27,14 +27,14 @@ tokio::task_local! {
 }
 
 /// The id of the request being served, for error bodies and logs ("-" outside a request).
-pub fn current_request_id() -> String {
+pub(crate) fn current_request_id() -> String {
     CONTEXT
         .try_with(|c| c.id.to_string())
         .unwrap_or_else(|_| "-".to_string())
 }
 
 /// The first of `AUTH_HEADER_TYPES`, for `WWW-Authenticate`.
-pub fn current_auth_header_type() -> String {
+pub(crate) fn current_auth_header_type() -> String {
     CONTEXT
         .try_with(|c| c.auth_header_type.to_string())
         .unwrap_or_else(|_| "Bearer".to_string())
@@ -57,7 +57,11 @@ fn request_id(headers: &HeaderMap) -> String {
     }
 }
 
-pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn middleware(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let id = request_id(request.headers());
     let span = tracing::info_span!(

@@ -13,6 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use crate::error::ConfigError;
 use crate::hosts::parse_entries;
 
+/// The setting's name, as errors and the CLI's config say it.
 pub const TRUSTED_PROXIES: &str = "TRUSTED_PROXIES";
 
 /// An address with a prefix length (`10.0.0.0/8`, `::1/128`).
@@ -86,6 +87,7 @@ impl IpNetwork {
         }
     }
 
+    /// `ip` is in the network (an IPv4-mapped IPv6 address as its IPv4 one).
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip.to_canonical()) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
@@ -112,18 +114,22 @@ impl fmt::Display for IpNetwork {
 pub struct TrustedProxies(Vec<IpNetwork>);
 
 impl TrustedProxies {
+    /// The setting's entries (addresses or networks); the first bad one is the error.
     pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<TrustedProxies, ConfigError> {
         parse_entries(TRUSTED_PROXIES, entries, IpNetwork::parse).map(TrustedProxies)
     }
 
+    /// The networks trusted.
     pub fn networks(&self) -> &[IpNetwork] {
         &self.0
     }
 
+    /// No proxy is trusted.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// `ip` is a trusted proxy.
     pub fn contains(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|n| n.contains(ip))
     }
@@ -133,7 +139,7 @@ impl TrustedProxies {
     /// leftmost when every hop is), and `peer` again as soon as an entry
     /// cannot be read, since nothing past a garbled hop can be believed.
     /// `forwarded` is each `X-Forwarded-For` field in the order received.
-    pub fn client_address<'a>(
+    pub(crate) fn client_address<'a>(
         &self,
         peer: IpAddr,
         forwarded: impl Iterator<Item = &'a [u8]>,

@@ -17,6 +17,7 @@ use crate::error::ApiError;
 
 /// A request body read from DRF's `request.data`.
 pub trait ReadBody: Sized {
+    /// The request from the body's fields; field errors as DRF words them.
     fn read(data: &Map<String, Value>) -> Result<Self, ApiError>;
 }
 

@@ -12,13 +12,10 @@ use http_body::Frame;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use warden_auth::keys::{KeyMaterial, KeyRing};
 use warden_auth::model::*;
-use warden_auth::service::NewAccount;
-use warden_auth::settings::Settings;
 use warden_auth::{
-    AuthService, Clock, Jti, ManualClock, SessionId, Store, StoreError, StoreResult, UnixTime,
-    UserId,
+    AuthService, Clock, Jti, KeyMaterial, KeyRing, ManualClock, NewAccount, SessionId, Settings,
+    Store, StoreError, StoreResult, UnixTime, UserId,
 };
 use warden_store::SqliteStore;
 

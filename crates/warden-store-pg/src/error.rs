@@ -4,7 +4,7 @@ use postgres::error::SqlState;
 use warden_auth::{Conflict, StoreError};
 
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     #[error(transparent)]
     Pg(#[from] postgres::Error),
     /// A uniqueness rule, checked before the insert so the message can name it.
@@ -24,7 +24,7 @@ pub enum Error {
     Unavailable(String),
 }
 
-pub type Result<T> = std::result::Result<T, Error>;
+pub(crate) type Result<T> = std::result::Result<T, Error>;
 
 /// A rotation the engine's `decide` would not describe is an inconsistent
 /// request, like any other the store refuses.
@@ -37,7 +37,7 @@ impl From<warden_auth::rotation::RotationError> for Error {
 impl Error {
     /// A serialization failure or deadlock: the transaction did nothing and
     /// may simply be run again.
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         match self {
             Error::Pg(e) => matches!(
                 e.code(),

@@ -5,7 +5,7 @@
 //!   `synchronous_commit = on`: on disk) before the call returns; a
 //!   serialization failure or deadlock is retried a few times.
 //! - Rotation is exactly-once across nodes: it locks the session row
-//!   (`SELECT ... FOR UPDATE`) before reading the presented token (see [`sql`]).
+//!   (`SELECT ... FOR UPDATE`) before reading the presented token (see `sql.rs`).
 //! - Every revoking transaction appends to the revocation feed under an
 //!   advisory lock (gapless, commit-ordered positions) and sends
 //!   `NOTIFY warden_revocations`; [`PgStore::wait_for_feed`] LISTENs on a
@@ -18,10 +18,11 @@
 //! `spawn_blocking` threads, as the server does, never from inside an async
 //! task: blocking there would stall the runtime (and `postgres` refuses).
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod error;
 mod rows;
-pub mod sql;
+mod sql;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -37,8 +38,7 @@ use warden_auth::model::{
 };
 use warden_auth::{Jti, SessionId, Store, StoreError, StoreResult, UnixTime, UserId};
 
-pub use error::Error;
-use error::Result;
+use error::{Error, Result};
 
 /// Connections kept at most (per store, i.e. per node).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 32;
@@ -94,6 +94,7 @@ pub fn schema_version() -> i64 {
     warden_migrations::POSTGRES.len() as i64
 }
 
+/// The engine's [`Store`] over a PostgreSQL database that several nodes may share.
 pub struct PgStore {
     pool: Pool,
     /// The LISTEN connection, (re)opened by `wait_for_feed`.
@@ -116,6 +117,7 @@ impl PgStore {
         Self::open_with(url, DEFAULT_MAX_CONNECTIONS)
     }
 
+    /// [`Self::open`] with at most `max_connections` connections.
     pub fn open_with(url: &str, max_connections: usize) -> StoreResult<PgStore> {
         let mut config =
             Config::from_str(url).map_err(|e| StoreError::Backend(format!("database URL: {e}")))?;

@@ -13,15 +13,15 @@ use warden_proto::TokenType;
 
 use crate::error::{Error, Result};
 
-pub fn id_bytes(v: u128) -> Vec<u8> {
+pub(crate) fn id_bytes(v: u128) -> Vec<u8> {
     v.to_be_bytes().to_vec()
 }
 
-pub fn opt_id_bytes(v: Option<u128>) -> Option<Vec<u8>> {
+pub(crate) fn opt_id_bytes(v: Option<u128>) -> Option<Vec<u8>> {
     v.map(id_bytes)
 }
 
-pub fn get<'a, T: FromSql<'a>>(row: &'a Row, idx: usize) -> Result<T> {
+pub(crate) fn get<'a, T: FromSql<'a>>(row: &'a Row, idx: usize) -> Result<T> {
     row.try_get(idx)
         .map_err(|e| Error::Corrupt(format!("column {idx}: {e}")))
 }
@@ -33,7 +33,7 @@ fn to_id(bytes: &[u8]) -> Result<u128> {
     Ok(u128::from_be_bytes(b))
 }
 
-pub fn id_at(row: &Row, idx: usize) -> Result<u128> {
+pub(crate) fn id_at(row: &Row, idx: usize) -> Result<u128> {
     let b: &[u8] = get(row, idx)?;
     to_id(b)
 }
@@ -47,16 +47,16 @@ fn parsed<T>(value: &str, parse: fn(&str) -> Option<T>, what: &str) -> Result<T>
     parse(value).ok_or_else(|| Error::Corrupt(format!("unknown {what} `{value}`")))
 }
 
-pub fn reason_at(row: &Row, idx: usize) -> Result<Option<RevocationReason>> {
+pub(crate) fn reason_at(row: &Row, idx: usize) -> Result<Option<RevocationReason>> {
     let r: Option<&str> = get(row, idx)?;
     r.map(|r| parsed(r, RevocationReason::parse, "revocation reason"))
         .transpose()
 }
 
-pub const USER_COLUMNS: &str = "id, username, email, email_verified, password_hash, is_active, \
+pub(crate) const USER_COLUMNS: &str = "id, username, email, email_verified, password_hash, is_active, \
      is_staff, created_at, last_login, password_changed_at, locked_until";
 
-pub fn user(row: &Row) -> Result<User> {
+pub(crate) fn user(row: &Row) -> Result<User> {
     Ok(User {
         id: get(row, 0)?,
         username: get(row, 1)?,
@@ -72,13 +72,14 @@ pub fn user(row: &Row) -> Result<User> {
     })
 }
 
-pub const SESSION_COLUMNS: &str = "s.id, s.user_id, s.kind, c.device_label, c.user_agent, \
+pub(crate) const SESSION_COLUMNS: &str = "s.id, s.user_id, s.kind, c.device_label, c.user_agent, \
      c.address, s.created_at, s.last_rotated_at, s.rotation_count, s.head_jti, s.expires_at, \
      s.max_expires_at, s.revoked_at, s.revoked_reason, s.revoked_by";
 
-pub const SESSION_FROM: &str = "sessions s LEFT JOIN session_clients c ON c.session_id = s.id";
+pub(crate) const SESSION_FROM: &str =
+    "sessions s LEFT JOIN session_clients c ON c.session_id = s.id";
 
-pub fn session(row: &Row) -> Result<Session> {
+pub(crate) fn session(row: &Row) -> Result<Session> {
     let kind: &str = get(row, 2)?;
     let count: i64 = get(row, 8)?;
     Ok(Session {
@@ -103,10 +104,10 @@ pub fn session(row: &Row) -> Result<Session> {
     })
 }
 
-pub const TOKEN_COLUMNS: &str = "jti, session_id, user_id, token_type, signing_input_sha256, kid, \
+pub(crate) const TOKEN_COLUMNS: &str = "jti, session_id, user_id, token_type, signing_input_sha256, kid, \
      issued_at, expires_at, parent_jti, rotated_at, successor_jti, address";
 
-pub fn token(row: &Row) -> Result<OutstandingToken> {
+pub(crate) fn token(row: &Row) -> Result<OutstandingToken> {
     let token_type: &str = get(row, 3)?;
     Ok(OutstandingToken {
         jti: Jti(id_at(row, 0)?),
@@ -124,10 +125,10 @@ pub fn token(row: &Row) -> Result<OutstandingToken> {
     })
 }
 
-pub const AUDIT_COLUMNS: &str =
+pub(crate) const AUDIT_COLUMNS: &str =
     "id, at, kind, subject, actor, session_id, jti, address, reason, detail";
 
-pub fn audit_entry(row: &Row) -> Result<AuditEntry> {
+pub(crate) fn audit_entry(row: &Row) -> Result<AuditEntry> {
     let kind: &str = get(row, 2)?;
     let detail: Option<&str> = get(row, 9)?;
     let detail = match detail {

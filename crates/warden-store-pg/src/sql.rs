@@ -32,25 +32,25 @@ use crate::rows::{
 type P<'a> = &'a (dyn ToSql + Sync);
 
 /// The NOTIFY channel the feed's writers signal and every node listens on.
-pub const FEED_CHANNEL: &str = "warden_revocations";
+pub(crate) const FEED_CHANNEL: &str = "warden_revocations";
 /// `pg_advisory_xact_lock` key serialising feed appends ("Wrdn" + 1).
 const FEED_LOCK: i64 = 0x5772_646e_0001;
 /// How long flushed-out feed rows are kept at least (seconds).
-pub const FEED_KEEP: i64 = 86_400;
-pub const DEFAULT_SEARCH_LIMIT: u32 = 100;
-pub const MAX_SEARCH_LIMIT: u32 = 1_000;
-pub const DEFAULT_AUDIT_LIMIT: u32 = 100;
-pub const MAX_AUDIT_LIMIT: u32 = 10_000;
+pub(crate) const FEED_KEEP: i64 = 86_400;
+pub(crate) const DEFAULT_SEARCH_LIMIT: u32 = 100;
+pub(crate) const MAX_SEARCH_LIMIT: u32 = 1_000;
+pub(crate) const DEFAULT_AUDIT_LIMIT: u32 = 100;
+pub(crate) const MAX_AUDIT_LIMIT: u32 = 10_000;
 
 /// Prepared statements of one connection, by SQL text.
-pub type StatementCache = std::collections::HashMap<String, postgres::Statement>;
+pub(crate) type StatementCache = std::collections::HashMap<String, postgres::Statement>;
 /// The most statements one connection keeps prepared (there are ~40 distinct ones).
 const STATEMENT_CACHE: usize = 256;
 
 /// A connection or one of its transactions, with that connection's prepared
 /// statements: each distinct statement is parsed and planned once per
 /// connection instead of on every call (one round trip less per statement).
-pub struct Db<'a, C> {
+pub(crate) struct Db<'a, C> {
     pub conn: &'a mut C,
     pub cache: &'a mut StatementCache,
 }
@@ -75,22 +75,22 @@ impl<C: GenericClient> Db<'_, C> {
         Ok(s)
     }
 
-    pub fn query(&mut self, sql: &str, params: &[P]) -> Result<Vec<postgres::Row>> {
+    pub(crate) fn query(&mut self, sql: &str, params: &[P]) -> Result<Vec<postgres::Row>> {
         let s = self.statement(sql)?;
         Ok(self.conn.query(&s, params)?)
     }
 
-    pub fn query_one(&mut self, sql: &str, params: &[P]) -> Result<postgres::Row> {
+    pub(crate) fn query_one(&mut self, sql: &str, params: &[P]) -> Result<postgres::Row> {
         let s = self.statement(sql)?;
         Ok(self.conn.query_one(&s, params)?)
     }
 
-    pub fn query_opt(&mut self, sql: &str, params: &[P]) -> Result<Option<postgres::Row>> {
+    pub(crate) fn query_opt(&mut self, sql: &str, params: &[P]) -> Result<Option<postgres::Row>> {
         let s = self.statement(sql)?;
         Ok(self.conn.query_opt(&s, params)?)
     }
 
-    pub fn execute(&mut self, sql: &str, params: &[P]) -> Result<u64> {
+    pub(crate) fn execute(&mut self, sql: &str, params: &[P]) -> Result<u64> {
         let s = self.statement(sql)?;
         Ok(self.conn.execute(&s, params)?)
     }
@@ -119,7 +119,7 @@ fn all<T, C: GenericClient>(
 
 // --- users ---
 
-pub fn fold(s: &str) -> String {
+pub(crate) fn fold(s: &str) -> String {
     s.to_lowercase()
 }
 
@@ -154,7 +154,7 @@ fn check_unique<C: GenericClient>(
     Ok(())
 }
 
-pub fn create_user<C: GenericClient>(
+pub(crate) fn create_user<C: GenericClient>(
     tx: &mut Db<'_, C>,
     user: &NewUser,
     now: UnixTime,
@@ -194,7 +194,7 @@ pub fn create_user<C: GenericClient>(
 /// [`create_user`], made staff when it is the first user. The table lock
 /// (which every insert into `users` waits for, and which waits for them)
 /// makes "no user yet" and the insert one step for every node.
-pub fn create_owner_or_user<C: GenericClient>(
+pub(crate) fn create_owner_or_user<C: GenericClient>(
     tx: &mut Db<'_, C>,
     user: &NewUser,
     now: UnixTime,
@@ -216,7 +216,7 @@ pub fn create_owner_or_user<C: GenericClient>(
     create_user(tx, &owner, now, owner_events)
 }
 
-pub fn user_by_id<C: GenericClient>(tx: &mut Db<'_, C>, id: UserId) -> Result<Option<User>> {
+pub(crate) fn user_by_id<C: GenericClient>(tx: &mut Db<'_, C>, id: UserId) -> Result<Option<User>> {
     one(
         tx,
         &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
@@ -225,7 +225,7 @@ pub fn user_by_id<C: GenericClient>(tx: &mut Db<'_, C>, id: UserId) -> Result<Op
     )
 }
 
-pub fn user_by_username<C: GenericClient>(
+pub(crate) fn user_by_username<C: GenericClient>(
     tx: &mut Db<'_, C>,
     username: &str,
 ) -> Result<Option<User>> {
@@ -237,7 +237,10 @@ pub fn user_by_username<C: GenericClient>(
     )
 }
 
-pub fn user_by_email<C: GenericClient>(tx: &mut Db<'_, C>, email: &str) -> Result<Option<User>> {
+pub(crate) fn user_by_email<C: GenericClient>(
+    tx: &mut Db<'_, C>,
+    email: &str,
+) -> Result<Option<User>> {
     let Some(key) = email_key(Some(email)) else {
         return Ok(None);
     };
@@ -250,7 +253,10 @@ pub fn user_by_email<C: GenericClient>(tx: &mut Db<'_, C>, email: &str) -> Resul
 }
 
 /// Substring match with `strpos` on the folded keys (no LIKE, so `%` and `_` are plain).
-pub fn search_users<C: GenericClient>(tx: &mut Db<'_, C>, q: &UserQuery) -> Result<Vec<User>> {
+pub(crate) fn search_users<C: GenericClient>(
+    tx: &mut Db<'_, C>,
+    q: &UserQuery,
+) -> Result<Vec<User>> {
     let text = q.text.as_deref().map(fold);
     let limit = i64::from(match q.limit {
         0 => DEFAULT_SEARCH_LIMIT,
@@ -274,7 +280,7 @@ pub fn search_users<C: GenericClient>(tx: &mut Db<'_, C>, q: &UserQuery) -> Resu
     )
 }
 
-pub fn update_user<C: GenericClient>(
+pub(crate) fn update_user<C: GenericClient>(
     tx: &mut Db<'_, C>,
     id: UserId,
     update: &UserUpdate,
@@ -342,7 +348,7 @@ pub fn update_user<C: GenericClient>(
     Ok(Some((user, revoked)))
 }
 
-pub fn delete_user<C: GenericClient>(
+pub(crate) fn delete_user<C: GenericClient>(
     tx: &mut Db<'_, C>,
     id: UserId,
     now: UnixTime,
@@ -400,7 +406,7 @@ fn throttle_state(row: &postgres::Row) -> Result<ThrottleState> {
     })
 }
 
-pub fn throttles<C: GenericClient>(
+pub(crate) fn throttles<C: GenericClient>(
     tx: &mut Db<'_, C>,
     keys: &[String],
 ) -> Result<Vec<ThrottleState>> {
@@ -412,7 +418,7 @@ pub fn throttles<C: GenericClient>(
     )
 }
 
-pub fn throttles_of_user<C: GenericClient>(
+pub(crate) fn throttles_of_user<C: GenericClient>(
     tx: &mut Db<'_, C>,
     user: UserId,
 ) -> Result<Vec<ThrottleState>> {
@@ -461,7 +467,7 @@ fn put_throttle<C: GenericClient>(tx: &mut Db<'_, C>, row: &ThrottleState) -> Re
 /// (a fresh row is what an absent one means) and locked `FOR UPDATE`, in
 /// key order so two steps never wait on each other crosswise, before the
 /// engine decides; concurrent steps on one key, from any node, queue here.
-pub fn apply_throttle<C: GenericClient>(
+pub(crate) fn apply_throttle<C: GenericClient>(
     tx: &mut Db<'_, C>,
     request: &ThrottleRequest,
 ) -> Result<ThrottleVerdict> {
@@ -512,7 +518,10 @@ pub fn apply_throttle<C: GenericClient>(
     Ok(change.verdict)
 }
 
-pub fn clear_throttles_of_user<C: GenericClient>(tx: &mut Db<'_, C>, user: UserId) -> Result<u64> {
+pub(crate) fn clear_throttles_of_user<C: GenericClient>(
+    tx: &mut Db<'_, C>,
+    user: UserId,
+) -> Result<u64> {
     tx.execute(
         "UPDATE login_throttle SET failures = 0, locked_until = NULL
           WHERE user_id = $1 AND (failures > 0 OR locked_until IS NOT NULL)",
@@ -522,7 +531,10 @@ pub fn clear_throttles_of_user<C: GenericClient>(tx: &mut Db<'_, C>, user: UserI
 
 // --- sessions and tokens ---
 
-pub fn session<C: GenericClient>(tx: &mut Db<'_, C>, id: SessionId) -> Result<Option<Session>> {
+pub(crate) fn session<C: GenericClient>(
+    tx: &mut Db<'_, C>,
+    id: SessionId,
+) -> Result<Option<Session>> {
     one(
         tx,
         &format!("SELECT {SESSION_COLUMNS} FROM {SESSION_FROM} WHERE s.id = $1"),
@@ -543,7 +555,7 @@ fn session_for_update<C: GenericClient>(
     )
 }
 
-pub fn sessions_of_user<C: GenericClient>(
+pub(crate) fn sessions_of_user<C: GenericClient>(
     tx: &mut Db<'_, C>,
     user: UserId,
     include_revoked: bool,
@@ -560,7 +572,10 @@ pub fn sessions_of_user<C: GenericClient>(
     )
 }
 
-pub fn token<C: GenericClient>(tx: &mut Db<'_, C>, jti: Jti) -> Result<Option<OutstandingToken>> {
+pub(crate) fn token<C: GenericClient>(
+    tx: &mut Db<'_, C>,
+    jti: Jti,
+) -> Result<Option<OutstandingToken>> {
     one(
         tx,
         &format!("SELECT {TOKEN_COLUMNS} FROM outstanding_tokens WHERE jti = $1"),
@@ -569,7 +584,7 @@ pub fn token<C: GenericClient>(tx: &mut Db<'_, C>, jti: Jti) -> Result<Option<Ou
     )
 }
 
-pub fn tokens_of<C: GenericClient>(
+pub(crate) fn tokens_of<C: GenericClient>(
     tx: &mut Db<'_, C>,
     id: SessionId,
 ) -> Result<Vec<OutstandingToken>> {
@@ -607,7 +622,7 @@ fn insert_token<C: GenericClient>(tx: &mut Db<'_, C>, t: &OutstandingToken) -> R
     Ok(())
 }
 
-pub fn open_session<C: GenericClient>(tx: &mut Db<'_, C>, new: &NewSession) -> Result<()> {
+pub(crate) fn open_session<C: GenericClient>(tx: &mut Db<'_, C>, new: &NewSession) -> Result<()> {
     let s = &new.session;
     if new.token.session_id != s.id {
         return Err(Error::Invalid(
@@ -661,7 +676,7 @@ pub fn open_session<C: GenericClient>(tx: &mut Db<'_, C>, new: &NewSession) -> R
 
 /// Revokes the target's live sessions with one `UPDATE ... RETURNING`
 /// (row locks make it exact under concurrency) and appends the feed entry.
-pub fn revoke_sessions<C: GenericClient>(
+pub(crate) fn revoke_sessions<C: GenericClient>(
     tx: &mut Db<'_, C>,
     request: &RevokeRequest,
 ) -> Result<Vec<RevokedSession>> {
@@ -706,7 +721,7 @@ pub fn revoke_sessions<C: GenericClient>(
     Ok(revoked)
 }
 
-pub fn revoke_jti<C: GenericClient>(
+pub(crate) fn revoke_jti<C: GenericClient>(
     tx: &mut Db<'_, C>,
     r: &RevokedJti,
     events: &[AuditEvent],
@@ -731,7 +746,7 @@ pub fn revoke_jti<C: GenericClient>(
     append_audit(tx, events)
 }
 
-pub fn extend_session<C: GenericClient>(
+pub(crate) fn extend_session<C: GenericClient>(
     tx: &mut Db<'_, C>,
     id: SessionId,
     expires_at: UnixTime,
@@ -750,7 +765,7 @@ pub fn extend_session<C: GenericClient>(
 /// Locks the family (the session row), then reads the presented token and
 /// its successor, decides with the engine's `decide`, and executes the
 /// writes it returns, all in the caller's transaction.
-pub fn rotate<C: GenericClient>(
+pub(crate) fn rotate<C: GenericClient>(
     tx: &mut Db<'_, C>,
     req: &RotationRequest,
 ) -> Result<RotationOutcome> {
@@ -835,12 +850,12 @@ fn append_feed<C: GenericClient>(
     Ok(())
 }
 
-pub fn feed_head<C: GenericClient>(tx: &mut Db<'_, C>) -> Result<i64> {
+pub(crate) fn feed_head<C: GenericClient>(tx: &mut Db<'_, C>) -> Result<i64> {
     let row = tx.query_one("SELECT coalesce(max(seq), 0) FROM revocation_feed", &[])?;
     get(&row, 0)
 }
 
-pub fn feed_since<C: GenericClient>(
+pub(crate) fn feed_since<C: GenericClient>(
     tx: &mut Db<'_, C>,
     after: i64,
     limit: u32,
@@ -863,7 +878,10 @@ pub fn feed_since<C: GenericClient>(
 
 // --- audit and housekeeping ---
 
-pub fn append_audit<C: GenericClient>(tx: &mut Db<'_, C>, events: &[AuditEvent]) -> Result<()> {
+pub(crate) fn append_audit<C: GenericClient>(
+    tx: &mut Db<'_, C>,
+    events: &[AuditEvent],
+) -> Result<()> {
     for e in events {
         let detail = if e.detail.is_null() {
             None
@@ -892,7 +910,10 @@ pub fn append_audit<C: GenericClient>(tx: &mut Db<'_, C>, events: &[AuditEvent])
     Ok(())
 }
 
-pub fn audit<C: GenericClient>(tx: &mut Db<'_, C>, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
+pub(crate) fn audit<C: GenericClient>(
+    tx: &mut Db<'_, C>,
+    q: &AuditQuery,
+) -> Result<Vec<AuditEntry>> {
     let kinds: Vec<&str> = q.kinds.iter().map(|k| k.as_str()).collect();
     let kinds: Option<Vec<&str>> = if kinds.is_empty() { None } else { Some(kinds) };
     let limit = i64::from(match q.limit {
@@ -924,7 +945,7 @@ pub fn audit<C: GenericClient>(tx: &mut Db<'_, C>, q: &AuditQuery) -> Result<Vec
     )
 }
 
-pub fn live_revocations<C: GenericClient>(
+pub(crate) fn live_revocations<C: GenericClient>(
     tx: &mut Db<'_, C>,
     now: UnixTime,
     keep_for: i64,
@@ -956,7 +977,7 @@ pub fn live_revocations<C: GenericClient>(
 const DOOMED_SESSIONS: &str = "SELECT id FROM sessions WHERE max_expires_at < $1
      UNION SELECT id FROM sessions WHERE expires_at < $1 AND revoked_at IS NULL";
 
-pub fn flush<C: GenericClient>(
+pub(crate) fn flush<C: GenericClient>(
     tx: &mut Db<'_, C>,
     now: UnixTime,
     keep_for: i64,

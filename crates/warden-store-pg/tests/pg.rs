@@ -192,7 +192,7 @@ fn two_nodes(
     fresh: &Fresh,
     settings: &warden_auth::Settings,
 ) -> [Arc<warden_auth::AuthService>; 2] {
-    let key = warden_auth::keys::KeyMaterial::generate(warden_auth::Algorithm::HS256, NOW).unwrap();
+    let key = warden_auth::KeyMaterial::generate(warden_auth::Algorithm::HS256, NOW).unwrap();
     let clock = warden_auth::ManualClock::new(NOW);
     let node = || {
         Arc::new(
@@ -216,7 +216,7 @@ fn attempt(
     password: &str,
     address: &str,
 ) -> Result<(), warden_auth::AuthError> {
-    node.obtain_pair(&warden_auth::service::LoginRequest {
+    node.obtain_pair(&warden_auth::LoginRequest {
         identifier: who.into(),
         password: password.into(),
         client: warden_auth::model::ClientInfo {
@@ -240,7 +240,7 @@ fn the_lockout_holds_across_nodes() {
     let nodes = two_nodes(&fresh, &settings);
     nodes[0]
         .create_user(
-            &warden_auth::service::NewAccount {
+            &warden_auth::NewAccount {
                 username: "alice".into(),
                 password: "correct horse battery".into(),
                 ..Default::default()

@@ -8,11 +8,11 @@ use crate::error::{Error, Result};
 use crate::rows::{self, AUDIT_COLUMNS, id_bytes, opt_id_bytes};
 
 /// What `limit: 0` means.
-pub const DEFAULT_LIMIT: u32 = 100;
+pub(crate) const DEFAULT_LIMIT: u32 = 100;
 /// The most lines one query returns.
-pub const MAX_LIMIT: u32 = 10_000;
+pub(crate) const MAX_LIMIT: u32 = 10_000;
 
-pub fn append(conn: &Connection, events: &[AuditEvent]) -> Result<()> {
+pub(crate) fn append(conn: &Connection, events: &[AuditEvent]) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
@@ -46,7 +46,7 @@ pub fn append(conn: &Connection, events: &[AuditEvent]) -> Result<()> {
 
 /// Newest first (by id: the order lines were written, whatever clock wrote them).
 /// `since` and `until` are both inclusive.
-pub fn query(conn: &Connection, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
+pub(crate) fn query(conn: &Connection, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
     let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE 1 = 1");
     let mut args: Vec<Value> = Vec::new();
     if let Some(user) = q.user {

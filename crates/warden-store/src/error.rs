@@ -7,7 +7,7 @@ use rusqlite::ffi::ErrorCode;
 use warden_auth::{Conflict, StoreError};
 
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
     #[error("{0}")]
@@ -29,7 +29,7 @@ pub enum Error {
     WriterStopped,
 }
 
-pub type Result<T> = std::result::Result<T, Error>;
+pub(crate) type Result<T> = std::result::Result<T, Error>;
 
 /// A rotation the engine's `decide` would not describe is an inconsistent
 /// request, like any other the store refuses.

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 /// How long flushed-out feed rows are kept at least (seconds): a node cut off
 /// for less than this catches up from its cursor; one cut off longer re-reads
 /// every live revocation.
-pub const FEED_KEEP: i64 = 86_400;
+pub(crate) const FEED_KEEP: i64 = 86_400;
 
 fn append(
     conn: &Connection,
@@ -34,7 +34,7 @@ fn append(
 }
 
 /// Records revoked sessions (nothing when the list is empty).
-pub fn sessions(conn: &Connection, at: UnixTime, revoked: &[RevokedSession]) -> Result<()> {
+pub(crate) fn sessions(conn: &Connection, at: UnixTime, revoked: &[RevokedSession]) -> Result<()> {
     let Some(first) = revoked.first() else {
         return Ok(());
     };
@@ -43,19 +43,19 @@ pub fn sessions(conn: &Connection, at: UnixTime, revoked: &[RevokedSession]) -> 
     Ok(())
 }
 
-pub fn jti(conn: &Connection, r: &RevokedJti) -> Result<()> {
+pub(crate) fn jti(conn: &Connection, r: &RevokedJti) -> Result<()> {
     let items = encode_items([(r.jti.0, r.expires_at)]);
     append(conn, r.revoked_at, FeedKind::Jtis, r.reason, items)?;
     Ok(())
 }
 
-pub fn head(conn: &Connection) -> Result<i64> {
+pub(crate) fn head(conn: &Connection) -> Result<i64> {
     Ok(conn
         .prepare_cached("SELECT coalesce(max(seq), 0) FROM revocation_feed")?
         .query_row([], |r| r.get(0))?)
 }
 
-pub fn since(conn: &Connection, after: i64, limit: u32) -> Result<FeedPage> {
+pub(crate) fn since(conn: &Connection, after: i64, limit: u32) -> Result<FeedPage> {
     let head = head(conn)?;
     let mut stmt = conn.prepare_cached(
         "SELECT seq, at, kind, reason, items FROM revocation_feed
@@ -72,7 +72,7 @@ pub fn since(conn: &Connection, after: i64, limit: u32) -> Result<FeedPage> {
 }
 
 /// Drops rows older than `cutoff` and [`FEED_KEEP`], never the newest one.
-pub fn flush(conn: &Connection, cutoff: UnixTime) -> Result<usize> {
+pub(crate) fn flush(conn: &Connection, cutoff: UnixTime) -> Result<usize> {
     let cutoff = cutoff.min(cutoff.saturating_sub(FEED_KEEP));
     Ok(conn
         .prepare_cached(

@@ -14,7 +14,7 @@ use warden_auth::model::{FlushReport, LiveRevocations, RevocationReason};
 use crate::error::Result;
 use crate::rows;
 
-pub fn live_revocations(
+pub(crate) fn live_revocations(
     conn: &Connection,
     now: UnixTime,
     keep_for: i64,
@@ -49,7 +49,7 @@ pub fn live_revocations(
 const DOOMED_SESSIONS: &str = "SELECT id FROM sessions WHERE max_expires_at < ?1
      UNION SELECT id FROM sessions WHERE expires_at < ?1 AND revoked_at IS NULL";
 
-pub fn flush(conn: &Connection, now: UnixTime, keep_for: i64) -> Result<FlushReport> {
+pub(crate) fn flush(conn: &Connection, now: UnixTime, keep_for: i64) -> Result<FlushReport> {
     let cutoff = now.saturating_sub(keep_for);
     let mut outstanding_tokens = conn
         .prepare_cached(&format!(

@@ -8,6 +8,7 @@
 //! The behavioural test suite any `Store` must pass is the dev-only crate
 //! `warden-store-conformance`, shared with the PostgreSQL store.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod audit;
 mod error;

@@ -16,11 +16,11 @@ use warden_proto::TokenType;
 
 use crate::error::{Error, Result};
 
-pub fn id_bytes(v: u128) -> [u8; 16] {
+pub(crate) fn id_bytes(v: u128) -> [u8; 16] {
     v.to_be_bytes()
 }
 
-pub fn opt_id_bytes(v: Option<u128>) -> Option<[u8; 16]> {
+pub(crate) fn opt_id_bytes(v: Option<u128>) -> Option<[u8; 16]> {
     v.map(id_bytes)
 }
 
@@ -34,11 +34,11 @@ fn opt_id_at(row: &Row<'_>, idx: usize) -> Result<Option<u128>> {
     Ok(b.map(u128::from_be_bytes))
 }
 
-pub fn jti_at(row: &Row<'_>, idx: usize) -> Result<Jti> {
+pub(crate) fn jti_at(row: &Row<'_>, idx: usize) -> Result<Jti> {
     id_at(row, idx).map(Jti)
 }
 
-pub fn session_id_at(row: &Row<'_>, idx: usize) -> Result<SessionId> {
+pub(crate) fn session_id_at(row: &Row<'_>, idx: usize) -> Result<SessionId> {
     id_at(row, idx).map(SessionId)
 }
 
@@ -46,7 +46,7 @@ fn parsed<T>(value: &str, parse: fn(&str) -> Option<T>, what: &str) -> Result<T>
     parse(value).ok_or_else(|| Error::Corrupt(format!("unknown {what} `{value}`")))
 }
 
-pub fn bool_at(row: &Row<'_>, idx: usize) -> Result<bool> {
+pub(crate) fn bool_at(row: &Row<'_>, idx: usize) -> Result<bool> {
     match row.get::<_, i64>(idx)? {
         0 => Ok(false),
         1 => Ok(true),
@@ -54,10 +54,10 @@ pub fn bool_at(row: &Row<'_>, idx: usize) -> Result<bool> {
     }
 }
 
-pub const USER_COLUMNS: &str = "id, username, email, email_verified, password_hash, is_active, \
+pub(crate) const USER_COLUMNS: &str = "id, username, email, email_verified, password_hash, is_active, \
      is_staff, created_at, last_login, password_changed_at, locked_until";
 
-pub fn user(row: &Row<'_>) -> Result<User> {
+pub(crate) fn user(row: &Row<'_>) -> Result<User> {
     Ok(User {
         id: row.get(0)?,
         username: row.get(1)?,
@@ -74,13 +74,14 @@ pub fn user(row: &Row<'_>) -> Result<User> {
 }
 
 /// Select list for [`session`]; the query must join `session_clients c` to `sessions s`.
-pub const SESSION_COLUMNS: &str = "s.id, s.user_id, s.kind, c.device_label, c.user_agent, \
+pub(crate) const SESSION_COLUMNS: &str = "s.id, s.user_id, s.kind, c.device_label, c.user_agent, \
      c.address, s.created_at, s.last_rotated_at, s.rotation_count, s.head_jti, s.expires_at, \
      s.max_expires_at, s.revoked_at, s.revoked_reason, s.revoked_by";
 
-pub const SESSION_FROM: &str = "sessions s LEFT JOIN session_clients c ON c.session_id = s.id";
+pub(crate) const SESSION_FROM: &str =
+    "sessions s LEFT JOIN session_clients c ON c.session_id = s.id";
 
-pub fn session(row: &Row<'_>) -> Result<Session> {
+pub(crate) fn session(row: &Row<'_>) -> Result<Session> {
     let kind: String = row.get(2)?;
     let reason: Option<String> = row.get(13)?;
     Ok(Session {
@@ -106,10 +107,10 @@ pub fn session(row: &Row<'_>) -> Result<Session> {
     })
 }
 
-pub const TOKEN_COLUMNS: &str = "jti, session_id, user_id, token_type, signing_input_sha256, kid, \
+pub(crate) const TOKEN_COLUMNS: &str = "jti, session_id, user_id, token_type, signing_input_sha256, kid, \
      issued_at, expires_at, parent_jti, rotated_at, successor_jti, address";
 
-pub fn token(row: &Row<'_>) -> Result<OutstandingToken> {
+pub(crate) fn token(row: &Row<'_>) -> Result<OutstandingToken> {
     let token_type: String = row.get(3)?;
     Ok(OutstandingToken {
         jti: jti_at(row, 0)?,
@@ -127,10 +128,10 @@ pub fn token(row: &Row<'_>) -> Result<OutstandingToken> {
     })
 }
 
-pub const AUDIT_COLUMNS: &str =
+pub(crate) const AUDIT_COLUMNS: &str =
     "id, at, kind, subject, actor, session_id, jti, address, reason, detail";
 
-pub fn audit_entry(row: &Row<'_>) -> Result<AuditEntry> {
+pub(crate) fn audit_entry(row: &Row<'_>) -> Result<AuditEntry> {
     let kind: String = row.get(2)?;
     let detail: Option<String> = row.get(9)?;
     let detail = match detail {
@@ -154,10 +155,10 @@ pub fn audit_entry(row: &Row<'_>) -> Result<AuditEntry> {
     })
 }
 
-pub const THROTTLE_COLUMNS: &str = "key, scope, user_id, address, failures, pending, \
+pub(crate) const THROTTLE_COLUMNS: &str = "key, scope, user_id, address, failures, pending, \
      pending_until, window_started_at, locked_until, last_success_at, expires_at";
 
-pub fn throttle(row: &Row<'_>) -> Result<ThrottleState> {
+pub(crate) fn throttle(row: &Row<'_>) -> Result<ThrottleState> {
     let scope: String = row.get(1)?;
     Ok(ThrottleState {
         key: row.get(0)?,
@@ -175,7 +176,7 @@ pub fn throttle(row: &Row<'_>) -> Result<ThrottleState> {
 }
 
 /// Runs a query expected to return at most one row.
-pub fn optional<T>(
+pub(crate) fn optional<T>(
     stmt: &mut rusqlite::Statement<'_>,
     params: impl rusqlite::Params,
     f: impl FnMut(&Row<'_>) -> Result<T>,
@@ -184,7 +185,7 @@ pub fn optional<T>(
 }
 
 /// Runs a query and collects every row.
-pub fn all<T>(
+pub(crate) fn all<T>(
     stmt: &mut rusqlite::Statement<'_>,
     params: impl rusqlite::Params,
     f: impl FnMut(&Row<'_>) -> Result<T>,

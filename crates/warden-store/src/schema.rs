@@ -19,12 +19,12 @@ const MIGRATIONS: &[&str] = warden_migrations::SQLITE;
 const APPLICATION_ID: i64 = 0x5772_646e;
 
 /// The schema version this build writes.
-pub fn latest_version() -> i64 {
+pub(crate) fn latest_version() -> i64 {
     MIGRATIONS.len() as i64
 }
 
 /// Brings the database to the latest version; a no-op when it is there.
-pub fn migrate(conn: &mut Connection) -> Result<()> {
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let app_id: i64 = tx.pragma_query_value(None, "application_id", |r| r.get(0))?;

@@ -21,12 +21,16 @@ static SESSION_BY_ID: LazyLock<String> =
 static TOKEN_BY_JTI: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {TOKEN_COLUMNS} FROM outstanding_tokens WHERE jti = ?1"));
 
-pub fn by_id(conn: &Connection, id: SessionId) -> Result<Option<Session>> {
+pub(crate) fn by_id(conn: &Connection, id: SessionId) -> Result<Option<Session>> {
     let mut stmt = conn.prepare_cached(&SESSION_BY_ID)?;
     rows::optional(&mut stmt, [id_bytes(id.0)], rows::session)
 }
 
-pub fn of_user(conn: &Connection, user: UserId, include_revoked: bool) -> Result<Vec<Session>> {
+pub(crate) fn of_user(
+    conn: &Connection,
+    user: UserId,
+    include_revoked: bool,
+) -> Result<Vec<Session>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {SESSION_COLUMNS} FROM {SESSION_FROM}
          WHERE s.user_id = ?1 AND (?2 OR s.revoked_at IS NULL)
@@ -35,13 +39,13 @@ pub fn of_user(conn: &Connection, user: UserId, include_revoked: bool) -> Result
     rows::all(&mut stmt, params![user, include_revoked], rows::session)
 }
 
-pub fn token(conn: &Connection, jti: Jti) -> Result<Option<OutstandingToken>> {
+pub(crate) fn token(conn: &Connection, jti: Jti) -> Result<Option<OutstandingToken>> {
     let mut stmt = conn.prepare_cached(&TOKEN_BY_JTI)?;
     rows::optional(&mut stmt, [id_bytes(jti.0)], rows::token)
 }
 
 /// In issue order: `seq` grows with every insert.
-pub fn tokens_of(conn: &Connection, id: SessionId) -> Result<Vec<OutstandingToken>> {
+pub(crate) fn tokens_of(conn: &Connection, id: SessionId) -> Result<Vec<OutstandingToken>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {TOKEN_COLUMNS} FROM outstanding_tokens WHERE session_id = ?1 ORDER BY seq"
     ))?;
@@ -72,7 +76,7 @@ fn insert_token(conn: &Connection, t: &OutstandingToken) -> Result<()> {
     Ok(())
 }
 
-pub fn open(conn: &Connection, new: &NewSession) -> Result<()> {
+pub(crate) fn open(conn: &Connection, new: &NewSession) -> Result<()> {
     let s = &new.session;
     if new.token.session_id != s.id {
         return Err(Error::Invalid(
@@ -127,7 +131,7 @@ pub fn open(conn: &Connection, new: &NewSession) -> Result<()> {
 /// `warden_collect_revoked(id, max_expires_at, revoked_at)` records
 /// (id, max_expires_at) for [`revoke`] and returns `revoked_at`. Registered on
 /// the writer connection by [`register_functions`].
-pub const COLLECT_FN: &str = "warden_collect_revoked";
+pub(crate) const COLLECT_FN: &str = "warden_collect_revoked";
 
 thread_local! {
     /// Rows recorded by [`COLLECT_FN`] during the current statement. Only the
@@ -138,7 +142,7 @@ thread_local! {
 
 /// Registers [`COLLECT_FN`] on a connection that writes (`DIRECTONLY`: not
 /// callable from triggers or views of a hostile schema).
-pub fn register_functions(conn: &Connection) -> Result<()> {
+pub(crate) fn register_functions(conn: &Connection) -> Result<()> {
     use rusqlite::functions::FunctionFlags;
     let bad =
         |what: &str| rusqlite::Error::UserFunctionError(format!("{COLLECT_FN}: {what}").into());
@@ -180,7 +184,7 @@ pub fn register_functions(conn: &Connection) -> Result<()> {
 /// logout-all's instructions (callgrind, BENCHMARKS.md). `UPDATE ... RETURNING`
 /// is no alternative: SQLite runs it in two passes through a temporary table,
 /// which measured about three times slower.
-pub fn revoke(conn: &Connection, request: &RevokeRequest) -> Result<Vec<RevokedSession>> {
+pub(crate) fn revoke(conn: &Connection, request: &RevokeRequest) -> Result<Vec<RevokedSession>> {
     let reason = request.reason.as_str();
     let map = |row: &rusqlite::Row<'_>| -> Result<RevokedSession> {
         Ok(RevokedSession {
@@ -243,7 +247,7 @@ pub fn revoke(conn: &Connection, request: &RevokeRequest) -> Result<Vec<RevokedS
 
 /// Revoking a jti twice keeps the first revocation and succeeds (RFC 7009:
 /// revoking a revoked token is not an error).
-pub fn revoke_jti(conn: &Connection, r: &RevokedJti, events: &[AuditEvent]) -> Result<()> {
+pub(crate) fn revoke_jti(conn: &Connection, r: &RevokedJti, events: &[AuditEvent]) -> Result<()> {
     let inserted = conn
         .prepare_cached(
             "INSERT INTO revoked_jtis (jti, session_id, user_id, revoked_at, expires_at, reason)
@@ -270,7 +274,12 @@ pub fn revoke_jti(conn: &Connection, r: &RevokedJti, events: &[AuditEvent]) -> R
 /// store is not told the re-minted token's expiry); `flush_expired` never
 /// removes the head of a live session, so the row stays while the session
 /// can still slide. A revoked or unknown session is left alone.
-pub fn extend(conn: &Connection, id: SessionId, expires_at: UnixTime, now: UnixTime) -> Result<()> {
+pub(crate) fn extend(
+    conn: &Connection,
+    id: SessionId,
+    expires_at: UnixTime,
+    now: UnixTime,
+) -> Result<()> {
     conn.prepare_cached(
         "UPDATE sessions
          SET expires_at = min(?2, max_expires_at), last_rotated_at = ?3,
@@ -284,7 +293,7 @@ pub fn extend(conn: &Connection, id: SessionId, expires_at: UnixTime, now: UnixT
 /// Reads, decides and executes the writes in the caller's transaction (one
 /// write job), so concurrent rotations of one token are serialised and
 /// exactly one wins.
-pub fn rotate(conn: &Connection, req: &RotationRequest) -> Result<RotationOutcome> {
+pub(crate) fn rotate(conn: &Connection, req: &RotationRequest) -> Result<RotationOutcome> {
     let presented = token(conn, req.presented_jti)?;
     let session = match &presented {
         Some(t) => by_id(conn, t.session_id)?,

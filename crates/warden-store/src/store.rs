@@ -44,6 +44,8 @@ const WRITER_CACHE_KIB: i64 = 32 * 1024;
 /// After a checkpoint, the WAL file is truncated back to at most this.
 const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
+/// The engine's [`Store`](warden_auth::Store) over one SQLite database file
+/// (or memory): one writer thread, a pool of read-only connections.
 #[derive(Debug)]
 pub struct SqliteStore {
     /// `None` in memory: the writer's connection is the only one. Declared

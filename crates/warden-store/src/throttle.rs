@@ -18,7 +18,7 @@ fn get(conn: &Connection, key: &str) -> Result<Option<ThrottleState>> {
 }
 
 /// The rows of `keys` that exist.
-pub fn get_many(conn: &Connection, keys: &[String]) -> Result<Vec<ThrottleState>> {
+pub(crate) fn get_many(conn: &Connection, keys: &[String]) -> Result<Vec<ThrottleState>> {
     let mut found = Vec::with_capacity(keys.len());
     for key in keys {
         if let Some(row) = get(conn, key)? {
@@ -28,7 +28,7 @@ pub fn get_many(conn: &Connection, keys: &[String]) -> Result<Vec<ThrottleState>
     Ok(found)
 }
 
-pub fn of_user(conn: &Connection, user: UserId) -> Result<Vec<ThrottleState>> {
+pub(crate) fn of_user(conn: &Connection, user: UserId) -> Result<Vec<ThrottleState>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {THROTTLE_COLUMNS} FROM login_throttle WHERE user_id = ?1 ORDER BY scope, address, key"
     ))?;
@@ -70,7 +70,7 @@ fn put(conn: &Connection, row: &ThrottleState) -> Result<()> {
 /// what it returns, inside the caller's write job: the single writer makes
 /// the read and the write one transaction, so concurrent steps on one key
 /// never lose a count (the PostgreSQL store locks the rows instead).
-pub fn apply(conn: &Connection, request: &ThrottleRequest) -> Result<ThrottleVerdict> {
+pub(crate) fn apply(conn: &Connection, request: &ThrottleRequest) -> Result<ThrottleVerdict> {
     let found = request
         .keys
         .iter()
@@ -90,7 +90,7 @@ pub fn apply(conn: &Connection, request: &ThrottleRequest) -> Result<ThrottleVer
 }
 
 /// Staff unlock: locks, delays and failures of the user's rows are lifted.
-pub fn clear_user(conn: &Connection, user: UserId) -> Result<u64> {
+pub(crate) fn clear_user(conn: &Connection, user: UserId) -> Result<u64> {
     let n = conn
         .prepare_cached(
             "UPDATE login_throttle SET failures = 0, locked_until = NULL

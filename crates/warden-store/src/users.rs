@@ -18,10 +18,10 @@ use crate::rows::{self, USER_COLUMNS};
 use crate::sessions;
 
 /// What `limit: 0` means in a search.
-pub const DEFAULT_SEARCH_LIMIT: u32 = 100;
-pub const MAX_SEARCH_LIMIT: u32 = 1_000;
+pub(crate) const DEFAULT_SEARCH_LIMIT: u32 = 100;
+pub(crate) const MAX_SEARCH_LIMIT: u32 = 1_000;
 
-pub fn fold(s: &str) -> String {
+pub(crate) fn fold(s: &str) -> String {
     s.to_lowercase()
 }
 
@@ -57,7 +57,7 @@ fn check_unique(
 
 /// Creates the user. Audit events without a subject get the new user's id:
 /// the caller cannot know it beforehand.
-pub fn create(
+pub(crate) fn create(
     conn: &Connection,
     user: &warden_auth::model::NewUser,
     now: UnixTime,
@@ -95,7 +95,7 @@ pub fn create(
 }
 
 /// [`create`], made staff when it is the first user (one transaction on the single writer).
-pub fn create_owner_or_user(
+pub(crate) fn create_owner_or_user(
     conn: &Connection,
     user: &warden_auth::model::NewUser,
     now: UnixTime,
@@ -119,19 +119,19 @@ pub fn create_owner_or_user(
 static USER_BY_ID: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"));
 
-pub fn by_id(conn: &Connection, id: UserId) -> Result<Option<User>> {
+pub(crate) fn by_id(conn: &Connection, id: UserId) -> Result<Option<User>> {
     let mut stmt = conn.prepare_cached(&USER_BY_ID)?;
     rows::optional(&mut stmt, [id], rows::user)
 }
 
-pub fn by_username(conn: &Connection, username: &str) -> Result<Option<User>> {
+pub(crate) fn by_username(conn: &Connection, username: &str) -> Result<Option<User>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {USER_COLUMNS} FROM users WHERE username_key = ?1"
     ))?;
     rows::optional(&mut stmt, [fold(username)], rows::user)
 }
 
-pub fn by_email(conn: &Connection, email: &str) -> Result<Option<User>> {
+pub(crate) fn by_email(conn: &Connection, email: &str) -> Result<Option<User>> {
     let Some(key) = email_key(Some(email)) else {
         return Ok(None);
     };
@@ -143,7 +143,7 @@ pub fn by_email(conn: &Connection, email: &str) -> Result<Option<User>> {
 
 /// Substring match with `instr` on the folded keys: no LIKE, so `%` and `_`
 /// in the search text are plain characters and need no escaping.
-pub fn search(conn: &Connection, q: &UserQuery) -> Result<Vec<User>> {
+pub(crate) fn search(conn: &Connection, q: &UserQuery) -> Result<Vec<User>> {
     let text = q.text.as_deref().map(fold);
     let limit = match q.limit {
         0 => DEFAULT_SEARCH_LIMIT,
@@ -165,7 +165,7 @@ pub fn search(conn: &Connection, q: &UserQuery) -> Result<Vec<User>> {
     )
 }
 
-pub fn update(
+pub(crate) fn update(
     conn: &Connection,
     id: UserId,
     update: &UserUpdate,
@@ -231,7 +231,12 @@ pub fn update(
 /// `live_revocations` until the tokens would have expired, and `flush_expired`
 /// removes them then. User ids are never reused (AUTOINCREMENT), so nothing
 /// left behind can be mistaken for a later user's.
-pub fn delete(conn: &Connection, id: UserId, now: UnixTime, events: &[AuditEvent]) -> Result<bool> {
+pub(crate) fn delete(
+    conn: &Connection,
+    id: UserId,
+    now: UnixTime,
+    events: &[AuditEvent],
+) -> Result<bool> {
     let exists = conn
         .prepare_cached("SELECT 1 FROM users WHERE id = ?1")?
         .query_row([id], |_| Ok(()))

@@ -29,7 +29,7 @@ use warden_auth::{StoreError, StoreResult};
 use crate::error::{Error, Result};
 
 /// The most jobs one transaction carries.
-pub const MAX_BATCH: usize = 65;
+pub(crate) const MAX_BATCH: usize = 65;
 
 /// A unit of work for the writer, type-erased so one channel carries them all.
 trait WriteJob: Send {
@@ -75,7 +75,7 @@ where
 }
 
 /// `StoreError` is not `Clone`; one batch error is handed to many callers.
-pub fn copy_error(e: &StoreError) -> StoreError {
+pub(crate) fn copy_error(e: &StoreError) -> StoreError {
     match e {
         StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
         StoreError::ReadOnly(m) => StoreError::ReadOnly(m.clone()),
@@ -104,7 +104,7 @@ struct Counters {
 }
 
 /// The handle callers hold; dropping it stops the thread after the queued jobs.
-pub struct Writer {
+pub(crate) struct Writer {
     sender: Option<Sender<Box<dyn WriteJob>>>,
     thread: Option<JoinHandle<()>>,
     counters: Arc<Counters>,
@@ -121,7 +121,7 @@ impl std::fmt::Debug for Writer {
 
 impl Writer {
     /// Starts the writer thread; it owns `conn` until the handle is dropped.
-    pub fn start(conn: Connection) -> Result<Writer> {
+    pub(crate) fn start(conn: Connection) -> Result<Writer> {
         let (sender, receiver) = mpsc::channel::<Box<dyn WriteJob>>();
         let counters = Arc::new(Counters::default());
         let thread_counters = Arc::clone(&counters);
@@ -138,7 +138,7 @@ impl Writer {
     /// Runs `work` in the next batch and waits until that batch committed.
     /// `work` may run more than once (see the module notes): only its last
     /// run's writes and result count.
-    pub fn submit<T, F>(&self, work: F) -> StoreResult<T>
+    pub(crate) fn submit<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: Fn(&Connection) -> Result<T> + Send + 'static,
@@ -154,7 +154,7 @@ impl Writer {
         answer.recv().map_err(|_| Error::WriterStopped)?
     }
 
-    pub fn stats(&self) -> WriteStats {
+    pub(crate) fn stats(&self) -> WriteStats {
         WriteStats {
             batches: self.counters.batches.load(Ordering::Relaxed),
             jobs: self.counters.jobs.load(Ordering::Relaxed),

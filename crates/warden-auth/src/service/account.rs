@@ -65,10 +65,12 @@ impl AuthService {
             .detail(serde_json::json!({ "username": new.username, "staff": new.is_staff }))
     }
 
+    /// The user `id`; [`AuthError::NotFound`] when there is none.
     pub fn user(&self, id: UserId) -> Result<User> {
         self.store.user(id)?.ok_or(AuthError::NotFound("user"))
     }
 
+    /// The user named `username`; [`AuthError::NotFound`] when there is none.
     pub fn user_by_username(&self, username: &str) -> Result<User> {
         self.store
             .user_by_username(username)?

@@ -20,10 +20,12 @@ impl AuthService {
         Ok(materials)
     }
 
+    /// Every key of the ring, to store (the active one first).
     pub fn key_materials(&self) -> Vec<KeyMaterial> {
         self.keys.read().materials()
     }
 
+    /// The `kid` new tokens are signed with.
     pub fn active_kid(&self) -> String {
         self.keys.read().active().kid.clone()
     }

@@ -42,16 +42,22 @@ pub use staff::{Actor, StaffProof};
 /// A token as handed to a client, with the claims it carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedToken {
+    /// The token: a credential.
     pub token: String,
+    /// What it says.
     pub claims: Claims,
 }
 
 /// The answer to a login (`api/token/`).
 #[derive(Debug, Clone)]
 pub struct IssuedPair {
+    /// The access token.
     pub access: IssuedToken,
+    /// The session's first refresh token.
     pub refresh: IssuedToken,
+    /// The session opened.
     pub session: Session,
+    /// Who signed in.
     pub user: User,
 }
 
@@ -69,17 +75,24 @@ pub enum RefreshKind {
 /// The answer to `api/token/refresh/`.
 #[derive(Debug, Clone)]
 pub struct Refreshed {
+    /// A new access token.
     pub access: IssuedToken,
+    /// The successor refresh token, unless only an access token was minted.
     pub refresh: Option<IssuedToken>,
+    /// The session after the refresh.
     pub session: Session,
+    /// How it was served.
     pub kind: RefreshKind,
 }
 
 /// Who a request is from, established from its access (or sliding) token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthContext {
+    /// The token's user.
     pub user_id: UserId,
+    /// The token's session.
     pub session_id: SessionId,
+    /// The token's claims.
     pub claims: Claims,
 }
 
@@ -88,40 +101,55 @@ pub struct AuthContext {
 pub struct LoginRequest {
     /// What the user typed in the `username` field: a username or an e-mail per `LOGIN_FIELD`.
     pub identifier: String,
+    /// The password typed.
     pub password: String,
+    /// Where the attempt came from.
     pub client: ClientInfo,
 }
 
 /// A new account.
 #[derive(Debug, Clone, Default)]
 pub struct NewAccount {
+    /// Unique, case-insensitively.
     pub username: String,
+    /// Unique when present.
     pub email: Option<String>,
+    /// In the clear; hashed before it is stored.
     pub password: String,
+    /// May use the staff routes.
     pub is_staff: bool,
+    /// The address is already confirmed.
     pub email_verified: bool,
 }
 
 /// RFC 7662 introspection result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Introspection {
+    /// Valid, live, and the caller may see it.
     pub active: bool,
+    /// The token's claims, when active.
     pub claims: Option<Claims>,
+    /// The owner's username, when active.
     pub username: Option<String>,
 }
 
 /// What logout-all and similar revocations ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevocationSummary {
+    /// The sessions that were live and now are not.
     pub sessions: Vec<SessionId>,
 }
 
 impl RevocationSummary {
+    /// How many sessions ended.
     pub fn count(&self) -> usize {
         self.sessions.len()
     }
 }
 
+/// The engine: every operation on users, sessions and tokens, over a
+/// [`Store`], a [`Clock`] and a [`KeyRing`]. Shared behind an `Arc` by every
+/// request of a process.
 pub struct AuthService {
     settings: Settings,
     store: Arc<dyn Store>,
@@ -183,18 +211,22 @@ impl AuthService {
         })
     }
 
+    /// The settings it runs with.
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
 
+    /// The store it writes to.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 
+    /// Its clock's time.
     pub fn now(&self) -> UnixTime {
         self.clock.now()
     }
 
+    /// The in-memory revocation set every token check consults.
     pub fn revocations(&self) -> &RevocationSet {
         &self.revoked
     }
@@ -205,13 +237,13 @@ impl AuthService {
     }
 
     /// Adds revocations another node (or process) wrote: a feed entry.
-    pub fn apply_revocations(&self, live: &crate::model::LiveRevocations) -> usize {
+    pub(crate) fn apply_revocations(&self, live: &crate::model::LiveRevocations) -> usize {
         self.revoked.apply_live(live, self.settings.LEEWAY.get())
     }
 
     /// Re-reads every live revocation from the store into the set (what
     /// [`Self::new`] does on start), after a gap in the revocation feed.
-    pub fn reload_revocations(&self) -> Result<usize> {
+    pub(crate) fn reload_revocations(&self) -> Result<usize> {
         let keep_for = self.settings.LEEWAY.get();
         let live = self.store.live_revocations(self.now(), keep_for)?;
         Ok(self.revoked.apply_live(&live, keep_for))

@@ -118,6 +118,7 @@ impl AuthService {
     // ------------------------------------------------------------------
     // Reading
 
+    /// Users matching `query`; staff and the system only.
     pub fn search_users(&self, actor: &Actor, query: &UserQuery) -> Result<Vec<User>> {
         Self::authorise_read(actor, None)?;
         Ok(self.store.search_users(query)?)
@@ -163,6 +164,7 @@ impl AuthService {
         Ok((session, self.store.tokens_of_session(sid)?))
     }
 
+    /// Audit lines matching `query`; staff and the system only.
     pub fn audit(&self, actor: &Actor, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
         Self::authorise_read(actor, None)?;
         Ok(self.store.audit(query)?)

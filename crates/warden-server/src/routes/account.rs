@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use warden_auth::service::{Actor, NewAccount};
+use warden_auth::{Actor, NewAccount};
 use warden_proto::{
     ChangePasswordRequest, Empty, ErrorBody, FieldErrors, Me, RefreshRequest, RegisterRequest,
     Registered, RevokedCount, RevokedFlag, SessionInfo, WhoAmI,
@@ -33,7 +33,7 @@ use crate::requests::ReadBody;
         (status = 403, description = "The refresh token belongs to another user", body = ErrorBody),
     )
 )]
-pub async fn logout(
+pub(crate) async fn logout(
     State(state): State<AppState>,
     Caller(ctx): Caller,
     meta: ClientMeta,
@@ -59,7 +59,7 @@ pub async fn logout(
         (status = 401, description = "Not authenticated", body = ErrorBody),
     )
 )]
-pub async fn logout_all(
+pub(crate) async fn logout_all(
     State(state): State<AppState>,
     Caller(ctx): Caller,
     meta: ClientMeta,
@@ -103,7 +103,7 @@ fn include_revoked(query: Option<&str>) -> Result<bool, ApiError> {
         (status = 401, description = "Not authenticated", body = ErrorBody),
     )
 )]
-pub async fn list_sessions(
+pub(crate) async fn list_sessions(
     State(state): State<AppState>,
     Caller(ctx): Caller,
     RawQuery(query): RawQuery,
@@ -126,7 +126,7 @@ pub async fn list_sessions(
         (status = 404, description = "No such session of the caller", body = ErrorBody),
     )
 )]
-pub async fn revoke_session(
+pub(crate) async fn revoke_session(
     State(state): State<AppState>,
     Caller(ctx): Caller,
     meta: ClientMeta,
@@ -156,7 +156,7 @@ pub async fn revoke_session(
         (status = 403, description = "Registration is closed.", body = ErrorBody),
     )
 )]
-pub async fn register(
+pub(crate) async fn register(
     State(state): State<AppState>,
     body: RawBody,
 ) -> Result<(StatusCode, Json<Registered>), ApiError> {
@@ -198,7 +198,7 @@ pub async fn register(
         (status = 401, description = "Not authenticated", body = ErrorBody),
     )
 )]
-pub async fn change_password(
+pub(crate) async fn change_password(
     State(state): State<AppState>,
     Caller(ctx): Caller,
     meta: ClientMeta,
@@ -230,7 +230,10 @@ pub async fn change_password(
         (status = 401, description = "Not authenticated", body = ErrorBody),
     )
 )]
-pub async fn me(State(state): State<AppState>, Caller(ctx): Caller) -> Result<Json<Me>, ApiError> {
+pub(crate) async fn me(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+) -> Result<Json<Me>, ApiError> {
     let session_id = ctx.session_id.to_string();
     let id = ctx.user_id;
     let user = blocking(&state, move |s| {
@@ -268,7 +271,7 @@ pub async fn me(State(state): State<AppState>, Caller(ctx): Caller) -> Result<Js
         (status = 401, description = "Not authenticated", body = ErrorBody),
     )
 )]
-pub async fn whoami(Caller(ctx): Caller) -> Json<WhoAmI> {
+pub(crate) async fn whoami(Caller(ctx): Caller) -> Json<WhoAmI> {
     Json(WhoAmI {
         user_id: ctx.user_id,
         session_id: ctx.session_id.to_string(),

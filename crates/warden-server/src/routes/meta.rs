@@ -16,7 +16,7 @@ use crate::AppState;
     tag = "meta",
     responses((status = 200, description = "JWK Set", body = Object))
 )]
-pub async fn jwks(State(state): State<AppState>) -> Json<Value> {
+pub(crate) async fn jwks(State(state): State<AppState>) -> Json<Value> {
     Json(state.service.jwks())
 }
 
@@ -28,7 +28,7 @@ pub async fn jwks(State(state): State<AppState>) -> Json<Value> {
     tag = "meta",
     responses((status = 200, description = "Capabilities", body = Capabilities))
 )]
-pub async fn capabilities(State(state): State<AppState>) -> Json<Capabilities> {
+pub(crate) async fn capabilities(State(state): State<AppState>) -> Json<Capabilities> {
     Json(crate::capabilities(&state))
 }
 
@@ -39,7 +39,7 @@ pub async fn capabilities(State(state): State<AppState>) -> Json<Capabilities> {
     tag = "meta",
     responses((status = 200, description = "OpenAPI 3.1 document", body = Object))
 )]
-pub async fn schema() -> Response {
+pub(crate) async fn schema() -> Response {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         crate::api::openapi_json(),
@@ -54,7 +54,7 @@ pub async fn schema() -> Response {
     tag = "meta",
     responses((status = 200, description = "Hello", body = Hello))
 )]
-pub async fn hello() -> Json<Hello> {
+pub(crate) async fn hello() -> Json<Hello> {
     Json(Hello {
         hello: "world".to_string(),
     })

@@ -1,11 +1,11 @@
 //! The handlers, grouped by what they serve. Each is documented with
 //! `#[utoipa::path]`; [`crate::api`] routes exactly the documented operations.
 
-pub mod account;
-pub mod meta;
-pub mod oauth;
-pub mod staff;
-pub mod tokens;
+pub(crate) mod account;
+pub(crate) mod meta;
+pub(crate) mod oauth;
+pub(crate) mod staff;
+pub(crate) mod tokens;
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::Method;
@@ -16,7 +16,7 @@ use crate::AppState;
 use crate::error::ApiError;
 
 /// Runs an engine call that may touch the store on a blocking thread.
-pub async fn blocking<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
+pub(crate) async fn blocking<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&AuthService) -> Result<T, ApiError> + Send + 'static,
@@ -30,7 +30,7 @@ where
 
 /// A path segment; a segment that cannot even be decoded is "not found".
 #[derive(Debug, Clone)]
-pub struct PathParam(pub String);
+pub(crate) struct PathParam(pub String);
 
 impl FromRequestParts<AppState> for PathParam {
     type Rejection = ApiError;
@@ -45,24 +45,24 @@ impl FromRequestParts<AppState> for PathParam {
 
 impl PathParam {
     /// A user id: digits only (no sign, no spaces), or `None`.
-    pub fn user_id(&self) -> Option<UserId> {
+    pub(crate) fn user_id(&self) -> Option<UserId> {
         if self.0.is_empty() || !self.0.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         self.0.parse().ok()
     }
 
-    pub fn session_id(&self) -> Option<SessionId> {
+    pub(crate) fn session_id(&self) -> Option<SessionId> {
         SessionId::parse(&self.0)
     }
 }
 
 /// The fallback of every routed path: 405 with the method named (the router adds `Allow`).
-pub async fn method_not_allowed(method: Method) -> ApiError {
+pub(crate) async fn method_not_allowed(method: Method) -> ApiError {
     ApiError::MethodNotAllowed(method.to_string())
 }
 
 /// The router's fallback: DRF's 404.
-pub async fn not_found() -> ApiError {
+pub(crate) async fn not_found() -> ApiError {
     ApiError::NotFound
 }

@@ -65,7 +65,7 @@ impl ReadBody for RevokeRequest {
         (status = 401, description = "Not authenticated", body = ErrorBody),
     )
 )]
-pub async fn revoke(
+pub(crate) async fn revoke(
     State(state): State<AppState>,
     Caller(ctx): Caller,
     meta: ClientMeta,
@@ -113,7 +113,7 @@ pub async fn revoke(
         (status = 401, description = "Not authenticated", body = ErrorBody),
     )
 )]
-pub async fn introspect(
+pub(crate) async fn introspect(
     State(state): State<AppState>,
     Caller(ctx): Caller,
     body: RawBody,

@@ -133,7 +133,7 @@ fn session_param(id: &PathParam) -> Result<SessionId, ApiError> {
         (status = 403, description = "Not staff", body = ErrorBody),
     )
 )]
-pub async fn staff_search_users(
+pub(crate) async fn staff_search_users(
     State(state): State<AppState>,
     StaffCaller(actor): StaffCaller,
     RawQuery(raw): RawQuery,
@@ -182,7 +182,7 @@ pub async fn staff_search_users(
         (status = 404, description = "No such user", body = ErrorBody),
     )
 )]
-pub async fn staff_get_user(
+pub(crate) async fn staff_get_user(
     State(state): State<AppState>,
     StaffCaller(actor): StaffCaller,
     id: PathParam,
@@ -213,7 +213,7 @@ pub async fn staff_get_user(
         (status = 404, description = "No such user", body = ErrorBody),
     )
 )]
-pub async fn staff_user_sessions(
+pub(crate) async fn staff_user_sessions(
     State(state): State<AppState>,
     StaffCaller(actor): StaffCaller,
     id: PathParam,
@@ -244,7 +244,7 @@ pub async fn staff_user_sessions(
         (status = 404, description = "No such session", body = ErrorBody),
     )
 )]
-pub async fn staff_get_session(
+pub(crate) async fn staff_get_session(
     State(state): State<AppState>,
     StaffCaller(actor): StaffCaller,
     sid: PathParam,
@@ -277,7 +277,7 @@ pub async fn staff_get_session(
         (status = 404, description = "No such session", body = ErrorBody),
     )
 )]
-pub async fn staff_revoke_session(
+pub(crate) async fn staff_revoke_session(
     State(state): State<AppState>,
     StaffCaller(actor): StaffCaller,
     sid: PathParam,
@@ -332,7 +332,7 @@ where
         (status = 404, description = "No such user", body = ErrorBody),
     )
 )]
-pub async fn staff_logout_user(
+pub(crate) async fn staff_logout_user(
     State(state): State<AppState>,
     StaffCaller(actor): StaffCaller,
     id: PathParam,
@@ -372,7 +372,7 @@ pub async fn staff_logout_user(
         (status = 404, description = "No such user", body = ErrorBody),
     )
 )]
-pub async fn staff_lock_user(
+pub(crate) async fn staff_lock_user(
     State(state): State<AppState>,
     StaffCaller(actor): StaffCaller,
     id: PathParam,
@@ -404,7 +404,7 @@ pub async fn staff_lock_user(
         (status = 404, description = "No such user", body = ErrorBody),
     )
 )]
-pub async fn staff_unlock_user(
+pub(crate) async fn staff_unlock_user(
     State(state): State<AppState>,
     StaffCaller(actor): StaffCaller,
     id: PathParam,
@@ -442,7 +442,7 @@ pub async fn staff_unlock_user(
         (status = 404, description = "No such user", body = ErrorBody),
     )
 )]
-pub async fn staff_deactivate_user(
+pub(crate) async fn staff_deactivate_user(
     State(state): State<AppState>,
     StaffCaller(actor): StaffCaller,
     id: PathParam,
@@ -477,7 +477,7 @@ pub async fn staff_deactivate_user(
         (status = 404, description = "No such user", body = ErrorBody),
     )
 )]
-pub async fn staff_reactivate_user(
+pub(crate) async fn staff_reactivate_user(
     State(state): State<AppState>,
     StaffCaller(actor): StaffCaller,
     id: PathParam,
@@ -512,7 +512,7 @@ pub async fn staff_reactivate_user(
         (status = 404, description = "No such user", body = ErrorBody),
     )
 )]
-pub async fn staff_set_password(
+pub(crate) async fn staff_set_password(
     State(state): State<AppState>,
     StaffCaller(actor): StaffCaller,
     id: PathParam,
@@ -550,7 +550,7 @@ pub async fn staff_set_password(
         (status = 404, description = "No such user", body = ErrorBody),
     )
 )]
-pub async fn staff_set_staff(
+pub(crate) async fn staff_set_staff(
     State(state): State<AppState>,
     StaffCaller(actor): StaffCaller,
     id: PathParam,
@@ -631,7 +631,7 @@ fn audit_query(raw: Option<&str>) -> Result<AuditQuery, ApiError> {
         (status = 403, description = "Not staff", body = ErrorBody),
     )
 )]
-pub async fn staff_audit(
+pub(crate) async fn staff_audit(
     State(state): State<AppState>,
     StaffCaller(actor): StaffCaller,
     RawQuery(raw): RawQuery,

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use warden_auth::service::LoginRequest;
+use warden_auth::LoginRequest;
 use warden_proto::{
     Empty, ErrorBody, FieldErrors, LockedOutBody, ObtainRequest, RefreshRequest, RefreshResponse,
     SlidingToken, TokenPair, TokenRequest,
@@ -43,7 +43,7 @@ fn login(req: ObtainRequest, meta: ClientMeta) -> LoginRequest {
         (status = 429, description = "Locked out; see Retry-After", body = LockedOutBody),
     )
 )]
-pub async fn obtain_pair(
+pub(crate) async fn obtain_pair(
     State(state): State<AppState>,
     meta: ClientMeta,
     body: RawBody,
@@ -75,7 +75,7 @@ pub async fn obtain_pair(
         (status = 401, description = "Token refused (`token_not_valid`), or its user inactive or gone", body = ErrorBody),
     )
 )]
-pub async fn refresh(
+pub(crate) async fn refresh(
     State(state): State<AppState>,
     meta: ClientMeta,
     body: RawBody,
@@ -105,7 +105,10 @@ pub async fn refresh(
         (status = 401, description = "Refused; `Token is blacklisted` for revoked tokens", body = ErrorBody),
     )
 )]
-pub async fn verify(State(state): State<AppState>, body: RawBody) -> Result<Json<Empty>, ApiError> {
+pub(crate) async fn verify(
+    State(state): State<AppState>,
+    body: RawBody,
+) -> Result<Json<Empty>, ApiError> {
     let req = TokenRequest::read(&body.data()?)?;
     blocking(&state, move |s| Ok(s.verify(&req.token)?)).await?;
     Ok(Json(Empty {}))
@@ -126,7 +129,7 @@ pub async fn verify(State(state): State<AppState>, body: RawBody) -> Result<Json
         (status = 401, description = "Token refused", body = ErrorBody),
     )
 )]
-pub async fn blacklist(
+pub(crate) async fn blacklist(
     State(state): State<AppState>,
     meta: ClientMeta,
     body: RawBody,
@@ -153,7 +156,7 @@ pub async fn blacklist(
         (status = 429, description = "Locked out; see Retry-After", body = LockedOutBody),
     )
 )]
-pub async fn obtain_sliding(
+pub(crate) async fn obtain_sliding(
     State(state): State<AppState>,
     meta: ClientMeta,
     body: RawBody,
@@ -178,7 +181,7 @@ pub async fn obtain_sliding(
         (status = 401, description = "Token refused", body = ErrorBody),
     )
 )]
-pub async fn refresh_sliding(
+pub(crate) async fn refresh_sliding(
     State(state): State<AppState>,
     body: RawBody,
 ) -> Result<Json<SlidingToken>, ApiError> {
