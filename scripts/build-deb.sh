@@ -30,7 +30,7 @@ deb="$(ls -t target/release/bundle/deb/*.deb | head -1)"
 echo "built $ROOT/$deb"
 dpkg-deb --info "$deb" | sed -n '/Package:/,/Description:/p'
 for bin in usr/bin/warden-app usr/bin/warden; do
-  dpkg-deb --contents "$deb" | grep -E " \./$bin\$" \
+  dpkg-deb --contents "$deb" | grep -E " (\./)?$bin\$" \
     || { echo "ERROR: $bin is not in $deb"; exit 1; }
 done
 
