@@ -117,6 +117,9 @@ enum Command {
         /// Print JSON: the token, its expiry, the profile, server and user.
         #[arg(long)]
         json: bool,
+        /// Rotate first, even when the current access token is still fresh.
+        #[arg(long)]
+        rotate: bool,
     },
     /// Run a command with a profile's access token in its environment;
     /// exits with the command's status.
@@ -340,8 +343,12 @@ fn init_logging(format: LogFormat, verbose: u8) {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // The desktop app's sessions need no server configuration or database.
     match &cli.command {
-        Command::Token { profile, json } => {
-            tokens::token(profile.as_deref(), *json).await?;
+        Command::Token {
+            profile,
+            json,
+            rotate,
+        } => {
+            tokens::token(profile.as_deref(), *json, *rotate).await?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Exec {

@@ -1,6 +1,7 @@
 //! `warden token`, `warden exec` and `warden profiles`: the desktop app's
 //! sessions for other programs, like `gh auth token`. The token comes from
-//! the running app over its socket; without an app, from one rotation of the
+//! the running app over its socket; without an app, the access token the
+//! last call kept in the keyring while it is fresh, else one rotation of the
 //! profile's refresh token here, under the profile's lock (warden-desktop's
 //! `handout`), so the app and this command never present one refresh token
 //! twice.
@@ -22,15 +23,15 @@ fn paths() -> anyhow::Result<AppPaths> {
     AppPaths::from_env().context("cannot find the Warden app's data directory")
 }
 
-async fn grant(profile: Option<&str>) -> anyhow::Result<TokenGrant> {
+async fn grant(profile: Option<&str>, rotate: bool) -> anyhow::Result<TokenGrant> {
     let paths = paths()?;
     // The keyring is read only when no app runs (and then under the lock).
-    Ok(handout::token(&paths, profile, Arc::new(KeyringVault::new())).await?)
+    Ok(handout::token(&paths, profile, Arc::new(KeyringVault::new()), rotate).await?)
 }
 
-/// `warden token [PROFILE] [--json]`.
-pub async fn token(profile: Option<&str>, json: bool) -> anyhow::Result<()> {
-    let grant = grant(profile).await?;
+/// `warden token [PROFILE] [--json] [--rotate]`.
+pub async fn token(profile: Option<&str>, json: bool, rotate: bool) -> anyhow::Result<()> {
+    let grant = grant(profile, rotate).await?;
     if json {
         outln!("{}", serde_json::to_string_pretty(&grant)?);
     } else {
@@ -53,7 +54,7 @@ pub async fn exec(
     let Some((program, args)) = command.split_first() else {
         bail!("no command to run: warden exec [PROFILE] -- COMMAND [ARG...]");
     };
-    let grant = grant(profile).await?;
+    let grant = grant(profile, false).await?;
     let mut cmd = std::process::Command::new(program);
     cmd.args(args).env(env, &grant.access_token);
     let error = exec_replacing(&mut cmd);

@@ -43,6 +43,10 @@ pub enum BrokerRequest {
     Token {
         /// The profile's id or name; `None`: the default.
         profile: Option<String>,
+        /// Rotate first even when the current token is fresh (`warden token
+        /// --rotate`). Absent in older clients' requests: `false`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        rotate: bool,
     },
     /// The profiles (names, ids, servers, who is signed in).
     Profiles,
@@ -308,9 +312,9 @@ async fn answer<H: BrokerHost>(request: BrokerRequest, who: &str, host: &H) -> B
             host.focus();
             return BrokerAnswer::Focused;
         }
-        BrokerRequest::Token { profile } => match host.profiles().await {
+        BrokerRequest::Token { profile, rotate } => match host.profiles().await {
             Ok(set) => set
-                .hand_out(profile.as_deref(), who)
+                .hand_out(profile.as_deref(), who, rotate)
                 .await
                 .map(BrokerAnswer::Token),
             Err(e) => Err(e),
@@ -388,6 +392,7 @@ mod tests {
     fn requests_and_answers_are_one_json_object_each() {
         let r = BrokerRequest::Token {
             profile: Some("work".into()),
+            rotate: false,
         };
         assert_eq!(
             serde_json::to_value(&r).unwrap(),

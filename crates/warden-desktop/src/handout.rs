@@ -8,7 +8,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use warden_client::{AsyncVault, Client, SignOutReason, Vault, decode_claims, wall_now};
+use serde::{Deserialize, Serialize};
+use warden_client::{
+    AsyncVault, Client, SignOutReason, Vault, decode_claims, plan_rotation, wall_now,
+};
 
 use crate::broker::{self, AskError, BrokerAnswer, BrokerRequest, ProfileSummary, TokenGrant};
 use crate::error::{Error, Result};
@@ -25,15 +28,18 @@ const RETRY: Duration = Duration::from_millis(50);
 const ANSWER_WAIT: Duration = Duration::from_secs(30);
 
 /// An access token of the profile `selector` names (id or name; `None`: the
-/// active profile, else the only one), from the app when it runs, else
-/// rotated here with the refresh token in `vault` (the OS keyring).
+/// active profile, else the only one), from the app when it runs, else the
+/// one kept from the last call while it is fresh, else rotated here with the
+/// refresh token in `vault` (the OS keyring). `rotate`: a new one in any case.
 pub async fn token(
     paths: &AppPaths,
     selector: Option<&str>,
     vault: Arc<dyn Vault>,
+    rotate: bool,
 ) -> Result<TokenGrant> {
     let request = BrokerRequest::Token {
         profile: selector.map(str::to_string),
+        rotate,
     };
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
@@ -59,7 +65,7 @@ pub async fn token(
             // What we read before the lock may have changed (renamed,
             // removed, signed in as someone else): read it again.
             let again = read_profile(paths, Some(profile.id.as_str()))?;
-            let grant = rotate_here(&again, vault).await;
+            let grant = token_here(&again, vault, rotate).await;
             drop(lock);
             return grant;
         }
@@ -121,6 +127,91 @@ fn load(paths: &AppPaths) -> Result<ProfilesFile> {
 
 fn read_profile(paths: &AppPaths, selector: Option<&str>) -> Result<Profile> {
     load(paths)?.resolve(selector).cloned()
+}
+
+/// The access token `warden token` keeps in the keyring between runs while
+/// no app runs ([`Profile::access_cache_key`]), with what it needs to tell
+/// whether it is still good without decoding it again.
+#[derive(Debug, Serialize, Deserialize)]
+struct CachedAccess {
+    access_token: String,
+    token_type: String,
+    server: String,
+    /// Server times of the token, as its claims say.
+    iat: Option<i64>,
+    exp: i64,
+}
+
+impl CachedAccess {
+    /// Still before the point where the app would rotate it (the session
+    /// manager's own rule: 80 % of its life, or 30 s before expiry).
+    fn fresh(&self, now: f64) -> bool {
+        let config = warden_client::ManagerConfig::default();
+        let exp = self.exp as f64;
+        let iat = self.iat.map_or(exp, |iat| iat as f64);
+        let rotate_at = plan_rotation(
+            iat,
+            exp,
+            f64::MIN,
+            config.rotate_fraction,
+            config.rotate_margin.as_secs_f64(),
+        );
+        now < rotate_at && now < exp
+    }
+}
+
+/// An access token of `profile`: the one kept from the last call while it is
+/// fresh (unless `rotate`), else one rotation of its refresh token. The
+/// caller holds its lock.
+async fn token_here(profile: &Profile, vault: Arc<dyn Vault>, rotate: bool) -> Result<TokenGrant> {
+    let timeout = warden_client::ManagerConfig::default().vault_timeout;
+    let cache = AsyncVault::new(
+        Arc::new(StableKeyVault {
+            inner: Arc::clone(&vault),
+            key: profile.access_cache_key(),
+        }),
+        timeout,
+    );
+    let kept = match cache.load("", &profile.account).await {
+        Ok(kept) => kept.and_then(|k| serde_json::from_str::<CachedAccess>(k.expose()).ok()),
+        Err(e) => {
+            tracing::debug!(error = %e, "no cached access token to read");
+            None
+        }
+    };
+    let now = wall_now();
+    if let Some(kept) = kept.filter(|k| !rotate && k.fresh(now)) {
+        return Ok(TokenGrant {
+            expires_in: Some(kept.exp - now.floor() as i64),
+            expires_at: Some(kept.exp),
+            access_token: kept.access_token,
+            token_type: kept.token_type,
+            profile: profile.id.clone(),
+            profile_name: profile.name.clone(),
+            server: kept.server,
+            user: profile.account.clone(),
+        });
+    }
+    // Whatever happens next, the kept token is no longer the one to give.
+    let _ = cache.delete("", &profile.account).await;
+    let grant = rotate_here(profile, vault).await?;
+    if let Some(exp) = grant.expires_at {
+        let kept = CachedAccess {
+            access_token: grant.access_token.clone(),
+            token_type: grant.token_type.clone(),
+            server: grant.server.clone(),
+            iat: decode_claims(&grant.access_token).ok().and_then(|c| c.iat),
+            exp,
+        };
+        if let Ok(json) = serde_json::to_string(&kept)
+            && let Err(e) = cache
+                .store("", &profile.account, &warden_client::Secret::new(json))
+                .await
+        {
+            tracing::debug!(error = %e, "the access token is not kept: the next call rotates");
+        }
+    }
+    Ok(grant)
 }
 
 /// One rotation of `profile`'s refresh token; the caller holds its lock.

@@ -670,6 +670,10 @@ impl ProfileSet {
         if let Err(e) = vault.delete("", &slot.profile.account).await {
             tracing::warn!(error = %e, "could not delete a removed profile's keyring entry");
         }
+        let cache = self.inner.access_cache_vault(&slot.profile);
+        if let Err(e) = cache.delete("", &slot.profile.account).await {
+            tracing::warn!(error = %e, "could not delete a removed profile's cached access token");
+        }
         drop(slot);
         let _ = std::fs::remove_file(self.inner.paths.profile_lock(id));
         self.inner.emit(ProfilesEvent::Changed);
@@ -678,8 +682,14 @@ impl ProfileSet {
 
     /// A valid access token of the profile `selector` names (see
     /// [`ProfilesFile::resolve`]), for the program `to`; rotated first when
-    /// its rotation point has passed. Recorded in the profile's activity.
-    pub async fn hand_out(&self, selector: Option<&str>, to: &str) -> Result<TokenGrant> {
+    /// its rotation point has passed, or whatever its age when `rotate`.
+    /// Recorded in the profile's activity.
+    pub async fn hand_out(
+        &self,
+        selector: Option<&str>,
+        to: &str,
+        rotate: bool,
+    ) -> Result<TokenGrant> {
         let id = {
             let s = self.inner.state.lock();
             s.file().resolve(selector)?.id.clone()
@@ -690,7 +700,13 @@ impl ProfileSet {
                 profile: profile.name,
             });
         }
-        let token = manager.access_token().await.map_err(|e| match e {
+        let token = async {
+            if rotate {
+                manager.rotate_now().await?;
+            }
+            manager.access_token().await
+        };
+        let token = token.await.map_err(|e| match e {
             ClientError::NotSignedIn => Error::ProfileNotSignedIn {
                 profile: profile.name.clone(),
                 reason: None,
@@ -821,6 +837,18 @@ impl Inner {
         )
     }
 
+    /// The vault of `profile`'s cached access token (see
+    /// [`Profile::access_cache_key`]).
+    fn access_cache_vault(&self, profile: &Profile) -> AsyncVault {
+        AsyncVault::new(
+            Arc::new(StableKeyVault {
+                inner: Arc::clone(&self.vault),
+                key: profile.access_cache_key(),
+            }),
+            self.manager_config.vault_timeout,
+        )
+    }
+
     fn client_config(&self, server: &ServerKind) -> Option<ClientConfig> {
         let mut config = server.client_config(self.embedded.as_ref().map(|e| e.url.as_str()))?;
         config.device_label = Some(crate::session::device_label());
@@ -860,6 +888,7 @@ impl Inner {
                 Arc::clone(&manager),
                 profile.account.clone(),
             );
+            let cache = self.access_cache_vault(&profile);
             tokio::spawn(async move {
                 let acquired = tokio::select! {
                     a = LockFile::acquire(&path) => a,
@@ -872,6 +901,11 @@ impl Inner {
                         tracing::error!(error = %e, path = %path.display(), "cannot lock a profile; it stays signed out");
                         return;
                     }
+                }
+                // From now on tokens for other programs come from here: an
+                // access token `warden token` kept while no app ran goes.
+                if let Err(e) = cache.delete("", &account).await {
+                    tracing::warn!(error = %e, "cannot delete the command line's cached access token");
                 }
                 // Read from the keyring only now: whoever held the lock
                 // before may have rotated and stored a successor.

@@ -156,6 +156,14 @@ impl Profile {
         format!("profile:{id}")
     }
 
+    /// The keyring entry where `warden token`, when no app runs, keeps the
+    /// last access token it was given, so that the next call within the
+    /// token's life does not rotate the family again. The app deletes it when
+    /// it takes the profile over (it serves tokens itself from then on).
+    pub fn access_cache_key(&self) -> String {
+        format!("access-cache:{}", self.vault_key)
+    }
+
     /// `alice @ auth.example.com`, the name a profile gets unless given one.
     pub fn default_name(account: &str, server: &ServerKind) -> String {
         format!("{account} @ {}", server.place())

@@ -623,6 +623,7 @@ async fn the_broker_hands_out_valid_tokens_and_says_why_not() -> Result<()> {
         let socket = socket.clone();
         let request = BrokerRequest::Token {
             profile: profile.map(str::to_string),
+            rotate: false,
         };
         async move { broker::ask(&socket, &request, WITHIN).await.unwrap() }
     };

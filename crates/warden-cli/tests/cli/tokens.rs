@@ -270,7 +270,10 @@ async fn the_command_and_the_app_200_times_across_forced_rotations() {
             if round % 5 == 0 {
                 set.manager(&id2).unwrap().rotate_now().await.unwrap();
             }
-            set.hand_out(None, "the test").await.unwrap().access_token
+            set.hand_out(None, "the test", false)
+                .await
+                .unwrap()
+                .access_token
         });
         for t in [cli, own] {
             assert!(accepted(&server, &t).await, "round {round}: refused");
@@ -279,11 +282,13 @@ async fn the_command_and_the_app_200_times_across_forced_rotations() {
         }
     }
     let app = if desktop() {
-        // No app: commands rotate from the keyring, two at a time.
+        // No app: commands rotate from the keyring, two at a time (one of
+        // them asks for a new token, the other takes the kept one while it
+        // is fresh).
         app.stop().await;
         let by_id = [id.as_str()];
         for round in 0..25 {
-            let (a, b) = tokio::join!(d.token(&[]), d.token(&by_id));
+            let (a, b) = tokio::join!(d.token(&["--rotate"]), d.token(&by_id));
             for t in [a, b] {
                 assert!(accepted(&server, &t).await, "round {round}: refused");
                 tokens.insert(t);
@@ -297,7 +302,10 @@ async fn the_command_and_the_app_200_times_across_forced_rotations() {
         for round in 0..25 {
             let set = app.set.clone();
             let (cli, own) = tokio::join!(d.token(&[]), async move {
-                set.hand_out(None, "the test").await.unwrap().access_token
+                set.hand_out(None, "the test", false)
+                    .await
+                    .unwrap()
+                    .access_token
             });
             for t in [cli, own] {
                 assert!(accepted(&server, &t).await, "round {round}: refused");
@@ -322,6 +330,65 @@ async fn the_command_and_the_app_200_times_across_forced_rotations() {
         Phase::Active,
         "the session lives on"
     );
+    app.stop().await;
+}
+
+/// Without the app, `warden token` keeps the access token it was given in
+/// the keyring (beside the refresh token) and gives it again while it is
+/// fresh, so many calls cost one rotation; `--rotate` asks for a new one; the
+/// app, once it takes the profile over, deletes the kept token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_app_a_fresh_token_is_given_again_not_rotated() {
+    if !desktop() {
+        eprintln!("note: needs the private keyring (WARDEN_TEST_DESKTOP=1, scripts/test.sh)");
+        return;
+    }
+    let server = LiveServer::start(short_lived(300, 600)).unwrap();
+    let d = desk();
+    let vault: Arc<dyn Vault> = Arc::new(KeyringVault::new());
+    let app = start_app(&d, &vault).await;
+    let id = app
+        .set
+        .sign_in_new(remote(&server), "alice", PASSWORD, Some("cached"))
+        .await
+        .unwrap();
+    app.stop().await;
+    let profile = warden_desktop::profiles::ProfilesFile::load(&d.paths)
+        .unwrap()
+        .unwrap()
+        .resolve(Some(id.as_str()))
+        .unwrap()
+        .clone();
+    let rotations = || server.audit_count(AuditKind::Rotated).unwrap();
+    let before = rotations();
+
+    let first = d.token(&[]).await;
+    let again = d.token(&["cached"]).await;
+    assert_eq!(first, again, "a fresh token is given again");
+    assert_eq!(rotations(), before + 1, "one rotation for two calls");
+    let kept = vault.load(&profile.access_cache_key(), "alice").unwrap();
+    assert!(
+        kept.is_some_and(|k| k.contains(&first)),
+        "kept in the keyring"
+    );
+
+    let new = d.token(&["--rotate"]).await;
+    assert_ne!(new, first, "--rotate gives a new token");
+    assert_eq!(rotations(), before + 2);
+    assert_eq!(d.token(&[]).await, new, "and keeps that one");
+    for t in [&first, &new] {
+        assert!(accepted(&server, t).await, "the server accepts it");
+    }
+
+    // The app takes the profile over: the kept token goes.
+    let app = start_app(&d, &vault).await;
+    app.set.ready(&id).await.unwrap();
+    assert_eq!(
+        vault.load(&profile.access_cache_key(), "alice").unwrap(),
+        None,
+        "the app deleted the kept token"
+    );
+    assert_eq!(server.audit_count(AuditKind::ReuseDetected).unwrap(), 0);
     app.stop().await;
 }
 
