@@ -265,7 +265,6 @@ compare() {
           esac
         else
           case "$s" in
-            whoami) ;; # SimpleJWT has no such route; its authenticated GET is api/me/
             logout) load simplejwt "$PEER_URL" "$s" "$r" --tokens "$TMP/p-tokens.$idx" --out "$results" ;;
             *) load simplejwt "$PEER_URL" "$s" "$r" --out "$results" ;;
           esac
