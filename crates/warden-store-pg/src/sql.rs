@@ -979,7 +979,7 @@ pub(crate) fn live_revocations<C: GenericClient>(
     let sessions = all(
         tx,
         "SELECT id, max_expires_at, revoked_reason FROM sessions
-         WHERE max_expires_at > $1 AND revoked_at IS NOT NULL
+         WHERE revoked_at IS NOT NULL AND max_expires_at > $1
          ORDER BY max_expires_at",
         &[&cutoff],
         |row| {
