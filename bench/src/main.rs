@@ -10,6 +10,7 @@
 //! `scripts/bench-http.sh` drives all of it; see BENCHMARKS.md.
 #![forbid(unsafe_code)]
 
+mod ceilings;
 mod load;
 mod plot;
 mod probe;
@@ -43,6 +44,9 @@ enum Command {
     /// Engine start-up (revocation set rebuilt from the store) on a database
     /// with many live and revoked sessions (seed first with --seed).
     StartupProbe(startup::StartupProbeArgs),
+    /// This machine's ceilings for durable writes: fsync latency and bare
+    /// SQLite batched commits.
+    Ceilings(ceilings::CeilingsArgs),
     /// Time one argon2id verification at the default (OWASP) parameters.
     HashCost {
         #[arg(long, default_value_t = 10)]
@@ -69,6 +73,7 @@ fn main() -> anyhow::Result<()> {
         Command::RotateProbe(a) => seed::rotate_probe(a),
         Command::LogoutProbe(a) => probe::logout_probe(a),
         Command::StartupProbe(a) => startup::run(a),
+        Command::Ceilings(a) => ceilings::run(a),
         Command::Rss { pid } => {
             let (rss, hwm) = load::rss_kib(pid);
             println!(
