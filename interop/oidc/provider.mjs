@@ -128,6 +128,10 @@ server.listen(port, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ issuer })}\n`);
 });
 
+// Whoever started it may stop reading our output: never die of that.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
+
 // The test that started it closes stdin when it is done (or dies).
 process.stdin.resume();
 process.stdin.on('end', () => process.exit(0));
