@@ -161,19 +161,16 @@ pub fn render(runs: &[RunResult], warden: &str, peer: &str, durable_peer: &str) 
         "| Warden / SimpleJWT | ratio of medians | per-round ratios [min–max] |"
     );
     let _ = writeln!(out, "|---|---|---|");
+    // Like with like: whoami reads no user on either side (SimpleJWT's is
+    // JWTStatelessUserAuthentication); me loads the user on both.
     let pairs: [(&str, &str, &str, &str); 8] = [
         (
-            "authenticated GET: Warden whoami / SimpleJWT me",
+            "token only: Warden whoami / SimpleJWT whoami (stateless)",
             "whoami",
-            "me",
+            "whoami",
             peer,
         ),
-        (
-            "authenticated GET: Warden me / SimpleJWT me",
-            "me",
-            "me",
-            peer,
-        ),
+        ("token + user: Warden me / SimpleJWT me", "me", "me", peer),
         ("verify", "verify", "verify", peer),
         ("refresh with rotation", "refresh", "refresh", peer),
         (

@@ -8,7 +8,9 @@
 //! ([`crate::store::Store::wait_for_feed`]: PostgreSQL's LISTEN/NOTIFY wakes
 //! it at once, SQLite is polled), then reads everything after its cursor.
 //! A gap in the positions (entries flushed while the node was cut off) makes
-//! it re-read every live revocation instead.
+//! it re-read every live revocation instead. The same feed carries `users`
+//! entries (a user's stored state changed): the follower makes the node's
+//! [`crate::UserCache`] forget those users, and forget everyone on a gap.
 //!
 //! Failing closed: once a follower is attached, the node's
 //! [`RevocationView`] accepts tokens only while its last successful catch-up

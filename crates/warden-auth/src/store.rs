@@ -163,9 +163,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Whether this store keeps a revocation feed. A store that does appends
     /// one [`crate::model::FeedEntry`] in the same transaction as every write
     /// that revokes a session or a jti (`revoke_sessions`, `revoke_jti`,
-    /// `update_user` with a revocation, `delete_user`, reuse in `rotate`), with
-    /// positions 1, 2, 3, ... in commit order and no gaps. `flush_expired` may
-    /// drop old entries but always keeps the newest.
+    /// `update_user` with a revocation, `delete_user`, reuse in `rotate`), and
+    /// one naming the user in the same transaction as every write that changes
+    /// a stored user (`update_user`, `delete_user`, and `open_session`, which
+    /// moves `last_login`), so that every node's [`crate::UserCache`] forgets
+    /// them; positions 1, 2, 3, ... in commit order and no gaps.
+    /// `flush_expired` may drop old entries but always keeps the newest.
     fn has_feed(&self) -> bool {
         false
     }
