@@ -8,13 +8,18 @@
 //! 3. the size guards: 431 for headers, 413 for a declared body length.
 //!
 //! A CORS preflight from an allowed origin is then answered here, never
-//! routed. Nothing here reads a body, so a refused request costs no password
+//! routed. Nothing here parses a body (a refused one is only read and dropped,
+//! see [`drain`]), so a refused request costs no password
 //! hash, counts no attempt and touches no store.
 
+use std::time::Duration;
+
+use axum::body::Body;
 use axum::extract::Request;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
 
 use crate::ServerConfig;
 use crate::error::ApiError;
@@ -200,6 +205,31 @@ fn preflight() -> Response {
     );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     r
+}
+
+/// The most of a refused request's body [`drain`] reads.
+const DRAIN_BYTES: usize = 64 << 20;
+/// The longest [`drain`] waits for it.
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// Reads and drops what a client is still sending of a request refused here
+/// (at most [`DRAIN_BYTES`], for at most [`DRAIN_TIME`]), so that the refusal
+/// reaches it. A connection closed with unread data makes the kernel send a
+/// reset, and a reset can destroy the answer before the client reads it: a
+/// 1 MiB body refused with 413 was seen once as a transport error instead.
+/// nginx's "lingering close" does the same. Nothing read is looked at.
+pub(crate) async fn drain(body: Body) {
+    let mut body = body;
+    let mut read = 0usize;
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while read < DRAIN_BYTES {
+            match body.frame().await {
+                Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len()),
+                Some(Err(_)) | None => break,
+            }
+        }
+    })
+    .await;
 }
 
 /// Decides what happens to `request` before routing, and which CORS headers

@@ -85,7 +85,10 @@ pub(crate) async fn middleware(
     let serve = async move {
         let (verdict, cors) = guard::admit(&state.config, &request);
         let mut response = match verdict {
-            Verdict::Respond(response) => response,
+            Verdict::Respond(response) => {
+                guard::drain(request.into_body()).await;
+                response
+            }
             Verdict::Route => next.run(request).await,
         };
         cors.decorate(&mut response);
