@@ -7,6 +7,7 @@
 #                     (gnome-keyring, dbus, Xvfb, secret-tool, keyctl)
 #   src-tauri/ exists Tauri system packages, webkit2gtk-driver, imagemagick,
 #                     `cargo install tauri-driver --locked`
+#   interop/oidc/setup.sh exists  node-oidc-provider (npm ci) for the OIDC tests
 #   interop/requirements.txt exists
 #                     Python venv at .venv with those requirements
 set -euo pipefail
@@ -45,6 +46,9 @@ TAURI_PKGS=(
 )
 
 want=("${BASE_PKGS[@]}")
+# npm for the OpenID Connect provider (interop/oidc): Debian's, unless a node
+# with its own npm is already there (NodeSource's package conflicts with it).
+if [ -d "$ROOT/interop/oidc" ] && ! command -v npm >/dev/null 2>&1; then want+=(nodejs npm); fi
 if tauri_dir >/dev/null; then want+=("${TAURI_PKGS[@]}"); fi
 
 installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
@@ -131,6 +135,13 @@ if [ -f "$REQ" ]; then
     fi
     exec 9>&-
   fi
+fi
+
+# ------------------------------------------------------------------ OIDC ----
+# node-oidc-provider for the OpenID Connect tests (and a Node.js runtime it
+# supports when Debian's is too old).
+if [ -x "$ROOT/interop/oidc/setup.sh" ]; then
+  bash "$ROOT/interop/oidc/setup.sh" || die "interop/oidc/setup.sh failed"
 fi
 
 log "done"

@@ -971,7 +971,15 @@ export type SignOutReason = { "kind": "logged_out" } | { "kind": "revoked",
 /**
  * The server's reason, when it gave one.
  */
-cause: string | null, } | { "kind": "reuse_detected" } | { "kind": "user_inactive" } | { "kind": "user_not_found" } | { "kind": "refresh_expired" } | { "kind": "password_changed" } | { "kind": "rejected", 
+cause: string | null, } | { "kind": "reuse_detected" } | { "kind": "user_inactive" } | { "kind": "user_not_found" } | { "kind": "refresh_expired" } | { "kind": "password_changed" } | { "kind": "provider", 
+/**
+ * The OAuth `error` code.
+ */
+error: string, 
+/**
+ * The provider's `error_description`, when it sent one.
+ */
+description: string | null, } | { "kind": "rejected", 
 /**
  * The server's message.
  */

@@ -178,6 +178,34 @@ pub enum ClientError {
     /// The vault could not keep or read the refresh token.
     #[error(transparent)]
     Vault(#[from] VaultError),
+    /// An OAuth 2.0 error answer from an OpenID provider (typed code, description).
+    #[error("the provider refused: {0}")]
+    OAuth(crate::oidc::OAuthError),
+    /// An OpenID provider broke the protocol, or its answer failed a check
+    /// (issuer, state, nonce, ID token signature).
+    #[error("OpenID Connect: {0}")]
+    OpenId(String),
+}
+
+fn oauth_code_str(c: &crate::oidc::OAuthErrorCode) -> &'static str {
+    use crate::oidc::OAuthErrorCode as C;
+    match c {
+        C::InvalidGrant => "invalid_grant",
+        C::InvalidClient => "invalid_client",
+        C::InvalidDpopProof => "invalid_dpop_proof",
+        C::UseDpopNonce => "use_dpop_nonce",
+        C::LoginRequired => "login_required",
+        C::SlowDown => "slow_down",
+        C::AuthorizationPending => "authorization_pending",
+        C::AccessDenied => "access_denied",
+        C::ExpiredToken => "expired_token",
+        C::InvalidRequest => "invalid_request",
+        C::InvalidScope => "invalid_scope",
+        C::UnauthorizedClient => "unauthorized_client",
+        C::UnsupportedGrantType => "unsupported_grant_type",
+        C::InvalidToken => "invalid_token",
+        C::Other(_) => "oauth_error",
+    }
 }
 
 fn field_summary(errors: &FieldErrors) -> String {
@@ -217,6 +245,11 @@ impl ClientError {
             ClientError::NoStoredSession => "no_stored_session",
             ClientError::Offline { .. } => "offline",
             ClientError::Vault(_) => "vault",
+            ClientError::OAuth(e) => match &e.code {
+                crate::oidc::OAuthErrorCode::Other(_) => "oauth_error",
+                c => oauth_code_str(c),
+            },
+            ClientError::OpenId(_) => "openid",
         }
     }
 

@@ -24,6 +24,8 @@ pub mod export;
 mod fake;
 mod jwks;
 mod jwt;
+pub mod oidc;
+mod provider;
 mod scheduler;
 mod search;
 mod session;
@@ -37,6 +39,7 @@ pub use exchange::{Exchange, ExchangeRecord, Secrets, TIMELINE_CAPACITY};
 pub use explain::{Explanation, LocalContext, TokenTimes, explain};
 pub use jwks::{JWKS_MAX_BYTES, JwksError, fetch_jwks};
 pub use jwt::{Secret, TokenClaims, decode_claims, redact};
+pub use provider::{BoxFuture, Issued, TokenProvider};
 pub use reqwest::Method;
 pub use scheduler::{
     backoff_delay, jitter, plan_rotation, set_simulated_clock_skew, simulated_clock_skew, wall_now,

@@ -24,6 +24,7 @@ use crate::config::Feature;
 use crate::error::{ClientError, Result};
 use crate::exchange::Exchange;
 use crate::jwt::{Secret, TokenClaims, decode_claims, redact};
+use crate::provider::{Issued, TokenProvider};
 use crate::scheduler::{ClockWatch, backoff_delay, clock_offset, jitter, plan_rotation, wall_now};
 use crate::state::{Event, Phase, SessionState, SignOutReason, TokenInfo, VaultInfo};
 use crate::vault::{AsyncVault, MemoryVault, Vault, VaultStatus};
@@ -89,6 +90,35 @@ impl HeldToken {
             claims,
             received_at,
         })
+    }
+
+    /// A token that may be opaque (OAuth): a JWT's claims when it is one,
+    /// else times from `expires_in` (local clock) and an id made from its
+    /// hash, so tokens can be told apart without showing them. No
+    /// `expires_in` for an opaque token means no stated expiry.
+    fn parse_lenient(raw: String, received_at: f64, expires_in: Option<u64>) -> HeldToken {
+        let claims = match decode_claims(&raw) {
+            Ok(c) if c.exp.is_some() => c,
+            _ => {
+                use sha2::Digest;
+                let digest = sha2::Sha256::digest(raw.as_bytes());
+                let id: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+                TokenClaims {
+                    token_type: None,
+                    exp: expires_in.map(|e| received_at as i64 + e as i64),
+                    iat: expires_in.map(|_| received_at as i64),
+                    jti: Some(format!("sha256:{id}")),
+                    user_id: None,
+                    sid: None,
+                    refresh_exp: None,
+                }
+            }
+        };
+        HeldToken {
+            secret: Secret::new(raw),
+            claims,
+            received_at,
+        }
     }
 
     fn local_exp(&self, offset: f64) -> Option<f64> {
@@ -173,6 +203,7 @@ struct Shared {
 
 struct Inner {
     client: Client,
+    provider: Arc<dyn TokenProvider>,
     vault: AsyncVault,
     fallback: AsyncVault,
     persistent: bool,
@@ -244,6 +275,19 @@ impl SessionManager {
     /// A manager for `client`'s server that keeps refresh tokens in `vault`
     /// (or, when that is unusable, in memory, and says so).
     pub fn new(client: Client, vault: Arc<dyn Vault>, config: ManagerConfig) -> SessionManager {
+        let provider: Arc<dyn TokenProvider> = Arc::new(client.clone());
+        SessionManager::with_provider(client, provider, vault, config)
+    }
+
+    /// A manager whose tokens come from `provider` (an OpenID provider);
+    /// `client` still carries the timeline. Sign in elsewhere and hand the
+    /// tokens to [`SessionManager::login_with`].
+    pub fn with_provider(
+        client: Client,
+        provider: Arc<dyn TokenProvider>,
+        vault: Arc<dyn Vault>,
+        config: ManagerConfig,
+    ) -> SessionManager {
         let (events, _) = broadcast::channel(config.event_capacity.max(16));
         // Weak: the client may outlive this manager, and subscribers should
         // see the stream close when the manager goes.
@@ -284,6 +328,7 @@ impl SessionManager {
             shutdown,
             scheduler_started: AtomicBool::new(false),
             client,
+            provider,
             config,
         };
         SessionManager {
@@ -298,7 +343,7 @@ impl SessionManager {
 
     /// The key vault entries of this server are stored under (its base URL).
     pub fn server_key(&self) -> &str {
-        self.inner.client.base_url()
+        self.inner.provider.key()
     }
 
     /// Every event from now on.
@@ -355,9 +400,7 @@ impl SessionManager {
             .unwrap_or(0.0);
         let (status, using_fallback) = inner.choose_vault().await;
         let vault = inner.vault_in_use(using_fallback);
-        let write = vault
-            .store(inner.client.base_url(), username, &refresh.secret)
-            .await;
+        let write = inner.store_refresh(vault, username, &refresh.secret).await;
         {
             let mut s = inner.shared.lock();
             let mut session = Session {
@@ -394,6 +437,69 @@ impl SessionManager {
         Ok(inner.snapshot())
     }
 
+    /// Takes a session signed in elsewhere (an OpenID provider's browser or
+    /// device sign-in): `issued` needs a refresh token, which goes to the
+    /// vault as the provider seals it (with its DPoP key).
+    pub async fn login_with(&self, username: &str, issued: Issued) -> Result<SessionState> {
+        let inner = &self.inner;
+        let _guard = inner.refresh_lock.lock().await;
+        if inner.shared.lock().session.is_some() {
+            return Err(ClientError::AlreadySignedIn);
+        }
+        let received = wall_now();
+        let Some(raw_refresh) = issued.refresh else {
+            return Err(ClientError::OpenId(
+                "the provider issued no refresh token (ask for offline_access, and check the \
+                 client may use the refresh_token grant)"
+                    .into(),
+            ));
+        };
+        let access = inner.held(issued.access, received, issued.expires_in)?;
+        let refresh = inner.held(raw_refresh, received, issued.refresh_expires_in)?;
+        let offset = access
+            .claims
+            .iat
+            .map(|iat| clock_offset(iat, received))
+            .unwrap_or(0.0);
+        let (status, using_fallback) = inner.choose_vault().await;
+        let vault = inner.vault_in_use(using_fallback);
+        let write = inner.store_refresh(vault, username, &refresh.secret).await;
+        {
+            let mut s = inner.shared.lock();
+            let mut session = Session {
+                username: username.to_string(),
+                access: Some(access),
+                refresh,
+                offset,
+                rotate_at: None,
+                rotation_count: 0,
+                previous_refresh: None,
+            };
+            session.replan(&inner.config, wall_now());
+            s.session = Some(session);
+            s.phase = Phase::Active;
+            s.attempts += 1;
+            s.last_outcome = Ok(());
+            s.retry_at = None;
+            s.backoff_attempt = 0;
+            s.capabilities = None;
+            s.using_fallback = using_fallback;
+            s.vault.status = status;
+            s.vault.persistent = inner.persistent && !using_fallback;
+            inner.note_vault_write(&mut s, &write);
+        }
+        if let Err(e) = write {
+            inner.emit(Event::VaultWarning {
+                message: format!(
+                    "the refresh token could not be stored: {e}; the session lives in memory only"
+                ),
+            });
+        }
+        inner.emit_state();
+        self.ensure_scheduler();
+        Ok(inner.snapshot())
+    }
+
     /// Signs `username` back in from the vault, without a password: refreshes
     /// the stored token and goes on. Offline, the session is kept and retried
     /// (the state says [`Phase::Offline`]); refused, it ends with the reason.
@@ -413,9 +519,14 @@ impl SessionManager {
             s.vault.persistent = inner.persistent && !using_fallback;
         }
         let vault = inner.vault_in_use(using_fallback);
-        let loaded = vault.load(inner.client.base_url(), username).await;
-        let stored = match loaded {
-            Ok(Some(secret)) => secret,
+        let loaded = vault.load(inner.provider.key(), username).await;
+        let stored = match loaded.map(|o| o.map(|s| inner.provider.unseal(s))) {
+            Ok(Some(Ok(secret))) => secret,
+            Ok(Some(Err(e))) => {
+                let _ = vault.delete(inner.provider.key(), username).await;
+                inner.set_phase(previous);
+                return Err(e);
+            }
             Ok(None) => {
                 inner.set_phase(previous);
                 return Err(ClientError::NoStoredSession);
@@ -430,10 +541,10 @@ impl SessionManager {
                 return Err(e.into());
             }
         };
-        let refresh = match HeldToken::parse(stored.expose().to_string(), wall_now()) {
+        let refresh = match inner.held(stored.expose().to_string(), wall_now(), None) {
             Ok(t) => t,
             Err(e) => {
-                let _ = vault.delete(inner.client.base_url(), username).await;
+                let _ = vault.delete(inner.provider.key(), username).await;
                 inner.set_phase(previous);
                 return Err(e);
             }
@@ -568,16 +679,10 @@ impl SessionManager {
                 session.refresh.secret.clone(),
             )
         };
-        let use_logout = access.is_some()
-            && inner
-                .client
-                .supports(Feature::Logout)
-                .await
-                .unwrap_or(false);
-        let result = match (&access, use_logout) {
-            (Some(access), true) => inner.client.logout(access.expose(), refresh.expose()).await,
-            _ => inner.client.blacklist(refresh.expose()).await,
-        };
+        let result = inner
+            .provider
+            .end(access.as_ref().map(Secret::expose), refresh.expose())
+            .await;
         inner
             .sign_out_locked(&guard, SignOutReason::LoggedOut)
             .await;
@@ -781,12 +886,34 @@ async fn run_scheduler(
 }
 
 impl Inner {
+    /// A token as this session's provider issues them.
+    fn held(&self, raw: String, received: f64, expires_in: Option<u64>) -> Result<HeldToken> {
+        if self.provider.opaque_tokens() {
+            Ok(HeldToken::parse_lenient(raw, received, expires_in))
+        } else {
+            HeldToken::parse(raw, received)
+        }
+    }
+
+    /// Stores the refresh token as the provider seals it.
+    async fn store_refresh(
+        &self,
+        vault: &AsyncVault,
+        username: &str,
+        refresh: &Secret,
+    ) -> std::result::Result<(), crate::vault::VaultError> {
+        match self.provider.seal(refresh) {
+            Ok(sealed) => vault.store(self.provider.key(), username, &sealed).await,
+            Err(e) => Err(crate::vault::VaultError::Platform(e.to_string())),
+        }
+    }
+
     fn snapshot(&self) -> SessionState {
         let s = self.shared.lock();
         let session = s.session.as_ref();
         SessionState {
             phase: s.phase.clone(),
-            server: self.client.base_url().to_string(),
+            server: self.provider.key().to_string(),
             user: session.map(|x| x.username.clone()),
             user_id: session.and_then(|x| {
                 x.access
@@ -942,13 +1069,14 @@ impl Inner {
             out
         };
         self.emit_state();
-        let result = self.client.refresh(refresh.expose()).await;
+        let result = self.provider.refresh(refresh.expose()).await;
         let received = wall_now();
         let answer = result.and_then(|r| {
-            let access = HeldToken::parse(r.access, received)?;
+            let access = self.held(r.access, received, r.expires_in)?;
+            // No new refresh token: the one presented stays (RFC 6749 §6).
             let refresh = r
                 .refresh
-                .map(|t| HeldToken::parse(t, received))
+                .map(|t| self.held(t, received, r.refresh_expires_in))
                 .transpose()?;
             Ok((access, refresh))
         });
@@ -972,17 +1100,13 @@ impl Inner {
         // BLACKLIST_AFTER_ROTATION the old one is dead from now on.
         let vault = self.vault_in_use(using_fallback);
         let write = match &new_refresh {
-            Some(t) => Some(
-                vault
-                    .store(self.client.base_url(), &username, &t.secret)
-                    .await,
-            ),
+            Some(t) => Some(self.store_refresh(vault, &username, &t.secret).await),
             None => None,
         };
         if let Some(Err(_)) = &write {
             // The vault still holds the rotated-away token; replaying it on the
             // next start would look like theft. Clear it if we can.
-            let _ = vault.delete(self.client.base_url(), &username).await;
+            let _ = vault.delete(self.provider.key(), &username).await;
         }
         let count = {
             let mut s = self.shared.lock();
@@ -1074,7 +1198,7 @@ impl Inner {
         if let Some(username) = username {
             let deleted = self
                 .vault_in_use(using_fallback)
-                .delete(self.client.base_url(), &username)
+                .delete(self.provider.key(), &username)
                 .await;
             let mut s = self.shared.lock();
             match deleted {
@@ -1198,8 +1322,7 @@ impl Inner {
             _ => secret,
         };
         let write = self
-            .vault_in_use(using_fallback)
-            .store(self.client.base_url(), &username, &secret)
+            .store_refresh(self.vault_in_use(using_fallback), &username, &secret)
             .await;
         {
             let mut s = self.shared.lock();

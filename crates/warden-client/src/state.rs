@@ -35,6 +35,15 @@ pub enum SignOutReason {
     RefreshExpired,
     /// The password was changed (here or elsewhere), which ends every session.
     PasswordChanged,
+    /// An OpenID provider refused the refresh token with an OAuth error that
+    /// ends the session (`invalid_grant` after a replay or a revocation,
+    /// `invalid_client`, `login_required`, ...).
+    Provider {
+        /// The OAuth `error` code.
+        error: String,
+        /// The provider's `error_description`, when it sent one.
+        description: Option<String>,
+    },
     /// The server refused the refresh token for another reason (e.g. its
     /// signing key changed); `message` is the server's.
     Rejected {
@@ -57,6 +66,14 @@ impl fmt::Display for SignOutReason {
             SignOutReason::RefreshExpired => f.write_str("the session expired"),
             SignOutReason::PasswordChanged => f.write_str("the password was changed"),
             SignOutReason::Rejected { message } => write!(f, "refused by the server ({message})"),
+            SignOutReason::Provider {
+                error,
+                description: Some(d),
+            } => write!(f, "the provider ended the session ({error}: {d})"),
+            SignOutReason::Provider {
+                error,
+                description: None,
+            } => write!(f, "the provider ended the session ({error})"),
         }
     }
 }
@@ -80,6 +97,10 @@ impl SignOutReason {
                 message: e.to_string(),
             }),
             ClientError::SignedOut(r) => Some(r.clone()),
+            ClientError::OAuth(o) if o.code.ends_session() => Some(SignOutReason::Provider {
+                error: o.code.as_str().to_string(),
+                description: o.description.clone(),
+            }),
             _ => None,
         }
     }

@@ -228,6 +228,9 @@ pub fn ended_elsewhere(reason: &SignOutReason) -> Option<&'static str> {
         }
         SignOutReason::UserInactive => Some("The account was deactivated."),
         SignOutReason::UserNotFound => Some("The account no longer exists."),
+        SignOutReason::Provider { .. } => Some(
+            "The identity provider ended the session (revoked there, or a refresh token of it was used twice).",
+        ),
         SignOutReason::LoggedOut
         | SignOutReason::RefreshExpired
         | SignOutReason::Rejected { .. } => None,
@@ -398,6 +401,10 @@ mod tests {
             SignOutReason::PasswordChanged,
             SignOutReason::UserInactive,
             SignOutReason::UserNotFound,
+            SignOutReason::Provider {
+                error: "invalid_grant".into(),
+                description: None,
+            },
         ] {
             let got = n
                 .on_event(&p, &changed(signed_out(Some(reason.clone()))), 0.0)

@@ -285,6 +285,10 @@ pub(crate) fn reason_words(reason: &SignOutReason) -> String {
         SignOutReason::RefreshExpired => "Your session expired; sign in again (token_not_valid: expired).".into(),
         SignOutReason::PasswordChanged => "Your password was changed, which ended this session (password_changed).".into(),
         SignOutReason::Rejected { message } => format!("The server ended the session ({message})."),
+        SignOutReason::Provider { error, description } => match description {
+            Some(d) => format!("The provider ended the session ({error}: {d}); sign in again."),
+            None => format!("The provider ended the session ({error}); sign in again."),
+        },
     }
 }
 
