@@ -275,9 +275,21 @@ async function main() {
     await ipc.on('profiles-event', (/** @type {ipc.ProfilesEvent} */ e) => {
       if (e.kind === 'changed') {
         // Another profile shown: its state, its exchanges, the view again.
-        refreshProfiles().then(() => {
-          const id = activeView(profiles.views())?.profile.id ?? null;
-          if (id !== shown) { shown = id; if (app.view !== 'add-profile') reload(); }
+        refreshProfiles().then(async () => {
+          const v = activeView(profiles.views());
+          const id = v?.profile.id ?? null;
+          if (id === shown) return;
+          const was = shown;
+          shown = id;
+          if (app.view === 'add-profile') return;
+          if (was === null || (app.screen === 'signin' && !!v && v.session.phase.phase !== 'signed_out')) {
+            // A sign-in made or picked this profile: its session event draws
+            // the view (redrawing it again here would race the user's first
+            // click); only the exchanges are another profile's.
+            try { app.recent = (await ipc.timeline()).reverse(); } catch { /* the next exchange fills it */ }
+            return;
+          }
+          reload();
         });
       } else if (e.kind === 'outbox') {
         refreshProfiles();
