@@ -205,8 +205,37 @@ impl TrayItem {
         }
     }
 
-    /// The icon file the item shows now (the app writes one per state).
+    /// The icon file the item shows now (the app writes one per state and
+    /// removes the one before: a name read just then may be gone, so ask again).
     async fn icon(&self) -> Result<std::path::PathBuf> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.icon_once().await {
+                Ok(p) => return Ok(p),
+                Err(e) if Instant::now() > deadline => return Err(e),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    /// Waits until the icon's centre colour satisfies `ok`; saves it as `name`.
+    async fn wait_colour(&self, name: &str, ok: impl Fn(&str) -> bool) -> Result<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let icon = self.icon().await?;
+            let colour = centre_colour(&icon)?;
+            if ok(&colour) {
+                std::fs::copy(&icon, screenshots().join(name))?;
+                return Ok(colour);
+            }
+            if Instant::now() > deadline {
+                bail!("the tray icon stayed {colour} ({name})");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn icon_once(&self) -> Result<std::path::PathBuf> {
         let name: String = self.prop("IconName").await?;
         let theme: String = self.prop("IconThemePath").await.unwrap_or_default();
         let direct = std::path::PathBuf::from(&name);
@@ -300,9 +329,9 @@ async fn the_tray_follows_the_session_and_a_revocation_elsewhere_notifies() -> R
     assert!(labels.contains(&"Quit Warden"), "{labels:?}");
     let rotate = menu.iter().find(|i| i.1.starts_with("Rotate now")).unwrap();
     assert!(!rotate.2, "nothing to rotate before signing in");
-    let icon = item.icon().await?;
-    let grey = centre_colour(&icon)?;
-    std::fs::copy(&icon, screenshots().join("tray-signed-out.png"))?;
+    let grey = item
+        .wait_colour("tray-signed-out.png", |c| !c.is_empty())
+        .await?;
 
     // Signed in: the status line, enabled actions, a green icon.
     create_account(&w, "erin").await?;
@@ -321,10 +350,9 @@ async fn the_tray_follows_the_session_and_a_revocation_elsewhere_notifies() -> R
             .any(|i| i.1 == "Log out of erin @ this computer" && i.2),
         "{menu:?}"
     );
-    let icon = item.icon().await?;
-    let green = centre_colour(&icon)?;
-    std::fs::copy(&icon, screenshots().join("tray-signed-in.png"))?;
-    assert_ne!(green, grey, "the icon changed with the state");
+    let green = item
+        .wait_colour("tray-signed-in.png", |c| c != grey)
+        .await?;
     eprintln!("tray icon centre: signed out {grey}, signed in {green}");
 
     // "Rotate now" from the tray rotates the session in the window.
@@ -346,14 +374,15 @@ async fn the_tray_follows_the_session_and_a_revocation_elsewhere_notifies() -> R
             .any(|i| i.1 == "Warden: 1 expiring while offline (erin @ this computer)")
     })
     .await?;
-    let icon = item.icon().await?;
-    let amber = centre_colour(&icon)?;
-    std::fs::copy(&icon, screenshots().join("tray-expiring-offline.png"))?;
-    assert!(amber != green && amber != grey, "{amber}");
+    let amber = item
+        .wait_colour("tray-expiring-offline.png", |c| c != green && c != grey)
+        .await?;
+    eprintln!("tray icon centre while offline: {amber}");
     w.click("#lab-online").await?;
     item.wait_menu(40, |m| m.iter().any(|i| i.1 == "Warden: 1 signed in"))
         .await?;
-    assert_eq!(centre_colour(&item.icon().await?)?, green);
+    item.wait_colour("tray-signed-in.png", |c| c == green)
+        .await?;
 
     // Another device logs out everywhere: at the next rotation the session
     // ends, the desktop is told, the tray goes back to signed out.
@@ -395,8 +424,8 @@ async fn the_tray_follows_the_session_and_a_revocation_elsewhere_notifies() -> R
         menu.iter().any(|i| i.1 == "Log out" && !i.2),
         "nothing to log out of: {menu:?}"
     );
-    let icon = item.icon().await?;
-    assert_eq!(centre_colour(&icon)?, grey, "grey again");
+    item.wait_colour("tray-signed-out.png", |c| c == grey)
+        .await?;
     // A logout of one's own never notifies: nothing else arrived.
     assert!(notes.try_recv().is_err());
     w.close().await;
