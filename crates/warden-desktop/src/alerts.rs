@@ -242,11 +242,14 @@ pub const APP_NAME: &str = "Warden";
 
 /// Shows `n` through the desktop's notification server on the session bus
 /// (`org.freedesktop.Notifications.Notify`); returns the server's id of it.
+/// One connection for the app's life (opened at the first notification).
 pub async fn send(n: &Notification) -> Result<u32> {
-    let connection = zbus::Connection::session()
+    static BUS: tokio::sync::OnceCell<zbus::Connection> = tokio::sync::OnceCell::const_new();
+    let connection = BUS
+        .get_or_try_init(zbus::Connection::session)
         .await
         .map_err(|e| Error::Notify(e.to_string()))?;
-    send_on(&connection, n).await
+    send_on(connection, n).await
 }
 
 /// [`send`] on a given bus connection.
