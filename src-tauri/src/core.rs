@@ -10,13 +10,16 @@ use std::sync::Arc;
 use tauri::{AppHandle, Emitter as _, Manager as _};
 use tokio::sync::{Mutex, OnceCell, broadcast};
 use warden_auth::AuthService;
-use warden_client::{Event, KeyringVault, ManagerConfig, MemoryVault, SessionManager};
+use warden_client::{Event, KeyringVault, ManagerConfig, MemoryVault, SessionManager, wall_now};
+use warden_desktop::alerts::{self, Notifier};
 use warden_desktop::broker::BrokerHost;
 use warden_desktop::instance::RunningInstance;
 use warden_desktop::profiles::{EmbeddedServer, ProfileSetConfig, ProfilesEvent, ServerKind};
 use warden_desktop::session::{self, AppInfo, Server, StateView};
 use warden_desktop::{AppPaths, Error, Host, ProfileSet, RemoteServer, Result, Session};
 use warden_embedded::{EmbeddedBackend, EmbeddedConfig};
+
+use crate::tray::Tray;
 
 /// What the embedded backend looks like from the window.
 #[derive(Debug, Clone)]
@@ -306,13 +309,19 @@ impl BrokerHost for TauriHost {
 
 /// Sends the profiles' events to the window: the active profile's as
 /// before (`session-changed`, `exchange`, `session-note`), and every one as
-/// `profiles-event`.
+/// `profiles-event`; keeps the tray current and tells the desktop when a
+/// session ended from elsewhere or runs out while offline.
 fn forward(
     app: AppHandle,
     set: ProfileSet,
     mut rx: broadcast::Receiver<ProfilesEvent>,
 ) -> tauri::async_runtime::JoinHandle<()> {
     tauri::async_runtime::spawn(async move {
+        let mut notifier = Notifier::new();
+        for view in set.views() {
+            notifier.prime(&view.profile.id, &view.session.state);
+        }
+        refresh_tray(&app, &set);
         loop {
             let event = match rx.recv().await {
                 Ok(e) => e,
@@ -342,6 +351,39 @@ fn forward(
             if let Err(e) = sent.and(all) {
                 tracing::warn!(error = %e, "cannot send an event to the window");
             }
+            match &event {
+                ProfilesEvent::Session {
+                    profile,
+                    event: Event::StateChanged(_),
+                } => {
+                    refresh_tray(&app, &set);
+                    if let ProfilesEvent::Session { event, .. } = &event
+                        && let Some(p) = set.profile(profile)
+                        && let Some(n) = notifier.on_event(&p, event, wall_now())
+                    {
+                        tauri::async_runtime::spawn(async move {
+                            if let Err(e) = alerts::send(&n).await {
+                                tracing::info!(error = %e, summary = %n.summary, "no desktop notification");
+                            }
+                        });
+                    }
+                }
+                ProfilesEvent::Changed => {
+                    refresh_tray(&app, &set);
+                    let known = set.profiles();
+                    for view in set.views() {
+                        notifier.prime(&view.profile.id, &view.session.state);
+                    }
+                    notifier.retain(|id| known.iter().any(|p| &p.id == id));
+                }
+                _ => {}
+            }
         }
     })
+}
+
+fn refresh_tray(app: &AppHandle, set: &ProfileSet) {
+    if let Some(tray) = app.try_state::<Tray>() {
+        tray.refresh(set);
+    }
 }

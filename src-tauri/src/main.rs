@@ -6,7 +6,9 @@
 mod commands;
 mod core;
 mod devtools;
+mod profiles;
 mod staff;
+mod tray;
 
 use std::sync::Arc;
 
@@ -71,6 +73,14 @@ fn main() -> anyhow::Result<()> {
         .manage(core::Core::new(paths))
         .setup(move |app| {
             let handle = app.handle().clone();
+            // The tray is a convenience: without a tray host (or its
+            // library) the window works as before.
+            match tray::build(&handle) {
+                Ok(t) => {
+                    app.manage(t);
+                }
+                Err(e) => tracing::warn!(error = %e, "no tray icon"),
+            }
             tauri::async_runtime::spawn(async move {
                 // The broker answers from now on (on the runtime its socket
                 // was bound on); token requests wait for the start below.
@@ -97,6 +107,12 @@ fn main() -> anyhow::Result<()> {
             commands::revoke_session,
             commands::timeline,
             commands::my_account,
+            profiles::profiles,
+            profiles::switch_profile,
+            profiles::rename_profile,
+            profiles::remove_profile,
+            profiles::add_profile,
+            profiles::activity,
             devtools::inspect_token,
             devtools::lab_replay_previous,
             devtools::lab_concurrent_refresh,

@@ -10,6 +10,8 @@ import * as staff from './views/staff.js';
 import * as audit from './views/audit.js';
 import * as inspector from './views/inspector.js';
 import * as timeline from './views/timeline.js';
+import * as profiles from './views/profiles.js';
+import { pendingWords, activeView } from './profilestate.js';
 
 /** @type {{info: ipc.AppInfo | null, state: ipc.SessionView | null, recent: ipc.Exchange[],
  *   view: string, notice: string | null, screen: string, offlineUntil: number, staff: boolean, owner: boolean,
@@ -71,9 +73,33 @@ function paintTopbar() {
   }
 }
 
+/** The rail's buttons say which view shows. */
+function markRail() {
+  for (const b of $('rail').querySelectorAll('button')) {
+    if (b instanceof HTMLElement) {
+      if (b.dataset.view === app.view) b.setAttribute('aria-current', 'page');
+      else b.removeAttribute('aria-current');
+    }
+  }
+}
+
 function render() {
   const main = $('main');
   const rail = $('rail');
+  if (app.state && (app.view === 'profiles' || app.view === 'add-profile')) {
+    // Reachable signed out too (from the switcher): profiles are not a session's.
+    rail.hidden = !signedIn();
+    markRail();
+    app.screen = app.view;
+    if (app.view === 'profiles') profiles.renderManage(main, { onAdd: () => show('add-profile'), onChange: () => refreshProfiles() });
+    else {
+      profiles.renderAdd(main, {
+        onDone: () => { app.view = 'session'; refreshProfiles(); reload(); },
+        onCancel: () => show(profiles.views().length ? 'profiles' : 'session'),
+      });
+    }
+    return;
+  }
   if (!app.state) {
     app.screen = 'starting';
     main.replaceChildren(h('p', { class: 'meta' }, 'Starting the local server…'));
@@ -102,15 +128,11 @@ function render() {
       // The session-changed event may have drawn the session view already.
       onCreated: (created) => { app.owner = created.owner; if (app.screen === 'session') render(); },
     });
+    paintPending();
     return;
   }
   rail.hidden = false;
-  for (const b of rail.querySelectorAll('button')) {
-    if (b instanceof HTMLElement) {
-      if (b.dataset.view === app.view) b.setAttribute('aria-current', 'page');
-      else b.removeAttribute('aria-current');
-    }
-  }
+  markRail();
   app.screen = app.view;
   const embedded = app.state.embedded !== false;
   if (app.view === 'sessions') {
@@ -122,7 +144,7 @@ function render() {
   } else if (app.view === 'inspector') {
     inspector.render(main, { embedded });
   } else if (app.view === 'timeline') {
-    timeline.render(main, { embedded });
+    timeline.render(main, { embedded, session: () => app.state });
   } else {
     session.render(main, {
       owner: app.owner,
@@ -159,6 +181,58 @@ function setState(s) {
   }
 }
 
+/** Shows `view` (and its rail button). @param {string} view */
+function show(view) {
+  app.view = view;
+  render();
+  $('main').focus();
+}
+
+/**
+ * On the sign-in screen of a profile that was logged out while its server
+ * was away: what still waits to be revoked, until it is delivered.
+ */
+function paintPending() {
+  const v = activeView(profiles.views());
+  const old = document.getElementById('pending-notice');
+  const items = v ? v.pending.map((p) => pendingWords(p)) : [];
+  if (!items.length || app.screen !== 'signin') { old?.remove(); return; }
+  const box = h('div', { class: 'notice', id: 'pending-notice', role: 'status' },
+    h('b', null, 'Signed out here. '), ...items.map((t) => h('div', { class: 'pending' }, t)));
+  if (old) old.replaceWith(box);
+  else $('main').prepend(box);
+}
+
+/** @type {Promise<void> | null} */
+let profilesQueued = null;
+/** Reloads every profile's view for the switcher (coalesced: one call per burst of events). */
+function refreshProfiles() {
+  if (profilesQueued) return profilesQueued;
+  profilesQueued = (async () => {
+    await new Promise((r) => setTimeout(r, 100));
+    profilesQueued = null;
+    try {
+      profiles.setViews(await ipc.profiles());
+    } catch { return; }
+    if (app.screen === 'profiles') profiles.tickManage(Date.now());
+    if (app.screen === 'signin') paintPending();
+  })();
+  return profilesQueued;
+}
+
+/** The shown profile changed: its state, its exchanges, the view drawn again. */
+async function reload() {
+  try {
+    app.recent = (await ipc.timeline()).reverse();
+    app.state = null;
+    setState(await ipc.sessionState());
+    app.info = await ipc.appInfo();
+    paintTopbar();
+  } catch { /* the next event redraws */ }
+  render();
+  if (signedIn()) checkStaff();
+}
+
 async function refreshInfo() {
   try {
     app.info = await ipc.appInfo();
@@ -174,6 +248,11 @@ async function refreshInfo() {
 }
 
 async function main() {
+  profiles.initSwitcher({
+    onChange: () => { refreshProfiles(); },
+    onManage: () => show('profiles'),
+    onAdd: () => show('add-profile'),
+  });
   $('rail').addEventListener('click', (e) => {
     const b = /** @type {HTMLElement} */ (e.target).closest('button');
     if (b && b.dataset.view) {
@@ -191,7 +270,38 @@ async function main() {
       if (app.screen === 'session' && app.state) session.tick(app.state, app.recent);
       if (app.screen === 'timeline') timeline.refresh();
     });
+    /** @type {string | null} */
+    let shown = null;
+    await ipc.on('profiles-event', (/** @type {ipc.ProfilesEvent} */ e) => {
+      if (e.kind === 'changed') {
+        // Another profile shown: its state, its exchanges, the view again.
+        refreshProfiles().then(async () => {
+          const v = activeView(profiles.views());
+          const id = v?.profile.id ?? null;
+          if (id === shown) return;
+          const was = shown;
+          shown = id;
+          if (app.view === 'add-profile') return;
+          if (was === null || (app.screen === 'signin' && !!v && v.session.phase.phase !== 'signed_out')) {
+            // A sign-in made or picked this profile: its session event draws
+            // the view (redrawing it again here would race the user's first
+            // click); only the exchanges are another profile's.
+            try { app.recent = (await ipc.timeline()).reverse(); } catch { /* the next exchange fills it */ }
+            return;
+          }
+          reload();
+        });
+      } else if (e.kind === 'outbox') {
+        refreshProfiles();
+      } else if (e.kind === 'activity') {
+        if (app.screen === 'timeline' && e.profile === activeView(profiles.views())?.profile.id) timeline.refresh();
+      } else if (e.kind === 'session' && e.event.event !== 'exchange') {
+        refreshProfiles();
+      }
+    });
     app.info = await ipc.appInfo();
+    profiles.setViews(await ipc.profiles());
+    shown = activeView(profiles.views())?.profile.id ?? null;
     app.recent = (await ipc.timeline()).reverse();
     setState(await ipc.sessionState());
     render();
@@ -204,6 +314,8 @@ async function main() {
   setInterval(() => {
     n += 1;
     if (!app.state) return;
+    profiles.paintSwitcher(Date.now());
+    if (app.screen === 'profiles') profiles.tickManage(Date.now());
     if (app.screen === 'session') session.tick(app.state, app.recent);
     if (app.screen === 'sessions' && n % 3 === 0) sessions.refresh();
     if (app.screen === 'inspector') inspector.tick();

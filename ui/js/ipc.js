@@ -40,6 +40,13 @@
  * @typedef {import('./wire').LabStep} LabStep
  * @typedef {import('./wire').ExportFormat} ExportFormat
  * @typedef {import('./wire').Exported} Exported
+ * @typedef {import('./wire').ProfileView} ProfileView
+ * @typedef {import('./wire').Profile} Profile
+ * @typedef {import('./wire').ServerKind} ServerKind
+ * @typedef {import('./wire').Activity} Activity
+ * @typedef {import('./wire').PendingRevocation} PendingRevocation
+ * @typedef {import('./wire').RevocationOutcome} RevocationOutcome
+ * @typedef {import('./wire').ProfilesEvent} ProfilesEvent
  * @typedef {{action: StaffAction['kind'], reason: string, userId?: number|null, sessionId?: string|null, password?: string|null}} StaffActionArgs
  *   the form's fields; staffActionOf turns them into a StaffAction (revoke_session needs sessionId,
  *   set_password a password, the others userId)
@@ -133,8 +140,25 @@ export const labServerOnline = (online) => call('lab_server_online', { online })
 /** @param {number} at @param {boolean} reveal @returns {Promise<ExchangeDetail>} */
 export const exchangeDetail = (at, reveal) => call('exchange_detail', { at, reveal });
 
+/** @returns {Promise<ProfileView[]>} every profile, its session and pending revocations */
+export const profiles = () => call('profiles');
+/** @param {string} id @returns {Promise<void>} */
+export const switchProfile = (id) => call('switch_profile', { id });
+/** @param {string} id @param {string} name @returns {Promise<void>} */
+export const renameProfile = (id, name) => call('rename_profile', { id, name });
+/** @param {string} id @returns {Promise<RevocationOutcome>} */
+export const removeProfile = (id) => call('remove_profile', { id });
 /**
- * @param {'session-changed' | 'exchange' | 'session-note'} name
+ * A new profile, signed in; it becomes the one shown.
+ * @param {ServerKind} server @param {string} username @param {string} password @param {string|null} name
+ * @returns {Promise<string>} its id
+ */
+export const addProfile = (server, username, password, name) => call('add_profile', { server, username, password, name });
+/** @returns {Promise<Activity[]>} the shown profile's hand-outs and revocations, oldest first */
+export const activity = () => call('activity');
+
+/**
+ * @param {'session-changed' | 'exchange' | 'session-note' | 'profiles-event' | 'focus-requested'} name
  * @param {(payload: any) => void} handler
  */
 export function on(name, handler) {

@@ -158,6 +158,9 @@ pub enum Error {
     /// Signed out here, but the server cannot be told (and never will be).
     #[error("Signed out here, but the server could not be told: {0}.")]
     NotRevoked(String),
+    /// The desktop's notification server could not be reached.
+    #[error("The desktop did not take the notification: {0}")]
+    Notify(String),
 }
 
 /// The desktop core's results.
@@ -202,6 +205,7 @@ impl Error {
             Error::Protocol(_) => "protocol",
             Error::Pending(_) => "pending_revocation",
             Error::NotRevoked(_) => "not_revoked",
+            Error::Notify(_) => "notify",
         }
     }
 

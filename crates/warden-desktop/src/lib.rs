@@ -18,6 +18,9 @@
 //!   the profile's [`LockFile`] when none runs); [`AppPaths`]: where all of
 //!   it lives.
 //!
+//! - [`alerts`]: what the tray shows (the worst profile) and which events
+//!   become a desktop notification, and their delivery over D-Bus.
+//!
 //! The operations are generic over [`Host`], the little they need from the
 //! app; `src-tauri` implements it over its state and wires each command to
 //! one call here. Errors reach the window as `{code, message}` ([`Error`]).
@@ -28,6 +31,7 @@
 // `staff::users`, `export::export`; so are the profiles and the processes
 // around them (`profiles::ProfileSet`, `broker::ask`, `instance::claim`).
 // The rest is re-exported below.
+pub mod alerts;
 pub mod broker;
 pub mod export;
 pub mod handout;

@@ -34,6 +34,13 @@ export async function refresh() {
     return;
   }
   const now = Date.now();
+  // Rebuilt only when something shown changed: the timer asks every 3 s,
+  // and a row rebuilt under the pointer cannot be clicked (nor kept by a
+  // screen reader).
+  const key = JSON.stringify(rows.map((s) => [s.id, s.current, deviceName(s), s.address, formatWhen(s.created_at, now),
+    s.last_rotated_at ? formatWhen(s.last_rotated_at, now) : null, s.rotation_count, formatWhen(s.expires_at, now)]));
+  if (body.dataset.key === key && body.querySelector('#sessions-table')) return;
+  body.dataset.key = key;
   body.replaceChildren(h('table', { id: 'sessions-table' },
     h('thead', null, h('tr', null, ...['Device', 'Where from', 'Signed in', 'Last rotation', 'Expires', ''].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', null, ...rows.map((s) => h('tr', { 'data-session': s.id, class: s.current ? 'current' : '' },
