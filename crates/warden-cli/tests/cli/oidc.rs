@@ -1,0 +1,200 @@
+//! `warden login --oidc` (browser and device grant) and `warden token` for
+//! the profile it makes, against the real node-oidc-provider (interop/oidc)
+//! started on loopback; the browser is interop/oidc/browser.mjs, set as
+//! `$BROWSER`. Needs the keyring (WARDEN_TEST_DESKTOP=1).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use crate::common::warden;
+
+fn interop() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop/oidc")
+}
+
+struct Provider {
+    issuer: String,
+    child: Child,
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn provider() -> Provider {
+    let dir = interop();
+    let mut child = Command::new(dir.join("node.sh"))
+        .arg(dir.join("provider.mjs"))
+        .env("OIDC_ACCESS_TTL", "30")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node-oidc-provider (run scripts/install-deps.sh)");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines.next().unwrap().unwrap();
+    std::thread::spawn(move || for _ in lines {});
+    let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+    Provider {
+        issuer: ready["issuer"].as_str().unwrap().to_string(),
+        child,
+    }
+}
+
+struct Desk {
+    _tmp: tempfile::TempDir,
+    data: PathBuf,
+    xdg: PathBuf,
+}
+
+fn desk() -> Desk {
+    let tmp = tempfile::tempdir().unwrap();
+    let xdg = tmp.path().join("xdg");
+    std::fs::create_dir(&xdg).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&xdg, std::fs::Permissions::from_mode(0o700)).unwrap();
+    Desk {
+        data: tmp.path().join("data"),
+        xdg,
+        _tmp: tmp,
+    }
+}
+
+impl Desk {
+    fn warden(&self, args: &[&str]) -> Command {
+        let mut cmd = warden();
+        cmd.args(args)
+            .env("WARDEN_APP_DATA_DIR", &self.data)
+            .env("XDG_RUNTIME_DIR", &self.xdg)
+            .env(
+                "BROWSER",
+                format!(
+                    "{} {}",
+                    interop().join("node.sh").display(),
+                    interop().join("browser.mjs").display()
+                ),
+            );
+        cmd
+    }
+}
+
+fn userinfo(issuer: &str, token: &str) -> serde_json::Value {
+    let out = Command::new("curl")
+        .args(["-sf", "-H"])
+        .arg(format!("Authorization: Bearer {token}"))
+        .arg(format!("{issuer}/me"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "userinfo refused the token");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn token_json(d: &Desk, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["token", "--json"];
+    args.extend_from_slice(extra);
+    let out = d.warden(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "warden token: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn login_oidc_in_the_browser_makes_a_profile_warden_token_rotates() {
+    if std::env::var("WARDEN_TEST_DESKTOP").as_deref() != Ok("1") {
+        eprintln!("needs the keyring: run inside scripts/with-desktop-session.sh");
+        return;
+    }
+    let p = provider();
+    let d = desk();
+    let out = d
+        .warden(&["login", "--oidc", &p.issuer, "--client-id", "warden-public"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Signed in as alice"), "{stdout}");
+    let profiles = d.warden(&["profiles", "--json"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&profiles.stdout).contains("alice @ 127.0.0.1"));
+
+    let first = token_json(&d, &[]);
+    assert_eq!(first["user"], "alice");
+    assert_eq!(first["token_type"], "Bearer");
+    let token = first["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&p.issuer, token)["sub"], "alice");
+    // Fresh: the same token again, no rotation.
+    assert_eq!(token_json(&d, &[])["access_token"], first["access_token"]);
+    // --rotate: the refresh token rotates at the provider, a new access token.
+    let rotated = token_json(&d, &["--rotate"]);
+    assert_ne!(rotated["access_token"], first["access_token"]);
+    let again = token_json(&d, &["--rotate"]);
+    assert_eq!(
+        userinfo(&p.issuer, again["access_token"].as_str().unwrap())["sub"],
+        "alice"
+    );
+}
+
+#[test]
+fn login_oidc_device_grant_from_the_cli() {
+    if std::env::var("WARDEN_TEST_DESKTOP").as_deref() != Ok("1") {
+        eprintln!("needs the keyring: run inside scripts/with-desktop-session.sh");
+        return;
+    }
+    let p = provider();
+    let d = desk();
+    let mut child = d
+        .warden(&[
+            "login",
+            "--oidc",
+            &p.issuer,
+            "--client-id",
+            "warden-public",
+            "--device",
+            "--name",
+            "device profile",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The person reads the address off the terminal and approves elsewhere.
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut url = None;
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        if let Some(u) = line.strip_prefix("or open: ") {
+            url = Some(u.to_string());
+            break;
+        }
+    }
+    let url = url.expect("the device verification address");
+    let person = Command::new(interop().join("node.sh"))
+        .arg(interop().join("browser.mjs"))
+        .args(["--login", "erin", &url])
+        .output()
+        .unwrap();
+    assert!(
+        person.status.success(),
+        "{}",
+        String::from_utf8_lossy(&person.stderr)
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Signed in as erin"));
+    let t = token_json(&d, &["device profile"]);
+    assert_eq!(t["user"], "erin");
+    assert_eq!(
+        userinfo(&p.issuer, t["access_token"].as_str().unwrap())["sub"],
+        "erin"
+    );
+}
