@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use warden_client::oidc::{OpenIdClient, OpenIdConfig, OpenIdProvider};
+use warden_client::oidc::{OpenIdConfig, OpenIdProvider};
 use warden_client::{AsyncVault, Secret, SignOutReason, TokenProvider, Vault, wall_now};
 
 use crate::broker::{BrokerRequest, TokenGrant};
@@ -146,9 +146,9 @@ pub(crate) async fn rotate_here(
         .await
         .map_err(warden_client::ClientError::from)?
         .ok_or_else(|| not_signed_in(None))?;
-    let client = Arc::new(OpenIdClient::discover(server.config()).await?);
-    let provider = OpenIdProvider::new(client.clone());
+    let provider = OpenIdProvider::lazy(server.config());
     let refresh = provider.unseal(stored)?;
+    let client = provider.client().await?;
     let answer = match client.refresh(refresh.expose()).await {
         Ok(answer) => answer,
         Err(e) => {

@@ -742,7 +742,7 @@ impl ProfileSet {
             expires_in,
             profile: profile.id,
             profile_name: profile.name,
-            server: manager.client().base_url().to_string(),
+            server: manager.server_key().to_string(),
             user: state.user.unwrap_or(profile.account),
         })
     }
@@ -861,17 +861,33 @@ impl Inner {
     /// profile), take its lock and restore it.
     fn open_slot(self: &Arc<Self>, profile: Profile, lock: Option<LockFile>) -> Result<Slot> {
         let reachable = self.client_config(&profile.server);
-        let restore = reachable.is_some();
-        let config = reachable.unwrap_or_else(|| ClientConfig::new(NOWHERE));
         let vault: Arc<dyn Vault> = Arc::new(StableKeyVault {
             inner: Arc::clone(&self.vault),
             key: profile.vault_key.clone(),
         });
-        let manager = Arc::new(SessionManager::new(
-            Client::new(config)?,
-            vault,
-            self.manager_config.clone(),
-        ));
+        let (manager, restore) = match &profile.server {
+            // An OpenID provider: tokens through its endpoints (discovered on
+            // first use); the client only carries the timeline.
+            ServerKind::OpenId(server) => {
+                let provider = warden_client::oidc::OpenIdProvider::lazy(server.config());
+                let mut config = ClientConfig::new(server.issuer.clone());
+                config.device_label = Some(crate::session::device_label());
+                let manager = SessionManager::with_provider(
+                    Client::new(config)?,
+                    Arc::new(provider),
+                    vault,
+                    self.manager_config.clone(),
+                );
+                (Arc::new(manager), true)
+            }
+            _ => {
+                let restore = reachable.is_some();
+                let config = reachable.unwrap_or_else(|| ClientConfig::new(NOWHERE));
+                let manager =
+                    SessionManager::new(Client::new(config)?, vault, self.manager_config.clone());
+                (Arc::new(manager), restore)
+            }
+        };
         let held = lock.is_some();
         let (ready_tx, ready) = watch::channel(held);
         let lock = Arc::new(Mutex::new(lock));

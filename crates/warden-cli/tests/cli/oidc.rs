@@ -198,3 +198,84 @@ fn login_oidc_device_grant_from_the_cli() {
         "erin"
     );
 }
+
+struct AppHost(warden_desktop::ProfileSet);
+
+impl warden_desktop::broker::BrokerHost for AppHost {
+    fn focus(&self) {}
+
+    async fn profiles(&self) -> warden_desktop::Result<std::sync::Arc<warden_desktop::ProfileSet>> {
+        Ok(std::sync::Arc::new(self.0.clone()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_restores_an_openid_profile_from_the_keyring_and_serves_its_tokens() {
+    use std::sync::Arc;
+    use warden_client::{KeyringVault, Phase, Vault};
+    use warden_desktop::instance::{self, Launch};
+    use warden_desktop::profiles::ProfileSetConfig;
+
+    if std::env::var("WARDEN_TEST_DESKTOP").as_deref() != Ok("1") {
+        eprintln!("needs the keyring: run inside scripts/with-desktop-session.sh");
+        return;
+    }
+    let p = provider();
+    let d = desk();
+    let mut login = d.warden(&["login", "--oidc", &p.issuer, "--client-id", "warden-public"]);
+    let out = tokio::task::spawn_blocking(move || login.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The app starts: it takes the profile and restores it from the keyring
+    // through the provider (discovered on first use).
+    let paths = warden_desktop::AppPaths::new(&d.data, d.xdg.join("warden"));
+    let Launch::First(claim) = instance::claim(&paths).await.unwrap() else {
+        panic!("another app holds the desk");
+    };
+    let vault: Arc<dyn Vault> = Arc::new(KeyringVault::new());
+    let set = warden_desktop::ProfileSet::open(ProfileSetConfig {
+        paths: paths.clone(),
+        vault,
+        embedded: None,
+        manager: warden_tests::client::test_manager_config(),
+        outbox: Default::default(),
+    })
+    .await
+    .unwrap();
+    let running = claim.serve(Arc::new(AppHost(set.clone())));
+
+    // `warden token` now asks the app, which rotated the restored session.
+    let d2 = d.warden(&["token", "--json"]);
+    let mut cmd = d2;
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let grant: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(grant["user"], "alice");
+    assert_eq!(grant["server"], p.issuer.as_str());
+    let token = grant["access_token"].as_str().unwrap().to_string();
+    let issuer = p.issuer.clone();
+    let me = tokio::task::spawn_blocking(move || userinfo(&issuer, &token))
+        .await
+        .unwrap();
+    assert_eq!(me["sub"], "alice");
+    let (_, manager) = set.active_session().unwrap();
+    assert_eq!(manager.state().phase, Phase::Active);
+    assert!(
+        manager.state().rotation_count >= 1,
+        "restored by a rotation"
+    );
+    set.shutdown();
+    running.stop().await;
+}

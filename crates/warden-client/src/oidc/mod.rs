@@ -910,21 +910,66 @@ struct Sealed {
 }
 
 /// An OpenID provider as the session manager's [`TokenProvider`]: refresh
-/// through the token endpoint, logout by RFC 7009 revocation.
+/// through the token endpoint, logout by RFC 7009 revocation. Made from a
+/// discovered client, or [`OpenIdProvider::lazy`]: discovery on first use
+/// (an app restoring its profiles at start, perhaps offline: a provider not
+/// reached yet is a transient error, retried with back-off).
 #[derive(Debug, Clone)]
 pub struct OpenIdProvider {
-    client: Arc<OpenIdClient>,
+    issuer: String,
+    config: OpenIdConfig,
+    client: Arc<tokio::sync::OnceCell<Arc<OpenIdClient>>>,
+    /// A DPoP key unsealed before discovery, for the client once it is made.
+    pending_key: Arc<Mutex<Option<DpopKey>>>,
 }
 
 impl OpenIdProvider {
     /// The provider for `client`'s sessions.
     pub fn new(client: Arc<OpenIdClient>) -> OpenIdProvider {
-        OpenIdProvider { client }
+        let issuer = client.issuer().to_string();
+        let config = client.config().clone();
+        OpenIdProvider {
+            issuer,
+            config,
+            client: Arc::new(tokio::sync::OnceCell::new_with(Some(client))),
+            pending_key: Arc::new(Mutex::new(None)),
+        }
     }
 
-    /// The client it refreshes through.
-    pub fn client(&self) -> &Arc<OpenIdClient> {
-        &self.client
+    /// A provider that discovers `config.issuer` when first asked to refresh.
+    pub fn lazy(config: OpenIdConfig) -> OpenIdProvider {
+        OpenIdProvider {
+            issuer: config.issuer.trim_end_matches('/').to_string(),
+            config,
+            client: Arc::new(tokio::sync::OnceCell::new()),
+            pending_key: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The discovered client, discovering it now when needed.
+    pub async fn client(&self) -> Result<Arc<OpenIdClient>> {
+        self.client
+            .get_or_try_init(|| async {
+                let client = Arc::new(OpenIdClient::discover(self.config.clone()).await?);
+                if let Some(key) = self.pending_key.lock().take() {
+                    client.set_dpop_key(Some(key));
+                }
+                Ok::<_, ClientError>(client)
+            })
+            .await
+            .cloned()
+    }
+
+    /// The client when it was discovered already.
+    pub fn discovered(&self) -> Option<Arc<OpenIdClient>> {
+        self.client.get().cloned()
+    }
+
+    fn dpop_key(&self) -> Option<DpopKey> {
+        match self.client.get() {
+            Some(c) => c.dpop_key(),
+            None => self.pending_key.lock().clone(),
+        }
     }
 }
 
@@ -940,7 +985,7 @@ pub fn issued(t: TokenResponse) -> Issued {
 
 impl TokenProvider for OpenIdProvider {
     fn key(&self) -> &str {
-        self.client.issuer()
+        &self.issuer
     }
 
     fn opaque_tokens(&self) -> bool {
@@ -948,16 +993,17 @@ impl TokenProvider for OpenIdProvider {
     }
 
     fn refresh<'a>(&'a self, refresh: &'a str) -> BoxFuture<'a, Result<Issued>> {
-        Box::pin(async move { self.client.refresh(refresh).await.map(issued) })
+        Box::pin(async move { self.client().await?.refresh(refresh).await.map(issued) })
     }
 
     fn end<'a>(&'a self, access: Option<&'a str>, refresh: &'a str) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
+            let client = self.client().await?;
             // The refresh token first: it is what keeps the grant alive.
-            self.client.revoke(refresh, "refresh_token").await?;
+            client.revoke(refresh, "refresh_token").await?;
             if let Some(access) = access {
                 // Best effort: many providers revoke the grant's access tokens with it.
-                let _ = self.client.revoke(access, "access_token").await;
+                let _ = client.revoke(access, "access_token").await;
             }
             Ok(())
         })
@@ -967,10 +1013,7 @@ impl TokenProvider for OpenIdProvider {
         let sealed = Sealed {
             v: 1,
             refresh_token: refresh.expose().to_string(),
-            dpop_key: self
-                .client
-                .dpop_key()
-                .map(|k| k.stored().expose().to_string()),
+            dpop_key: self.dpop_key().map(|k| k.stored().expose().to_string()),
         };
         serde_json::to_string(&sealed)
             .map(Secret::new)
@@ -985,7 +1028,10 @@ impl TokenProvider for OpenIdProvider {
             .as_deref()
             .map(DpopKey::from_stored)
             .transpose()?;
-        self.client.set_dpop_key(key);
+        match self.client.get() {
+            Some(c) => c.set_dpop_key(key),
+            None => *self.pending_key.lock() = key,
+        }
         Ok(Secret::new(sealed.refresh_token))
     }
 }
