@@ -47,6 +47,17 @@ pub trait TokenProvider: Send + Sync + std::fmt::Debug {
         false
     }
 
+    /// Whether the issuer is a Warden or SimpleJWT server, whose routes
+    /// (sessions, staff, logout everywhere, password change) may exist; an
+    /// OpenID provider has none of them.
+    fn warden_routes(&self) -> bool {
+        true
+    }
+
+    /// Records its requests into `client`'s timeline from now on (the
+    /// session manager's), when they do not go through it already.
+    fn attach_timeline(&self, _client: &Client) {}
+
     /// Exchanges a refresh token.
     fn refresh<'a>(&'a self, refresh: &'a str) -> BoxFuture<'a, Result<Issued>>;
 

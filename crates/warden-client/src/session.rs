@@ -288,6 +288,7 @@ impl SessionManager {
         vault: Arc<dyn Vault>,
         config: ManagerConfig,
     ) -> SessionManager {
+        provider.attach_timeline(&client);
         let (events, _) = broadcast::channel(config.event_capacity.max(16));
         // Weak: the client may outlive this manager, and subscribers should
         // see the stream close when the manager goes.
@@ -825,6 +826,10 @@ impl SessionManager {
     }
 
     async fn require(&self, feature: Feature) -> Result<()> {
+        if !self.inner.provider.warden_routes() {
+            // An OpenID provider: Warden's routes do not exist there.
+            return Err(ClientError::Unavailable(feature));
+        }
         if self.inner.client.supports(feature).await? {
             Ok(())
         } else {

@@ -259,6 +259,8 @@ pub struct OpenIdClient {
     jwks: tokio::sync::Mutex<Option<JwkSet>>,
     dpop: Mutex<Option<DpopKey>>,
     nonce: Mutex<Option<String>>,
+    /// The timeline its requests are recorded into (a session manager's client's).
+    log: Mutex<Option<Arc<crate::exchange::ExchangeLog>>>,
 }
 
 struct Answer {
@@ -385,7 +387,61 @@ impl OpenIdClient {
             jwks: tokio::sync::Mutex::new(None),
             dpop: Mutex::new(None),
             nonce: Mutex::new(None),
+            log: Mutex::new(None),
         })
+    }
+
+    /// Records its requests from now on into `client`'s timeline (no
+    /// tokens: the path, status, latency, OAuth error and description), so
+    /// they show beside the session's other exchanges with a "Why?".
+    pub fn record_into(&self, client: &crate::Client) {
+        *self.log.lock() = Some(client.exchanges().clone());
+    }
+
+    fn record(
+        &self,
+        method: &str,
+        url: &str,
+        started: std::time::Instant,
+        result: &Result<Answer>,
+        credential: &str,
+    ) {
+        let Some(log) = self.log.lock().clone() else {
+            return;
+        };
+        let path = url
+            .strip_prefix(self.metadata.issuer.trim_end_matches('/'))
+            .unwrap_or(url)
+            .to_string();
+        let (status, error_code, reason) = match result {
+            Ok(a) if (200..300).contains(&a.status) => (Some(a.status), None, None),
+            Ok(a) => match refusal(a) {
+                ClientError::OAuth(o) => (
+                    Some(a.status),
+                    Some(o.code.as_str().to_string()),
+                    o.description,
+                ),
+                other => (Some(a.status), Some(other.code().to_string()), None),
+            },
+            Err(e) => (None, Some(e.code().to_string()), Some(e.to_string())),
+        };
+        log.record(crate::exchange::Exchange {
+            at: crate::client::unix_ms()
+                - i64::try_from(started.elapsed().as_millis()).unwrap_or(0),
+            method: method.to_string(),
+            path,
+            status,
+            latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            error_code,
+            reason: reason.clone(),
+            credential: Some(credential.to_string()),
+            request_id: None,
+            record: Box::new(crate::exchange::ExchangeRecord {
+                detail: reason,
+                url: url.to_string(),
+                ..Default::default()
+            }),
+        });
     }
 
     /// The provider's metadata.
@@ -478,7 +534,24 @@ impl OpenIdClient {
                 let nonce = self.nonce.lock().clone();
                 req = req.header("DPoP", key.proof("POST", url, nonce.as_deref(), None)?);
             }
-            let a = read(req.send().await?).await?;
+            let started = std::time::Instant::now();
+            let sent = async { read(req.send().await?).await }.await;
+            let field = |name: &str| {
+                form.iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str())
+            };
+            let what = match (field("grant_type"), field("token_type_hint")) {
+                (Some(grant), _) => format!("grant {grant}"),
+                (None, Some(hint)) => hint.to_string(),
+                (None, None) => "client".to_string(),
+            };
+            let credential = match &key {
+                Some(k) => format!("{what}, DPoP proof (jkt {})", k.thumbprint()),
+                None => what,
+            };
+            self.record("POST", url, started, &sent, &credential);
+            let a = sent?;
             self.remember_nonce(&a.headers);
             if (200..300).contains(&a.status) {
                 return Ok(a);
@@ -719,7 +792,15 @@ impl OpenIdClient {
                 }
                 None => req.bearer_auth(access_token),
             };
-            let a = read(req.send().await?).await?;
+            let started = std::time::Instant::now();
+            let sent = async { read(req.send().await?).await }.await;
+            let credential = if key.is_some() {
+                "DPoP access token"
+            } else {
+                "Bearer access token"
+            };
+            self.record("GET", url, started, &sent, credential);
+            let a = sent?;
             self.remember_nonce(&a.headers);
             if (200..300).contains(&a.status) {
                 return serde_json::from_slice(&a.body).map_err(|e| ClientError::UnexpectedBody {
@@ -921,6 +1002,8 @@ pub struct OpenIdProvider {
     client: Arc<tokio::sync::OnceCell<Arc<OpenIdClient>>>,
     /// A DPoP key unsealed before discovery, for the client once it is made.
     pending_key: Arc<Mutex<Option<DpopKey>>>,
+    /// The timeline to record into, for the client once it is made.
+    timeline: Arc<Mutex<Option<crate::Client>>>,
 }
 
 impl OpenIdProvider {
@@ -933,6 +1016,7 @@ impl OpenIdProvider {
             config,
             client: Arc::new(tokio::sync::OnceCell::new_with(Some(client))),
             pending_key: Arc::new(Mutex::new(None)),
+            timeline: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -943,6 +1027,7 @@ impl OpenIdProvider {
             config,
             client: Arc::new(tokio::sync::OnceCell::new()),
             pending_key: Arc::new(Mutex::new(None)),
+            timeline: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -953,6 +1038,9 @@ impl OpenIdProvider {
                 let client = Arc::new(OpenIdClient::discover(self.config.clone()).await?);
                 if let Some(key) = self.pending_key.lock().take() {
                     client.set_dpop_key(Some(key));
+                }
+                if let Some(timeline) = self.timeline.lock().as_ref() {
+                    client.record_into(timeline);
                 }
                 Ok::<_, ClientError>(client)
             })
@@ -990,6 +1078,17 @@ impl TokenProvider for OpenIdProvider {
 
     fn opaque_tokens(&self) -> bool {
         true
+    }
+
+    fn warden_routes(&self) -> bool {
+        false
+    }
+
+    fn attach_timeline(&self, client: &crate::Client) {
+        match self.client.get() {
+            Some(c) => c.record_into(client),
+            None => *self.timeline.lock() = Some(client.clone()),
+        }
     }
 
     fn refresh<'a>(&'a self, refresh: &'a str) -> BoxFuture<'a, Result<Issued>> {
