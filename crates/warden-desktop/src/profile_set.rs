@@ -1043,6 +1043,11 @@ impl Inner {
                 },
             };
         }
+        // An OpenID provider: RFC 7009 revocation at its endpoint.
+        if let ServerKind::OpenId(server) = &job.server {
+            let server = server.clone();
+            return self.outbox.deliver_openid(job, &server).await;
+        }
         // Through the profile's own client when it still talks to that
         // server, so the delivery shows in the profile's timeline.
         let client = {

@@ -276,6 +276,21 @@ async fn the_app_restores_an_openid_profile_from_the_keyring_and_serves_its_toke
         manager.state().rotation_count >= 1,
         "restored by a rotation"
     );
+
+    // Log out in the app: RFC 7009 revocation at the provider (through the
+    // outbox); the refresh token is refused afterwards.
+    let refresh = manager.dev_refresh_tokens().0.unwrap();
+    let id = set.active().unwrap();
+    let outcome = format!("{:?}", set.logout(&id).await.unwrap());
+    assert!(outcome.starts_with("Delivered"), "{outcome}");
+    let oidc = warden_client::oidc::OpenIdClient::discover(warden_client::oidc::OpenIdConfig::new(
+        &p.issuer,
+        "warden-public",
+    ))
+    .await
+    .unwrap();
+    let err = oidc.refresh(refresh.expose()).await.unwrap_err();
+    assert_eq!(err.code(), "invalid_grant", "{err}");
     set.shutdown();
     running.stop().await;
 }
