@@ -21,6 +21,8 @@
 # simplejwt-durable; 0: not) · BENCH_DURABLE_PEER_MODE (its PEER_SQLITE_MODE:
 # wal-full, the default, or django-default: Django's rollback journal) ·
 # BENCH_SCENARIOS ("hello whoami me verify refresh logout login") ·
+# BENCH_SERVERS ("warden simplejwt simplejwt-durable": which servers run; e.g.
+# "warden" alone for same-run Warden ratios) ·
 # BENCH_SCALING_SIZES ("1000 10000 100000"; 1000000 works but seeding 2M
 # sessions through the store takes a quarter of an hour here) · BENCH_OUT (results dir,
 # default target/bench-http/<time>) · PEER_WORKERS / PEER_THREADS (SimpleJWT's
@@ -48,6 +50,8 @@ ROUNDS="${BENCH_ROUNDS:-3}"
 CONNS="${BENCH_CONNECTIONS:-16}"
 LOAD_THREADS="${BENCH_LOAD_THREADS:-2}"
 SCENARIOS="${BENCH_SCENARIOS:-hello whoami me verify refresh logout login}"
+SERVERS=" ${BENCH_SERVERS:-warden simplejwt simplejwt-durable} "
+wanted() { case "$SERVERS" in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 SIZES="${BENCH_SCALING_SIZES:-1000 10000 100000}"
 export PEER_WORKERS="${PEER_WORKERS:-4}"
 export PEER_THREADS="${PEER_THREADS:-1}"
@@ -218,6 +222,7 @@ compare() {
   start_warden "$wdir"
   log "Warden at $WARDEN_URL (pid $WARDEN_PID)"
 
+  if wanted simplejwt; then
   PEER_PORT="$(free_port)"
   PEER_DB_FILE="${PEER_RUN_DIR:-${TMPDIR:-/tmp}/warden-simplejwt-peer}/peer-$PEER_PORT.sqlite3"
   log "SimpleJWT: gunicorn with $PEER_WORKERS sync workers x $PEER_THREADS threads, SQLite"
@@ -227,7 +232,8 @@ compare() {
     split -l "$per_round_p" -d -a 2 "$TMP/p-tokens.txt" "$TMP/p-tokens."
   esac
   log "SimpleJWT at $PEER_URL"
-  if [ "${BENCH_DURABLE_PEER:-1}" = 1 ]; then
+  fi
+  if [ "${BENCH_DURABLE_PEER:-1}" = 1 ] && wanted simplejwt-durable; then
     DURABLE_PORT="$(free_port)"
     DURABLE_DB_FILE="${PEER_RUN_DIR:-${TMPDIR:-/tmp}/warden-simplejwt-peer}/peer-$DURABLE_PORT.sqlite3"
     DURABLE_URL="$(PEER_SQLITE_MODE="${BENCH_DURABLE_PEER_MODE:-wal-full}" "$ROOT/interop/peer.sh" start "$DURABLE_PORT")"
@@ -239,11 +245,15 @@ compare() {
     echo "simplejwt-durable: PEER_SQLITE_MODE=${BENCH_DURABLE_PEER_MODE:-wal-full}" >>"$OUT/machine.txt"
   fi
 
+  if wanted simplejwt; then
   {
     echo "hasher cost (one verification, one thread, servers up but idle):"
     echo "  Warden: $("$BENCH" hash-cost --iterations 10)"
     echo "  SimpleJWT (Django): $(peer_hash_cost | grep -v 'objects imported' | grep .)"
   } | tee "$OUT/hashers.txt" >&2
+  fi
+  # The disk's ceilings for durable writes, in the same run as the refresh figures.
+  "$BENCH" ceilings --dir "$TMP/ceilings" --seconds 3 | tee "$OUT/ceilings.txt" >&2
 
   for r in $(seq 1 "$ROUNDS"); do
     if [ $((r % 2)) = 1 ]; then order="warden simplejwt simplejwt-durable"; else order="simplejwt-durable simplejwt warden"; fi
@@ -258,6 +268,8 @@ compare() {
             logout) load simplejwt-durable "$DURABLE_URL" "$s" "$r" --tokens "$TMP/d-tokens.$idx" --out "$results" ;;
             *) ;; # reads do not commit: the same as simplejwt
           esac
+        elif ! wanted "$who"; then
+          continue
         elif [ "$who" = warden ]; then
           case "$s" in
             logout) load warden "$WARDEN_URL" "$s" "$r" --tokens "$TMP/w-tokens.$idx" --server-pid "$WARDEN_PID" --out "$results" ;;
@@ -265,7 +277,6 @@ compare() {
           esac
         else
           case "$s" in
-            whoami) ;; # SimpleJWT has no such route; its authenticated GET is api/me/
             logout) load simplejwt "$PEER_URL" "$s" "$r" --tokens "$TMP/p-tokens.$idx" --out "$results" ;;
             *) load simplejwt "$PEER_URL" "$s" "$r" --out "$results" ;;
           esac
@@ -275,7 +286,7 @@ compare() {
   done
   echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt" >&2
   stop_warden
-  "$ROOT/interop/peer.sh" stop "$PEER_PORT" >/dev/null 2>&1 || true
+  if [ -n "$PEER_PORT" ]; then "$ROOT/interop/peer.sh" stop "$PEER_PORT" >/dev/null 2>&1 || true; fi
   PEER_PORT=""
   if [ -n "$DURABLE_PORT" ]; then
     "$ROOT/interop/peer.sh" stop "$DURABLE_PORT" >/dev/null 2>&1 || true
@@ -286,7 +297,8 @@ compare() {
   if [ "${BENCH_PUBLISH:-1}" = 1 ]; then
     cp "$results" "$PLOTS/http-results.jsonl"
     cp "$OUT/report.md" "$PLOTS/http-report.md"
-    cp "$OUT/hashers.txt" "$PLOTS/hashers.txt"
+    if [ -f "$OUT/hashers.txt" ]; then cp "$OUT/hashers.txt" "$PLOTS/hashers.txt"; fi
+    cp "$OUT/ceilings.txt" "$PLOTS/ceilings.txt"
     cp "$OUT/machine.txt" "$PLOTS/http-machine.txt"
   fi
 }

@@ -28,7 +28,8 @@ pub enum Scenario {
     Hello,
     /// `GET api/me/` with a Bearer access token.
     Me,
-    /// `GET api/whoami/` with a Bearer access token (Warden only: no database read).
+    /// `GET api/whoami/` with a Bearer access token: no user read (the peer's
+    /// route uses SimpleJWT's `JWTStatelessUserAuthentication`).
     Whoami,
     /// `POST api/token/verify/` of an access token.
     Verify,

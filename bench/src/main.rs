@@ -10,11 +10,13 @@
 //! `scripts/bench-http.sh` drives all of it; see BENCHMARKS.md.
 #![forbid(unsafe_code)]
 
+mod ceilings;
 mod load;
 mod plot;
 mod probe;
 mod report;
 mod seed;
+mod startup;
 
 use clap::{Parser, Subcommand};
 
@@ -39,6 +41,12 @@ enum Command {
     RotateProbe(seed::RotateProbeArgs),
     /// Logout-all of users with 10,000 sessions through the engine (seed first with --seed).
     LogoutProbe(probe::LogoutProbeArgs),
+    /// Engine start-up (revocation set rebuilt from the store) on a database
+    /// with many live and revoked sessions (seed first with --seed).
+    StartupProbe(startup::StartupProbeArgs),
+    /// This machine's ceilings for durable writes: fsync latency and bare
+    /// SQLite batched commits.
+    Ceilings(ceilings::CeilingsArgs),
     /// Time one argon2id verification at the default (OWASP) parameters.
     HashCost {
         #[arg(long, default_value_t = 10)]
@@ -64,6 +72,8 @@ fn main() -> anyhow::Result<()> {
         } => hash_cost(iterations, threads),
         Command::RotateProbe(a) => seed::rotate_probe(a),
         Command::LogoutProbe(a) => probe::logout_probe(a),
+        Command::StartupProbe(a) => startup::run(a),
+        Command::Ceilings(a) => ceilings::run(a),
         Command::Rss { pid } => {
             let (rss, hwm) = load::rss_kib(pid);
             println!(

@@ -1843,3 +1843,122 @@ fn staff_actions_work_and_land_in_the_audit_log() {
     assert!(!all.contains(PASSWORD) && !all.contains("temporary passphrase"));
     assert!(!all.contains(&root_access));
 }
+
+/// `api/me/` answers from the node's user cache, and every write to the
+/// user shows on the caller's next request: staff rights, the profile a
+/// login moves, a lock, deactivation, a password change (here one node;
+/// two nodes: tests/suite/scaleout.rs and crates/warden-store-pg/tests/pg.rs).
+#[test]
+fn me_shows_every_user_write_on_the_next_request() {
+    let api = Api::new();
+    let alice = api.user("alice");
+    api.staff("root");
+    let (root, _) = api.login("root");
+    let (access, _) = api.login("alice");
+    let me = |token: &str| api.get("api/me/", Some(token));
+    let t = |path: &str| path.replace("{id}", &alice.to_string());
+
+    let first = me(&access);
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.body["is_staff"], json!(false));
+    // Served twice from memory: the same answer.
+    assert_eq!(me(&access).body, first.body);
+
+    let r = api.post(
+        &t("api/staff/users/{id}/staff/"),
+        Some(&root),
+        json!({"is_staff": true, "reason": "on call"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(me(&access).body["is_staff"], json!(true));
+    assert_eq!(api.get("api/staff/users/", Some(&access)).status, 200);
+    let r = api.post(
+        &t("api/staff/users/{id}/staff/"),
+        Some(&root),
+        json!({"is_staff": false, "reason": "off call"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(me(&access).body["is_staff"], json!(false));
+    assert_eq!(api.get("api/staff/users/", Some(&access)).status, 403);
+
+    // A second login moves last_login; the first session's next request sees it.
+    api.srv.engine.clock.advance(60);
+    let (second, _) = api.login("alice");
+    let after = me(&access);
+    assert_eq!(after.body["last_login"], json!(T0 + 60), "{}", after.text);
+
+    // A password change ends the other session at once; the changer's own
+    // session stays and is answered with the new state.
+    let r = api.post(
+        "api/password/change/",
+        Some(&second),
+        json!({"old_password": PASSWORD, "new_password": "another long passphrase"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(me(&access).status, 401);
+    assert_eq!(me(&second).status, 200);
+
+    // A lock, then deactivation: refused on the next request.
+    let r = api.post(
+        &t("api/staff/users/{id}/lock/"),
+        Some(&root),
+        json!({"reason": "suspicious"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(me(&second).status, 401);
+    let r = api.post(
+        &t("api/staff/users/{id}/unlock/"),
+        Some(&root),
+        json!({"reason": "cleared"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = api.post(
+        "api/token/",
+        None,
+        json!({"username": "alice", "password": "another long passphrase"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let third = s(&r.body["access"]);
+    assert_eq!(me(&third).status, 200, "unlocked");
+    let r = api.post(
+        &t("api/staff/users/{id}/deactivate/"),
+        Some(&root),
+        json!({"reason": "left"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = me(&third);
+    assert_eq!(r.status, 401, "{}", r.text);
+}
+
+/// `api/token/verify/` of refresh tokens: what is answered from memory
+/// (a rotated-away token stays refused) agrees with the store every time.
+#[test]
+fn verify_of_refresh_tokens_follows_rotation_and_revocation() {
+    let api = Api::new();
+    api.user("alice");
+    let (_, refresh) = api.login("alice");
+    let verify = |t: &str| {
+        api.post("api/token/verify/", None, json!({"token": t}))
+            .status
+    };
+    assert_eq!(verify(&refresh), 200);
+    assert_eq!(verify(&refresh), 200);
+    let r = api.refresh(&refresh);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let next = s(&r.body["refresh"]);
+    for _ in 0..2 {
+        let r = api.post("api/token/verify/", None, json!({"token": refresh}));
+        assert_eq!(r.status, 401, "rotated away: {}", r.text);
+        assert_eq!(
+            r.body["detail"],
+            json!("Token is blacklisted"),
+            "{}",
+            r.text
+        );
+    }
+    assert_eq!(verify(&next), 200);
+    let r = api.post("api/token/blacklist/", None, json!({"refresh": next}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(verify(&next), 401);
+    assert_eq!(verify(&refresh), 401);
+}

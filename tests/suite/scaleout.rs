@@ -57,7 +57,8 @@ fn the_feed_carries_revocations_to_another_node() {
     assert!(is_revoked(engine.service.authenticate(&pair.access.token)));
     assert!(b.authenticate(&pair.access.token).is_ok(), "not read yet");
     let report = follower.sync().unwrap();
-    assert_eq!(report.entries, 1);
+    // The login's entry (last_login moved) and the revocation's.
+    assert_eq!(report.entries, 2);
     assert!(!report.full_reload);
     assert!(is_revoked(b.authenticate(&pair.access.token)));
 
@@ -70,7 +71,7 @@ fn the_feed_carries_revocations_to_another_node() {
             .unwrap();
     }
     let report = follower.sync().unwrap();
-    assert_eq!(report.entries, 5);
+    assert_eq!(report.entries, 10, "five logins, five revocations");
     assert_eq!(report.cursor, b.store().feed_head().unwrap());
     assert!(
         pairs
@@ -172,4 +173,22 @@ fn the_follower_thread_keeps_a_node_current() {
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     thread.join().unwrap();
+}
+
+/// Staff rights, deactivation, a lock, a password change and a login on one
+/// node reach the other node's user cache through the feed (SQLite: two
+/// engines on one file; PostgreSQL: crates/warden-store-pg/tests/pg.rs).
+#[test]
+fn user_changes_reach_the_other_node() {
+    let engine = Engine::new(warden_auth::Settings {
+        ARGON2_MEMORY_KIB: 1024,
+        ..test_settings()
+    })
+    .unwrap();
+    let b = second_node(&engine);
+    warden_store_conformance::nodes::user_changes_reach_every_node(
+        &engine.service,
+        &b,
+        &engine.clock,
+    );
 }

@@ -24,7 +24,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::clock::UnixTime;
-use crate::ids::{Jti, SessionId};
+use crate::ids::{Jti, SessionId, UserId};
 use crate::model::{FeedEntry, LiveRevocations, RevocationReason};
 use crate::service::AuthService;
 use crate::store::{StoreError, StoreResult};
@@ -39,6 +39,9 @@ pub enum FeedKind {
     Sessions,
     /// One revoked jti with its `expires_at`.
     Jtis,
+    /// Users whose stored state changed, each with the write's time: nodes
+    /// forget what they hold of them ([`crate::UserCache`]).
+    Users,
 }
 
 impl FeedKind {
@@ -47,6 +50,7 @@ impl FeedKind {
         match self {
             FeedKind::Sessions => "sessions",
             FeedKind::Jtis => "jtis",
+            FeedKind::Users => "users",
         }
     }
 
@@ -55,6 +59,7 @@ impl FeedKind {
         match s {
             "sessions" => Some(FeedKind::Sessions),
             "jtis" => Some(FeedKind::Jtis),
+            "users" => Some(FeedKind::Users),
             _ => None,
         }
     }
@@ -87,6 +92,17 @@ pub(crate) fn decode_items(bytes: &[u8]) -> Option<Vec<(u128, UnixTime)>> {
         .collect()
 }
 
+/// Packs the ids of users a write changed, for a [`FeedKind::Users`] entry.
+pub fn encode_users(users: &[UserId], at: UnixTime) -> Vec<u8> {
+    // User ids are positive (the stores never hand out others); a negative
+    // one would not round-trip, so it is written as 0, which matches no one.
+    encode_items(
+        users
+            .iter()
+            .map(|id| (u128::try_from(*id).unwrap_or(0), at)),
+    )
+}
+
 /// Builds a [`FeedEntry`] from a stored row; an error names what does not decode.
 pub fn entry_from_row(
     seq: i64,
@@ -107,6 +123,7 @@ pub fn entry_from_row(
     let items = decode_items(items)
         .ok_or_else(|| format!("feed entry {seq}: items are {} bytes", items.len()))?;
     let mut revocations = LiveRevocations::default();
+    let mut users = Vec::new();
     match kind {
         FeedKind::Sessions => {
             revocations.sessions = items
@@ -120,11 +137,20 @@ pub fn entry_from_row(
                 .map(|(id, until)| (Jti(id), until))
                 .collect();
         }
+        FeedKind::Users => {
+            users = items
+                .into_iter()
+                .map(|(id, _)| {
+                    UserId::try_from(id).map_err(|_| format!("feed entry {seq}: bad user id {id}"))
+                })
+                .collect::<Result<_, _>>()?;
+        }
     }
     Ok(FeedEntry {
         seq,
         at,
         revocations,
+        users,
     })
 }
 
@@ -288,6 +314,8 @@ impl FeedFollower {
     /// between is read twice, which is harmless; nothing is missed.
     fn full_reload(&mut self) -> StoreResult<()> {
         let head = self.service.store().feed_head()?;
+        // Any user may have changed while this node was not reading.
+        self.service.user_cache().clear();
         self.service.reload_revocations().map_err(|e| match e {
             crate::AuthError::Store(e) => e,
             other => StoreError::Backend(other.to_string()),
@@ -334,6 +362,7 @@ impl FeedFollower {
                     )));
                 }
                 self.service.apply_revocations(&entry.revocations);
+                self.service.user_cache().forget(&entry.users);
                 self.cursor = entry.seq;
                 report.entries += 1;
             }
@@ -420,7 +449,11 @@ mod tests {
         );
         let e = entry_from_row(4, 9, "jtis", Some("revoked"), &bytes).unwrap();
         assert_eq!(e.revocations.jtis, vec![(Jti(5), 100)]);
-        assert!(entry_from_row(5, 9, "users", None, &bytes).is_err());
+        let e = entry_from_row(5, 9, "users", None, &encode_users(&[42, 7], 9)).unwrap();
+        assert_eq!(e.users, vec![42, 7]);
+        assert!(e.revocations.sessions.is_empty() && e.revocations.jtis.is_empty());
+        assert!(entry_from_row(5, 9, "users", None, &encode_items([(u128::MAX, 9)])).is_err());
+        assert!(entry_from_row(5, 9, "groups", None, &bytes).is_err());
         assert!(entry_from_row(5, 9, "sessions", Some("bored"), &bytes).is_err());
         assert!(entry_from_row(5, 9, "sessions", None, &bytes[2..]).is_err());
     }

@@ -31,9 +31,12 @@ macro_rules! id128 {
         pub struct $name(pub u128);
 
         impl $name {
-            /// A fresh random id (UUID v4 bits).
+            /// A fresh random id (UUID v4 bits), from the thread's CSPRNG
+            /// (ChaCha, seeded and reseeded from the OS) instead of a
+            /// `getrandom` system call per id.
             pub fn random() -> Self {
-                $name(uuid::Uuid::new_v4().as_u128())
+                let bytes: [u8; 16] = rand::random();
+                $name(uuid::Builder::from_random_bytes(bytes).into_uuid().as_u128())
             }
 
             /// Parses exactly 32 lowercase or uppercase hex digits.

@@ -536,6 +536,66 @@ pub struct SigningKey {
     jwk_json: Option<serde_json::Value>,
     /// base64url of `{"alg":..,"typ":"JWT","kid":..}`, fixed per key so minting is deterministic.
     header_b64: String,
+    /// HMAC keys: the MAC with the key's pads already absorbed, cloned per
+    /// use (`jsonwebtoken` derives them again on every sign and verify).
+    mac: Option<KeyedMac>,
+}
+
+/// An HMAC keyed once; every signature starts from a clone.
+#[derive(Clone)]
+enum KeyedMac {
+    S256(hmac::Hmac<Sha256>),
+    S384(hmac::Hmac<sha2::Sha384>),
+    S512(hmac::Hmac<sha2::Sha512>),
+}
+
+impl KeyedMac {
+    fn new(alg: Algorithm, secret: &[u8]) -> Option<KeyedMac> {
+        use hmac::KeyInit;
+        Some(match alg {
+            Algorithm::HS256 => KeyedMac::S256(hmac::Hmac::new_from_slice(secret).ok()?),
+            Algorithm::HS384 => KeyedMac::S384(hmac::Hmac::new_from_slice(secret).ok()?),
+            Algorithm::HS512 => KeyedMac::S512(hmac::Hmac::new_from_slice(secret).ok()?),
+            _ => return None,
+        })
+    }
+
+    fn sign(&self, message: &[u8]) -> Vec<u8> {
+        use hmac::Mac;
+        match self.clone() {
+            KeyedMac::S256(mut m) => {
+                m.update(message);
+                m.finalize().into_bytes().to_vec()
+            }
+            KeyedMac::S384(mut m) => {
+                m.update(message);
+                m.finalize().into_bytes().to_vec()
+            }
+            KeyedMac::S512(mut m) => {
+                m.update(message);
+                m.finalize().into_bytes().to_vec()
+            }
+        }
+    }
+
+    /// Constant-time comparison of the MAC of `message` with `tag`.
+    fn verify(&self, message: &[u8], tag: &[u8]) -> bool {
+        use hmac::Mac;
+        match self.clone() {
+            KeyedMac::S256(mut m) => {
+                m.update(message);
+                m.verify_slice(tag).is_ok()
+            }
+            KeyedMac::S384(mut m) => {
+                m.update(message);
+                m.verify_slice(tag).is_ok()
+            }
+            KeyedMac::S512(mut m) => {
+                m.update(message);
+                m.verify_slice(tag).is_ok()
+            }
+        }
+    }
 }
 
 impl fmt::Debug for SigningKey {
@@ -559,6 +619,7 @@ impl SigningKey {
         ensure_crypto_provider()?;
         check_kid(&material.kid)?;
         let alg = material.alg;
+        let mut mac = None;
         let parsed = if alg.is_symmetric() {
             if material.public_pem.is_some() {
                 return Err(invalid(alg, "an HMAC key has no public key"));
@@ -566,6 +627,7 @@ impl SigningKey {
             let secret = URL_SAFE_NO_PAD
                 .decode(material.secret.trim())
                 .map_err(|_| invalid(alg, "the secret is not unpadded base64url"))?;
+            mac = KeyedMac::new(alg, &secret);
             parse_hmac(alg, &secret)?
         } else {
             parse_pem(alg, &material.secret, material.public_pem.as_deref())?
@@ -602,14 +664,47 @@ impl SigningKey {
             jwk,
             jwk_json,
             header_b64: URL_SAFE_NO_PAD.encode(header),
+            mac,
         };
         key.self_test()?;
         Ok(key)
     }
 
+    /// The base64url signature of `message` (a token's signing input).
+    pub(crate) fn sign_b64(&self, message: &[u8]) -> Result<String, KeyError> {
+        match &self.mac {
+            Some(mac) => Ok(URL_SAFE_NO_PAD.encode(mac.sign(message))),
+            None => jsonwebtoken::crypto::sign(message, &self.encoding, self.jwt_alg)
+                .map_err(|e| KeyError::Sign(e.to_string())),
+        }
+    }
+
+    /// Whether `signature_b64` is this key's signature of `message`.
+    pub(crate) fn verify_b64(&self, signature_b64: &str, message: &[u8]) -> bool {
+        match &self.mac {
+            Some(mac) => URL_SAFE_NO_PAD
+                .decode(signature_b64)
+                .is_ok_and(|tag| mac.verify(message, &tag)),
+            None => matches!(
+                jsonwebtoken::crypto::verify(signature_b64, message, &self.decoding, self.jwt_alg),
+                Ok(true)
+            ),
+        }
+    }
+
     /// Catches a key the crypto backend cannot use now rather than on the first login.
     fn self_test(&self) -> Result<(), KeyError> {
         let alg = self.alg;
+        // The pre-keyed MAC must agree with jsonwebtoken's, both ways.
+        if self.mac.is_some() {
+            let ours = self.sign_b64(SELF_TEST_MESSAGE)?;
+            let theirs =
+                jsonwebtoken::crypto::sign(SELF_TEST_MESSAGE, &self.encoding, self.jwt_alg)
+                    .map_err(|e| invalid(alg, format!("self-test signature failed: {e}")))?;
+            if ours != theirs || !self.verify_b64(&theirs, SELF_TEST_MESSAGE) {
+                return Err(invalid(alg, "self-test: the keyed MAC disagrees"));
+            }
+        }
         let signature = jsonwebtoken::crypto::sign(SELF_TEST_MESSAGE, &self.encoding, self.jwt_alg)
             .map_err(|e| invalid(alg, format!("self-test signature failed: {e}")))?;
         match jsonwebtoken::crypto::verify(
@@ -653,10 +748,6 @@ impl SigningKey {
     /// The key to sign with.
     pub fn encoding_key(&self) -> &EncodingKey {
         &self.encoding
-    }
-
-    pub(crate) fn decoding_key(&self) -> &DecodingKey {
-        &self.decoding
     }
 
     /// The public JWK (with kid, alg and `use: sig`); `None` for HMAC keys.

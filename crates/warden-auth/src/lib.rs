@@ -30,6 +30,7 @@ mod revocation;
 mod service;
 mod settings;
 mod store;
+mod usercache;
 
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use error::{AuthError, KeyError, Result, TokenError};
@@ -43,3 +44,4 @@ pub use service::{
 };
 pub use settings::{Algorithm, LoginField, Secs, Settings, SettingsError, UserIdField};
 pub use store::{Conflict, Store, StoreError, StoreResult};
+pub use usercache::UserCache;

@@ -741,6 +741,9 @@ pub struct FeedEntry {
     /// What was revoked, with the instants the entries stop mattering (as
     /// [`LiveRevocations`]: a session's `max_expires_at`, a jti's `expires_at`).
     pub revocations: LiveRevocations,
+    /// Users whose stored state changed (an update, a deletion, a login's
+    /// `last_login`): every node forgets what it holds of them.
+    pub users: Vec<UserId>,
 }
 
 /// A page of the feed after some position.

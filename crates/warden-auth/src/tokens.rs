@@ -178,9 +178,7 @@ fn sign_claims(
     if let Some(digest) = digest {
         *digest = sha256_hex(token.as_bytes());
     }
-    let signature =
-        jsonwebtoken::crypto::sign(token.as_bytes(), key.encoding_key(), key.jwt_algorithm())
-            .map_err(|e| KeyError::Sign(e.to_string()))?;
+    let signature = key.sign_b64(token.as_bytes())?;
     token.push('.');
     token.push_str(&signature);
     Ok(token)
@@ -717,13 +715,7 @@ pub fn validate(
     }
 
     // 6. Signature.
-    let verified = jsonwebtoken::crypto::verify(
-        parts.signature,
-        parts.signing_input.as_bytes(),
-        key.decoding_key(),
-        key.jwt_algorithm(),
-    );
-    if !matches!(verified, Ok(true)) {
+    if !key.verify_b64(parts.signature, parts.signing_input.as_bytes()) {
         return Err(TokenError::BadSignature);
     }
 

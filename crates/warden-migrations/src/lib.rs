@@ -14,10 +14,12 @@ pub const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0001_init.sql"),
     include_str!("../migrations/sqlite/0002_revocation_feed.sql"),
     include_str!("../migrations/sqlite/0003_throttle_scopes.sql"),
+    include_str!("../migrations/sqlite/0004_revoked_sessions.sql"),
 ];
 
 /// The PostgreSQL store's migrations, oldest first.
 pub const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_init.sql"),
     include_str!("../migrations/postgres/0002_throttle_scopes.sql"),
+    include_str!("../migrations/postgres/0003_revoked_sessions.sql"),
 ];

@@ -90,10 +90,15 @@ impl FromRequestParts<AppState> for StaffCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Caller(ctx) = Caller::from_request_parts(parts, state).await?;
-        let service = state.service.clone();
-        let proof = tokio::task::spawn_blocking(move || service.staff(ctx.user_id))
-            .await
-            .map_err(|e| ApiError::internal(format!("staff check failed: {e}")))??;
+        let proof = match state.service.cached_staff(ctx.user_id) {
+            Some(proof) => proof?,
+            None => {
+                let service = state.service.clone();
+                tokio::task::spawn_blocking(move || service.staff(ctx.user_id))
+                    .await
+                    .map_err(|e| ApiError::internal(format!("staff check failed: {e}")))??
+            }
+        };
         Ok(StaffCaller(Actor::Staff(proof)))
     }
 }

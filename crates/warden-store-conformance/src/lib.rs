@@ -12,6 +12,7 @@
 // unwrap/expect/panic/assert are for here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod nodes;
 pub mod pg;
 
 use std::collections::HashSet;
@@ -112,6 +113,10 @@ pub const CHECKS: &[(&str, Check)] = &[
     (
         "concurrent_revocations_keep_the_feed_gapless",
         concurrent_revocations_keep_the_feed_gapless,
+    ),
+    (
+        "feed_records_every_user_change",
+        feed_records_every_user_change,
     ),
     ("logout_all_races_logins", logout_all_races_logins),
     (
@@ -1808,8 +1813,35 @@ fn feed_all(store: &dyn Store) -> Vec<warden_auth::model::FeedEntry> {
     page.entries
 }
 
-/// Every revoking write appends exactly one entry, in the same transaction,
-/// numbered 1, 2, 3, ...; writes that revoke nothing append nothing.
+/// The whole feed, numbered 1, 2, 3, ... without a gap, split into the
+/// entries that revoke and the users the other entries name, in order.
+fn feed_split(store: &dyn Store) -> (Vec<warden_auth::model::FeedEntry>, Vec<UserId>) {
+    let all = feed_all(store);
+    assert_eq!(
+        all.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=all.len() as i64).collect::<Vec<_>>(),
+        "{all:?}"
+    );
+    let mut revocations = Vec::new();
+    let mut users = Vec::new();
+    for e in all {
+        let revokes = !e.revocations.sessions.is_empty() || !e.revocations.jtis.is_empty();
+        assert!(
+            revokes == e.users.is_empty(),
+            "an entry either revokes or names users: {e:?}"
+        );
+        if revokes {
+            revocations.push(e);
+        } else {
+            users.extend(e.users);
+        }
+    }
+    (revocations, users)
+}
+
+/// Every revoking write appends exactly one revoking entry, in the same
+/// transaction, numbered 1, 2, 3, ... among all entries; writes that revoke
+/// nothing append no revoking entry.
 pub fn feed_records_every_revocation(store: &dyn Store) {
     assert!(store.has_feed(), "a store must keep a revocation feed");
     assert_eq!(store.feed_head().unwrap(), 0);
@@ -1819,7 +1851,9 @@ pub fn feed_records_every_revocation(store: &dyn Store) {
     let one = open_session(store, alice.id, NOW);
     let two = open_session(store, alice.id, NOW + 1);
     let three = open_session(store, alice.id, NOW + 2);
-    assert!(feed_all(store).is_empty(), "logins are not revocations");
+    let (revoking, users) = feed_split(store);
+    assert!(revoking.is_empty(), "logins are not revocations");
+    assert_eq!(users, [alice.id; 3], "a login moves last_login");
 
     // 1: one session.
     store
@@ -1856,7 +1890,12 @@ pub fn feed_records_every_revocation(store: &dyn Store) {
         RotationOutcome::Rotated { successor, .. } => successor,
         other => panic!("{other:?}"),
     };
-    assert_eq!(store.feed_head().unwrap(), 2, "a rotation is no revocation");
+    assert_eq!(feed_split(store).0.len(), 2);
+    assert_eq!(
+        store.feed_head().unwrap(),
+        5,
+        "a rotation is no revocation and changes no user"
+    );
     assert!(matches!(
         store
             .rotate(&rotation(&two.token, NOW + 6, STRICT))
@@ -1908,9 +1947,19 @@ pub fn feed_records_every_revocation(store: &dyn Store) {
     let dave = make_user(store, "dave");
     assert!(store.delete_user(dave.id, NOW + 9, &[]).unwrap());
 
-    let feed = feed_all(store);
-    let seqs: Vec<i64> = feed.iter().map(|e| e.seq).collect();
-    assert_eq!(seqs, [1, 2, 3, 4, 5, 6], "{feed:?}");
+    let (feed, users) = feed_split(store);
+    assert_eq!(feed.len(), 6, "{feed:?}");
+    assert_eq!(
+        users,
+        [
+            vec![alice.id; 4],
+            vec![bob.id; 3],
+            vec![carol.id; 2],
+            vec![dave.id]
+        ]
+        .concat(),
+        "logins, the update and both deletions name their user"
+    );
     let sessions_of = |i: usize| -> Vec<(SessionId, UnixTime, Option<RevocationReason>)> {
         let mut v = feed[i].revocations.sessions.clone();
         v.sort_by_key(|s| s.0.0);
@@ -1957,24 +2006,26 @@ pub fn feed_records_every_revocation(store: &dyn Store) {
     );
 
     // Paging: after 2, two at a time.
+    let head = store.feed_head().unwrap();
+    assert_eq!(head, 16);
     let page = store.feed_since(2, 2).unwrap();
-    assert_eq!(page.head, 6);
+    assert_eq!(page.head, head);
     assert_eq!(
         page.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
         [3, 4]
     );
-    let page = store.feed_since(6, 10).unwrap();
+    let page = store.feed_since(head, 10).unwrap();
     assert!(page.entries.is_empty());
-    assert_eq!(page.head, 6);
+    assert_eq!(page.head, head);
 
     // Flushing long after drops old entries but never the newest: the head stays.
     let far = NOW + 400 * DAY;
     store.flush_expired(far, 0).unwrap();
     let page = store.feed_since(0, 100).unwrap();
-    assert_eq!(page.head, 6, "the head never goes back");
+    assert_eq!(page.head, head, "the head never goes back");
     assert_eq!(
         page.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
-        [6],
+        [head],
         "only the newest entry is kept"
     );
     // Numbering goes on from the head.
@@ -1987,7 +2038,78 @@ pub fn feed_records_every_revocation(store: &dyn Store) {
             far + 1,
         ))
         .unwrap();
-    assert_eq!(store.feed_head().unwrap(), 7);
+    assert_eq!(
+        store.feed_head().unwrap(),
+        head + 2,
+        "the login, the revocation"
+    );
+}
+
+/// Every write that changes a stored user appends an entry naming them, in
+/// the same transaction (what lets every node's user cache forget them):
+/// updates with or without a revocation, a login's `last_login`, a deletion.
+/// Creating a user, failed writes and writes to other rows append nothing.
+pub fn feed_records_every_user_change(store: &dyn Store) {
+    let alice = make_user(store, "alice");
+    let bob = make_user(store, "bob");
+    assert_eq!(
+        store.feed_head().unwrap(),
+        0,
+        "a new user changes no held state"
+    );
+    let update = |id, u: UserUpdate| {
+        store
+            .update_user(
+                id,
+                &u,
+                None,
+                &[AuditEvent::new(NOW + 1, AuditKind::StaffGranted)],
+            )
+            .unwrap()
+    };
+    update(
+        alice.id,
+        UserUpdate {
+            is_staff: Some(true),
+            ..UserUpdate::default()
+        },
+    );
+    update(
+        bob.id,
+        UserUpdate {
+            locked_until: Some(Some(NOW + 60)),
+            ..UserUpdate::default()
+        },
+    );
+    // An update of no one writes nothing.
+    assert!(
+        store
+            .update_user(999_999, &UserUpdate::default(), None, &[])
+            .unwrap()
+            .is_none()
+    );
+    let login = open_session(store, bob.id, NOW + 2);
+    // A session ending changes no user.
+    store
+        .revoke_sessions(&revoke_request(
+            RevokeTarget::Session(login.session.id),
+            RevocationReason::Logout,
+            NOW + 3,
+        ))
+        .unwrap();
+    // A taken username is refused and appends nothing.
+    assert!(store.create_user(&new_user("ALICE"), NOW, &[]).is_err());
+    assert!(store.delete_user(alice.id, NOW + 4, &[]).unwrap());
+    let (revoking, users) = feed_split(store);
+    assert_eq!(revoking.len(), 1);
+    assert_eq!(users, [alice.id, bob.id, bob.id, alice.id]);
+    let all = feed_all(store);
+    assert_eq!(
+        all[0].at,
+        NOW + 1,
+        "an update's entry carries its audit time"
+    );
+    assert_eq!(all[2].at, NOW + 2, "a login's entry carries its time");
 }
 
 /// Revocations from many threads at once: one entry each, positions 1..=n
@@ -2027,7 +2149,8 @@ pub fn concurrent_revocations_keep_the_feed_gapless(store: &dyn Store) {
         }
     });
     let feed = feed_all(store);
-    let expected = N + N / 4;
+    // The logins' last_login entries, then the revocations.
+    let expected = N + N + N / 4;
     assert_eq!(
         feed.iter().map(|e| e.seq).collect::<Vec<_>>(),
         (1..=expected as i64).collect::<Vec<_>>()

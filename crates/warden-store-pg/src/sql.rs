@@ -12,7 +12,7 @@
 
 use postgres::GenericClient;
 use postgres::types::ToSql;
-use warden_auth::feed::{FeedKind, encode_items, entry_from_row};
+use warden_auth::feed::{FeedKind, encode_items, encode_users, entry_from_row};
 use warden_auth::lockout;
 use warden_auth::model::{
     AuditEntry, AuditEvent, AuditQuery, FeedPage, FlushReport, LiveRevocations, NewSession,
@@ -344,6 +344,11 @@ pub(crate) fn update_user<C: GenericClient>(
         Some(request) => revoke_sessions(tx, request)?,
         None => Vec::new(),
     };
+    let at = revoke
+        .map(|r| r.now)
+        .or_else(|| events.first().map(|e| e.at))
+        .unwrap_or(0);
+    append_user(tx, at, id)?;
     append_audit(tx, events)?;
     Ok(Some((user, revoked)))
 }
@@ -374,6 +379,7 @@ pub(crate) fn delete_user<C: GenericClient>(
         },
     )?;
     tx.execute("DELETE FROM users WHERE id = $1", &[&id])?;
+    append_user(tx, now, id)?;
     append_audit(tx, events)?;
     Ok(true)
 }
@@ -671,6 +677,8 @@ pub(crate) fn open_session<C: GenericClient>(tx: &mut Db<'_, C>, new: &NewSessio
         )?;
     }
     insert_token(tx, &new.token)?;
+    // last_login moved: nodes that hold the user forget it.
+    append_user(tx, s.created_at, s.user_id)?;
     append_audit(tx, &new.audit)
 }
 
@@ -715,7 +723,13 @@ pub(crate) fn revoke_sessions<C: GenericClient>(
     };
     if let Some(first) = revoked.first() {
         let items = encode_items(revoked.iter().map(|s| (s.id.0, s.max_expires_at)));
-        append_feed(tx, request.now, FeedKind::Sessions, first.reason, items)?;
+        append_feed(
+            tx,
+            request.now,
+            FeedKind::Sessions,
+            Some(first.reason),
+            items,
+        )?;
     }
     append_audit(tx, &request.audit)?;
     Ok(revoked)
@@ -741,7 +755,7 @@ pub(crate) fn revoke_jti<C: GenericClient>(
     )?;
     if inserted > 0 {
         let items = encode_items([(r.jti.0, r.expires_at)]);
-        append_feed(tx, r.revoked_at, FeedKind::Jtis, r.reason, items)?;
+        append_feed(tx, r.revoked_at, FeedKind::Jtis, Some(r.reason), items)?;
     }
     append_audit(tx, events)
 }
@@ -832,7 +846,7 @@ fn append_feed<C: GenericClient>(
     tx: &mut Db<'_, C>,
     at: UnixTime,
     kind: FeedKind,
-    reason: RevocationReason,
+    reason: Option<RevocationReason>,
     items: Vec<u8>,
 ) -> Result<()> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
@@ -840,7 +854,12 @@ fn append_feed<C: GenericClient>(
         "INSERT INTO revocation_feed (seq, at, kind, reason, items)
          SELECT coalesce(max(seq), 0) + 1, $1, $2, $3, $4 FROM revocation_feed
          RETURNING seq",
-        &[&at, &kind.as_str(), &reason.as_str(), &items],
+        &[
+            &at,
+            &kind.as_str(),
+            &reason.map(RevocationReason::as_str),
+            &items,
+        ],
     )?;
     let seq: i64 = get(&row, 0)?;
     tx.execute(
@@ -848,6 +867,12 @@ fn append_feed<C: GenericClient>(
         &[&FEED_CHANNEL, &seq.to_string()],
     )?;
     Ok(())
+}
+
+/// Records that a user's stored state changed, so every node forgets what
+/// it holds of them ([`warden_auth::UserCache`]).
+fn append_user<C: GenericClient>(tx: &mut Db<'_, C>, at: UnixTime, id: UserId) -> Result<()> {
+    append_feed(tx, at, FeedKind::Users, None, encode_users(&[id], at))
 }
 
 pub(crate) fn feed_head<C: GenericClient>(tx: &mut Db<'_, C>) -> Result<i64> {
@@ -954,7 +979,7 @@ pub(crate) fn live_revocations<C: GenericClient>(
     let sessions = all(
         tx,
         "SELECT id, max_expires_at, revoked_reason FROM sessions
-         WHERE max_expires_at > $1 AND revoked_at IS NOT NULL
+         WHERE revoked_at IS NOT NULL AND max_expires_at > $1
          ORDER BY max_expires_at",
         &[&cutoff],
         |row| {

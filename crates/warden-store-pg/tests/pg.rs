@@ -124,10 +124,11 @@ fn a_revocation_notifies_the_other_store() {
     let fresh = Fresh::new();
     let a = fresh.store();
     let b = Arc::new(fresh.store());
-    // The first wait opens the listener and returns at once.
-    b.wait_for_feed(Duration::from_millis(10)).unwrap();
     let alice = conformance::make_user(&a, "alice");
     let login = conformance::open_session(&a, alice.id, NOW);
+    // The first wait opens the listener (after the login's own entry, so
+    // only the revocation below can wake the waiter) and returns at once.
+    b.wait_for_feed(Duration::from_millis(10)).unwrap();
     let waiter = {
         let b = b.clone();
         std::thread::spawn(move || {
@@ -151,8 +152,10 @@ fn a_revocation_notifies_the_other_store() {
         "woken by the NOTIFY, not the 20 s timeout: {waited:?}"
     );
     let page = b.feed_since(0, 10).unwrap();
-    assert_eq!(page.head, 1);
-    assert_eq!(page.entries[0].revocations.sessions[0].0, login.session.id);
+    // The login's entry (last_login moved), then the revocation.
+    assert_eq!(page.head, 2);
+    assert_eq!(page.entries[0].users, [alice.id]);
+    assert_eq!(page.entries[1].revocations.sessions[0].0, login.session.id);
 }
 
 /// Killing the listener's backend (what a network cut or a database restart
@@ -192,14 +195,21 @@ fn two_nodes(
     fresh: &Fresh,
     settings: &warden_auth::Settings,
 ) -> [Arc<warden_auth::AuthService>; 2] {
+    two_nodes_on(fresh, settings, &warden_auth::ManualClock::new(NOW))
+}
+
+fn two_nodes_on(
+    fresh: &Fresh,
+    settings: &warden_auth::Settings,
+    clock: &warden_auth::ManualClock,
+) -> [Arc<warden_auth::AuthService>; 2] {
     let key = warden_auth::KeyMaterial::generate(warden_auth::Algorithm::HS256, NOW).unwrap();
-    let clock = warden_auth::ManualClock::new(NOW);
     let node = || {
         Arc::new(
             warden_auth::AuthService::new(
                 settings.clone(),
                 Arc::new(fresh.store()),
-                Arc::new(clock.clone()),
+                Arc::new(clock.clone()) as Arc<dyn warden_auth::Clock>,
                 warden_auth::KeyRing::new(key.clone())
                     .unwrap()
                     .with_identifier_secret("shared by both nodes"),
@@ -208,6 +218,21 @@ fn two_nodes(
         )
     };
     [node(), node()]
+}
+
+/// Deactivation, a lock, staff rights, a password change and a login on
+/// one node reach the other node's user cache through the feed: its first
+/// request after the catch-up sees them.
+#[test]
+fn user_changes_reach_the_other_node() {
+    let fresh = Fresh::new();
+    let settings = warden_auth::Settings {
+        ARGON2_MEMORY_KIB: 1024,
+        ..warden_auth::Settings::default()
+    };
+    let clock = warden_auth::ManualClock::new(NOW);
+    let [a, b] = two_nodes_on(&fresh, &settings, &clock);
+    conformance::nodes::user_changes_reach_every_node(&a, &b, &clock);
 }
 
 fn attempt(

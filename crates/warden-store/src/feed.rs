@@ -1,11 +1,11 @@
 //! The revocation feed (see `sqlite/0002_revocation_feed.sql` in crate
 //! `warden-migrations`, and [`warden_auth::feed`]): one row per revoking
-//! transaction, written inside it.
+//! transaction, and one per write that changes a user, written inside it.
 
 use rusqlite::{Connection, params};
-use warden_auth::UnixTime;
-use warden_auth::feed::{FeedKind, encode_items, entry_from_row};
+use warden_auth::feed::{FeedKind, encode_items, encode_users, entry_from_row};
 use warden_auth::model::{FeedPage, RevocationReason, RevokedJti, RevokedSession};
+use warden_auth::{UnixTime, UserId};
 
 use crate::error::{Error, Result};
 
@@ -18,7 +18,7 @@ fn append(
     conn: &Connection,
     at: UnixTime,
     kind: FeedKind,
-    reason: RevocationReason,
+    reason: Option<RevocationReason>,
     items: Vec<u8>,
 ) -> Result<i64> {
     // The single writer makes max + 1 gapless and in commit order; a job
@@ -29,7 +29,13 @@ fn append(
     conn.prepare_cached(
         "INSERT INTO revocation_feed (seq, at, kind, reason, items) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![seq, at, kind.as_str(), reason.as_str(), items])?;
+    .execute(params![
+        seq,
+        at,
+        kind.as_str(),
+        reason.map(RevocationReason::as_str),
+        items
+    ])?;
     Ok(seq)
 }
 
@@ -39,13 +45,20 @@ pub(crate) fn sessions(conn: &Connection, at: UnixTime, revoked: &[RevokedSessio
         return Ok(());
     };
     let items = encode_items(revoked.iter().map(|s| (s.id.0, s.max_expires_at)));
-    append(conn, at, FeedKind::Sessions, first.reason, items)?;
+    append(conn, at, FeedKind::Sessions, Some(first.reason), items)?;
     Ok(())
 }
 
 pub(crate) fn jti(conn: &Connection, r: &RevokedJti) -> Result<()> {
     let items = encode_items([(r.jti.0, r.expires_at)]);
-    append(conn, r.revoked_at, FeedKind::Jtis, r.reason, items)?;
+    append(conn, r.revoked_at, FeedKind::Jtis, Some(r.reason), items)?;
+    Ok(())
+}
+
+/// Records that a user's stored state changed (an update, a deletion, a
+/// login's `last_login`), so every node forgets what it holds of them.
+pub(crate) fn user(conn: &Connection, at: UnixTime, id: UserId) -> Result<()> {
+    append(conn, at, FeedKind::Users, None, encode_users(&[id], at))?;
     Ok(())
 }
 

@@ -21,8 +21,10 @@ pub(crate) fn live_revocations(
 ) -> Result<LiveRevocations> {
     let cutoff = now.saturating_sub(keep_for);
     let mut stmt = conn.prepare_cached(
-        "SELECT id, max_expires_at, revoked_reason FROM sessions
-         WHERE max_expires_at > ?1 AND revoked_at IS NOT NULL
+        // Only the revoked sessions' partial index (migration 0004): the
+        // cost follows the revoked sessions, not the live ones.
+        "SELECT id, max_expires_at, revoked_reason FROM sessions INDEXED BY sessions_revoked
+         WHERE revoked_at IS NOT NULL AND max_expires_at > ?1
          ORDER BY max_expires_at",
     )?;
     let sessions = rows::all(&mut stmt, [cutoff], |row| {

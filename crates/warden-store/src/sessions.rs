@@ -124,6 +124,8 @@ pub(crate) fn open(conn: &Connection, new: &NewSession) -> Result<()> {
     if users == 0 {
         return Err(Error::Conflict(Conflict::NoSuchUser(s.user_id)));
     }
+    // last_login moved: nodes that hold the user forget it.
+    crate::feed::user(conn, s.created_at, s.user_id)?;
     audit::append(conn, &new.audit)
 }
 

@@ -222,6 +222,7 @@ pub(crate) fn update(
         Some(request) => sessions::revoke(conn, request)?,
         None => Vec::new(),
     };
+    crate::feed::user(conn, write_time(revoke, events), id)?;
     audit::append(conn, events)?;
     Ok(Some((user, revoked)))
 }
@@ -260,6 +261,18 @@ pub(crate) fn delete(
     )?;
     conn.prepare_cached("DELETE FROM users WHERE id = ?1")?
         .execute([id])?;
+    crate::feed::user(conn, now, id)?;
     audit::append(conn, events)?;
     Ok(true)
+}
+
+/// When an update happened, for its feed entry: the revocation's time, else
+/// the audit line's (every caller writes one), else 0 (an entry that old is
+/// flushed at the next housekeeping; a node that had not read it yet sees
+/// the gap and forgets every user, which is safe).
+fn write_time(revoke: Option<&RevokeRequest>, events: &[AuditEvent]) -> UnixTime {
+    revoke
+        .map(|r| r.now)
+        .or_else(|| events.first().map(|e| e.at))
+        .unwrap_or(0)
 }

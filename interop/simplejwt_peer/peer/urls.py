@@ -8,7 +8,7 @@ from rest_framework_simplejwt.views import (
     TokenVerifyView,
 )
 
-from peer.views import HelloView, MeView
+from peer.views import HelloView, MeView, WhoAmIView
 
 urlpatterns = [
     path("api/token/", TokenObtainPairView.as_view(), name="token_obtain_pair"),
@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/token/sliding/refresh/", TokenRefreshSlidingView.as_view(), name="token_refresh_sliding"),
     path("api/me/", MeView.as_view(), name="me"),
     path("api/hello/", HelloView.as_view(), name="hello"),
+    path("api/whoami/", WhoAmIView.as_view(), name="whoami"),
     # The same views where djoser mounts them (auth/jwt/create/ ...): a server whose
     # routes are not SimpleJWT's defaults, for clients with custom paths.
     path("auth/jwt/create/", TokenObtainPairView.as_view(), name="djoser_create"),

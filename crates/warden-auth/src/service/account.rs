@@ -70,6 +70,30 @@ impl AuthService {
         self.store.user(id)?.ok_or(AuthError::NotFound("user"))
     }
 
+    /// The user `id` as authentication sees it (active, staff, lock, the
+    /// profile fields; no password hash), from memory when this node holds
+    /// it: `None` when it does not (then [`Self::load_user`] reads the store).
+    /// Never older than the last user write this node has been told of.
+    pub fn cached_user(&self, id: UserId) -> Option<Arc<User>> {
+        self.users.get(id)
+    }
+
+    /// Reads the user `id` from the store and keeps it (unless a user write
+    /// was applied meanwhile); [`AuthError::NotFound`] when there is none.
+    pub fn load_user(&self, id: UserId) -> Result<Arc<User>> {
+        let ticket = self.users.ticket();
+        let user = self.store.user(id)?.ok_or(AuthError::NotFound("user"))?;
+        Ok(self.users.fill(ticket, user))
+    }
+
+    /// [`Self::cached_user`], or [`Self::load_user`] when it is not held.
+    pub fn current_user(&self, id: UserId) -> Result<Arc<User>> {
+        match self.users.get(id) {
+            Some(u) => Ok(u),
+            None => self.load_user(id),
+        }
+    }
+
     /// The user named `username`; [`AuthError::NotFound`] when there is none.
     pub fn user_by_username(&self, username: &str) -> Result<User> {
         self.store
@@ -150,10 +174,12 @@ impl AuthService {
             now,
             audit: Vec::new(),
         });
-        let (_, ended) = self
+        let updated = self
             .store
-            .update_user(user_id, &update, request.as_ref(), &[audit])?
-            .ok_or(AuthError::NotFound("user"))?;
+            .update_user(user_id, &update, request.as_ref(), &[audit]);
+        // Forgotten whatever the answer: an error may hide a commit.
+        self.users.forget(&[user_id]);
+        let (_, ended) = updated?.ok_or(AuthError::NotFound("user"))?;
         self.remember_revoked(&ended);
         Ok(RevocationSummary {
             sessions: ended.iter().map(|s| s.id).collect(),

@@ -65,6 +65,8 @@ impl AuthService {
             .saturating_add(self.settings.LEEWAY.get());
         let report = self.store.flush_expired(now, keep_for)?;
         self.revoked.prune(now);
+        self.outstanding_memo.prune(now);
+        self.caps.prune(now);
         self.keys.write().prune(now);
         if report != FlushReport::default() {
             self.store

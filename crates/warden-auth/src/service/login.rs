@@ -306,11 +306,15 @@ impl AuthService {
                     serde_json::json!({ "kind": kind.as_str(), "device": client.device_label }),
                 ),
         ];
-        self.store.open_session(&NewSession {
+        let opened = self.store.open_session(&NewSession {
             session: session.clone(),
             token,
             audit,
-        })?;
+        });
+        // Its last_login moved (or may have, if the commit's answer was lost).
+        self.users.forget(&[user.id]);
+        opened?;
+        self.caps.remember(sid, max);
         Ok((
             session,
             IssuedToken {

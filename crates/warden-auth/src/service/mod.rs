@@ -32,6 +32,7 @@ use crate::wire::session_info;
 mod account;
 mod keys;
 mod login;
+mod memo;
 mod refresh;
 mod revoke;
 mod staff;
@@ -158,6 +159,13 @@ pub struct AuthService {
     revoked: RevocationSet,
     /// Whether `revoked` may be trusted now (see [`crate::feed`]).
     view: crate::feed::RevocationView,
+    /// Users as the store last said, forgotten on every user write (here
+    /// or, through the feed, on any node).
+    users: crate::usercache::UserCache,
+    /// Refresh and sliding token rows whose answer cannot change (`memo.rs`).
+    outstanding_memo: memo::OutstandingMemo,
+    /// Sessions' caps, which never change (`memo.rs`).
+    caps: memo::SessionCaps,
     hasher: PasswordHasher,
     policy: ValidationPolicy,
     names: ClaimNames,
@@ -204,6 +212,9 @@ impl AuthService {
             keys: RwLock::new(keys),
             revoked,
             view: crate::feed::RevocationView::new(),
+            users: crate::usercache::UserCache::new(),
+            outstanding_memo: memo::OutstandingMemo::new(),
+            caps: memo::SessionCaps::new(),
             hasher,
             lockout,
             identifiers,
@@ -234,6 +245,11 @@ impl AuthService {
     /// Whether this node's revocation set is current (a [`crate::feed::FeedFollower`] keeps it so).
     pub fn revocation_view(&self) -> &crate::feed::RevocationView {
         &self.view
+    }
+
+    /// What this node holds of users (see [`crate::UserCache`]).
+    pub fn user_cache(&self) -> &crate::usercache::UserCache {
+        &self.users
     }
 
     /// Adds revocations another node (or process) wrote: a feed entry.

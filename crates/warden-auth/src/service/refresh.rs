@@ -9,17 +9,9 @@ impl AuthService {
         let presented = self.decode(token, Some(TokenType::Refresh))?;
         self.check_revoked(&presented)?;
         let (sid, claims) = (presented.sid, &presented.claims);
-        let (user, session) = if self.settings.ROTATE_REFRESH_TOKENS {
-            // The user (still active?) and the session's cap in one read
-            // transaction instead of two (one hop to a read connection less).
-            let (user, session) = self.store.user_and_session(self.user_id_of(claims)?, sid)?;
-            (self.check_active(user)?, session)
-        } else {
-            (self.active_user(claims)?, None)
-        };
-        let uref = user_ref(&user, &self.settings);
-
         if !self.settings.ROTATE_REFRESH_TOKENS {
+            let user = self.active_user(claims)?;
+            let uref = user_ref(&user, &self.settings);
             self.check_outstanding(token, &presented)?;
             let session = self.store.session(sid)?.ok_or(TokenError::NotOutstanding)?;
             let access = self.mint_access(&uref, sid, session.max_expires_at)?;
@@ -31,12 +23,33 @@ impl AuthService {
             });
         }
 
-        // The cap never changes, so reading it outside the rotation transaction is safe.
-        let session = session.ok_or(TokenError::NotOutstanding)?;
+        // The user (still active?) and the session's cap: from memory when
+        // this node holds both (the user cache is kept current through the
+        // feed; the cap never changes, so reading it outside the rotation
+        // transaction is safe), else in one read transaction. The rotation
+        // itself re-checks the session inside its write transaction.
+        let uid = self.user_id_of(claims)?;
+        let (user, cap) = match (self.users.get(uid), self.caps.get(sid)) {
+            (Some(user), Some(cap)) => (user, cap),
+            _ => {
+                let ticket = self.users.ticket();
+                let (user, session) = self.store.user_and_session(uid, sid)?;
+                let user = self
+                    .users
+                    .fill(ticket, user.ok_or(AuthError::UserNotFound)?);
+                let cap = session.ok_or(TokenError::NotOutstanding)?.max_expires_at;
+                self.caps.remember(sid, cap);
+                (user, cap)
+            }
+        };
+        if self.settings.CHECK_USER_IS_ACTIVE && !user.is_active {
+            return Err(AuthError::UserInactive);
+        }
+        let uref = user_ref(&user, &self.settings);
         let now = self.now();
         let exp = now
             .saturating_add(self.settings.REFRESH_TOKEN_LIFETIME.get())
-            .min(session.max_expires_at);
+            .min(cap);
         let jti = Jti::random();
         let succ_claims = self.claims(TokenType::Refresh, &uref, sid, jti, now, exp, None);
         let minted = tokens::mint(&self.keys.read(), &succ_claims, &self.names)?;
@@ -126,7 +139,7 @@ impl AuthService {
                 }
                 RotationRefusal::SessionRevoked(reason) => reason_error(reason),
                 RotationRefusal::Expired => TokenError::Expired {
-                    exp: session.max_expires_at.min(claims.exp),
+                    exp: cap.min(claims.exp),
                     now,
                 }
                 .into(),

@@ -50,17 +50,30 @@ impl AuthService {
     /// Checks that `user` is active staff, once per request; the proof is
     /// what [`Actor::Staff`] carries.
     pub fn staff(&self, user: UserId) -> Result<StaffProof> {
-        match self.store.user(user)? {
-            Some(u) if u.is_staff && u.is_active => Ok(StaffProof { user }),
-            _ => Err(AuthError::Forbidden("staff only")),
+        if self.is_staff(user)? {
+            Ok(StaffProof { user })
+        } else {
+            Err(AuthError::Forbidden("staff only"))
         }
     }
 
+    /// [`Self::staff`] from memory: `None` when this node does not hold the
+    /// user (then [`Self::staff`] reads the store).
+    pub fn cached_staff(&self, user: UserId) -> Option<Result<StaffProof>> {
+        let u = self.users.get(user)?;
+        Some(if u.is_staff && u.is_active {
+            Ok(StaffProof { user })
+        } else {
+            Err(AuthError::Forbidden("staff only"))
+        })
+    }
+
     pub(super) fn is_staff(&self, id: UserId) -> Result<bool> {
-        Ok(self
-            .store
-            .user(id)?
-            .is_some_and(|u| u.is_staff && u.is_active))
+        match self.current_user(id) {
+            Ok(u) => Ok(u.is_staff && u.is_active),
+            Err(AuthError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// May `actor` act on `target`'s account (`None`: an operation for
@@ -318,7 +331,9 @@ impl AuthService {
                 AuditEvent::new(now, AuditKind::UserDeleted).subject(user),
                 &who,
             )],
-        )?;
+        );
+        self.users.forget(&[user]);
+        let deleted = deleted?;
         self.remember_revoked(
             &sessions
                 .iter()

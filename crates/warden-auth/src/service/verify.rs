@@ -55,10 +55,80 @@ impl AuthService {
     pub fn verify(&self, token: &str) -> Result<Claims> {
         let t = self.decode(token, None)?;
         self.check_revoked(&t)?;
-        if t.claims.token_type != TokenType::Access {
-            self.check_outstanding(token, &t)?;
+        if t.claims.token_type != TokenType::Access
+            && self.outstanding_from_memory(token, &t).is_none()
+        {
+            let row = self.check_outstanding(token, &t);
+            self.remember_outstanding(token, &t, &row);
+            row?;
         }
         Ok(t.claims)
+    }
+
+    /// [`Self::verify`] without the store: `None` when the answer needs it
+    /// (a refresh or sliding token whose row's answer may have changed since
+    /// this node last read it, or that it never read), so an async caller
+    /// runs [`Self::verify`] on a blocking thread only then.
+    pub fn verify_in_memory(&self, token: &str) -> Option<Result<Claims>> {
+        let t = match self.decode(token, None) {
+            Ok(t) => t,
+            Err(e) => return Some(Err(e.into())),
+        };
+        if let Err(e) = self.check_revoked(&t) {
+            return Some(Err(e));
+        }
+        if t.claims.token_type != TokenType::Access
+            && let Err(e) = self.outstanding_from_memory(token, &t)?
+        {
+            return Some(Err(e));
+        }
+        Some(Ok(t.claims))
+    }
+
+    /// What the store would say of a refresh or sliding token's row, when
+    /// it cannot have changed since this node read it (see `memo.rs`).
+    fn outstanding_from_memory(&self, token: &str, t: &Validated) -> Option<Result<()>> {
+        let r = self.outstanding_memo.get(t.jti)?;
+        if r.session != t.sid {
+            return None;
+        }
+        if let Some(digest) = &r.digest
+            && tokens::signing_input_sha256(token).as_deref() != Some(digest.as_str())
+        {
+            return None;
+        }
+        if r.rotated && self.settings.BLACKLIST_AFTER_ROTATION {
+            return Some(Err(TokenError::Blacklisted(None).into()));
+        }
+        let final_answer =
+            !self.settings.BLACKLIST_AFTER_ROTATION || t.claims.token_type == TokenType::Sliding;
+        final_answer.then_some(Ok(()))
+    }
+
+    /// Keeps what [`Self::check_outstanding`] found, when it is an answer
+    /// `outstanding_from_memory` may give again.
+    fn remember_outstanding(&self, token: &str, t: &Validated, row: &Result<OutstandingToken>) {
+        let remembered = match row {
+            Ok(row) => memo::Remembered {
+                session: row.session_id,
+                digest: (row.token_type == TokenType::Refresh)
+                    .then(|| row.signing_input_sha256.clone()),
+                rotated: row.rotated_at.is_some(),
+                until: t.claims.exp,
+            },
+            // Rotated away (the only cause of this error there, found after
+            // the row's session and digest matched): final.
+            Err(AuthError::Token(TokenError::Blacklisted(None))) => memo::Remembered {
+                session: t.sid,
+                digest: (t.claims.token_type == TokenType::Refresh)
+                    .then(|| tokens::signing_input_sha256(token))
+                    .flatten(),
+                rotated: true,
+                until: t.claims.exp,
+            },
+            Err(_) => return,
+        };
+        self.outstanding_memo.remember(t.jti, remembered);
     }
 
     pub(super) fn check_outstanding(

@@ -236,17 +236,24 @@ pub(crate) async fn me(
 ) -> Result<Json<Me>, ApiError> {
     let session_id = ctx.session_id.to_string();
     let id = ctx.user_id;
-    let user = blocking(&state, move |s| {
-        s.user(id).map_err(|e| match ApiError::from(e) {
-            ApiError::NotFound => ApiError::UserNotFound,
-            other => other,
-        })
-    })
-    .await?;
+    // From memory when this node holds the user (no I/O, so no hop to the
+    // blocking pool); otherwise one store read, which fills the cache.
+    let user = match state.service.cached_user(id) {
+        Some(user) => user,
+        None => {
+            blocking(&state, move |s| {
+                s.load_user(id).map_err(|e| match ApiError::from(e) {
+                    ApiError::NotFound => ApiError::UserNotFound,
+                    other => other,
+                })
+            })
+            .await?
+        }
+    };
     Ok(Json(Me {
         id: user.id,
-        username: user.username,
-        email: user.email,
+        username: user.username.clone(),
+        email: user.email.clone(),
         is_staff: Some(user.is_staff),
         is_active: Some(user.is_active),
         date_joined: Some(user.created_at),
