@@ -519,6 +519,57 @@ impl ProfileSet {
         Ok(id)
     }
 
+    /// Signs in at an OpenID provider through `open` (the system browser:
+    /// authorization code with PKCE, a loopback listener) and adds the
+    /// session as a new, active profile. The window's "Add an OpenID provider".
+    pub async fn sign_in_openid(
+        &self,
+        server: crate::openid::OpenIdServer,
+        open: warden_client::oidc::Opener,
+        name: Option<&str>,
+    ) -> Result<ProfileId> {
+        let inner = &self.inner;
+        let name = match name {
+            Some(n) => Some(check_name(n)?),
+            None => None,
+        };
+        let client = Arc::new(warden_client::oidc::OpenIdClient::discover(server.config()).await?);
+        let signed = client.sign_in_browser(open).await?;
+        let id = ProfileId::generate()?;
+        let lock_path = inner.paths.profile_lock(&id);
+        let lock = LockFile::try_acquire(&lock_path)
+            .map_err(|e| Error::io("lock", &lock_path, e))?
+            .ok_or_else(|| Error::Busy(format!("{} is locked", lock_path.display())))?;
+        let kind = ServerKind::OpenId(server);
+        let profile = Profile {
+            name: name.unwrap_or_else(|| Profile::default_name(&signed.subject, &kind)),
+            vault_key: Profile::vault_key_for(&id),
+            id: id.clone(),
+            server: kind,
+            account: signed.subject.clone(),
+        };
+        let provider = warden_client::oidc::OpenIdProvider::new(client);
+        let slot = inner.open_slot_with(profile, Some(lock), Some(provider))?;
+        let manager = Arc::clone(&slot.manager);
+        let tokens = warden_client::oidc::issued(signed.tokens);
+        if let Err(e) = manager.login_with(&signed.subject, tokens).await {
+            drop(slot);
+            let _ = std::fs::remove_file(&lock_path);
+            return Err(e.into());
+        }
+        {
+            let mut s = inner.state.lock();
+            let mut slot = slot;
+            let unique = s.file().unique_name(&slot.profile.name, None);
+            slot.profile.name = unique;
+            s.slots.push(slot);
+            s.active = Some(id.clone());
+        }
+        inner.save()?;
+        inner.emit(ProfilesEvent::Changed);
+        Ok(id)
+    }
+
     /// The window's sign-in, while it shows one session at a time: into the
     /// active profile when it is for `server` and signed out, else into a
     /// signed-out profile of `server` and `username`, else into a new
@@ -860,6 +911,17 @@ impl Inner {
     /// tasks that forward its events and, unless `lock` is given (a new
     /// profile), take its lock and restore it.
     fn open_slot(self: &Arc<Self>, profile: Profile, lock: Option<LockFile>) -> Result<Slot> {
+        self.open_slot_with(profile, lock, None)
+    }
+
+    /// [`Inner::open_slot`], an OpenID profile's provider already discovered
+    /// (a sign-in in progress: it holds the session's DPoP key).
+    fn open_slot_with(
+        self: &Arc<Self>,
+        profile: Profile,
+        lock: Option<LockFile>,
+        discovered: Option<warden_client::oidc::OpenIdProvider>,
+    ) -> Result<Slot> {
         let reachable = self.client_config(&profile.server);
         let vault: Arc<dyn Vault> = Arc::new(StableKeyVault {
             inner: Arc::clone(&self.vault),
@@ -869,7 +931,8 @@ impl Inner {
             // An OpenID provider: tokens through its endpoints (discovered on
             // first use); the client only carries the timeline.
             ServerKind::OpenId(server) => {
-                let provider = warden_client::oidc::OpenIdProvider::lazy(server.config());
+                let provider = discovered
+                    .unwrap_or_else(|| warden_client::oidc::OpenIdProvider::lazy(server.config()));
                 let mut config = ClientConfig::new(server.issuer.clone());
                 config.device_label = Some(crate::session::device_label());
                 let manager = SessionManager::with_provider(

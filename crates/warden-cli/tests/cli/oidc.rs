@@ -294,3 +294,68 @@ async fn the_app_restores_an_openid_profile_from_the_keyring_and_serves_its_toke
     set.shutdown();
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_adds_an_openid_provider_through_the_browser() {
+    use std::sync::Arc;
+    use warden_client::{MemoryVault, Phase, Vault};
+    use warden_desktop::openid::OpenIdServer;
+    use warden_desktop::profiles::ProfileSetConfig;
+
+    let p = provider();
+    let d = desk();
+    let paths = warden_desktop::AppPaths::new(&d.data, d.xdg.join("warden"));
+    let vault: Arc<dyn Vault> = Arc::new(MemoryVault::new());
+    let set = warden_desktop::ProfileSet::open(ProfileSetConfig {
+        paths,
+        vault,
+        embedded: None,
+        manager: warden_tests::client::test_manager_config(),
+        outbox: Default::default(),
+    })
+    .await
+    .unwrap();
+    // The person at the browser: the automaton, as the window's opener.
+    let opener: warden_client::oidc::Opener = Box::new(|url: &str| {
+        let url = url.to_string();
+        std::thread::spawn(move || {
+            Command::new(interop().join("node.sh"))
+                .arg(interop().join("browser.mjs"))
+                .args(["--login", "grace", &url])
+                .output()
+        });
+        Ok(())
+    });
+    let server = OpenIdServer {
+        issuer: p.issuer.clone(),
+        client_id: "warden-public".into(),
+        scopes: vec!["email".into()],
+        dpop: true,
+    };
+    let id = set.sign_in_openid(server, opener, None).await.unwrap();
+    assert_eq!(set.active(), Some(id.clone()));
+    let (profile, manager) = set.active_session().unwrap();
+    assert_eq!(profile.account, "grace");
+    assert!(
+        profile.name.starts_with("grace @ 127.0.0.1"),
+        "{}",
+        profile.name
+    );
+    assert_eq!(manager.state().phase, Phase::Active);
+    // DPoP-bound: its token goes with proofs; the manager's timeline has the exchanges.
+    manager.rotate_now().await.unwrap();
+    assert!(
+        manager.timeline().iter().any(|x| x.path == "/token"
+            && x.credential
+                .as_deref()
+                .is_some_and(|c| c.contains("DPoP proof"))),
+        "{:?}",
+        manager.timeline()
+    );
+    // Warden-only features are unavailable for this profile.
+    assert!(matches!(
+        manager.sessions().await,
+        Err(warden_client::ClientError::Unavailable(_))
+    ));
+    set.shutdown();
+}
