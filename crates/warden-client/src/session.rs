@@ -342,6 +342,11 @@ impl SessionManager {
         &self.inner.client
     }
 
+    /// Where its tokens come from.
+    pub fn provider(&self) -> &Arc<dyn TokenProvider> {
+        &self.inner.provider
+    }
+
     /// The key vault entries of this server are stored under (its base URL).
     pub fn server_key(&self) -> &str {
         self.inner.provider.key()

@@ -535,12 +535,40 @@ impl ProfileSet {
         };
         let client = Arc::new(warden_client::oidc::OpenIdClient::discover(server.config()).await?);
         let signed = client.sign_in_browser(open).await?;
+        let kind = ServerKind::OpenId(server.clone());
+        // Signing in again as someone signed out of this provider: into that
+        // profile (its timeline, its name), not a new one.
+        let again = {
+            let s = inner.state.lock();
+            s.slots
+                .iter()
+                .find(|x| {
+                    x.profile.server == kind
+                        && x.profile.account == signed.subject
+                        && matches!(x.manager.state().phase, Phase::SignedOut { .. })
+                })
+                .map(|x| (x.profile.id.clone(), Arc::clone(&x.manager)))
+        };
+        if let Some((id, manager)) = again {
+            use warden_client::TokenProvider as _;
+            let refresh = signed.tokens.refresh_token.clone().unwrap_or_default();
+            // The sign-in's DPoP key goes to the profile's provider.
+            let sealed = warden_client::oidc::OpenIdProvider::new(client)
+                .seal(&warden_client::Secret::new(refresh))?;
+            manager.provider().unseal(sealed)?;
+            manager
+                .login_with(&signed.subject, warden_client::oidc::issued(signed.tokens))
+                .await?;
+            inner.state.lock().active = Some(id.clone());
+            inner.save()?;
+            inner.emit(ProfilesEvent::Changed);
+            return Ok(id);
+        }
         let id = ProfileId::generate()?;
         let lock_path = inner.paths.profile_lock(&id);
         let lock = LockFile::try_acquire(&lock_path)
             .map_err(|e| Error::io("lock", &lock_path, e))?
             .ok_or_else(|| Error::Busy(format!("{} is locked", lock_path.display())))?;
-        let kind = ServerKind::OpenId(server);
         let profile = Profile {
             name: name.unwrap_or_else(|| Profile::default_name(&signed.subject, &kind)),
             vault_key: Profile::vault_key_for(&id),

@@ -357,5 +357,51 @@ async fn the_app_adds_an_openid_provider_through_the_browser() {
         manager.sessions().await,
         Err(warden_client::ClientError::Unavailable(_))
     ));
+
+    // The provider's administrator ends every session: the next rotation is
+    // refused invalid_grant and the profile signs out with that reason.
+    let revoked = reqwest::Client::new()
+        .post(format!("{}/__test__/revoke-refresh-tokens", p.issuer))
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success());
+    let err = manager.rotate_now().await.unwrap_err();
+    assert!(err.to_string().contains("invalid_grant"), "{err}");
+    let why = manager
+        .timeline()
+        .into_iter()
+        .rev()
+        .find(|x| x.error_code.as_deref() == Some("invalid_grant"))
+        .and_then(|x| warden_client::explain(&x, &warden_client::LocalContext::default()))
+        .expect("a Why? for the refused rotation");
+    assert_eq!(why.code, "invalid_grant");
+    // Signing in again goes into the same profile (its timeline kept).
+    let opener: warden_client::oidc::Opener = Box::new(|url: &str| {
+        let url = url.to_string();
+        std::thread::spawn(move || {
+            Command::new(interop().join("node.sh"))
+                .arg(interop().join("browser.mjs"))
+                .args(["--login", "grace", &url])
+                .output()
+        });
+        Ok(())
+    });
+    let server = OpenIdServer {
+        issuer: p.issuer.clone(),
+        client_id: "warden-public".into(),
+        scopes: vec!["email".into()],
+        dpop: true,
+    };
+    let again = set.sign_in_openid(server, opener, None).await.unwrap();
+    assert_eq!(again, id, "the signed-out profile is reused");
+    assert_eq!(manager.state().phase, Phase::Active);
+    manager.rotate_now().await.unwrap();
+    assert!(
+        manager
+            .timeline()
+            .iter()
+            .any(|x| x.error_code.as_deref() == Some("invalid_grant"))
+    );
     set.shutdown();
 }
