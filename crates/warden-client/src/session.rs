@@ -664,6 +664,10 @@ impl SessionManager {
 
     /// `GET api/me/`.
     pub async fn me(&self) -> Result<Me> {
+        if !self.inner.provider.warden_routes() {
+            // An OpenID provider has no `api/me/` (its userinfo is another shape).
+            return Err(ClientError::Unavailable(Feature::Staff));
+        }
         self.authorized(|client, token| async move { client.me(&token).await })
             .await
     }

@@ -543,7 +543,8 @@ impl ProfileSet {
             s.slots
                 .iter()
                 .find(|x| {
-                    x.profile.server == kind
+                    matches!(&x.profile.server, ServerKind::OpenId(o)
+                        if o.issuer == server.issuer && o.client_id == server.client_id)
                         && x.profile.account == signed.subject
                         && matches!(x.manager.state().phase, Phase::SignedOut { .. })
                 })

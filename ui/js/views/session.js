@@ -92,8 +92,14 @@ function paintCard(el, key, t, now) {
   const bar = /** @type {HTMLElement} */ (el.querySelector('[data-bar]'));
   const fill = /** @type {HTMLElement} */ (el.querySelector('[data-fill]'));
   const times = /** @type {HTMLElement} */ (el.querySelector('[data-times]'));
-  if (!t || t.expires_at == null) {
+  if (!t) {
     left.textContent = '—'; state.textContent = 'not held'; times.textContent = '';
+    return;
+  }
+  if (t.expires_at == null) {
+    // Held, but its issuer states no expiry (an OpenID provider's opaque refresh token).
+    left.textContent = 'held'; state.textContent = 'no stated expiry'; times.textContent = '';
+    fill.style.width = '100%';
     return;
   }
   const life = t.exp != null && t.iat != null ? t.exp - t.iat : 0;
