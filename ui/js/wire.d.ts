@@ -8,9 +8,9 @@
  */
 export type AccessCheck = { 
 /**
- * The user's id.
+ * The user's id (`None` from an OpenID provider, whose subject is a string).
  */
-id: number, 
+id: number | null, 
 /**
  * The user's name.
  */

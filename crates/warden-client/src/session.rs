@@ -662,6 +662,28 @@ impl SessionManager {
         .await
     }
 
+    /// Who the access token belongs to by the issuer's own endpoint (an
+    /// OpenID provider's userinfo, with a DPoP proof for a bound session):
+    /// `None` when the issuer has none besides `api/me/` ([`SessionManager::me`]).
+    pub async fn provider_identity(&self) -> Option<Result<(String, String)>> {
+        let provider = Arc::clone(&self.inner.provider);
+        if provider.warden_routes() {
+            return None;
+        }
+        Some(
+            self.authorized(move |_, token| {
+                let provider = Arc::clone(&provider);
+                async move {
+                    match provider.identity(&token) {
+                        Some(f) => f.await,
+                        None => Err(ClientError::Unavailable(Feature::Staff)),
+                    }
+                }
+            })
+            .await,
+        )
+    }
+
     /// `GET api/me/`.
     pub async fn me(&self) -> Result<Me> {
         if !self.inner.provider.warden_routes() {

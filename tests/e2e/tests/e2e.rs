@@ -899,6 +899,13 @@ async fn add_an_openid_provider_live_session_and_why_of_invalid_grant() -> Resul
         .await?;
     tokio::time::sleep(Duration::from_millis(600)).await;
     w.screenshot("31-openid-session").await?;
+    // "Check with server": the provider's userinfo (with a DPoP proof).
+    w.click("#check-access").await?;
+    let check = w.wait_text("#access-check", |t| !t.is_empty(), 15).await?;
+    assert_eq!(
+        check,
+        "The server accepts the access token: olivia@example.test, GET me"
+    );
 
     // The provider ends every session; the next rotation is refused.
     let revoked = http()

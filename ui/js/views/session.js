@@ -40,7 +40,7 @@ export function render(main, hooks) {
     checkResult.classList.remove('bad');
     try {
       const r = await ipc.checkAccess();
-      checkResult.textContent = `The server accepts the access token: ${r.username} (user ${r.id}), GET ${r.path}`;
+      checkResult.textContent = `The server accepts the access token: ${r.username}${r.id == null ? '' : ` (user ${r.id})`}, GET ${r.path}`;
     } catch (e) {
       checkResult.textContent = `Refused: ${/** @type {any} */ (e).message} (${/** @type {any} */ (e).code})`;
       checkResult.classList.add('bad');

@@ -1084,6 +1084,29 @@ impl TokenProvider for OpenIdProvider {
         false
     }
 
+    fn identity<'a>(&'a self, access: &'a str) -> Option<BoxFuture<'a, Result<(String, String)>>> {
+        Some(Box::pin(async move {
+            let client = self.client().await?;
+            let info = client.userinfo(access).await?;
+            let name = ["preferred_username", "email", "sub"]
+                .iter()
+                .find_map(|k| info.get(*k).and_then(Value::as_str))
+                .unwrap_or_default()
+                .to_string();
+            let endpoint = client
+                .metadata()
+                .userinfo_endpoint
+                .clone()
+                .unwrap_or_default();
+            let path = endpoint
+                .strip_prefix(client.issuer().trim_end_matches('/'))
+                .unwrap_or(&endpoint)
+                .trim_start_matches('/')
+                .to_string();
+            Ok((name, path))
+        }))
+    }
+
     fn attach_timeline(&self, client: &crate::Client) {
         match self.client.get() {
             Some(c) => c.record_into(client),
