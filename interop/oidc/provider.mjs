@@ -14,14 +14,48 @@
 // login/consent pages (any login, any password) that the tests' browser
 // automaton fills in.
 //
-// Test hook (loopback only, not part of the provider): POST /__test__/rotate-keys
+// Test hooks (loopback only, not part of the provider): POST /__test__/rotate-keys
 // replaces the signing key (the old one stays published second), as a
-// provider's key rotation does; grants and sessions live on (the memory
-// adapter's storage is the module's, shared by the provider instances).
+// provider's key rotation does; grants and sessions live on (the storage is
+// this program's, shared by the provider instances). POST
+// /__test__/revoke-refresh-tokens deletes every refresh token, as an
+// administrator ending all sessions would.
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 
 import Provider from 'oidc-provider';
+
+// The provider's storage: a Map shared by every Provider instance (a key
+// rotation makes a new one), which the test hooks can reach.
+const store = new Map();
+const grants = new Map(); // grantId -> Set of keys
+class TestAdapter {
+  constructor(name) { this.name = name; }
+  key(id) { return `${this.name}:${id}`; }
+  async upsert(id, payload, expiresIn) {
+    const key = this.key(id);
+    store.set(key, { payload, expires: expiresIn ? Date.now() + expiresIn * 1000 : undefined });
+    if (payload.grantId) {
+      if (!grants.has(payload.grantId)) grants.set(payload.grantId, new Set());
+      grants.get(payload.grantId).add(key);
+    }
+    if (payload.userCode) store.set(`userCode:${payload.userCode}`, { payload: id });
+    if (payload.uid) store.set(`uid:${payload.uid}`, { payload: id });
+  }
+  async find(id) {
+    const e = store.get(this.key(id));
+    if (!e || (e.expires && e.expires < Date.now())) return undefined;
+    return e.payload;
+  }
+  async findByUserCode(code) { const id = store.get(`userCode:${code}`)?.payload; return id && this.find(id); }
+  async findByUid(uid) { const id = store.get(`uid:${uid}`)?.payload; return id && this.find(id); }
+  async consume(id) { const e = store.get(this.key(id)); if (e) e.payload.consumed = Math.floor(Date.now() / 1000); }
+  async destroy(id) { store.delete(this.key(id)); }
+  async revokeByGrantId(grantId) {
+    for (const key of grants.get(grantId) || []) store.delete(key);
+    grants.delete(grantId);
+  }
+}
 
 const accessTtl = Number(process.env.OIDC_ACCESS_TTL || 4);
 const requireNonce = process.env.OIDC_DPOP_NONCE === '1';
@@ -71,6 +105,7 @@ function configuration() {
         response_types: ['code'],
       },
     ],
+    adapter: TestAdapter,
     jwks: { keys },
     cookies: { keys: cookieKeys },
     pkce: { required: () => true },
@@ -121,6 +156,17 @@ server.listen(port, '127.0.0.1', () => {
       handler = provider.callback();
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ kid: keys[0].kid }));
+      return;
+    }
+    if (req.method === 'POST' && req.url === '/__test__/revoke-refresh-tokens') {
+      // As an administrator revoking every session at the provider: the next
+      // refresh is answered invalid_grant.
+      let n = 0;
+      for (const key of [...store.keys()]) {
+        if (key.startsWith('RefreshToken:')) { store.delete(key); n += 1; }
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ revoked: n }));
       return;
     }
     handler(req, res);

@@ -46,6 +46,30 @@ pub async fn sign_in(
     core.sign_in(&app, &username, &password, remote).await
 }
 
+/// "Add an OpenID provider": issuer URL, client id (a public client),
+/// scopes besides `openid offline_access`, DPoP when the provider offers it.
+#[tauri::command]
+pub async fn add_openid_provider(
+    app: AppHandle,
+    core: State<'_, Core>,
+    issuer: String,
+    client_id: String,
+    scopes: Vec<String>,
+    dpop: bool,
+) -> Result<StateView> {
+    let server = warden_desktop::openid::OpenIdServer {
+        issuer: issuer.trim().trim_end_matches('/').to_string(),
+        client_id: client_id.trim().to_string(),
+        scopes: scopes
+            .into_iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        dpop,
+    };
+    core.sign_in_openid(&app, server).await
+}
+
 #[tauri::command]
 pub async fn check_access(app: AppHandle, core: State<'_, Core>) -> Result<AccessCheck> {
     session::check_access(&core.session(&app).await?.manager).await

@@ -170,6 +170,20 @@ impl Core {
         Ok(StateView::of(&self.session(app).await?))
     }
 
+    /// "Add an OpenID provider": signs in at the provider in the system
+    /// browser (authorization code + PKCE through a loopback listener) and
+    /// makes the session a new, active profile.
+    pub async fn sign_in_openid(
+        &self,
+        app: &AppHandle,
+        server: warden_desktop::openid::OpenIdServer,
+    ) -> Result<StateView> {
+        let set = self.profiles(app).await?;
+        set.sign_in_openid(server, Box::new(warden_client::oidc::system_browser), None)
+            .await?;
+        Ok(StateView::of(&self.session(app).await?))
+    }
+
     /// The active profile's remote server (`None`: embedded, or no profile).
     pub async fn remote(&self, app: &AppHandle) -> Option<RemoteServer> {
         let set = self.profiles(app).await.ok()?;

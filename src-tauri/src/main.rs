@@ -98,6 +98,7 @@ fn main() -> anyhow::Result<()> {
             commands::app_info,
             commands::create_account,
             commands::sign_in,
+            commands::add_openid_provider,
             commands::session_state,
             commands::rotate_now,
             commands::check_access,

@@ -80,6 +80,13 @@ export const sessionState = () => call('session_state');
 export const createAccount = (username, password) => call('create_account', { username, password });
 /** @param {string} username @param {string} password @param {RemoteServer|null} remote null: this computer @returns {Promise<SessionView>} */
 export const signIn = (username, password, remote) => call('sign_in', { username, password, remote });
+/**
+ * "Add an OpenID provider": the sign-in happens in the system browser.
+ * @param {string} issuer @param {string} clientId @param {string[]} scopes @param {boolean} dpop
+ * @returns {Promise<SessionView>}
+ */
+export const addOpenIdProvider = (issuer, clientId, scopes, dpop) =>
+  call('add_openid_provider', { issuer, clientId, scopes, dpop });
 /** @returns {Promise<AccessCheck>} */
 export const checkAccess = () => call('check_access');
 /**

@@ -8,9 +8,9 @@
  */
 export type AccessCheck = { 
 /**
- * The user's id.
+ * The user's id (`None` from an OpenID provider, whose subject is a string).
  */
-id: number, 
+id: number | null, 
 /**
  * The user's name.
  */
@@ -594,6 +594,29 @@ last_login: number | null,
 session_id: string | null, };
 
 /**
+ * An OpenID provider as a profile's server: issuer, client id, scopes.
+ */
+export type OpenIdServer = { 
+/**
+ * The issuer URL (discovery starts there).
+ */
+issuer: string, 
+/**
+ * The registered client id (a public client).
+ */
+client_id: string, 
+/**
+ * Scopes asked for besides `openid`.
+ */
+scopes: Array<string>, 
+/**
+ * Sender-constrained tokens (DPoP) when the provider offers them. Off
+ * for profiles whose tokens `warden token` hands to other programs,
+ * which cannot make proofs.
+ */
+dpop: boolean, };
+
+/**
  * A revocation still to be delivered, as the window shows it.
  */
 export type PendingRevocation = { 
@@ -825,7 +848,7 @@ reason: string, } | { "outcome": "not_signed_in" };
  * command both read it; the OpenID providers of issue 16 become one more
  * kind here.
  */
-export type ServerKind = { "kind": "embedded" } | { "kind": "remote" } & RemoteServer;
+export type ServerKind = { "kind": "embedded" } | { "kind": "remote" } & RemoteServer | { "kind": "open_id" } & OpenIdServer;
 
 /**
  * One session (token family) as a user or a staff member sees it.

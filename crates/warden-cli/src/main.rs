@@ -19,6 +19,7 @@ mod config;
 mod decode;
 mod keystore;
 mod login;
+mod oidc_login;
 mod output;
 mod serve;
 mod tokens;
@@ -85,7 +86,9 @@ enum Command {
     /// Remove expired tokens, sessions and revocations (SimpleJWT's flushexpiredtokens).
     Flush,
     /// Sign in to a server with warden-client and print the request timeline,
-    /// refusals explained (tokens redacted).
+    /// refusals explained (tokens redacted); or, with --oidc, sign in at an
+    /// OpenID provider and make it a profile (`warden token` then works for it).
+    #[command(group(ArgGroup::new("target").args(["trace", "oidc"]).required(true).multiple(false)))]
     Login(LoginArgs),
     /// Show a token's header and claims, with warnings (nothing is trusted unless
     /// the signature is checked: --verify, --jwks, --key or --secret-env).
@@ -144,9 +147,36 @@ enum Command {
 #[derive(Debug, Args)]
 struct LoginArgs {
     /// The server's base URL (Warden or SimpleJWT), e.g. http://127.0.0.1:8000/.
-    #[arg(long, value_name = "URL")]
-    trace: String,
-    username: String,
+    #[arg(long, value_name = "URL", requires = "username")]
+    trace: Option<String>,
+    /// The account to sign in as (with --trace).
+    username: Option<String>,
+    /// Sign in at this OpenID Connect / OAuth 2.0 provider (issuer URL) in
+    /// the browser ($BROWSER, else xdg-open), and add a profile for it.
+    #[arg(
+        long,
+        value_name = "ISSUER",
+        requires = "client_id",
+        conflicts_with = "username"
+    )]
+    oidc: Option<String>,
+    /// The client id registered at the provider (a public client).
+    #[arg(long, value_name = "ID")]
+    client_id: Option<String>,
+    /// With --oidc: the device authorization grant (a code to enter on any
+    /// device) instead of a browser here; for SSH sessions.
+    #[arg(long, requires = "oidc")]
+    device: bool,
+    /// With --oidc: a scope to ask for besides `openid offline_access` (repeatable).
+    #[arg(long = "scope", value_name = "SCOPE", requires = "oidc")]
+    scopes: Vec<String>,
+    /// With --oidc: sender-constrained tokens (DPoP) when the provider offers
+    /// them; such tokens are useless to programs that cannot make proofs.
+    #[arg(long, requires = "oidc")]
+    dpop: bool,
+    /// With --oidc: the profile's name (default: `SUBJECT @ host`).
+    #[arg(long, value_name = "NAME", requires = "oidc")]
+    name: Option<String>,
     /// Read the password from this environment variable.
     #[arg(long, value_name = "VAR", conflicts_with = "password_stdin")]
     password_env: Option<String>,
@@ -371,9 +401,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(KeysCommand::Rotate) => keystore::rotate_command(&ctx).await?,
         Command::Flush => blocking(move || admin::flush(&ctx)).await?,
         Command::Login(args) => {
+            if let (Some(issuer), Some(client_id)) = (args.oidc, args.client_id) {
+                return oidc_login::run(oidc_login::OidcLoginOptions {
+                    issuer,
+                    client_id,
+                    device: args.device,
+                    scopes: args.scopes,
+                    dpop: args.dpop,
+                    name: args.name,
+                })
+                .await;
+            }
+            let (Some(url), Some(username)) = (args.trace, args.username) else {
+                anyhow::bail!(
+                    "warden login needs --trace URL USERNAME, or --oidc ISSUER --client-id ID"
+                );
+            };
             return login::run(login::LoginOptions {
-                url: args.trace,
-                username: args.username,
+                url,
+                username,
                 password_env: args.password_env,
                 password_stdin: args.password_stdin,
                 header_type: args.header_type,

@@ -128,7 +128,7 @@ fn redact_id(id: &str) -> String {
     }
 }
 
-fn unix_ms() -> i64 {
+pub(crate) fn unix_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -264,6 +264,7 @@ impl Client {
     }
 
     /// The exchange log every request is recorded in.
+    /// The exchange log (the timeline) OpenID requests are recorded into too.
     pub(crate) fn exchanges(&self) -> &Arc<ExchangeLog> {
         &self.inner.log
     }

@@ -75,6 +75,19 @@ pub fn explain(exchange: &Exchange, local: &LocalContext) -> Option<Explanation>
     let Some(status) = exchange.status else {
         return Some(network(exchange));
     };
+    // An OpenID provider's OAuth error answer (invalid_grant, use_dpop_nonce, ...).
+    if let Some(code) = exchange.error_code.as_deref()
+        && matches!(status, 400 | 401)
+    {
+        let code = crate::oidc::OAuthErrorCode::parse(code);
+        if !matches!(code, crate::oidc::OAuthErrorCode::Other(_)) {
+            return Some(crate::oidc::explain_oauth(&crate::oidc::OAuthError {
+                code,
+                description: exchange.reason.clone(),
+                status,
+            }));
+        }
+    }
     if !matches!(status, 401 | 403 | 429) {
         return None;
     }

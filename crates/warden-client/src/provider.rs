@@ -47,6 +47,24 @@ pub trait TokenProvider: Send + Sync + std::fmt::Debug {
         false
     }
 
+    /// Whether the issuer is a Warden or SimpleJWT server, whose routes
+    /// (sessions, staff, logout everywhere, password change) may exist; an
+    /// OpenID provider has none of them.
+    fn warden_routes(&self) -> bool {
+        true
+    }
+
+    /// Records its requests into `client`'s timeline from now on (the
+    /// session manager's), when they do not go through it already.
+    fn attach_timeline(&self, _client: &Client) {}
+
+    /// Who the access token belongs to, as the issuer's own endpoint says
+    /// (an OpenID provider's userinfo): the name and the path asked.
+    /// `None`: the issuer has no such endpoint besides Warden's `api/me/`.
+    fn identity<'a>(&'a self, _access: &'a str) -> Option<BoxFuture<'a, Result<(String, String)>>> {
+        None
+    }
+
     /// Exchanges a refresh token.
     fn refresh<'a>(&'a self, refresh: &'a str) -> BoxFuture<'a, Result<Issued>>;
 

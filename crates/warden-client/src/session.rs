@@ -288,6 +288,7 @@ impl SessionManager {
         vault: Arc<dyn Vault>,
         config: ManagerConfig,
     ) -> SessionManager {
+        provider.attach_timeline(&client);
         let (events, _) = broadcast::channel(config.event_capacity.max(16));
         // Weak: the client may outlive this manager, and subscribers should
         // see the stream close when the manager goes.
@@ -339,6 +340,11 @@ impl SessionManager {
     /// The client it sends through (for routes it does not wrap).
     pub fn client(&self) -> &Client {
         &self.inner.client
+    }
+
+    /// Where its tokens come from.
+    pub fn provider(&self) -> &Arc<dyn TokenProvider> {
+        &self.inner.provider
     }
 
     /// The key vault entries of this server are stored under (its base URL).
@@ -656,8 +662,34 @@ impl SessionManager {
         .await
     }
 
+    /// Who the access token belongs to by the issuer's own endpoint (an
+    /// OpenID provider's userinfo, with a DPoP proof for a bound session):
+    /// `None` when the issuer has none besides `api/me/` ([`SessionManager::me`]).
+    pub async fn provider_identity(&self) -> Option<Result<(String, String)>> {
+        let provider = Arc::clone(&self.inner.provider);
+        if provider.warden_routes() {
+            return None;
+        }
+        Some(
+            self.authorized(move |_, token| {
+                let provider = Arc::clone(&provider);
+                async move {
+                    match provider.identity(&token) {
+                        Some(f) => f.await,
+                        None => Err(ClientError::Unavailable(Feature::Staff)),
+                    }
+                }
+            })
+            .await,
+        )
+    }
+
     /// `GET api/me/`.
     pub async fn me(&self) -> Result<Me> {
+        if !self.inner.provider.warden_routes() {
+            // An OpenID provider has no `api/me/` (its userinfo is another shape).
+            return Err(ClientError::Unavailable(Feature::Staff));
+        }
         self.authorized(|client, token| async move { client.me(&token).await })
             .await
     }
@@ -825,6 +857,10 @@ impl SessionManager {
     }
 
     async fn require(&self, feature: Feature) -> Result<()> {
+        if !self.inner.provider.warden_routes() {
+            // An OpenID provider: Warden's routes do not exist there.
+            return Err(ClientError::Unavailable(feature));
+        }
         if self.inner.client.supports(feature).await? {
             Ok(())
         } else {

@@ -153,6 +153,11 @@ async fn sign_in_rotates_through_several_lifetimes_restarts_from_the_keyring_and
         );
         seen.push(current);
     }
+    // Warden-only features are unavailable at a provider (not a 404 later).
+    assert!(matches!(
+        m.sessions().await,
+        Err(ClientError::Unavailable(_))
+    ));
     let token = m.access_token().await?;
     let me = oidc.userinfo(&token).await?;
     assert_eq!(me["sub"], "alice");
@@ -244,6 +249,25 @@ async fn a_replayed_rotated_away_refresh_token_ends_the_session_with_the_provide
             reason: Some(SignOutReason::Provider { .. })
         }
     ));
+    // The refused rotation is in the session's timeline, with its "Why?".
+    let refused = m
+        .timeline()
+        .into_iter()
+        .rev()
+        .find(|x| x.error_code.as_deref() == Some("invalid_grant"))
+        .context("the refused refresh in the timeline")?;
+    assert_eq!(refused.path, "/token");
+    assert_eq!(refused.status, Some(400));
+    assert!(
+        refused
+            .credential
+            .as_deref()
+            .is_some_and(|c| c.contains("grant refresh_token")),
+        "{refused:?}"
+    );
+    let timeline_why = warden_client::explain(&refused, &warden_client::LocalContext::default())
+        .context("a Why? for invalid_grant")?;
+    assert_eq!(timeline_why.code, "invalid_grant");
     let why = explain_oauth(oauth);
     assert_eq!(why.code, "invalid_grant");
     assert!(why.cause.contains("replayed") && why.fix.contains("Sign in again"));

@@ -200,7 +200,12 @@ async fn token_here(profile: &Profile, vault: Arc<dyn Vault>, rotate: bool) -> R
             access_token: grant.access_token.clone(),
             token_type: grant.token_type.clone(),
             server: grant.server.clone(),
-            iat: decode_claims(&grant.access_token).ok().and_then(|c| c.iat),
+            // An opaque token (OAuth) has no iat: its life starts now, as
+            // its expires_in counted.
+            iat: decode_claims(&grant.access_token)
+                .ok()
+                .and_then(|c| c.iat)
+                .or_else(|| grant.expires_in.map(|e| exp - e)),
             exp,
         };
         if let Ok(json) = serde_json::to_string(&kept)
@@ -216,6 +221,9 @@ async fn token_here(profile: &Profile, vault: Arc<dyn Vault>, rotate: bool) -> R
 
 /// One rotation of `profile`'s refresh token; the caller holds its lock.
 async fn rotate_here(profile: &Profile, vault: Arc<dyn Vault>) -> Result<TokenGrant> {
+    if let ServerKind::OpenId(server) = &profile.server {
+        return crate::openid::rotate_here(profile, server, vault).await;
+    }
     let vault = AsyncVault::new(
         Arc::new(StableKeyVault {
             inner: vault,

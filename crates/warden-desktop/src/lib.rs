@@ -38,6 +38,7 @@ pub mod handout;
 pub mod inspector;
 pub mod instance;
 pub mod lab;
+pub mod openid;
 pub mod outbox;
 pub mod profiles;
 pub mod remembered;

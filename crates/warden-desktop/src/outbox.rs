@@ -562,6 +562,41 @@ impl Outbox {
     }
 }
 
+impl Outbox {
+    /// Delivers a logout to an OpenID provider: RFC 7009 revocation of the
+    /// refresh token, then the access token. Logging out everywhere does not
+    /// exist at a provider.
+    pub(crate) async fn deliver_openid(
+        &self,
+        job: &mut Job,
+        server: &crate::openid::OpenIdServer,
+    ) -> Attempt {
+        use warden_client::TokenProvider as _;
+        let Some(refresh) = job.refresh.clone() else {
+            return Attempt::Abandoned("no refresh token was kept for it".into());
+        };
+        match job.what {
+            Revocation::Logout => {
+                let provider = warden_client::oidc::OpenIdProvider::lazy(server.config());
+                let access = job.access.clone();
+                match provider
+                    .end(access.as_ref().map(Secret::expose), refresh.expose())
+                    .await
+                {
+                    Ok(()) => Attempt::Delivered { revoked: None },
+                    Err(e) => refused_or_retry(e),
+                }
+            }
+            Revocation::LogoutAll => {
+                Attempt::Abandoned(crate::openid::unavailable("Logging out everywhere"))
+            }
+            Revocation::Session { .. } => {
+                Attempt::Abandoned("a session is revoked through its profile".into())
+            }
+        }
+    }
+}
+
 /// A refused blacklist: the token is over already (done), the server cannot
 /// blacklist (abandoned), or it could not be asked (retry).
 fn refused_or_retry(e: ClientError) -> Attempt {

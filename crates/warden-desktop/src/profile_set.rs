@@ -519,6 +519,86 @@ impl ProfileSet {
         Ok(id)
     }
 
+    /// Signs in at an OpenID provider through `open` (the system browser:
+    /// authorization code with PKCE, a loopback listener) and adds the
+    /// session as a new, active profile. The window's "Add an OpenID provider".
+    pub async fn sign_in_openid(
+        &self,
+        server: crate::openid::OpenIdServer,
+        open: warden_client::oidc::Opener,
+        name: Option<&str>,
+    ) -> Result<ProfileId> {
+        let inner = &self.inner;
+        let name = match name {
+            Some(n) => Some(check_name(n)?),
+            None => None,
+        };
+        let client = Arc::new(warden_client::oidc::OpenIdClient::discover(server.config()).await?);
+        let signed = client.sign_in_browser(open).await?;
+        let kind = ServerKind::OpenId(server.clone());
+        // Signing in again as someone signed out of this provider: into that
+        // profile (its timeline, its name), not a new one.
+        let again = {
+            let s = inner.state.lock();
+            s.slots
+                .iter()
+                .find(|x| {
+                    matches!(&x.profile.server, ServerKind::OpenId(o)
+                        if o.issuer == server.issuer && o.client_id == server.client_id)
+                        && x.profile.account == signed.subject
+                        && matches!(x.manager.state().phase, Phase::SignedOut { .. })
+                })
+                .map(|x| (x.profile.id.clone(), Arc::clone(&x.manager)))
+        };
+        if let Some((id, manager)) = again {
+            use warden_client::TokenProvider as _;
+            let refresh = signed.tokens.refresh_token.clone().unwrap_or_default();
+            // The sign-in's DPoP key goes to the profile's provider.
+            let sealed = warden_client::oidc::OpenIdProvider::new(client)
+                .seal(&warden_client::Secret::new(refresh))?;
+            manager.provider().unseal(sealed)?;
+            manager
+                .login_with(&signed.subject, warden_client::oidc::issued(signed.tokens))
+                .await?;
+            inner.state.lock().active = Some(id.clone());
+            inner.save()?;
+            inner.emit(ProfilesEvent::Changed);
+            return Ok(id);
+        }
+        let id = ProfileId::generate()?;
+        let lock_path = inner.paths.profile_lock(&id);
+        let lock = LockFile::try_acquire(&lock_path)
+            .map_err(|e| Error::io("lock", &lock_path, e))?
+            .ok_or_else(|| Error::Busy(format!("{} is locked", lock_path.display())))?;
+        let profile = Profile {
+            name: name.unwrap_or_else(|| Profile::default_name(&signed.subject, &kind)),
+            vault_key: Profile::vault_key_for(&id),
+            id: id.clone(),
+            server: kind,
+            account: signed.subject.clone(),
+        };
+        let provider = warden_client::oidc::OpenIdProvider::new(client);
+        let slot = inner.open_slot_with(profile, Some(lock), Some(provider))?;
+        let manager = Arc::clone(&slot.manager);
+        let tokens = warden_client::oidc::issued(signed.tokens);
+        if let Err(e) = manager.login_with(&signed.subject, tokens).await {
+            drop(slot);
+            let _ = std::fs::remove_file(&lock_path);
+            return Err(e.into());
+        }
+        {
+            let mut s = inner.state.lock();
+            let mut slot = slot;
+            let unique = s.file().unique_name(&slot.profile.name, None);
+            slot.profile.name = unique;
+            s.slots.push(slot);
+            s.active = Some(id.clone());
+        }
+        inner.save()?;
+        inner.emit(ProfilesEvent::Changed);
+        Ok(id)
+    }
+
     /// The window's sign-in, while it shows one session at a time: into the
     /// active profile when it is for `server` and signed out, else into a
     /// signed-out profile of `server` and `username`, else into a new
@@ -742,7 +822,7 @@ impl ProfileSet {
             expires_in,
             profile: profile.id,
             profile_name: profile.name,
-            server: manager.client().base_url().to_string(),
+            server: manager.server_key().to_string(),
             user: state.user.unwrap_or(profile.account),
         })
     }
@@ -860,18 +940,46 @@ impl Inner {
     /// tasks that forward its events and, unless `lock` is given (a new
     /// profile), take its lock and restore it.
     fn open_slot(self: &Arc<Self>, profile: Profile, lock: Option<LockFile>) -> Result<Slot> {
+        self.open_slot_with(profile, lock, None)
+    }
+
+    /// [`Inner::open_slot`], an OpenID profile's provider already discovered
+    /// (a sign-in in progress: it holds the session's DPoP key).
+    fn open_slot_with(
+        self: &Arc<Self>,
+        profile: Profile,
+        lock: Option<LockFile>,
+        discovered: Option<warden_client::oidc::OpenIdProvider>,
+    ) -> Result<Slot> {
         let reachable = self.client_config(&profile.server);
-        let restore = reachable.is_some();
-        let config = reachable.unwrap_or_else(|| ClientConfig::new(NOWHERE));
         let vault: Arc<dyn Vault> = Arc::new(StableKeyVault {
             inner: Arc::clone(&self.vault),
             key: profile.vault_key.clone(),
         });
-        let manager = Arc::new(SessionManager::new(
-            Client::new(config)?,
-            vault,
-            self.manager_config.clone(),
-        ));
+        let (manager, restore) = match &profile.server {
+            // An OpenID provider: tokens through its endpoints (discovered on
+            // first use); the client only carries the timeline.
+            ServerKind::OpenId(server) => {
+                let provider = discovered
+                    .unwrap_or_else(|| warden_client::oidc::OpenIdProvider::lazy(server.config()));
+                let mut config = ClientConfig::new(server.issuer.clone());
+                config.device_label = Some(crate::session::device_label());
+                let manager = SessionManager::with_provider(
+                    Client::new(config)?,
+                    Arc::new(provider),
+                    vault,
+                    self.manager_config.clone(),
+                );
+                (Arc::new(manager), true)
+            }
+            _ => {
+                let restore = reachable.is_some();
+                let config = reachable.unwrap_or_else(|| ClientConfig::new(NOWHERE));
+                let manager =
+                    SessionManager::new(Client::new(config)?, vault, self.manager_config.clone());
+                (Arc::new(manager), restore)
+            }
+        };
         let held = lock.is_some();
         let (ready_tx, ready) = watch::channel(held);
         let lock = Arc::new(Mutex::new(lock));
@@ -1026,6 +1134,11 @@ impl Inner {
                     Err(e) => Attempt::Abandoned(e.to_string()),
                 },
             };
+        }
+        // An OpenID provider: RFC 7009 revocation at its endpoint.
+        if let ServerKind::OpenId(server) = &job.server {
+            let server = server.clone();
+            return self.outbox.deliver_openid(job, &server).await;
         }
         // Through the profile's own client when it still talks to that
         // server, so the delivery shows in the profile's timeline.

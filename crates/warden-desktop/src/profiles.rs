@@ -86,6 +86,8 @@ pub enum ServerKind {
     /// A remote Warden or plain SimpleJWT server: URL, the paths that differ,
     /// the header type.
     Remote(RemoteServer),
+    /// An OpenID Connect / OAuth 2.0 provider (issuer, client id, scopes).
+    OpenId(crate::openid::OpenIdServer),
 }
 
 impl ServerKind {
@@ -94,13 +96,14 @@ impl ServerKind {
         match self {
             ServerKind::Embedded => "this computer".into(),
             ServerKind::Remote(r) => host_of(&r.url),
+            ServerKind::OpenId(o) => host_of(&o.issuer),
         }
     }
 
     /// The remote server, `None` for the embedded one.
     pub fn remote(&self) -> Option<&RemoteServer> {
         match self {
-            ServerKind::Embedded => None,
+            ServerKind::Embedded | ServerKind::OpenId(_) => None,
             ServerKind::Remote(r) => Some(r),
         }
     }
@@ -115,6 +118,8 @@ impl ServerKind {
                 c
             }),
             ServerKind::Remote(r) => Some(r.client_config()),
+            // Its sessions go through the provider's endpoints (crate::openid).
+            ServerKind::OpenId(_) => None,
         }
     }
 }

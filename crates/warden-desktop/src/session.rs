@@ -87,8 +87,8 @@ pub struct AccountCreated {
 #[derive(Debug, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AccessCheck {
-    /// The user's id.
-    pub id: i64,
+    /// The user's id (`None` from an OpenID provider, whose subject is a string).
+    pub id: Option<i64>,
     /// The user's name.
     pub username: String,
     /// The route asked.
@@ -97,9 +97,18 @@ pub struct AccessCheck {
 
 /// Asks the server who the session's access token belongs to.
 pub async fn check_access(manager: &SessionManager) -> Result<AccessCheck> {
+    // An OpenID provider: its userinfo endpoint.
+    if let Some(answer) = manager.provider_identity().await {
+        let (username, path) = answer?;
+        return Ok(AccessCheck {
+            id: None,
+            username,
+            path,
+        });
+    }
     let me = manager.me().await?;
     Ok(AccessCheck {
-        id: me.id,
+        id: Some(me.id),
         username: me.username,
         path: manager.client().config().paths.me.clone(),
     })

@@ -816,3 +816,128 @@ async fn developer_inspector_fault_lab_and_why_refused() -> Result<()> {
     w.close().await;
     Ok(())
 }
+
+/// node-oidc-provider (interop/oidc) on loopback, stopped on drop.
+struct OidcProvider {
+    issuer: String,
+    child: std::process::Child,
+}
+
+impl OidcProvider {
+    fn start() -> Result<OidcProvider> {
+        use std::io::BufRead as _;
+        let dir = root().join("interop/oidc");
+        let mut child = std::process::Command::new(dir.join("node.sh"))
+            .arg(dir.join("provider.mjs"))
+            .env("OIDC_ACCESS_TTL", "20")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = lines.next().unwrap()?;
+        std::thread::spawn(move || for _ in lines {});
+        let ready: serde_json::Value = serde_json::from_str(&line)?;
+        Ok(OidcProvider {
+            issuer: ready["issuer"].as_str().unwrap().to_string(),
+            child,
+        })
+    }
+}
+
+impl Drop for OidcProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// "Add an OpenID provider": the window's form, the sign-in in the "browser"
+/// (interop/oidc/browser.mjs as $BROWSER, filling in the provider's pages),
+/// the live session; then the provider revokes the session, the next
+/// rotation is refused invalid_grant, and the timeline explains why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_an_openid_provider_live_session_and_why_of_invalid_grant() -> Result<()> {
+    if !enabled() {
+        return Ok(());
+    }
+    let provider = OidcProvider::start()?;
+    let data = tempfile::tempdir()?;
+    let dir = root().join("interop/oidc");
+    let browser = format!(
+        "{} {}",
+        dir.join("node.sh").display(),
+        dir.join("browser.mjs").display()
+    );
+    let w = Window::open(
+        4470,
+        data.path(),
+        &[
+            ("BROWSER", browser.as_str()),
+            ("WARDEN_TEST_BROWSER_LOGIN", "olivia"),
+        ],
+    )
+    .await?;
+    w.wait_for("#openid summary", 30).await?;
+    w.click("#openid summary").await?;
+    w.fill("#oidc-issuer", &provider.issuer).await?;
+    w.fill("#oidc-client-id", "warden-public").await?;
+    w.fill("#oidc-scopes", "email profile").await?;
+    w.screenshot("30-add-openid-provider").await?;
+    w.click("#oidc-submit").await?;
+    // The browser signs in; the window shows the provider's live session.
+    w.wait_text("#access-card [data-left]", |t| t.ends_with("left"), 40)
+        .await?;
+    // An opaque refresh token without a stated expiry says so.
+    w.wait_text(
+        "#refresh-card [data-state]",
+        |t| t == "no stated expiry",
+        10,
+    )
+    .await?;
+    w.wait_text("#keyring", |t| t.contains("stored"), 10)
+        .await?;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    w.screenshot("31-openid-session").await?;
+    // "Check with server": the provider's userinfo (with a DPoP proof).
+    w.click("#check-access").await?;
+    let check = w.wait_text("#access-check", |t| !t.is_empty(), 15).await?;
+    assert_eq!(
+        check,
+        "The server accepts the access token: olivia@example.test, GET me"
+    );
+
+    // The provider ends every session; the next rotation is refused.
+    let revoked = http()
+        .post(format!(
+            "{}/__test__/revoke-refresh-tokens",
+            provider.issuer
+        ))
+        .send()
+        .await?;
+    assert!(revoked.status().is_success());
+    let notice = w
+        .wait_text("#signin-notice", |t| t.contains("invalid_grant"), 40)
+        .await?;
+    eprintln!("{notice}");
+    // Sign in again: the same profile, its timeline with the refused rotation.
+    w.wait_for("#openid summary", 10).await?;
+    w.click("#openid summary").await?;
+    w.fill("#oidc-issuer", &provider.issuer).await?;
+    w.fill("#oidc-client-id", "warden-public").await?;
+    w.click("#oidc-submit").await?;
+    w.wait_text("#access-card [data-left]", |t| t.ends_with("left"), 40)
+        .await?;
+    w.click("#rail button[data-view=timeline]").await?;
+    w.wait_for("#timeline-table tr[data-status='400'] button.why", 10)
+        .await?;
+    w.click("#timeline-table tr[data-status='400'] button.why")
+        .await?;
+    let cause = w
+        .wait_text("#explanation-cause", |t| !t.is_empty(), 10)
+        .await?;
+    assert!(cause.contains("invalid_grant"), "{cause}");
+    w.screenshot("32-openid-why-invalid-grant").await?;
+    w.close().await;
+    Ok(())
+}

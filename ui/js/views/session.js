@@ -40,7 +40,7 @@ export function render(main, hooks) {
     checkResult.classList.remove('bad');
     try {
       const r = await ipc.checkAccess();
-      checkResult.textContent = `The server accepts the access token: ${r.username} (user ${r.id}), GET ${r.path}`;
+      checkResult.textContent = `The server accepts the access token: ${r.username}${r.id == null ? '' : ` (user ${r.id})`}, GET ${r.path}`;
     } catch (e) {
       checkResult.textContent = `Refused: ${/** @type {any} */ (e).message} (${/** @type {any} */ (e).code})`;
       checkResult.classList.add('bad');
@@ -92,8 +92,14 @@ function paintCard(el, key, t, now) {
   const bar = /** @type {HTMLElement} */ (el.querySelector('[data-bar]'));
   const fill = /** @type {HTMLElement} */ (el.querySelector('[data-fill]'));
   const times = /** @type {HTMLElement} */ (el.querySelector('[data-times]'));
-  if (!t || t.expires_at == null) {
+  if (!t) {
     left.textContent = '—'; state.textContent = 'not held'; times.textContent = '';
+    return;
+  }
+  if (t.expires_at == null) {
+    // Held, but its issuer states no expiry (an OpenID provider's opaque refresh token).
+    left.textContent = 'held'; state.textContent = 'no stated expiry'; times.textContent = '';
+    fill.style.width = '100%';
     return;
   }
   const life = t.exp != null && t.iat != null ? t.exp - t.iat : 0;

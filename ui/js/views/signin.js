@@ -1,6 +1,7 @@
 // @ts-check
 import { h } from '../dom.js';
 import * as ipc from '../ipc.js';
+import { openIdForm } from './openid.js';
 
 /**
  * The sign-in screen; on the first run it offers to create a local account.
@@ -94,6 +95,7 @@ export function render(main, opts) {
       error,
       h('div', { class: 'row' }, submit, toggle),
     ),
+    openIdForm(),
   );
   sync();
   user.focus();

@@ -9,4 +9,5 @@ mod common;
 mod crash;
 mod devtools;
 mod nodes;
+mod oidc;
 mod tokens;

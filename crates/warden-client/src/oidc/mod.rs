@@ -259,6 +259,8 @@ pub struct OpenIdClient {
     jwks: tokio::sync::Mutex<Option<JwkSet>>,
     dpop: Mutex<Option<DpopKey>>,
     nonce: Mutex<Option<String>>,
+    /// The timeline its requests are recorded into (a session manager's client's).
+    log: Mutex<Option<Arc<crate::exchange::ExchangeLog>>>,
 }
 
 struct Answer {
@@ -385,7 +387,61 @@ impl OpenIdClient {
             jwks: tokio::sync::Mutex::new(None),
             dpop: Mutex::new(None),
             nonce: Mutex::new(None),
+            log: Mutex::new(None),
         })
+    }
+
+    /// Records its requests from now on into `client`'s timeline (no
+    /// tokens: the path, status, latency, OAuth error and description), so
+    /// they show beside the session's other exchanges with a "Why?".
+    pub fn record_into(&self, client: &crate::Client) {
+        *self.log.lock() = Some(client.exchanges().clone());
+    }
+
+    fn record(
+        &self,
+        method: &str,
+        url: &str,
+        started: std::time::Instant,
+        result: &Result<Answer>,
+        credential: &str,
+    ) {
+        let Some(log) = self.log.lock().clone() else {
+            return;
+        };
+        let path = url
+            .strip_prefix(self.metadata.issuer.trim_end_matches('/'))
+            .unwrap_or(url)
+            .to_string();
+        let (status, error_code, reason) = match result {
+            Ok(a) if (200..300).contains(&a.status) => (Some(a.status), None, None),
+            Ok(a) => match refusal(a) {
+                ClientError::OAuth(o) => (
+                    Some(a.status),
+                    Some(o.code.as_str().to_string()),
+                    o.description,
+                ),
+                other => (Some(a.status), Some(other.code().to_string()), None),
+            },
+            Err(e) => (None, Some(e.code().to_string()), Some(e.to_string())),
+        };
+        log.record(crate::exchange::Exchange {
+            at: crate::client::unix_ms()
+                - i64::try_from(started.elapsed().as_millis()).unwrap_or(0),
+            method: method.to_string(),
+            path,
+            status,
+            latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            error_code,
+            reason: reason.clone(),
+            credential: Some(credential.to_string()),
+            request_id: None,
+            record: Box::new(crate::exchange::ExchangeRecord {
+                detail: reason,
+                url: url.to_string(),
+                ..Default::default()
+            }),
+        });
     }
 
     /// The provider's metadata.
@@ -478,7 +534,24 @@ impl OpenIdClient {
                 let nonce = self.nonce.lock().clone();
                 req = req.header("DPoP", key.proof("POST", url, nonce.as_deref(), None)?);
             }
-            let a = read(req.send().await?).await?;
+            let started = std::time::Instant::now();
+            let sent = async { read(req.send().await?).await }.await;
+            let field = |name: &str| {
+                form.iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str())
+            };
+            let what = match (field("grant_type"), field("token_type_hint")) {
+                (Some(grant), _) => format!("grant {grant}"),
+                (None, Some(hint)) => hint.to_string(),
+                (None, None) => "client".to_string(),
+            };
+            let credential = match &key {
+                Some(k) => format!("{what}, DPoP proof (jkt {})", k.thumbprint()),
+                None => what,
+            };
+            self.record("POST", url, started, &sent, &credential);
+            let a = sent?;
             self.remember_nonce(&a.headers);
             if (200..300).contains(&a.status) {
                 return Ok(a);
@@ -719,7 +792,15 @@ impl OpenIdClient {
                 }
                 None => req.bearer_auth(access_token),
             };
-            let a = read(req.send().await?).await?;
+            let started = std::time::Instant::now();
+            let sent = async { read(req.send().await?).await }.await;
+            let credential = if key.is_some() {
+                "DPoP access token"
+            } else {
+                "Bearer access token"
+            };
+            self.record("GET", url, started, &sent, credential);
+            let a = sent?;
             self.remember_nonce(&a.headers);
             if (200..300).contains(&a.status) {
                 return serde_json::from_slice(&a.body).map_err(|e| ClientError::UnexpectedBody {
@@ -910,21 +991,73 @@ struct Sealed {
 }
 
 /// An OpenID provider as the session manager's [`TokenProvider`]: refresh
-/// through the token endpoint, logout by RFC 7009 revocation.
+/// through the token endpoint, logout by RFC 7009 revocation. Made from a
+/// discovered client, or [`OpenIdProvider::lazy`]: discovery on first use
+/// (an app restoring its profiles at start, perhaps offline: a provider not
+/// reached yet is a transient error, retried with back-off).
 #[derive(Debug, Clone)]
 pub struct OpenIdProvider {
-    client: Arc<OpenIdClient>,
+    issuer: String,
+    config: OpenIdConfig,
+    client: Arc<tokio::sync::OnceCell<Arc<OpenIdClient>>>,
+    /// A DPoP key unsealed before discovery, for the client once it is made.
+    pending_key: Arc<Mutex<Option<DpopKey>>>,
+    /// The timeline to record into, for the client once it is made.
+    timeline: Arc<Mutex<Option<crate::Client>>>,
 }
 
 impl OpenIdProvider {
     /// The provider for `client`'s sessions.
     pub fn new(client: Arc<OpenIdClient>) -> OpenIdProvider {
-        OpenIdProvider { client }
+        let issuer = client.issuer().to_string();
+        let config = client.config().clone();
+        OpenIdProvider {
+            issuer,
+            config,
+            client: Arc::new(tokio::sync::OnceCell::new_with(Some(client))),
+            pending_key: Arc::new(Mutex::new(None)),
+            timeline: Arc::new(Mutex::new(None)),
+        }
     }
 
-    /// The client it refreshes through.
-    pub fn client(&self) -> &Arc<OpenIdClient> {
-        &self.client
+    /// A provider that discovers `config.issuer` when first asked to refresh.
+    pub fn lazy(config: OpenIdConfig) -> OpenIdProvider {
+        OpenIdProvider {
+            issuer: config.issuer.trim_end_matches('/').to_string(),
+            config,
+            client: Arc::new(tokio::sync::OnceCell::new()),
+            pending_key: Arc::new(Mutex::new(None)),
+            timeline: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The discovered client, discovering it now when needed.
+    pub async fn client(&self) -> Result<Arc<OpenIdClient>> {
+        self.client
+            .get_or_try_init(|| async {
+                let client = Arc::new(OpenIdClient::discover(self.config.clone()).await?);
+                if let Some(key) = self.pending_key.lock().take() {
+                    client.set_dpop_key(Some(key));
+                }
+                if let Some(timeline) = self.timeline.lock().as_ref() {
+                    client.record_into(timeline);
+                }
+                Ok::<_, ClientError>(client)
+            })
+            .await
+            .cloned()
+    }
+
+    /// The client when it was discovered already.
+    pub fn discovered(&self) -> Option<Arc<OpenIdClient>> {
+        self.client.get().cloned()
+    }
+
+    fn dpop_key(&self) -> Option<DpopKey> {
+        match self.client.get() {
+            Some(c) => c.dpop_key(),
+            None => self.pending_key.lock().clone(),
+        }
     }
 }
 
@@ -940,24 +1073,59 @@ pub fn issued(t: TokenResponse) -> Issued {
 
 impl TokenProvider for OpenIdProvider {
     fn key(&self) -> &str {
-        self.client.issuer()
+        &self.issuer
     }
 
     fn opaque_tokens(&self) -> bool {
         true
     }
 
+    fn warden_routes(&self) -> bool {
+        false
+    }
+
+    fn identity<'a>(&'a self, access: &'a str) -> Option<BoxFuture<'a, Result<(String, String)>>> {
+        Some(Box::pin(async move {
+            let client = self.client().await?;
+            let info = client.userinfo(access).await?;
+            let name = ["preferred_username", "email", "sub"]
+                .iter()
+                .find_map(|k| info.get(*k).and_then(Value::as_str))
+                .unwrap_or_default()
+                .to_string();
+            let endpoint = client
+                .metadata()
+                .userinfo_endpoint
+                .clone()
+                .unwrap_or_default();
+            let path = endpoint
+                .strip_prefix(client.issuer().trim_end_matches('/'))
+                .unwrap_or(&endpoint)
+                .trim_start_matches('/')
+                .to_string();
+            Ok((name, path))
+        }))
+    }
+
+    fn attach_timeline(&self, client: &crate::Client) {
+        match self.client.get() {
+            Some(c) => c.record_into(client),
+            None => *self.timeline.lock() = Some(client.clone()),
+        }
+    }
+
     fn refresh<'a>(&'a self, refresh: &'a str) -> BoxFuture<'a, Result<Issued>> {
-        Box::pin(async move { self.client.refresh(refresh).await.map(issued) })
+        Box::pin(async move { self.client().await?.refresh(refresh).await.map(issued) })
     }
 
     fn end<'a>(&'a self, access: Option<&'a str>, refresh: &'a str) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
+            let client = self.client().await?;
             // The refresh token first: it is what keeps the grant alive.
-            self.client.revoke(refresh, "refresh_token").await?;
+            client.revoke(refresh, "refresh_token").await?;
             if let Some(access) = access {
                 // Best effort: many providers revoke the grant's access tokens with it.
-                let _ = self.client.revoke(access, "access_token").await;
+                let _ = client.revoke(access, "access_token").await;
             }
             Ok(())
         })
@@ -967,10 +1135,7 @@ impl TokenProvider for OpenIdProvider {
         let sealed = Sealed {
             v: 1,
             refresh_token: refresh.expose().to_string(),
-            dpop_key: self
-                .client
-                .dpop_key()
-                .map(|k| k.stored().expose().to_string()),
+            dpop_key: self.dpop_key().map(|k| k.stored().expose().to_string()),
         };
         serde_json::to_string(&sealed)
             .map(Secret::new)
@@ -985,7 +1150,10 @@ impl TokenProvider for OpenIdProvider {
             .as_deref()
             .map(DpopKey::from_stored)
             .transpose()?;
-        self.client.set_dpop_key(key);
+        match self.client.get() {
+            Some(c) => c.set_dpop_key(key),
+            None => *self.pending_key.lock() = key,
+        }
         Ok(Secret::new(sealed.refresh_token))
     }
 }

@@ -1,0 +1,94 @@
+//! `warden login --oidc ISSUER --client-id ID [--device]`: signs in at an
+//! OpenID provider (authorization code + PKCE in the browser through a
+//! loopback listener, or the device grant) and adds a profile for the
+//! session, whose refresh token goes to the keyring; `warden token` then
+//! rotates it through the provider's token endpoint.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, anyhow};
+use warden_client::oidc::{OpenIdClient, OpenIdProvider, explain_oauth, system_browser};
+use warden_client::{ClientError, KeyringVault, Secret, TokenProvider};
+use warden_desktop::AppPaths;
+use warden_desktop::openid::{OpenIdServer, add_profile};
+
+/// What `warden login --oidc` was asked to do.
+#[derive(Debug)]
+pub struct OidcLoginOptions {
+    pub issuer: String,
+    pub client_id: String,
+    pub device: bool,
+    pub scopes: Vec<String>,
+    pub dpop: bool,
+    pub name: Option<String>,
+}
+
+fn explained(e: ClientError) -> anyhow::Error {
+    match &e {
+        ClientError::OAuth(o) => {
+            let why = explain_oauth(o);
+            anyhow!("{e}\n  why: {}\n  fix: {}", why.cause, why.fix)
+        }
+        _ => anyhow!(e),
+    }
+}
+
+pub async fn run(opts: OidcLoginOptions) -> anyhow::Result<ExitCode> {
+    let server = OpenIdServer {
+        issuer: opts.issuer.trim_end_matches('/').to_string(),
+        client_id: opts.client_id,
+        scopes: opts.scopes,
+        dpop: opts.dpop,
+    };
+    let client = Arc::new(
+        OpenIdClient::discover(server.config())
+            .await
+            .map_err(explained)
+            .with_context(|| format!("cannot use {} as an OpenID provider", server.issuer))?,
+    );
+    let signed = if opts.device {
+        let device = client.device_start().await.map_err(explained)?;
+        let mut err = std::io::stderr().lock();
+        writeln!(
+            err,
+            "To sign in, open {} and enter the code {}",
+            device.verification_uri, device.user_code
+        )?;
+        if let Some(complete) = &device.verification_uri_complete {
+            writeln!(err, "or open: {complete}")?;
+        }
+        drop(err);
+        client.device_finish(&device).await.map_err(explained)?
+    } else {
+        eprintln!("Opening the browser to sign in at {} ...", server.issuer);
+        client
+            .sign_in_browser(Box::new(system_browser))
+            .await
+            .map_err(explained)?
+    };
+    let refresh = signed.tokens.refresh_token.clone().ok_or_else(|| {
+        anyhow!("the provider issued no refresh token (is offline_access allowed for this client?)")
+    })?;
+    let sealed = OpenIdProvider::new(client.clone()).seal(&Secret::new(refresh))?;
+    let paths = AppPaths::from_env().context("cannot find the Warden app's data directory")?;
+    let profile = add_profile(
+        &paths,
+        Arc::new(KeyringVault::new()),
+        server,
+        &signed.subject,
+        &sealed,
+        opts.name.as_deref(),
+    )
+    .await?;
+    println!(
+        "Signed in as {} at {}; profile \"{}\" ({}). `warden token \"{}\"` gives its access token.",
+        signed.subject,
+        client.issuer(),
+        profile.name,
+        profile.id,
+        profile.name
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,407 @@
+//! `warden login --oidc` (browser and device grant) and `warden token` for
+//! the profile it makes, against the real node-oidc-provider (interop/oidc)
+//! started on loopback; the browser is interop/oidc/browser.mjs, set as
+//! `$BROWSER`. Needs the keyring (WARDEN_TEST_DESKTOP=1).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use crate::common::warden;
+
+fn interop() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop/oidc")
+}
+
+struct Provider {
+    issuer: String,
+    child: Child,
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn provider() -> Provider {
+    let dir = interop();
+    let mut child = Command::new(dir.join("node.sh"))
+        .arg(dir.join("provider.mjs"))
+        .env("OIDC_ACCESS_TTL", "30")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node-oidc-provider (run scripts/install-deps.sh)");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines.next().unwrap().unwrap();
+    std::thread::spawn(move || for _ in lines {});
+    let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+    Provider {
+        issuer: ready["issuer"].as_str().unwrap().to_string(),
+        child,
+    }
+}
+
+struct Desk {
+    _tmp: tempfile::TempDir,
+    data: PathBuf,
+    xdg: PathBuf,
+}
+
+fn desk() -> Desk {
+    let tmp = tempfile::tempdir().unwrap();
+    let xdg = tmp.path().join("xdg");
+    std::fs::create_dir(&xdg).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&xdg, std::fs::Permissions::from_mode(0o700)).unwrap();
+    Desk {
+        data: tmp.path().join("data"),
+        xdg,
+        _tmp: tmp,
+    }
+}
+
+impl Desk {
+    fn warden(&self, args: &[&str]) -> Command {
+        let mut cmd = warden();
+        cmd.args(args)
+            .env("WARDEN_APP_DATA_DIR", &self.data)
+            .env("XDG_RUNTIME_DIR", &self.xdg)
+            .env(
+                "BROWSER",
+                format!(
+                    "{} {}",
+                    interop().join("node.sh").display(),
+                    interop().join("browser.mjs").display()
+                ),
+            );
+        cmd
+    }
+}
+
+fn userinfo(issuer: &str, token: &str) -> serde_json::Value {
+    let out = Command::new("curl")
+        .args(["-sf", "-H"])
+        .arg(format!("Authorization: Bearer {token}"))
+        .arg(format!("{issuer}/me"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "userinfo refused the token");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn token_json(d: &Desk, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["token", "--json"];
+    args.extend_from_slice(extra);
+    let out = d.warden(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "warden token: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn login_oidc_in_the_browser_makes_a_profile_warden_token_rotates() {
+    if std::env::var("WARDEN_TEST_DESKTOP").as_deref() != Ok("1") {
+        eprintln!("needs the keyring: run inside scripts/with-desktop-session.sh");
+        return;
+    }
+    let p = provider();
+    let d = desk();
+    let out = d
+        .warden(&["login", "--oidc", &p.issuer, "--client-id", "warden-public"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Signed in as alice"), "{stdout}");
+    let profiles = d.warden(&["profiles", "--json"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&profiles.stdout).contains("alice @ 127.0.0.1"));
+
+    let first = token_json(&d, &[]);
+    assert_eq!(first["user"], "alice");
+    assert_eq!(first["token_type"], "Bearer");
+    let token = first["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&p.issuer, token)["sub"], "alice");
+    // Fresh: the same token again, no rotation.
+    assert_eq!(token_json(&d, &[])["access_token"], first["access_token"]);
+    // --rotate: the refresh token rotates at the provider, a new access token.
+    let rotated = token_json(&d, &["--rotate"]);
+    assert_ne!(rotated["access_token"], first["access_token"]);
+    let again = token_json(&d, &["--rotate"]);
+    assert_eq!(
+        userinfo(&p.issuer, again["access_token"].as_str().unwrap())["sub"],
+        "alice"
+    );
+}
+
+#[test]
+fn login_oidc_device_grant_from_the_cli() {
+    if std::env::var("WARDEN_TEST_DESKTOP").as_deref() != Ok("1") {
+        eprintln!("needs the keyring: run inside scripts/with-desktop-session.sh");
+        return;
+    }
+    let p = provider();
+    let d = desk();
+    let mut child = d
+        .warden(&[
+            "login",
+            "--oidc",
+            &p.issuer,
+            "--client-id",
+            "warden-public",
+            "--device",
+            "--name",
+            "device profile",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The person reads the address off the terminal and approves elsewhere.
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut url = None;
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        if let Some(u) = line.strip_prefix("or open: ") {
+            url = Some(u.to_string());
+            break;
+        }
+    }
+    let url = url.expect("the device verification address");
+    let person = Command::new(interop().join("node.sh"))
+        .arg(interop().join("browser.mjs"))
+        .args(["--login", "erin", &url])
+        .output()
+        .unwrap();
+    assert!(
+        person.status.success(),
+        "{}",
+        String::from_utf8_lossy(&person.stderr)
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Signed in as erin"));
+    let t = token_json(&d, &["device profile"]);
+    assert_eq!(t["user"], "erin");
+    assert_eq!(
+        userinfo(&p.issuer, t["access_token"].as_str().unwrap())["sub"],
+        "erin"
+    );
+}
+
+struct AppHost(warden_desktop::ProfileSet);
+
+impl warden_desktop::broker::BrokerHost for AppHost {
+    fn focus(&self) {}
+
+    async fn profiles(&self) -> warden_desktop::Result<std::sync::Arc<warden_desktop::ProfileSet>> {
+        Ok(std::sync::Arc::new(self.0.clone()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_restores_an_openid_profile_from_the_keyring_and_serves_its_tokens() {
+    use std::sync::Arc;
+    use warden_client::{KeyringVault, Phase, Vault};
+    use warden_desktop::instance::{self, Launch};
+    use warden_desktop::profiles::ProfileSetConfig;
+
+    if std::env::var("WARDEN_TEST_DESKTOP").as_deref() != Ok("1") {
+        eprintln!("needs the keyring: run inside scripts/with-desktop-session.sh");
+        return;
+    }
+    let p = provider();
+    let d = desk();
+    let mut login = d.warden(&["login", "--oidc", &p.issuer, "--client-id", "warden-public"]);
+    let out = tokio::task::spawn_blocking(move || login.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The app starts: it takes the profile and restores it from the keyring
+    // through the provider (discovered on first use).
+    let paths = warden_desktop::AppPaths::new(&d.data, d.xdg.join("warden"));
+    let Launch::First(claim) = instance::claim(&paths).await.unwrap() else {
+        panic!("another app holds the desk");
+    };
+    let vault: Arc<dyn Vault> = Arc::new(KeyringVault::new());
+    let set = warden_desktop::ProfileSet::open(ProfileSetConfig {
+        paths: paths.clone(),
+        vault,
+        embedded: None,
+        manager: warden_tests::client::test_manager_config(),
+        outbox: Default::default(),
+    })
+    .await
+    .unwrap();
+    let running = claim.serve(Arc::new(AppHost(set.clone())));
+
+    // `warden token` now asks the app, which rotated the restored session.
+    let d2 = d.warden(&["token", "--json"]);
+    let mut cmd = d2;
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let grant: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(grant["user"], "alice");
+    assert_eq!(grant["server"], p.issuer.as_str());
+    let token = grant["access_token"].as_str().unwrap().to_string();
+    let issuer = p.issuer.clone();
+    let me = tokio::task::spawn_blocking(move || userinfo(&issuer, &token))
+        .await
+        .unwrap();
+    assert_eq!(me["sub"], "alice");
+    let (_, manager) = set.active_session().unwrap();
+    assert_eq!(manager.state().phase, Phase::Active);
+    assert!(
+        manager.state().rotation_count >= 1,
+        "restored by a rotation"
+    );
+
+    // Log out in the app: RFC 7009 revocation at the provider (through the
+    // outbox); the refresh token is refused afterwards.
+    let refresh = manager.dev_refresh_tokens().0.unwrap();
+    let id = set.active().unwrap();
+    let outcome = format!("{:?}", set.logout(&id).await.unwrap());
+    assert!(outcome.starts_with("Delivered"), "{outcome}");
+    let oidc = warden_client::oidc::OpenIdClient::discover(warden_client::oidc::OpenIdConfig::new(
+        &p.issuer,
+        "warden-public",
+    ))
+    .await
+    .unwrap();
+    let err = oidc.refresh(refresh.expose()).await.unwrap_err();
+    assert_eq!(err.code(), "invalid_grant", "{err}");
+    set.shutdown();
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_adds_an_openid_provider_through_the_browser() {
+    use std::sync::Arc;
+    use warden_client::{MemoryVault, Phase, Vault};
+    use warden_desktop::openid::OpenIdServer;
+    use warden_desktop::profiles::ProfileSetConfig;
+
+    let p = provider();
+    let d = desk();
+    let paths = warden_desktop::AppPaths::new(&d.data, d.xdg.join("warden"));
+    let vault: Arc<dyn Vault> = Arc::new(MemoryVault::new());
+    let set = warden_desktop::ProfileSet::open(ProfileSetConfig {
+        paths,
+        vault,
+        embedded: None,
+        manager: warden_tests::client::test_manager_config(),
+        outbox: Default::default(),
+    })
+    .await
+    .unwrap();
+    // The person at the browser: the automaton, as the window's opener.
+    let opener: warden_client::oidc::Opener = Box::new(|url: &str| {
+        let url = url.to_string();
+        std::thread::spawn(move || {
+            Command::new(interop().join("node.sh"))
+                .arg(interop().join("browser.mjs"))
+                .args(["--login", "grace", &url])
+                .output()
+        });
+        Ok(())
+    });
+    let server = OpenIdServer {
+        issuer: p.issuer.clone(),
+        client_id: "warden-public".into(),
+        scopes: vec!["email".into()],
+        dpop: true,
+    };
+    let id = set.sign_in_openid(server, opener, None).await.unwrap();
+    assert_eq!(set.active(), Some(id.clone()));
+    let (profile, manager) = set.active_session().unwrap();
+    assert_eq!(profile.account, "grace");
+    assert!(
+        profile.name.starts_with("grace @ 127.0.0.1"),
+        "{}",
+        profile.name
+    );
+    assert_eq!(manager.state().phase, Phase::Active);
+    // DPoP-bound: its token goes with proofs; the manager's timeline has the exchanges.
+    manager.rotate_now().await.unwrap();
+    assert!(
+        manager.timeline().iter().any(|x| x.path == "/token"
+            && x.credential
+                .as_deref()
+                .is_some_and(|c| c.contains("DPoP proof"))),
+        "{:?}",
+        manager.timeline()
+    );
+    // Warden-only features are unavailable for this profile.
+    assert!(matches!(
+        manager.sessions().await,
+        Err(warden_client::ClientError::Unavailable(_))
+    ));
+
+    // The provider's administrator ends every session: the next rotation is
+    // refused invalid_grant and the profile signs out with that reason.
+    let revoked = reqwest::Client::new()
+        .post(format!("{}/__test__/revoke-refresh-tokens", p.issuer))
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success());
+    let err = manager.rotate_now().await.unwrap_err();
+    assert!(err.to_string().contains("invalid_grant"), "{err}");
+    let why = manager
+        .timeline()
+        .into_iter()
+        .rev()
+        .find(|x| x.error_code.as_deref() == Some("invalid_grant"))
+        .and_then(|x| warden_client::explain(&x, &warden_client::LocalContext::default()))
+        .expect("a Why? for the refused rotation");
+    assert_eq!(why.code, "invalid_grant");
+    // Signing in again goes into the same profile (its timeline kept).
+    let opener: warden_client::oidc::Opener = Box::new(|url: &str| {
+        let url = url.to_string();
+        std::thread::spawn(move || {
+            Command::new(interop().join("node.sh"))
+                .arg(interop().join("browser.mjs"))
+                .args(["--login", "grace", &url])
+                .output()
+        });
+        Ok(())
+    });
+    let server = OpenIdServer {
+        issuer: p.issuer.clone(),
+        client_id: "warden-public".into(),
+        scopes: vec!["email".into()],
+        dpop: true,
+    };
+    let again = set.sign_in_openid(server, opener, None).await.unwrap();
+    assert_eq!(again, id, "the signed-out profile is reused");
+    assert_eq!(manager.state().phase, Phase::Active);
+    manager.rotate_now().await.unwrap();
+    assert!(
+        manager
+            .timeline()
+            .iter()
+            .any(|x| x.error_code.as_deref() == Some("invalid_grant"))
+    );
+    set.shutdown();
+}
