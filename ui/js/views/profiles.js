@@ -61,7 +61,8 @@ export const KINDS = [
 /** @param {ipc.ServerKind} s */
 export function place(s) {
   if (s.kind === 'embedded') return 'this computer';
-  return s.url.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
+  const url = s.kind === 'open_id' ? s.issuer : s.url;
+  return url.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
 }
 
 /** @type {{views: ipc.ProfileView[], open: boolean, onChange: () => void, onManage: () => void, onAdd: () => void}} */
