@@ -148,6 +148,7 @@ pub fn screenshots() -> PathBuf {
 pub struct Window {
     driver: Child,
     client: Option<Client>,
+    data_dir: PathBuf,
 }
 
 impl Window {
@@ -169,6 +170,7 @@ impl Window {
         let mut window = Window {
             driver,
             client: None,
+            data_dir: data_dir.to_path_buf(),
         };
         let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
             "browserName": "wry",
@@ -357,11 +359,32 @@ impl Window {
         bail!("Tab never reached #{id}; focus went through {seen:?}")
     }
 
+    /// Ends the WebDriver session and the driver, then waits until the app
+    /// has let go of its data directory (its instance lock), so that the next
+    /// window on the same directory starts a new app rather than handing over
+    /// to this one while it shuts down (seen: a restore step found "Warden is
+    /// already running" and waited for a window that never came).
     pub async fn close(mut self) {
         if let Some(c) = self.client.take() {
             let _ = c.close().await;
         }
         self.stop_driver();
+        // The runtime directory does not matter for the lock's path.
+        let lock = warden_desktop::AppPaths::new(&self.data_dir, &self.data_dir).instance_lock();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match warden_desktop::LockFile::try_acquire(&lock) {
+                Ok(Some(_free)) => return,
+                Ok(None) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Ok(None) => panic!(
+                    "the app still holds {} 30 s after its window closed",
+                    lock.display()
+                ),
+                Err(e) => panic!("cannot check {}: {e}", lock.display()),
+            }
+        }
     }
 
     fn stop_driver(&mut self) {
