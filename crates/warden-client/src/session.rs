@@ -399,48 +399,14 @@ impl SessionManager {
         let received = wall_now();
         let access = HeldToken::parse(pair.access, received)?;
         let refresh = HeldToken::parse(pair.refresh, received)?;
-        let offset = access
-            .claims
-            .iat
-            .map(|iat| clock_offset(iat, received))
-            .unwrap_or(0.0);
-        let (status, using_fallback) = inner.choose_vault().await;
-        let vault = inner.vault_in_use(using_fallback);
-        let write = inner.store_refresh(vault, username, &refresh.secret).await;
-        {
-            let mut s = inner.shared.lock();
-            let mut session = Session {
-                username: username.to_string(),
-                access: Some(access),
-                refresh,
-                offset,
-                rotate_at: None,
-                rotation_count: 0,
-                previous_refresh: None,
-            };
-            session.replan(&inner.config, wall_now());
-            s.session = Some(session);
-            s.phase = Phase::Active;
-            s.attempts += 1;
-            s.last_outcome = Ok(());
-            s.retry_at = None;
-            s.backoff_attempt = 0;
-            s.capabilities = capabilities.map(|c| (*c).clone());
-            s.using_fallback = using_fallback;
-            s.vault.status = status;
-            s.vault.persistent = inner.persistent && !using_fallback;
-            inner.note_vault_write(&mut s, &write);
-        }
-        if let Err(e) = write {
-            inner.emit(Event::VaultWarning {
-                message: format!(
-                    "the refresh token could not be stored: {e}; the session lives in memory only"
-                ),
-            });
-        }
-        inner.emit_state();
-        self.ensure_scheduler();
-        Ok(inner.snapshot())
+        self.begin(
+            username,
+            access,
+            refresh,
+            received,
+            capabilities.map(|c| (*c).clone()),
+        )
+        .await
     }
 
     /// Takes a session signed in elsewhere (an OpenID provider's browser or
@@ -462,6 +428,21 @@ impl SessionManager {
         };
         let access = inner.held(issued.access, received, issued.expires_in)?;
         let refresh = inner.held(raw_refresh, received, issued.refresh_expires_in)?;
+        self.begin(username, access, refresh, received, None).await
+    }
+
+    /// Starts the session just issued (called with the refresh lock held):
+    /// the refresh token to the vault, the state to active, the schedule
+    /// planned, one state event.
+    async fn begin(
+        &self,
+        username: &str,
+        access: HeldToken,
+        refresh: HeldToken,
+        received: f64,
+        capabilities: Option<Capabilities>,
+    ) -> Result<SessionState> {
+        let inner = &self.inner;
         let offset = access
             .claims
             .iat
@@ -488,7 +469,7 @@ impl SessionManager {
             s.last_outcome = Ok(());
             s.retry_at = None;
             s.backoff_attempt = 0;
-            s.capabilities = None;
+            s.capabilities = capabilities;
             s.using_fallback = using_fallback;
             s.vault.status = status;
             s.vault.persistent = inner.persistent && !using_fallback;
