@@ -506,17 +506,7 @@ impl ProfileSet {
             let _ = std::fs::remove_file(&lock_path);
             return Err(e.into());
         }
-        {
-            let mut s = inner.state.lock();
-            let mut slot = slot;
-            let unique = s.file().unique_name(&slot.profile.name, None);
-            slot.profile.name = unique;
-            s.slots.push(slot);
-            s.active = Some(id.clone());
-        }
-        inner.save()?;
-        inner.emit(ProfilesEvent::Changed);
-        Ok(id)
+        inner.add_signed_in(slot, id)
     }
 
     /// Signs in at an OpenID provider through `open` (the system browser:
@@ -586,17 +576,7 @@ impl ProfileSet {
             let _ = std::fs::remove_file(&lock_path);
             return Err(e.into());
         }
-        {
-            let mut s = inner.state.lock();
-            let mut slot = slot;
-            let unique = s.file().unique_name(&slot.profile.name, None);
-            slot.profile.name = unique;
-            s.slots.push(slot);
-            s.active = Some(id.clone());
-        }
-        inner.save()?;
-        inner.emit(ProfilesEvent::Changed);
-        Ok(id)
+        inner.add_signed_in(slot, id)
     }
 
     /// The window's sign-in, while it shows one session at a time: into the
@@ -869,6 +849,22 @@ pub fn phase_name(phase: &Phase) -> &'static str {
 }
 
 impl Inner {
+    /// Adds the slot of a session that has just started as the shown
+    /// profile (its name made unique among the others), saved.
+    fn add_signed_in(&self, slot: Slot, id: ProfileId) -> Result<ProfileId> {
+        {
+            let mut s = self.state.lock();
+            let mut slot = slot;
+            let unique = s.file().unique_name(&slot.profile.name, None);
+            slot.profile.name = unique;
+            s.slots.push(slot);
+            s.active = Some(id.clone());
+        }
+        self.save()?;
+        self.emit(ProfilesEvent::Changed);
+        Ok(id)
+    }
+
     fn emit(&self, event: ProfilesEvent) {
         let _ = self.events.send(event);
     }
