@@ -4,7 +4,8 @@
 //! one server taken away while the others keep rotating; a logout while it
 //! is away waits in the outbox ("will be revoked when … is reachable") and
 //! is delivered when it is back; `warden token` hand-outs and the session's
-//! history picture in the timeline.
+//! history picture in the timeline; a second launch of the app on the same
+//! data directory hands over to the first and no session is disturbed.
 //!
 //! Run like the other e2e tests (scripts/test.sh, step `e2e`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -171,6 +172,42 @@ async fn wait_table(
     }
 }
 
+/// Launches the real app binary once more on `data` (as a person starting it
+/// from the menu while it runs) and waits for it to exit; its stderr. Fails
+/// if it is still running after 30 s (it would be a second app).
+async fn second_launch(data: &Path) -> Result<String> {
+    let mut child = Command::new(app_binary())
+        .env("WARDEN_APP_DATA_DIR", data)
+        .env("WARDEN_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot start the app a second time")?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("the second launch was still running after 30 s: it did not hand over");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read as _;
+        e.read_to_string(&mut err)?;
+    }
+    anyhow::ensure!(
+        status.success(),
+        "the second launch failed ({status}): {err}"
+    );
+    Ok(err)
+}
+
 async fn add_remote_profile(w: &Window, url: &str, name: &str, user: &str) -> Result<()> {
     w.click("#profile-switcher").await?;
     w.click("#profile-add").await?;
@@ -274,6 +311,33 @@ async fn three_profiles_rotate_on_their_own_one_goes_offline_and_its_logout_wait
     )
     .await?;
     w.screenshot("31-three-profiles").await?;
+
+    // The app is launched a second time on the same data directory (and
+    // keyring): it hands over to this one and exits without touching a
+    // refresh token. Had it restored and rotated any of the three, this
+    // window's next rotation would present a rotated-away token (reuse
+    // detected by both Wardens, blacklisted by SimpleJWT) and sign it out.
+    let second = second_launch(data.path()).await?;
+    assert!(
+        second.contains("already running"),
+        "the second launch did not hand over: {second}"
+    );
+    let handed = table(&w).await?;
+    wait_table(
+        &w,
+        60,
+        "two more rotations each after the second launch",
+        |t| {
+            for n in names {
+                assert!(
+                    t[n].0 == "signed in" || t[n].0 == "rotating…",
+                    "{n} lost its session after the second launch: {t:?}"
+                );
+            }
+        },
+        |t| names.iter().all(|n| t[*n].1 >= handed[*n].1 + 2),
+    )
+    .await?;
 
     // The remote Warden goes away: staging goes offline, the others keep rotating.
     serve.stop();
