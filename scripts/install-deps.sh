@@ -6,6 +6,7 @@
 #   always            base build packages + headless desktop session
 #                     (gnome-keyring, dbus, Xvfb, secret-tool, keyctl)
 #   src-tauri/ exists Tauri system packages, webkit2gtk-driver, imagemagick,
+#                     trayer + xdotool (the tray menu e2e test),
 #                     `cargo install tauri-driver --locked`
 #   interop/oidc/setup.sh exists  node-oidc-provider (npm ci) for the OIDC tests
 #   interop/requirements.txt exists
@@ -43,6 +44,9 @@ TAURI_PKGS=(
   build-essential curl wget file pkg-config libssl-dev
   libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev
   xvfb xauth imagemagick x11-apps webkit2gtk-driver dbus-x11
+  # a panel with an XEmbed system tray, and a hand for it, so the e2e tests
+  # can click the app's tray icon and picture its menu
+  trayer xdotool
 )
 
 want=("${BASE_PKGS[@]}")

@@ -90,6 +90,9 @@ fn main() -> anyhow::Result<()> {
                 // Start the backend and restore the profiles while the window loads.
                 if let Err(e) = core.started(&handle).await {
                     tracing::error!(error = %e, "the embedded backend did not start");
+                    if let Some(tray) = handle.try_state::<tray::Tray>() {
+                        tray.not_started();
+                    }
                 }
             });
             Ok(())

@@ -97,6 +97,19 @@ pub fn show_window(app: &AppHandle) {
 }
 
 impl Tray {
+    /// Says that the app could not start (the window says why), instead of
+    /// "starting…" forever.
+    pub fn not_started(&self) {
+        let text = "Warden: did not start (open the window for why)";
+        if let Err(e) = self
+            .status
+            .set_text(text)
+            .and(self.icon.set_tooltip(Some(text)))
+        {
+            tracing::warn!(error = %e, "cannot update the tray");
+        }
+    }
+
     /// Shows what `set` is in now.
     pub fn refresh(&self, set: &ProfileSet) {
         let views = set.views();
