@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use fantoccini::Locator;
 use warden_e2e::*;
 
@@ -833,9 +833,13 @@ impl OidcProvider {
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
-            .spawn()?;
+            .spawn()
+            .context("cannot start interop/oidc/node.sh")?;
         let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let line = lines.next().unwrap()?;
+        let line = lines.next().context(
+            "node-oidc-provider exited before saying it was ready \
+             (is interop/oidc set up? scripts/install-deps.sh runs interop/oidc/setup.sh)",
+        )??;
         std::thread::spawn(move || for _ in lines {});
         let ready: serde_json::Value = serde_json::from_str(&line)?;
         Ok(OidcProvider {
