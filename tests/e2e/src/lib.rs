@@ -371,16 +371,24 @@ impl Window {
         self.stop_driver();
         // The runtime directory does not matter for the lock's path.
         let lock = warden_desktop::AppPaths::new(&self.data_dir, &self.data_dir).instance_lock();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let closed = Instant::now();
+        let deadline = closed + Duration::from_secs(30);
         loop {
             match warden_desktop::LockFile::try_acquire(&lock) {
-                Ok(Some(_free)) => return,
+                Ok(Some(_free)) => {
+                    eprintln!(
+                        "[e2e] the app let go of its data directory {} ms after its window closed",
+                        closed.elapsed().as_millis()
+                    );
+                    return;
+                }
                 Ok(None) if Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Ok(None) => panic!(
-                    "the app still holds {} 30 s after its window closed",
-                    lock.display()
+                    "the app still holds {} 30 s after its window closed; {}",
+                    lock.display(),
+                    stuck_holder(&lock)
                 ),
                 Err(e) => panic!("cannot check {}: {e}", lock.display()),
             }
@@ -400,6 +408,62 @@ impl Window {
         }
         eprintln!("tauri-driver did not stop after SIGTERM");
     }
+}
+
+/// The processes that hold `path` open, each with every thread's stack
+/// (gdb), then killed: what a hang at shutdown was waiting for.
+fn stuck_holder(path: &Path) -> String {
+    let mut out = String::new();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return "cannot read /proc".into();
+    };
+    for p in procs.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        if !fds
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == path))
+        {
+            continue;
+        }
+        let stacks = Command::new("gdb")
+            .args([
+                "-batch",
+                "-p",
+                &pid.to_string(),
+                "-ex",
+                "thread apply all bt",
+            ])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+            .unwrap_or_else(|e| format!("no gdb: {e}"));
+        out.push_str(&format!("held by pid {pid}; its threads:\n{stacks}\n"));
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    if out.is_empty() {
+        out.push_str("no process has it open");
+    }
+    // Whether the driver's side is still there (a window never told to close).
+    if let Ok(ps) = Command::new("ps")
+        .args(["-eo", "pid,ppid,stat,etime,args"])
+        .output()
+    {
+        for line in String::from_utf8_lossy(&ps.stdout).lines() {
+            if line.contains("WebKitWebDriver")
+                || line.contains("tauri-driver")
+                || line.contains("warden-app")
+            {
+                out.push_str(&format!("\nps: {line}"));
+            }
+        }
+    }
+    out
 }
 
 impl Drop for Window {
