@@ -135,19 +135,23 @@ function render() {
   markRail();
   app.screen = app.view;
   const embedded = app.state.embedded !== false;
+  // An OpenID provider's profile: Warden-only features are shown as unavailable.
+  const server = activeView(profiles.views())?.profile.server;
+  const openId = server?.kind === 'open_id' ? server.issuer : null;
   if (app.view === 'sessions') {
-    sessions.render(main);
+    sessions.render(main, { openId });
   } else if (app.view === 'users') {
     staff.render(main);
   } else if (app.view === 'audit') {
     audit.render(main);
   } else if (app.view === 'inspector') {
-    inspector.render(main, { embedded });
+    inspector.render(main, { embedded, openId });
   } else if (app.view === 'timeline') {
     timeline.render(main, { embedded, session: () => app.state });
   } else {
     session.render(main, {
       owner: app.owner,
+      openId,
       onDismissOwner: () => { app.owner = false; render(); $('main').focus(); },
       // The command's answer and the signed-out event race: when the event won,
       // the sign-in screen is already up without the notice, so draw it again.

@@ -16,7 +16,7 @@ use crate::remembered;
 use crate::remote::RemoteServer;
 
 pub use crate::profile_set::{
-    Activity, ActivityKind, EmbeddedServer, ProfileSet, ProfileSetConfig, ProfileView,
+    Activity, ActivityKind, BrowserLogoutOutcome, BrowserOpener, EmbeddedServer, ProfileSet, ProfileSetConfig, ProfileView,
     ProfilesEvent, RevocationOutcome, phase_name,
 };
 

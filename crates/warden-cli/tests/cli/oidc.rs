@@ -329,10 +329,11 @@ async fn the_app_adds_an_openid_provider_through_the_browser() {
     let server = OpenIdServer {
         issuer: p.issuer.clone(),
         client_id: "warden-public".into(),
+        confidential: false,
         scopes: vec!["email".into()],
         dpop: true,
     };
-    let id = set.sign_in_openid(server, opener, None).await.unwrap();
+    let id = set.sign_in_openid(server, None, opener, None).await.unwrap();
     assert_eq!(set.active(), Some(id.clone()));
     let (profile, manager) = set.active_session().unwrap();
     assert_eq!(profile.account, "grace");
@@ -390,10 +391,11 @@ async fn the_app_adds_an_openid_provider_through_the_browser() {
     let server = OpenIdServer {
         issuer: p.issuer.clone(),
         client_id: "warden-public".into(),
+        confidential: false,
         scopes: vec!["email".into()],
         dpop: true,
     };
-    let again = set.sign_in_openid(server, opener, None).await.unwrap();
+    let again = set.sign_in_openid(server, None, opener, None).await.unwrap();
     assert_eq!(again, id, "the signed-out profile is reused");
     assert_eq!(manager.state().phase, Phase::Active);
     manager.rotate_now().await.unwrap();
@@ -402,6 +404,236 @@ async fn the_app_adds_an_openid_provider_through_the_browser() {
             .timeline()
             .iter()
             .any(|x| x.error_code.as_deref() == Some("invalid_grant"))
+    );
+    set.shutdown();
+}
+
+/// The person at the browser, with a browser that keeps the provider's
+/// cookies between visits (a jar file) and a trace of the forms shown.
+struct Person {
+    login: String,
+    jar: PathBuf,
+    trace: PathBuf,
+    done: std::sync::Arc<std::sync::Mutex<std::sync::mpsc::Sender<bool>>>,
+    finished: std::sync::Mutex<std::sync::mpsc::Receiver<bool>>,
+}
+
+impl Person {
+    fn new(login: &str, dir: &std::path::Path) -> Person {
+        let (tx, rx) = std::sync::mpsc::channel();
+        Person {
+            login: login.to_string(),
+            jar: dir.join("cookies.json"),
+            trace: dir.join("forms.txt"),
+            done: std::sync::Arc::new(std::sync::Mutex::new(tx)),
+            finished: std::sync::Mutex::new(rx),
+        }
+    }
+
+    /// Opens `url` in the background, as a browser would; its end is
+    /// reported to [`Person::wait`].
+    fn open(&self, url: &str) {
+        let mut cmd = Command::new(interop().join("node.sh"));
+        cmd.arg(interop().join("browser.mjs"))
+            .args(["--login", &self.login, url])
+            .env("WARDEN_TEST_BROWSER_JAR", &self.jar)
+            .env("WARDEN_TEST_BROWSER_TRACE", &self.trace);
+        let done = self.done.clone();
+        std::thread::spawn(move || {
+            let out = cmd.output().unwrap();
+            if !out.status.success() {
+                eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+            }
+            let _ = done.lock().unwrap().send(out.status.success());
+        });
+    }
+
+    fn opener(self: &std::sync::Arc<Self>) -> warden_client::oidc::Opener {
+        let me = self.clone();
+        Box::new(move |url: &str| {
+            me.open(url);
+            Ok(())
+        })
+    }
+
+    fn browser(self: &std::sync::Arc<Self>) -> warden_desktop::profiles::BrowserOpener {
+        let me = self.clone();
+        std::sync::Arc::new(move |url: &str| {
+            me.open(url);
+            Ok(())
+        })
+    }
+
+    /// Waits for the browser's visit to end (its cookies written): true when
+    /// it got where it was sent.
+    async fn wait(self: &std::sync::Arc<Self>) -> bool {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.finished.lock().unwrap().recv().unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// The forms shown since the last call.
+    fn forms(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.trace).unwrap_or_default();
+        let _ = std::fs::remove_file(&self.trace);
+        text.lines().map(str::to_string).collect()
+    }
+}
+
+const CONFIDENTIAL_SECRET: &str = "confidential-client-secret-for-tests";
+
+fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// A confidential client added in the app: its secret is a keyring entry of
+/// the profile's own (in no file), sent as client_secret_basic (the
+/// provider's discovery offers it) on token, refresh and revocation
+/// requests, read again after a restart and deleted with the profile. The
+/// logout revokes the refresh token and then ends the provider's browser
+/// session (RP-initiated logout): the next sign-in shows the login form again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confidential_client_in_the_app_keyring_secret_rp_logout_and_removal() {
+    use std::sync::Arc;
+    use warden_client::oidc::{OpenIdClient, OpenIdConfig};
+    use warden_client::{KeyringVault, Phase, Vault};
+    use warden_desktop::openid::{OpenIdServer, client_secret_key};
+    use warden_desktop::profiles::{ActivityKind, BrowserLogoutOutcome, ProfileSetConfig, ProfilesEvent};
+
+    if std::env::var("WARDEN_TEST_DESKTOP").as_deref() != Ok("1") {
+        eprintln!("needs the keyring: run inside scripts/with-desktop-session.sh");
+        return;
+    }
+    let p = provider();
+    let d = desk();
+    let person = Arc::new(Person::new("heidi", d._tmp.path()));
+    let paths = warden_desktop::AppPaths::new(&d.data, d.xdg.join("warden"));
+    let vault: Arc<dyn Vault> = Arc::new(KeyringVault::new());
+    let open = |vault: Arc<dyn Vault>| {
+        warden_desktop::ProfileSet::open(ProfileSetConfig {
+            paths: paths.clone(),
+            vault,
+            embedded: None,
+            manager: warden_tests::client::test_manager_config(),
+            outbox: Default::default(),
+        })
+    };
+    let set = open(vault.clone()).await.unwrap();
+    set.set_browser(person.browser());
+    let server = OpenIdServer {
+        issuer: p.issuer.clone(),
+        client_id: "warden-confidential".into(),
+        confidential: false,
+        scopes: vec![],
+        dpop: false,
+    };
+    let id = set
+        .sign_in_openid(
+            server,
+            Some(warden_client::Secret::new(CONFIDENTIAL_SECRET)),
+            person.opener(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(person.wait().await);
+    assert!(person.forms().contains(&"login".to_string()));
+    let manager = set.ready(&id).await.unwrap();
+    assert_eq!(manager.state().phase, Phase::Active);
+    // The secret: in the profile's own keyring entry, in no file.
+    assert_eq!(
+        vault
+            .load(&client_secret_key(&id), "warden-confidential")
+            .unwrap()
+            .as_deref(),
+        Some(CONFIDENTIAL_SECRET)
+    );
+    let profile = set.profile(&id).unwrap();
+    assert!(matches!(&profile.server, warden_desktop::profiles::ServerKind::OpenId(o) if o.confidential));
+    // Refresh with the secret (client_secret_basic: an Authorization header).
+    manager.rotate_now().await.unwrap();
+    assert!(
+        manager
+            .timeline()
+            .iter()
+            .any(|x| x.path == "/token" && x.status == Some(200))
+    );
+
+    // A restart: the profile is restored, the secret read from the keyring.
+    set.close().await;
+    drop(set);
+    for f in files_under(&d.data) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).to_string();
+        assert!(!text.contains(CONFIDENTIAL_SECRET), "{} holds the secret", f.display());
+    }
+    let set = open(vault.clone()).await.unwrap();
+    set.set_browser(person.browser());
+    let manager = set.ready(&id).await.unwrap();
+    assert_eq!(manager.state().phase, Phase::Active, "restored with the secret");
+    manager.rotate_now().await.unwrap();
+
+    // The browser still has the provider's session: another authorization
+    // request is answered without the login form.
+    let public = OpenIdClient::discover(OpenIdConfig::new(&p.issuer, "warden-public"))
+        .await
+        .unwrap();
+    public.sign_in_browser(person.opener()).await.unwrap();
+    assert!(person.wait().await);
+    assert!(
+        !person.forms().contains(&"login".to_string()),
+        "signed in from the provider's session"
+    );
+
+    // Log out: revocation (with the secret), then the provider's logout page.
+    let refresh = manager.dev_refresh_tokens().0.unwrap();
+    let mut events = set.subscribe();
+    let outcome = format!("{:?}", set.logout(&id).await.unwrap());
+    assert!(outcome.starts_with("Delivered"), "{outcome}");
+    let browser_logout = tokio::time::timeout(std::time::Duration::from_secs(120), async {
+        loop {
+            if let Ok(ProfilesEvent::Activity { activity, .. }) = events.recv().await
+                && let ActivityKind::BrowserLogout { outcome, detail, .. } = activity.what
+                && outcome != BrowserLogoutOutcome::Opened
+            {
+                return (outcome, detail);
+            }
+        }
+    })
+    .await
+    .expect("the browser logout ends");
+    assert_eq!(browser_logout.0, BrowserLogoutOutcome::Done, "{}", browser_logout.1);
+    assert!(person.wait().await);
+    assert!(person.forms().contains(&"logout".to_string()));
+    let mut config = OpenIdConfig::new(&p.issuer, "warden-confidential");
+    config.client_secret = Some(warden_client::Secret::new(CONFIDENTIAL_SECRET));
+    let confidential = OpenIdClient::discover(config).await.unwrap();
+    let err = confidential.refresh(refresh.expose()).await.unwrap_err();
+    assert_eq!(err.code(), "invalid_grant", "revoked: {err}");
+    // The provider's browser session is over: the login form again.
+    public.sign_in_browser(person.opener()).await.unwrap();
+    assert!(person.wait().await);
+    assert!(
+        person.forms().contains(&"login".to_string()),
+        "the provider asked for the password again"
+    );
+
+    // Removing the profile deletes the secret.
+    set.remove(&id).await.unwrap();
+    assert_eq!(
+        vault
+            .load(&client_secret_key(&id), "warden-confidential")
+            .unwrap(),
+        None
     );
     set.shutdown();
 }
