@@ -243,8 +243,14 @@ pub async fn inspect_openid(host: &impl Host, which: ProviderToken) -> Result<Pr
         return Ok(check);
     };
     check.jwt = true;
-    check.alg = header.get("alg").and_then(Value::as_str).map(str::to_string);
-    check.kid = header.get("kid").and_then(Value::as_str).map(str::to_string);
+    check.alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    check.kid = header
+        .get("kid")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     check.header_pretty = Some(pretty(&header));
     check.claims_pretty = Some(pretty(&claims));
     check.exp = claims.get("exp").and_then(Value::as_i64);
@@ -261,15 +267,17 @@ pub async fn inspect_openid(host: &impl Host, which: ProviderToken) -> Result<Pr
             .map(|_| format!("aud {}", client.config().client_id)),
         // RFC 9068: the audience is the resource server's, which a client
         // cannot know in general; it must be there.
-        ProviderToken::Access => client
-            .verify_jwt(&token, None)
-            .await
-            .and_then(|c| match c.get("aud") {
-                Some(aud) if !aud.is_null() => Ok(format!("aud {aud}")),
-                _ => Err(warden_client::ClientError::OpenId(
-                    "the access token has no aud (RFC 9068 requires one)".into(),
-                )),
-            }),
+        ProviderToken::Access => {
+            client
+                .verify_jwt(&token, None)
+                .await
+                .and_then(|c| match c.get("aud") {
+                    Some(aud) if !aud.is_null() => Ok(format!("aud {aud}")),
+                    _ => Err(warden_client::ClientError::OpenId(
+                        "the access token has no aud (RFC 9068 requires one)".into(),
+                    )),
+                })
+        }
     };
     match verdict {
         Ok(aud) => {

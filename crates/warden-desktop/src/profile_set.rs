@@ -638,9 +638,8 @@ impl ProfileSet {
         if let Err(e) = stored.await {
             drop(slot);
             if client_secret.is_some() {
-                let _ =
-                    crate::openid::delete_client_secret(Arc::clone(&inner.vault), &id, &server)
-                        .await;
+                let _ = crate::openid::delete_client_secret(Arc::clone(&inner.vault), &id, &server)
+                    .await;
             }
             let _ = std::fs::remove_file(&lock_path);
             return Err(e);
@@ -1315,7 +1314,11 @@ impl Inner {
             && let ServerKind::OpenId(server) = &job.server
             && server.confidential
             && self.state.lock().slot(&job.profile).is_none()
-            && !self.outbox.pending().iter().any(|p| p.profile == job.profile)
+            && !self
+                .outbox
+                .pending()
+                .iter()
+                .any(|p| p.profile == job.profile)
             && let Err(e) =
                 crate::openid::delete_client_secret(Arc::clone(&self.vault), &job.profile, server)
                     .await

@@ -199,6 +199,30 @@ fn login_oidc_device_grant_from_the_cli() {
     );
 }
 
+/// The inspector's host: one session, no embedded server.
+struct OneSession(std::sync::Arc<warden_client::SessionManager>);
+
+impl warden_desktop::Host for OneSession {
+    async fn session(&self) -> warden_desktop::Result<warden_desktop::Session> {
+        Ok(warden_desktop::Session {
+            manager: self.0.clone(),
+            embedded: false,
+        })
+    }
+
+    async fn embedded_service(&self) -> Option<std::sync::Arc<warden_auth::AuthService>> {
+        None
+    }
+
+    async fn set_embedded_online(&self, _online: bool) -> warden_desktop::Result<Option<bool>> {
+        Ok(None)
+    }
+
+    fn export_dir(&self) -> PathBuf {
+        std::env::temp_dir()
+    }
+}
+
 struct AppHost(warden_desktop::ProfileSet);
 
 impl warden_desktop::broker::BrokerHost for AppHost {
@@ -276,6 +300,27 @@ async fn the_app_restores_an_openid_profile_from_the_keyring_and_serves_its_toke
         manager.state().rotation_count >= 1,
         "restored by a rotation"
     );
+    // `warden exec` through the app too: the same session's token.
+    let mut exec = d.warden(&[
+        "exec",
+        "--",
+        "sh",
+        "-c",
+        "printf %s \"$WARDEN_ACCESS_TOKEN\"",
+    ]);
+    let out = tokio::task::spawn_blocking(move || exec.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        grant["access_token"].as_str().unwrap(),
+        "the app's current token"
+    );
 
     // Log out in the app: RFC 7009 revocation at the provider (through the
     // outbox); the refresh token is refused afterwards.
@@ -333,7 +378,10 @@ async fn the_app_adds_an_openid_provider_through_the_browser() {
         scopes: vec!["email".into()],
         dpop: true,
     };
-    let id = set.sign_in_openid(server, None, opener, None).await.unwrap();
+    let id = set
+        .sign_in_openid(server, None, opener, None)
+        .await
+        .unwrap();
     assert_eq!(set.active(), Some(id.clone()));
     let (profile, manager) = set.active_session().unwrap();
     assert_eq!(profile.account, "grace");
@@ -358,6 +406,50 @@ async fn the_app_adds_an_openid_provider_through_the_browser() {
         manager.sessions().await,
         Err(warden_client::ClientError::Unavailable(_))
     ));
+    let everywhere = set.logout_all(&id).await.unwrap_err();
+    assert_eq!(everywhere.code(), "unavailable", "{everywhere}");
+    assert_eq!(
+        manager.state().phase,
+        Phase::Active,
+        "refused before anything ended"
+    );
+
+    // The inspector: the ID token verified against the provider's JWKS; the
+    // access token is opaque, its cnf.jkt (from introspection) is the
+    // thumbprint of the session's DPoP key.
+    use warden_desktop::inspector::{ProviderToken, inspect_openid};
+    let host = OneSession(manager.clone());
+    let id_check = inspect_openid(&host, ProviderToken::Id).await.unwrap();
+    assert!(id_check.jwt);
+    assert!(id_check.verified, "{}", id_check.reason);
+    assert!(id_check.reason.contains("JWKS"), "{}", id_check.reason);
+    let access = inspect_openid(&host, ProviderToken::Access).await.unwrap();
+    assert!(!access.jwt);
+    assert!(!access.verified);
+    assert!(
+        access.reason.starts_with("opaque: not a JWT"),
+        "{}",
+        access.reason
+    );
+    assert!(access.session_jkt.is_some());
+    assert_eq!(access.cnf_jkt, access.session_jkt);
+    assert_eq!(access.jkt_matches, Some(true));
+    // The provider rotates its signing key: a refresh brings an ID token
+    // signed with the new key, which the inspector verifies (its unknown kid
+    // re-fetches the JWKS).
+    let new_kid: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/__test__/rotate-keys", p.issuer))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    manager.rotate_now().await.unwrap();
+    let again = inspect_openid(&host, ProviderToken::Id).await.unwrap();
+    assert!(again.verified, "{}", again.reason);
+    assert_eq!(again.kid.as_deref(), new_kid["kid"].as_str());
+    assert_ne!(again.kid, id_check.kid);
 
     // The provider's administrator ends every session: the next rotation is
     // refused invalid_grant and the profile signs out with that reason.
@@ -395,7 +487,10 @@ async fn the_app_adds_an_openid_provider_through_the_browser() {
         scopes: vec!["email".into()],
         dpop: true,
     };
-    let again = set.sign_in_openid(server, None, opener, None).await.unwrap();
+    let again = set
+        .sign_in_openid(server, None, opener, None)
+        .await
+        .unwrap();
     assert_eq!(again, id, "the signed-out profile is reused");
     assert_eq!(manager.state().phase, Phase::Active);
     manager.rotate_now().await.unwrap();
@@ -508,7 +603,9 @@ async fn a_confidential_client_in_the_app_keyring_secret_rp_logout_and_removal()
     use warden_client::oidc::{OpenIdClient, OpenIdConfig};
     use warden_client::{KeyringVault, Phase, Vault};
     use warden_desktop::openid::{OpenIdServer, client_secret_key};
-    use warden_desktop::profiles::{ActivityKind, BrowserLogoutOutcome, ProfileSetConfig, ProfilesEvent};
+    use warden_desktop::profiles::{
+        ActivityKind, BrowserLogoutOutcome, ProfileSetConfig, ProfilesEvent,
+    };
 
     if std::env::var("WARDEN_TEST_DESKTOP").as_deref() != Ok("1") {
         eprintln!("needs the keyring: run inside scripts/with-desktop-session.sh");
@@ -559,7 +656,9 @@ async fn a_confidential_client_in_the_app_keyring_secret_rp_logout_and_removal()
         Some(CONFIDENTIAL_SECRET)
     );
     let profile = set.profile(&id).unwrap();
-    assert!(matches!(&profile.server, warden_desktop::profiles::ServerKind::OpenId(o) if o.confidential));
+    assert!(
+        matches!(&profile.server, warden_desktop::profiles::ServerKind::OpenId(o) if o.confidential)
+    );
     // Refresh with the secret (client_secret_basic: an Authorization header).
     manager.rotate_now().await.unwrap();
     assert!(
@@ -574,12 +673,20 @@ async fn a_confidential_client_in_the_app_keyring_secret_rp_logout_and_removal()
     drop(set);
     for f in files_under(&d.data) {
         let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).to_string();
-        assert!(!text.contains(CONFIDENTIAL_SECRET), "{} holds the secret", f.display());
+        assert!(
+            !text.contains(CONFIDENTIAL_SECRET),
+            "{} holds the secret",
+            f.display()
+        );
     }
     let set = open(vault.clone()).await.unwrap();
     set.set_browser(person.browser());
     let manager = set.ready(&id).await.unwrap();
-    assert_eq!(manager.state().phase, Phase::Active, "restored with the secret");
+    assert_eq!(
+        manager.state().phase,
+        Phase::Active,
+        "restored with the secret"
+    );
     manager.rotate_now().await.unwrap();
 
     // The browser still has the provider's session: another authorization
@@ -602,7 +709,9 @@ async fn a_confidential_client_in_the_app_keyring_secret_rp_logout_and_removal()
     let browser_logout = tokio::time::timeout(std::time::Duration::from_secs(120), async {
         loop {
             if let Ok(ProfilesEvent::Activity { activity, .. }) = events.recv().await
-                && let ActivityKind::BrowserLogout { outcome, detail, .. } = activity.what
+                && let ActivityKind::BrowserLogout {
+                    outcome, detail, ..
+                } = activity.what
                 && outcome != BrowserLogoutOutcome::Opened
             {
                 return (outcome, detail);
@@ -611,7 +720,12 @@ async fn a_confidential_client_in_the_app_keyring_secret_rp_logout_and_removal()
     })
     .await
     .expect("the browser logout ends");
-    assert_eq!(browser_logout.0, BrowserLogoutOutcome::Done, "{}", browser_logout.1);
+    assert_eq!(
+        browser_logout.0,
+        BrowserLogoutOutcome::Done,
+        "{}",
+        browser_logout.1
+    );
     assert!(person.wait().await);
     assert!(person.forms().contains(&"logout".to_string()));
     let mut config = OpenIdConfig::new(&p.issuer, "warden-confidential");
@@ -636,4 +750,93 @@ async fn a_confidential_client_in_the_app_keyring_secret_rp_logout_and_removal()
         None
     );
     set.shutdown();
+}
+
+/// `warden login --oidc` of a confidential client, its secret on stdin (no
+/// argument): the secret goes to the keyring, never a file; `warden token`
+/// rotates with it and `warden exec` hands its access token to a program,
+/// without the app (under the profile's lock).
+#[test]
+fn login_oidc_confidential_client_secret_from_stdin_token_and_exec() {
+    use std::io::Write as _;
+    if std::env::var("WARDEN_TEST_DESKTOP").as_deref() != Ok("1") {
+        eprintln!("needs the keyring: run inside scripts/with-desktop-session.sh");
+        return;
+    }
+    let p = provider();
+    let d = desk();
+    let mut child = d
+        .warden(&[
+            "login",
+            "--oidc",
+            &p.issuer,
+            "--client-id",
+            "warden-confidential",
+            "--client-secret-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{CONFIDENTIAL_SECRET}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in files_under(&d.data) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).to_string();
+        assert!(
+            !text.contains(CONFIDENTIAL_SECRET),
+            "{} holds the secret",
+            f.display()
+        );
+    }
+    // Rotations at the token endpoint authenticate with the secret.
+    let first = token_json(&d, &["--rotate"]);
+    let second = token_json(&d, &["--rotate"]);
+    assert_ne!(first["access_token"], second["access_token"]);
+    assert_eq!(second["user"], "alice");
+    // `warden exec`: the program gets the token in its environment.
+    let out = d
+        .warden(&[
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            "printf %s \"$WARDEN_ACCESS_TOKEN\"",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(userinfo(&p.issuer, &token)["sub"], "alice");
+
+    // A wrong secret: the provider refuses the client, explained.
+    let d2 = desk();
+    let mut child = d2
+        .warden(&[
+            "login",
+            "--oidc",
+            &p.issuer,
+            "--client-id",
+            "warden-confidential",
+            "--client-secret-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "not-the-secret").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("invalid_client"), "{stderr}");
 }

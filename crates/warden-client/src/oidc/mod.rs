@@ -1030,7 +1030,11 @@ impl OpenIdClient {
     /// the browser back to a loopback listener with this logout's `state`,
     /// which says the provider ended its browser session. `Ok(false)`: the
     /// provider has no `end_session_endpoint`.
-    pub async fn logout_in_browser(&self, id_token_hint: Option<&str>, open: Opener) -> Result<bool> {
+    pub async fn logout_in_browser(
+        &self,
+        id_token_hint: Option<&str>,
+        open: Opener,
+    ) -> Result<bool> {
         if self.metadata.end_session_endpoint.is_none() {
             return Ok(false);
         }
@@ -1296,5 +1300,30 @@ impl TokenProvider for OpenIdProvider {
             self.set_id_token(sealed.id_token);
         }
         Ok(Secret::new(sealed.refresh_token))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_secret_goes_basic_when_offered_else_post() {
+        let list = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            ClientAuth::choose(&list(&[
+                "client_secret_post",
+                "client_secret_basic",
+                "none"
+            ])),
+            Some(ClientAuth::ClientSecretBasic)
+        );
+        assert_eq!(
+            ClientAuth::choose(&list(&["private_key_jwt", "client_secret_post"])),
+            Some(ClientAuth::ClientSecretPost)
+        );
+        // RFC 8414 §2: absent means client_secret_basic.
+        assert_eq!(ClientAuth::choose(&[]), Some(ClientAuth::ClientSecretBasic));
+        assert_eq!(ClientAuth::choose(&list(&["private_key_jwt"])), None);
     }
 }
