@@ -901,7 +901,13 @@ async fn add_an_openid_provider_live_session_and_why_of_invalid_grant() -> Resul
     w.screenshot("31-openid-session").await?;
     // "Check with server": the provider's userinfo (with a DPoP proof).
     w.click("#check-access").await?;
-    let check = w.wait_text("#access-check", |t| !t.is_empty(), 15).await?;
+    let check = w
+        .wait_text(
+            "#access-check",
+            |t| !t.is_empty() && !t.starts_with("Asking"),
+            15,
+        )
+        .await?;
     assert_eq!(
         check,
         "The server accepts the access token: olivia@example.test, GET me"
@@ -972,15 +978,21 @@ async fn openid_confidential_client_and_the_inspectors_verdict() -> Result<()> {
     w.click("#openid summary").await?;
     w.fill("#oidc-issuer", &provider.issuer).await?;
     w.fill("#oidc-client-id", "warden-confidential").await?;
-    w.fill("#oidc-client-secret", "confidential-client-secret-for-tests")
-        .await?;
+    w.fill(
+        "#oidc-client-secret",
+        "confidential-client-secret-for-tests",
+    )
+    .await?;
     w.fill("#oidc-scopes", "email").await?;
-    w.screenshot("34-add-openid-confidential-client").await?;
+    w.screenshot("37-add-openid-confidential-client").await?;
     w.click("#oidc-submit").await?;
     w.wait_text("#access-card [data-left]", |t| t.ends_with("left"), 40)
         .await?;
     let line = w.wait_text("#warden-only", |t| !t.is_empty(), 10).await?;
-    assert!(line.contains("unavailable for an OpenID provider"), "{line}");
+    assert!(
+        line.contains("unavailable for an OpenID provider"),
+        "{line}"
+    );
     // Nothing of the secret in the app's files.
     for entry in std::fs::read_dir(data.path())? {
         let path = entry?.path();
@@ -1000,7 +1012,10 @@ async fn openid_confidential_client_and_the_inspectors_verdict() -> Result<()> {
     let verdict = w
         .wait_text("#inspect-provider-verdict", |t| !t.is_empty(), 20)
         .await?;
-    assert!(verdict.starts_with("ID token: verified against"), "{verdict}");
+    assert!(
+        verdict.starts_with("ID token: verified against"),
+        "{verdict}"
+    );
     tokio::time::sleep(Duration::from_millis(400)).await;
     w.screenshot("35-openid-inspector").await?;
     w.click("#inspect-provider-access").await?;
@@ -1008,7 +1023,9 @@ async fn openid_confidential_client_and_the_inspectors_verdict() -> Result<()> {
         .wait_text("#inspect-provider-verdict", |t| t.starts_with("Access"), 20)
         .await?;
     assert!(verdict.contains("opaque: not a JWT"), "{verdict}");
-    let dpop = w.wait_text("#inspect-provider-dpop", |t| !t.is_empty(), 10).await?;
+    let dpop = w
+        .wait_text("#inspect-provider-dpop", |t| !t.is_empty(), 10)
+        .await?;
     assert!(dpop.contains("matches this session"), "{dpop}");
     tokio::time::sleep(Duration::from_millis(400)).await;
     w.screenshot("36-openid-inspector-opaque-dpop").await?;
@@ -1017,7 +1034,10 @@ async fn openid_confidential_client_and_the_inspectors_verdict() -> Result<()> {
     let unavailable = w
         .wait_text("#sessions-unavailable", |t| !t.is_empty(), 10)
         .await?;
-    assert!(unavailable.starts_with("Unavailable for this profile"), "{unavailable}");
+    assert!(
+        unavailable.starts_with("Unavailable for this profile"),
+        "{unavailable}"
+    );
     w.close().await;
     Ok(())
 }
