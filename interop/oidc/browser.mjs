@@ -12,6 +12,15 @@
 //
 // Set as the app's browser: BROWSER="interop/oidc/node.sh interop/oidc/browser.mjs".
 // The login name may also come from WARDEN_TEST_BROWSER_LOGIN.
+//
+// A person's browser keeps the provider's cookies between visits: with
+// WARDEN_TEST_BROWSER_JAR=FILE the automaton does too (read at start, written
+// at the end), so a second sign-in is answered from the provider's session
+// without the login form, until a logout ends it. WARDEN_TEST_BROWSER_TRACE=FILE
+// appends one line per form it submits (`login`, `consent`, `logout`, `other`),
+// which tells a test what the person was shown.
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+
 const args = process.argv.slice(2);
 let login = process.env.WARDEN_TEST_BROWSER_LOGIN || 'alice';
 let start;
@@ -26,8 +35,17 @@ if (!start) {
 }
 
 const origin = new URL(start).origin;
+const jar = process.env.WARDEN_TEST_BROWSER_JAR;
+const trace = process.env.WARDEN_TEST_BROWSER_TRACE;
 const cookies = new Map();
+if (jar) {
+  try { for (const [k, v] of JSON.parse(readFileSync(jar, 'utf8'))) cookies.set(k, v); } catch { /* a first visit */ }
+}
 const log = (m) => console.error(`[browser] ${m}`);
+function finish(code) {
+  if (jar) writeFileSync(jar, JSON.stringify([...cookies]));
+  process.exit(code);
+}
 
 function remember(res) {
   for (const c of res.headers.getSetCookie()) {
@@ -64,7 +82,12 @@ function readForm(html) {
     if (name === 'password') value = 'any password will do';
     fields.append(name, value);
   }
-  if (attr(open, 'id') === 'op.logoutForm') fields.append('logout', 'yes');
+  let kind = 'other';
+  if (fields.has('password')) kind = 'login';
+  else if (attr(open, 'id') === 'op.logoutForm') kind = 'logout';
+  else if (/\/confirm\b|consent/i.test(m[0]) || fields.has('prompt')) kind = 'consent';
+  if (kind === 'logout') fields.append('logout', 'yes');
+  if (trace) appendFileSync(trace, `${kind}\n`);
   return { action: attr(open, 'action'), method: (attr(open, 'method') || 'get').toUpperCase(), fields };
 }
 
@@ -89,7 +112,7 @@ for (let step = 0; step < 40; step += 1) {
       // The app's loopback listener: deliver the answer and stop.
       const answer = await fetch(next, { redirect: 'manual' });
       log(`GET ${next.origin}${next.pathname} (the app) -> ${answer.status}`);
-      process.exit(answer.ok ? 0 : 1);
+      finish(answer.ok ? 0 : 1);
     }
     url = next.href;
     method = 'GET';
@@ -102,10 +125,10 @@ for (let step = 0; step < 40; step += 1) {
     const text = html.replace(/<style[\s\S]*?<\/style>/gi, '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
     if (res.ok) {
       log(`done: ${text.slice(0, 200)}`);
-      process.exit(0);
+      finish(0);
     }
     console.error(`[browser] stuck at HTTP ${res.status}: ${text.slice(0, 500)}`);
-    process.exit(1);
+    finish(1);
   }
   url = new URL(form.action || url, url).href;
   method = form.method;
@@ -117,4 +140,4 @@ for (let step = 0; step < 40; step += 1) {
   }
 }
 console.error('[browser] too many steps');
-process.exit(1);
+finish(1);

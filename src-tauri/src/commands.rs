@@ -46,7 +46,8 @@ pub async fn sign_in(
     core.sign_in(&app, &username, &password, remote).await
 }
 
-/// "Add an OpenID provider": issuer URL, client id (a public client),
+/// "Add an OpenID provider": issuer URL, client id, a confidential
+/// client's secret (to the profile's keyring entry; empty: a public client),
 /// scopes besides `openid offline_access`, DPoP when the provider offers it.
 #[tauri::command]
 pub async fn add_openid_provider(
@@ -54,12 +55,17 @@ pub async fn add_openid_provider(
     core: State<'_, Core>,
     issuer: String,
     client_id: String,
+    client_secret: Option<String>,
     scopes: Vec<String>,
     dpop: bool,
 ) -> Result<StateView> {
+    let client_secret = client_secret
+        .filter(|s| !s.is_empty())
+        .map(warden_client::Secret::new);
     let server = warden_desktop::openid::OpenIdServer {
         issuer: issuer.trim().trim_end_matches('/').to_string(),
         client_id: client_id.trim().to_string(),
+        confidential: client_secret.is_some(),
         scopes: scopes
             .into_iter()
             .map(|s| s.trim().to_string())
@@ -67,7 +73,7 @@ pub async fn add_openid_provider(
             .collect(),
         dpop,
     };
-    core.sign_in_openid(&app, server).await
+    core.sign_in_openid(&app, server, client_secret).await
 }
 
 #[tauri::command]

@@ -177,10 +177,16 @@ impl Core {
         &self,
         app: &AppHandle,
         server: warden_desktop::openid::OpenIdServer,
+        client_secret: Option<warden_client::Secret>,
     ) -> Result<StateView> {
         let set = self.profiles(app).await?;
-        set.sign_in_openid(server, Box::new(warden_client::oidc::system_browser), None)
-            .await?;
+        set.sign_in_openid(
+            server,
+            client_secret,
+            Box::new(warden_client::oidc::system_browser),
+            None,
+        )
+        .await?;
         Ok(StateView::of(&self.session(app).await?))
     }
 

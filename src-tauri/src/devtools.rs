@@ -4,7 +4,7 @@
 use tauri::AppHandle;
 use warden_auth::inspect::Inspection;
 use warden_desktop::Result;
-use warden_desktop::inspector::{self, TokenInput, VerifyInput};
+use warden_desktop::inspector::{self, ProviderCheck, ProviderToken, TokenInput, VerifyInput};
 use warden_desktop::lab::{self, ExchangeDetail, LabStep};
 
 use crate::core::TauriHost;
@@ -16,6 +16,12 @@ pub async fn inspect_token(
     verify: VerifyInput,
 ) -> Result<Inspection> {
     inspector::inspect(&TauriHost(app), token, verify).await
+}
+
+/// An OpenID profile's ID or access token checked against its provider's JWKS.
+#[tauri::command]
+pub async fn inspect_with_provider(app: AppHandle, token: ProviderToken) -> Result<ProviderCheck> {
+    inspector::inspect_openid(&TauriHost(app), token).await
 }
 
 #[tauri::command]

@@ -118,6 +118,7 @@ fn main() -> anyhow::Result<()> {
             profiles::add_profile,
             profiles::activity,
             devtools::inspect_token,
+            devtools::inspect_with_provider,
             devtools::lab_replay_previous,
             devtools::lab_concurrent_refresh,
             devtools::lab_server_online,

@@ -135,19 +135,22 @@ function render() {
   markRail();
   app.screen = app.view;
   const embedded = app.state.embedded !== false;
+  // An OpenID provider's profile: Warden-only features are shown as unavailable.
+  const openId = activeOpenId();
   if (app.view === 'sessions') {
-    sessions.render(main);
+    sessions.render(main, { openId });
   } else if (app.view === 'users') {
     staff.render(main);
   } else if (app.view === 'audit') {
     audit.render(main);
   } else if (app.view === 'inspector') {
-    inspector.render(main, { embedded });
+    inspector.render(main, { embedded, openId });
   } else if (app.view === 'timeline') {
     timeline.render(main, { embedded, session: () => app.state });
   } else {
     session.render(main, {
       owner: app.owner,
+      openId,
       onDismissOwner: () => { app.owner = false; render(); $('main').focus(); },
       // The command's answer and the signed-out event race: when the event won,
       // the sign-in screen is already up without the notice, so draw it again.
@@ -203,6 +206,12 @@ function paintPending() {
   else $('main').prepend(box);
 }
 
+/** The active profile's OpenID issuer (null: a Warden or SimpleJWT server). @returns {string | null} */
+function activeOpenId() {
+  const server = activeView(profiles.views())?.profile.server;
+  return server?.kind === 'open_id' ? server.issuer : null;
+}
+
 /** @type {Promise<void> | null} */
 let profilesQueued = null;
 /** Reloads every profile's view for the switcher (coalesced: one call per burst of events). */
@@ -211,9 +220,14 @@ function refreshProfiles() {
   profilesQueued = (async () => {
     await new Promise((r) => setTimeout(r, 100));
     profilesQueued = null;
+    const before = activeOpenId();
     try {
       profiles.setViews(await ipc.profiles());
     } catch { return; }
+    // The session's views show Warden-only features as unavailable for an
+    // OpenID profile: drawn again when that changes (the list may arrive
+    // after the session did).
+    if (activeOpenId() !== before && ['session', 'sessions', 'inspector'].includes(app.screen)) render();
     if (app.screen === 'profiles') profiles.tickManage(Date.now());
     if (app.screen === 'signin') paintPending();
   })();

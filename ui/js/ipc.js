@@ -37,6 +37,8 @@
  * @typedef {import('./wire').Inspection} Inspection
  * @typedef {import('./wire').VerifyInput} VerifyInput
  * @typedef {import('./wire').TokenInput} TokenInput
+ * @typedef {import('./wire').ProviderCheck} ProviderCheck
+ * @typedef {import('./wire').ProviderToken} ProviderToken
  * @typedef {import('./wire').LabStep} LabStep
  * @typedef {import('./wire').ExportFormat} ExportFormat
  * @typedef {import('./wire').Exported} Exported
@@ -82,11 +84,12 @@ export const createAccount = (username, password) => call('create_account', { us
 export const signIn = (username, password, remote) => call('sign_in', { username, password, remote });
 /**
  * "Add an OpenID provider": the sign-in happens in the system browser.
- * @param {string} issuer @param {string} clientId @param {string[]} scopes @param {boolean} dpop
+ * A confidential client's secret goes to the keyring; null: a public client.
+ * @param {string} issuer @param {string} clientId @param {string|null} clientSecret @param {string[]} scopes @param {boolean} dpop
  * @returns {Promise<SessionView>}
  */
-export const addOpenIdProvider = (issuer, clientId, scopes, dpop) =>
-  call('add_openid_provider', { issuer, clientId, scopes, dpop });
+export const addOpenIdProvider = (issuer, clientId, clientSecret, scopes, dpop) =>
+  call('add_openid_provider', { issuer, clientId, clientSecret, scopes, dpop });
 /** @returns {Promise<AccessCheck>} */
 export const checkAccess = () => call('check_access');
 /**
@@ -131,6 +134,9 @@ export const staffAudit = (filter) => call('staff_audit', { filter });
 export const exportAudit = (format, filter) => call('export_audit', { format, filter });
 /** @param {{token?: string|null, pick?: 'access'|'refresh'|null, verify: VerifyInput}} a pick: the current token, else the pasted one @returns {Promise<Inspection>} */
 export const inspectToken = (a) => call('inspect_token', { token: tokenInputOf(a), verify: a.verify });
+
+/** An OpenID profile's ID or access token checked against its provider's JWKS. @param {ProviderToken} token @returns {Promise<ProviderCheck>} */
+export const inspectWithProvider = (token) => call('inspect_with_provider', { token });
 
 /** @param {{token?: string|null, pick?: 'access'|'refresh'|null}} a @returns {TokenInput} */
 function tokenInputOf(a) {

@@ -94,7 +94,19 @@ server: string,
 /**
  * Why it never will be.
  */
-reason: string, };
+reason: string, } | { "kind": "browser_logout", 
+/**
+ * Where.
+ */
+server: string, 
+/**
+ * How far it got.
+ */
+outcome: BrowserLogoutOutcome, 
+/**
+ * In words.
+ */
+detail: string, };
 
 /**
  * What the window's top bar and sign-in form start from.
@@ -202,6 +214,11 @@ reason: string | null,
  * Whatever else the event records, as a JSON object.
  */
 detail: JsonValue, };
+
+/**
+ * How an OpenID provider's browser logout went.
+ */
+export type BrowserLogoutOutcome = "opened" | "done" | "failed" | "skipped";
 
 /**
  * What a server offers beyond SimpleJWT, so a client can degrade gracefully.
@@ -602,9 +619,15 @@ export type OpenIdServer = {
  */
 issuer: string, 
 /**
- * The registered client id (a public client).
+ * The registered client id.
  */
 client_id: string, 
+/**
+ * A confidential client: its secret is in the profile's keyring entry
+ * ([`client_secret_key`]); the way it is sent (`client_secret_basic`,
+ * else `_post`) comes from the provider's discovery.
+ */
+confidential: boolean, 
 /**
  * Scopes asked for besides `openid`.
  */
@@ -778,6 +801,70 @@ profile: ProfileId,
  * The entry.
  */
 activity: Activity, } | { "kind": "outbox" };
+
+/**
+ * What an OpenID provider's JWKS says about one of the session's tokens:
+ * signature (key by `kid`), `iss`, `aud` and `exp`, and for a DPoP-bound
+ * session whether the token's `cnf.jkt` is the session key's thumbprint.
+ */
+export type ProviderCheck = { 
+/**
+ * Which token.
+ */
+token: ProviderToken, 
+/**
+ * The provider (its issuer).
+ */
+issuer: string, 
+/**
+ * The token is a JWT; `false`: opaque, nothing to verify here.
+ */
+jwt: boolean, 
+/**
+ * Signature, `iss`, `aud` and `exp` all check out.
+ */
+verified: boolean, 
+/**
+ * In words: what was checked, or why it does not verify.
+ */
+reason: string, 
+/**
+ * The header's `alg`.
+ */
+alg: string | null, 
+/**
+ * The header's `kid`.
+ */
+kid: string | null, 
+/**
+ * The header, indented (JWTs only).
+ */
+header_pretty: string | null, 
+/**
+ * The claims, indented (JWTs; an opaque token's introspection answer).
+ */
+claims_pretty: string | null, 
+/**
+ * `exp`, unix seconds.
+ */
+exp: number | null, 
+/**
+ * The token's `cnf.jkt` (RFC 9449 §6), from its claims or introspection.
+ */
+cnf_jkt: string | null, 
+/**
+ * The thumbprint of the session's DPoP key (a sender-constrained session).
+ */
+session_jkt: string | null, 
+/**
+ * `cnf.jkt` equals the session key's thumbprint (`None`: nothing to compare).
+ */
+jkt_matches: boolean | null, };
+
+/**
+ * Which token of an OpenID session to check against its provider.
+ */
+export type ProviderToken = "id" | "access";
 
 /**
  * Why Warden refused a token: the `reason` of its `token_not_valid` bodies.

@@ -160,9 +160,16 @@ struct LoginArgs {
         conflicts_with = "username"
     )]
     oidc: Option<String>,
-    /// The client id registered at the provider (a public client).
+    /// The client id registered at the provider (a public client unless
+    /// --client-secret-stdin).
     #[arg(long, value_name = "ID")]
     client_id: Option<String>,
+    /// With --oidc: a confidential client; its secret is read from stdin (one
+    /// line; never an argument, which other users can read in /proc) and
+    /// kept in the keyring with the profile. Sent as client_secret_basic, or
+    /// client_secret_post when the provider only takes that.
+    #[arg(long, requires = "oidc")]
+    client_secret_stdin: bool,
     /// With --oidc: the device authorization grant (a code to enter on any
     /// device) instead of a browser here; for SSH sessions.
     #[arg(long, requires = "oidc")]
@@ -405,6 +412,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return oidc_login::run(oidc_login::OidcLoginOptions {
                     issuer,
                     client_id,
+                    client_secret_stdin: args.client_secret_stdin,
                     device: args.device,
                     scopes: args.scopes,
                     dpop: args.dpop,

@@ -1,4 +1,4 @@
-//! `warden login --oidc ISSUER --client-id ID [--device]`: signs in at an
+//! `warden login --oidc ISSUER --client-id ID [--client-secret-stdin] [--device]`: signs in at an
 //! OpenID provider (authorization code + PKCE in the browser through a
 //! loopback listener, or the device grant) and adds a profile for the
 //! session, whose refresh token goes to the keyring; `warden token` then
@@ -19,6 +19,7 @@ use warden_desktop::openid::{OpenIdServer, add_profile};
 pub struct OidcLoginOptions {
     pub issuer: String,
     pub client_id: String,
+    pub client_secret_stdin: bool,
     pub device: bool,
     pub scopes: Vec<String>,
     pub dpop: bool,
@@ -35,15 +36,34 @@ fn explained(e: ClientError) -> anyhow::Error {
     }
 }
 
+/// A confidential client's secret: the first line of stdin.
+fn read_client_secret() -> anyhow::Result<Secret> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the client secret from stdin")?;
+    let secret = line.trim_end_matches(['\r', '\n']);
+    if secret.is_empty() {
+        anyhow::bail!("no client secret on stdin (--client-secret-stdin)");
+    }
+    Ok(Secret::new(secret.to_string()))
+}
+
 pub async fn run(opts: OidcLoginOptions) -> anyhow::Result<ExitCode> {
+    let client_secret = if opts.client_secret_stdin {
+        Some(read_client_secret()?)
+    } else {
+        None
+    };
     let server = OpenIdServer {
         issuer: opts.issuer.trim_end_matches('/').to_string(),
         client_id: opts.client_id,
+        confidential: client_secret.is_some(),
         scopes: opts.scopes,
         dpop: opts.dpop,
     };
     let client = Arc::new(
-        OpenIdClient::discover(server.config())
+        OpenIdClient::discover(server.config_with(client_secret.clone()))
             .await
             .map_err(explained)
             .with_context(|| format!("cannot use {} as an OpenID provider", server.issuer))?,
@@ -71,12 +91,16 @@ pub async fn run(opts: OidcLoginOptions) -> anyhow::Result<ExitCode> {
     let refresh = signed.tokens.refresh_token.clone().ok_or_else(|| {
         anyhow!("the provider issued no refresh token (is offline_access allowed for this client?)")
     })?;
-    let sealed = OpenIdProvider::new(client.clone()).seal(&Secret::new(refresh))?;
+    let provider = OpenIdProvider::new(client.clone());
+    // The ID token is kept with the session: the hint of a later logout.
+    provider.set_id_token(signed.tokens.id_token.clone());
+    let sealed = provider.seal(&Secret::new(refresh))?;
     let paths = AppPaths::from_env().context("cannot find the Warden app's data directory")?;
     let profile = add_profile(
         &paths,
         Arc::new(KeyringVault::new()),
         server,
+        client_secret.as_ref(),
         &signed.subject,
         &sealed,
         opts.name.as_deref(),

@@ -65,6 +65,12 @@ pub trait TokenProvider: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// The OpenID provider it is, when it is one (its ID token, its
+    /// discovery, its browser logout).
+    fn as_openid(&self) -> Option<&crate::oidc::OpenIdProvider> {
+        None
+    }
+
     /// Exchanges a refresh token.
     fn refresh<'a>(&'a self, refresh: &'a str) -> BoxFuture<'a, Result<Issued>>;
 

@@ -3,6 +3,11 @@
 //! token endpoint. The session (refresh token and DPoP key) is one keyring
 //! entry, sealed by [`OpenIdProvider`].
 //!
+//! A confidential client's secret is a keyring entry of the profile's own
+//! ([`client_secret_key`]), never in `profiles.json`: read when the profile
+//! is restored, used on token, refresh and revocation requests, deleted with
+//! the profile.
+//!
 //! Warden-only features (the session list, staff, logout everywhere) do not
 //! exist at a provider: [`unavailable`] says so in the user's words.
 
@@ -24,8 +29,13 @@ use crate::vault::StableKeyVault;
 pub struct OpenIdServer {
     /// The issuer URL (discovery starts there).
     pub issuer: String,
-    /// The registered client id (a public client).
+    /// The registered client id.
     pub client_id: String,
+    /// A confidential client: its secret is in the profile's keyring entry
+    /// ([`client_secret_key`]); the way it is sent (`client_secret_basic`,
+    /// else `_post`) comes from the provider's discovery.
+    #[serde(default)]
+    pub confidential: bool,
     /// Scopes asked for besides `openid`.
     #[serde(default)]
     pub scopes: Vec<String>,
@@ -37,7 +47,14 @@ pub struct OpenIdServer {
 }
 
 impl OpenIdServer {
-    /// The client configuration for this server.
+    /// The client configuration for this server, with the client's secret.
+    pub fn config_with(&self, client_secret: Option<Secret>) -> OpenIdConfig {
+        let mut config = self.config();
+        config.client_secret = client_secret;
+        config
+    }
+
+    /// The client configuration for this server (no secret).
     pub fn config(&self) -> OpenIdConfig {
         let mut config = OpenIdConfig::new(&self.issuer, &self.client_id);
         for s in &self.scopes {
@@ -58,6 +75,63 @@ pub fn unavailable(feature: &str) -> String {
     )
 }
 
+/// The keyring entry (service `warden`, account `{key}|{client id}`) of a
+/// confidential client's secret for profile `id`: the profile's own, apart
+/// from its session's so that signing out keeps it.
+pub fn client_secret_key(id: &ProfileId) -> String {
+    format!("client-secret:{}", Profile::vault_key_for(id))
+}
+
+fn secret_entry(vault: Arc<dyn Vault>) -> AsyncVault {
+    AsyncVault::new(vault, warden_client::ManagerConfig::default().vault_timeout)
+}
+
+/// Keeps `server`'s client secret for profile `id` in the keyring.
+pub async fn store_client_secret(
+    vault: Arc<dyn Vault>,
+    id: &ProfileId,
+    server: &OpenIdServer,
+    secret: &Secret,
+) -> Result<()> {
+    secret_entry(vault)
+        .store(&client_secret_key(id), &server.client_id, secret)
+        .await
+        .map_err(warden_client::ClientError::from)?;
+    Ok(())
+}
+
+/// The client secret of profile `id` (`None`: a public client, or no entry).
+pub async fn load_client_secret(
+    vault: Arc<dyn Vault>,
+    id: &ProfileId,
+    server: &OpenIdServer,
+) -> Result<Option<Secret>> {
+    if !server.confidential {
+        return Ok(None);
+    }
+    let secret = secret_entry(vault)
+        .load(&client_secret_key(id), &server.client_id)
+        .await
+        .map_err(warden_client::ClientError::from)?;
+    if secret.is_none() {
+        tracing::warn!(profile = %id, "a confidential client's secret is missing from the keyring");
+    }
+    Ok(secret)
+}
+
+/// Deletes the client secret of profile `id` (a removed profile's).
+pub async fn delete_client_secret(
+    vault: Arc<dyn Vault>,
+    id: &ProfileId,
+    server: &OpenIdServer,
+) -> Result<()> {
+    secret_entry(vault)
+        .delete(&client_secret_key(id), &server.client_id)
+        .await
+        .map_err(warden_client::ClientError::from)?;
+    Ok(())
+}
+
 fn entry(profile: &Profile, vault: Arc<dyn Vault>) -> AsyncVault {
     AsyncVault::new(
         Arc::new(StableKeyVault {
@@ -69,12 +143,14 @@ fn entry(profile: &Profile, vault: Arc<dyn Vault>) -> AsyncVault {
 }
 
 /// Adds a profile for a session signed in at `server` as `subject` (the ID
-/// token's `sub`), its sealed session in the keyring, and makes it active
-/// when there was none. Refused while the app runs (it owns the file then).
+/// token's `sub`), its sealed session (and a confidential client's secret)
+/// in the keyring, and makes it active when there was none. Refused while
+/// the app runs (it owns the file then).
 pub async fn add_profile(
     paths: &AppPaths,
     vault: Arc<dyn Vault>,
     server: OpenIdServer,
+    client_secret: Option<&Secret>,
     subject: &str,
     sealed: &Secret,
     name: Option<&str>,
@@ -98,7 +174,14 @@ pub async fn add_profile(
     crate::paths::ensure_private_dir(&locks).map_err(|e| Error::io("create", &locks, e))?;
     let mut file = ProfilesFile::load(paths)?.unwrap_or_default();
     let id = ProfileId::generate()?;
-    let kind = ServerKind::OpenId(server);
+    let server = OpenIdServer {
+        confidential: client_secret.is_some(),
+        ..server
+    };
+    if let Some(secret) = client_secret {
+        store_client_secret(Arc::clone(&vault), &id, &server, secret).await?;
+    }
+    let kind = ServerKind::OpenId(server.clone());
     let wanted = match name {
         Some(n) => crate::profiles::check_name(n)?,
         None => Profile::default_name(subject, &kind),
@@ -110,18 +193,24 @@ pub async fn add_profile(
         server: kind,
         account: subject.to_string(),
     };
-    let entry = entry(&profile, vault);
-    entry
-        .store("", subject, sealed)
-        .await
-        .map_err(warden_client::ClientError::from)?;
-    if file.active.is_none() {
-        file.active = Some(profile.id.clone());
-    }
-    file.profiles.push(profile.clone());
-    if let Err(e) = file.save(paths) {
-        // No profile names the entry: do not leave the session behind.
-        let _ = entry.delete("", subject).await;
+    let session = entry(&profile, Arc::clone(&vault));
+    let saved = async {
+        session
+            .store("", subject, sealed)
+            .await
+            .map_err(warden_client::ClientError::from)?;
+        if file.active.is_none() {
+            file.active = Some(profile.id.clone());
+        }
+        file.profiles.push(profile.clone());
+        file.save(paths)
+    };
+    if let Err(e) = saved.await {
+        // No profile names the entries: do not leave the secrets behind.
+        let _ = session.delete("", subject).await;
+        if client_secret.is_some() {
+            let _ = delete_client_secret(vault, &profile.id, &server).await;
+        }
         return Err(e);
     }
     Ok(profile)
@@ -136,6 +225,7 @@ pub(crate) async fn rotate_here(
     server: &OpenIdServer,
     vault: Arc<dyn Vault>,
 ) -> Result<TokenGrant> {
+    let client_secret = load_client_secret(Arc::clone(&vault), &profile.id, server).await?;
     let vault = entry(profile, vault);
     let not_signed_in = |reason: Option<String>| Error::ProfileNotSignedIn {
         profile: profile.name.clone(),
@@ -146,7 +236,7 @@ pub(crate) async fn rotate_here(
         .await
         .map_err(warden_client::ClientError::from)?
         .ok_or_else(|| not_signed_in(None))?;
-    let provider = OpenIdProvider::lazy(server.config());
+    let provider = OpenIdProvider::lazy(server.config_with(client_secret));
     let refresh = provider.unseal(stored)?;
     let client = provider.client().await?;
     let answer = match client.refresh(refresh.expose()).await {
@@ -159,6 +249,9 @@ pub(crate) async fn rotate_here(
             return Err(e.into());
         }
     };
+    if let Some(id_token) = &answer.id_token {
+        provider.set_id_token(Some(id_token.clone()));
+    }
     if let Some(next) = &answer.refresh_token {
         let sealed = provider.seal(&Secret::new(next.clone()))?;
         if let Err(e) = vault.store("", &profile.account, &sealed).await {

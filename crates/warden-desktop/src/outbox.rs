@@ -564,12 +564,14 @@ impl Outbox {
 
 impl Outbox {
     /// Delivers a logout to an OpenID provider: RFC 7009 revocation of the
-    /// refresh token, then the access token. Logging out everywhere does not
+    /// refresh token, then the access token (with a confidential client's
+    /// `client_secret`). Logging out everywhere does not
     /// exist at a provider.
     pub(crate) async fn deliver_openid(
         &self,
         job: &mut Job,
         server: &crate::openid::OpenIdServer,
+        client_secret: Option<Secret>,
     ) -> Attempt {
         use warden_client::TokenProvider as _;
         let Some(refresh) = job.refresh.clone() else {
@@ -577,7 +579,9 @@ impl Outbox {
         };
         match job.what {
             Revocation::Logout => {
-                let provider = warden_client::oidc::OpenIdProvider::lazy(server.config());
+                // A confidential client authenticates its revocation too.
+                let provider =
+                    warden_client::oidc::OpenIdProvider::lazy(server.config_with(client_secret));
                 let access = job.access.clone();
                 match provider
                     .end(access.as_ref().map(Secret::expose), refresh.expose())

@@ -115,6 +115,30 @@ pub enum ActivityKind {
         /// Why it never will be.
         reason: String,
     },
+    /// RP-initiated logout: the OpenID provider's own browser session.
+    BrowserLogout {
+        /// Where.
+        server: String,
+        /// How far it got.
+        outcome: BrowserLogoutOutcome,
+        /// In words.
+        detail: String,
+    },
+}
+
+/// How an OpenID provider's browser logout went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum BrowserLogoutOutcome {
+    /// The end-session page is open in the browser.
+    Opened,
+    /// The provider sent the browser back: its session there has ended.
+    Done,
+    /// It could not be done (the words say why).
+    Failed,
+    /// Not tried: the provider could not be reached (or had no hint).
+    Skipped,
 }
 
 /// What the set reports, on one broadcast channel for every profile.
@@ -243,7 +267,12 @@ impl SetState {
     }
 }
 
+/// Opens a URL in the configured browser (the system's, or a test's automaton).
+pub type BrowserOpener = Arc<dyn Fn(&str) -> warden_client::Result<()> + Send + Sync>;
+
 struct Inner {
+    /// Where an OpenID provider's logout page is opened.
+    browser: Mutex<BrowserOpener>,
     paths: AppPaths,
     vault: Arc<dyn Vault>,
     embedded: Option<EmbeddedServer>,
@@ -301,6 +330,7 @@ impl ProfileSet {
         let (events, _) = broadcast::channel(1024);
         let (shutdown, _) = watch::channel(false);
         let inner = Arc::new(Inner {
+            browser: Mutex::new(Arc::new(warden_client::oidc::system_browser)),
             paths,
             vault,
             embedded,
@@ -331,6 +361,12 @@ impl ProfileSet {
             inner.shutdown.subscribe(),
         ));
         Ok(ProfileSet { inner })
+    }
+
+    /// Opens OpenID providers' logout pages with `open` from now on (the
+    /// system browser, `$BROWSER`, until then).
+    pub fn set_browser(&self, open: BrowserOpener) {
+        *self.inner.browser.lock() = open;
     }
 
     /// Every event from now on.
@@ -512,9 +548,13 @@ impl ProfileSet {
     /// Signs in at an OpenID provider through `open` (the system browser:
     /// authorization code with PKCE, a loopback listener) and adds the
     /// session as a new, active profile. The window's "Add an OpenID provider".
+    ///
+    /// A confidential client's `client_secret` goes to the profile's own
+    /// keyring entry once the sign-in worked, never to a file.
     pub async fn sign_in_openid(
         &self,
         server: crate::openid::OpenIdServer,
+        client_secret: Option<warden_client::Secret>,
         open: warden_client::oidc::Opener,
         name: Option<&str>,
     ) -> Result<ProfileId> {
@@ -523,8 +563,16 @@ impl ProfileSet {
             Some(n) => Some(check_name(n)?),
             None => None,
         };
-        let client = Arc::new(warden_client::oidc::OpenIdClient::discover(server.config()).await?);
+        let server = crate::openid::OpenIdServer {
+            confidential: client_secret.is_some(),
+            ..server
+        };
+        let client = Arc::new(
+            warden_client::oidc::OpenIdClient::discover(server.config_with(client_secret.clone()))
+                .await?,
+        );
         let signed = client.sign_in_browser(open).await?;
+        let id_token = signed.tokens.id_token.clone();
         let kind = ServerKind::OpenId(server.clone());
         // Signing in again as someone signed out of this provider: into that
         // profile (its timeline, its name), not a new one.
@@ -542,10 +590,15 @@ impl ProfileSet {
         };
         if let Some((id, manager)) = again {
             use warden_client::TokenProvider as _;
+            if let Some(secret) = &client_secret {
+                crate::openid::store_client_secret(Arc::clone(&inner.vault), &id, &server, secret)
+                    .await?;
+            }
             let refresh = signed.tokens.refresh_token.clone().unwrap_or_default();
-            // The sign-in's DPoP key goes to the profile's provider.
-            let sealed = warden_client::oidc::OpenIdProvider::new(client)
-                .seal(&warden_client::Secret::new(refresh))?;
+            // The sign-in's DPoP key and ID token go to the profile's provider.
+            let provider = warden_client::oidc::OpenIdProvider::new(client);
+            provider.set_id_token(id_token);
+            let sealed = provider.seal(&warden_client::Secret::new(refresh))?;
             manager.provider().unseal(sealed)?;
             manager
                 .login_with(&signed.subject, warden_client::oidc::issued(signed.tokens))
@@ -568,13 +621,28 @@ impl ProfileSet {
             account: signed.subject.clone(),
         };
         let provider = warden_client::oidc::OpenIdProvider::new(client);
+        provider.set_id_token(id_token);
         let slot = inner.open_slot_with(profile, Some(lock), Some(provider))?;
         let manager = Arc::clone(&slot.manager);
         let tokens = warden_client::oidc::issued(signed.tokens);
-        if let Err(e) = manager.login_with(&signed.subject, tokens).await {
+        let stored = async {
+            if let Some(secret) = &client_secret {
+                crate::openid::store_client_secret(Arc::clone(&inner.vault), &id, &server, secret)
+                    .await?;
+            }
+            manager
+                .login_with(&signed.subject, tokens)
+                .await
+                .map_err(Error::from)
+        };
+        if let Err(e) = stored.await {
             drop(slot);
+            if client_secret.is_some() {
+                let _ = crate::openid::delete_client_secret(Arc::clone(&inner.vault), &id, &server)
+                    .await;
+            }
             let _ = std::fs::remove_file(&lock_path);
-            return Err(e.into());
+            return Err(e);
         }
         inner.add_signed_in(slot, id)
     }
@@ -648,21 +716,41 @@ impl ProfileSet {
 
     /// Logs `id` out: its secrets go at once; the server is told now, or
     /// from the outbox once it can be reached.
+    ///
+    /// An OpenID provider with an `end_session_endpoint` is then also asked,
+    /// in the browser, to end its own session (RP-initiated logout), once the
+    /// revocation was delivered; the profile's activity says how it went, or
+    /// that it was skipped (the provider could not be reached).
     pub async fn logout(&self, id: &ProfileId) -> Result<RevocationOutcome> {
         let (profile, manager) = self.inner.ready(id).await?;
-        match manager.sign_out_locally().await {
-            Some(ended) => Ok(self
-                .inner
-                .revoke_ended(&profile, Revocation::Logout, ended)
-                .await),
-            None => Ok(RevocationOutcome::NotSignedIn),
+        // The ID token is the logout's hint; it goes with the session.
+        let openid = manager.provider().as_openid().cloned();
+        let id_token = openid.as_ref().and_then(|p| p.id_token());
+        let Some(ended) = manager.sign_out_locally().await else {
+            return Ok(RevocationOutcome::NotSignedIn);
+        };
+        if let Some(p) = &openid {
+            p.set_id_token(None);
         }
+        let outcome = self
+            .inner
+            .revoke_ended(&profile, Revocation::Logout, ended)
+            .await;
+        if let Some(provider) = openid {
+            self.inner
+                .browser_logout(&profile, provider, id_token, &outcome);
+        }
+        Ok(outcome)
     }
 
     /// Ends every session of `id`'s account, as [`ProfileSet::logout`] does
     /// this one. A server known not to offer it is refused before anything ends.
     pub async fn logout_all(&self, id: &ProfileId) -> Result<RevocationOutcome> {
         let (profile, manager) = self.inner.ready(id).await?;
+        if !manager.provider().warden_routes() {
+            // An OpenID provider: refused before anything ends.
+            return Err(ClientError::Unavailable(Feature::LogoutAll).into());
+        }
         if let Ok(false) = manager.client().supports(Feature::LogoutAll).await {
             return Err(ClientError::Unavailable(Feature::LogoutAll).into());
         }
@@ -733,6 +821,16 @@ impl ProfileSet {
         let cache = self.inner.access_cache_vault(&slot.profile);
         if let Err(e) = cache.delete("", &slot.profile.account).await {
             tracing::warn!(error = %e, "could not delete a removed profile's cached access token");
+        }
+        // A confidential client's secret: now, unless a revocation still
+        // needs it (the outbox's delivery deletes it then).
+        if let ServerKind::OpenId(server) = &slot.profile.server
+            && server.confidential
+            && !self.inner.outbox.pending().iter().any(|p| &p.profile == id)
+            && let Err(e) =
+                crate::openid::delete_client_secret(Arc::clone(&self.inner.vault), id, server).await
+        {
+            tracing::warn!(error = %e, "could not delete a removed profile's client secret");
         }
         drop(slot);
         let _ = std::fs::remove_file(self.inner.paths.profile_lock(id));
@@ -952,12 +1050,23 @@ impl Inner {
             inner: Arc::clone(&self.vault),
             key: profile.vault_key.clone(),
         });
+        // A confidential client's secret, read from the keyring before the
+        // restore (the provider discovers with it on first use).
+        let mut secret_for = None;
         let (manager, restore) = match &profile.server {
             // An OpenID provider: tokens through its endpoints (discovered on
             // first use); the client only carries the timeline.
             ServerKind::OpenId(server) => {
-                let provider = discovered
-                    .unwrap_or_else(|| warden_client::oidc::OpenIdProvider::lazy(server.config()));
+                let provider = match discovered {
+                    Some(p) => p,
+                    None => {
+                        let p = warden_client::oidc::OpenIdProvider::lazy(server.config());
+                        if server.confidential {
+                            secret_for = Some((p.clone(), server.clone()));
+                        }
+                        p
+                    }
+                };
                 let mut config = ClientConfig::new(server.issuer.clone());
                 config.device_label = Some(crate::session::device_label());
                 let manager = SessionManager::with_provider(
@@ -993,6 +1102,7 @@ impl Inner {
                 profile.account.clone(),
             );
             let cache = self.access_cache_vault(&profile);
+            let (keyring, profile_id) = (Arc::clone(&self.vault), profile.id.clone());
             tokio::spawn(async move {
                 let acquired = tokio::select! {
                     a = LockFile::acquire(&path) => a,
@@ -1010,6 +1120,14 @@ impl Inner {
                 // access token `warden token` kept while no app ran goes.
                 if let Err(e) = cache.delete("", &account).await {
                     tracing::warn!(error = %e, "cannot delete the command line's cached access token");
+                }
+                if let Some((provider, server)) = secret_for {
+                    match crate::openid::load_client_secret(keyring, &profile_id, &server).await {
+                        Ok(secret) => provider.set_client_secret(secret),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot read a confidential client's secret")
+                        }
+                    }
                 }
                 // Read from the keyring only now: whoever held the lock
                 // before may have rotated and stored a successor.
@@ -1134,7 +1252,17 @@ impl Inner {
         // An OpenID provider: RFC 7009 revocation at its endpoint.
         if let ServerKind::OpenId(server) = &job.server {
             let server = server.clone();
-            return self.outbox.deliver_openid(job, &server).await;
+            let secret = match crate::openid::load_client_secret(
+                Arc::clone(&self.vault),
+                &job.profile,
+                &server,
+            )
+            .await
+            {
+                Ok(secret) => secret,
+                Err(e) => return Attempt::Retry(e.to_string()),
+            };
+            return self.outbox.deliver_openid(job, &server, secret).await;
         }
         // Through the profile's own client when it still talks to that
         // server, so the delivery shows in the profile's timeline.
@@ -1181,6 +1309,22 @@ impl Inner {
             }
             Attempt::Retry(_) => {}
         }
+        // A removed profile's client secret waited for this delivery.
+        if !matches!(attempt, Attempt::Retry(_))
+            && let ServerKind::OpenId(server) = &job.server
+            && server.confidential
+            && self.state.lock().slot(&job.profile).is_none()
+            && !self
+                .outbox
+                .pending()
+                .iter()
+                .any(|p| p.profile == job.profile)
+            && let Err(e) =
+                crate::openid::delete_client_secret(Arc::clone(&self.vault), &job.profile, server)
+                    .await
+        {
+            tracing::warn!(error = %e, "could not delete a removed profile's client secret");
+        }
         self.emit(ProfilesEvent::Outbox);
     }
 
@@ -1194,6 +1338,101 @@ impl Inner {
                     self.finish(&job, &attempt).await;
                 }
                 Some(Err((job, attempt))) => self.finish(&job, &attempt).await,
+            }
+        }
+    }
+
+    /// After an OpenID profile's logout: RP-initiated logout in the browser
+    /// once the provider has heard of the revocation, in the background (a
+    /// person may take their time on the provider's page); its outcome goes
+    /// to the profile's activity.
+    fn browser_logout(
+        self: &Arc<Self>,
+        profile: &Profile,
+        provider: warden_client::oidc::OpenIdProvider,
+        id_token: Option<String>,
+        outcome: &RevocationOutcome,
+    ) {
+        let server = profile.server.place();
+        let id = profile.id.clone();
+        let skipped = |reason: String| ActivityKind::BrowserLogout {
+            server: server.clone(),
+            outcome: BrowserLogoutOutcome::Skipped,
+            detail: reason,
+        };
+        let ends_browser = provider
+            .discovered()
+            .map(|c| c.metadata().end_session_endpoint.is_some());
+        match outcome {
+            RevocationOutcome::NotSignedIn => {}
+            _ if ends_browser == Some(false) => {}
+            RevocationOutcome::Pending { .. } => self.record(
+                &id,
+                skipped(format!(
+                    "Browser logout skipped: {server} could not be reached. Its own browser \
+                     session may still be open; sign out on its page when it is back."
+                )),
+            ),
+            RevocationOutcome::Abandoned { reason } => self.record(
+                &id,
+                skipped(format!(
+                    "Browser logout skipped: the revocation was not delivered ({reason})."
+                )),
+            ),
+            RevocationOutcome::Delivered { .. } => {
+                let open = Arc::clone(&*self.browser.lock());
+                let weak = Arc::downgrade(self);
+                tokio::spawn(async move {
+                    let record = |outcome, detail: String| {
+                        if let Some(inner) = weak.upgrade() {
+                            inner.record(
+                                &id,
+                                ActivityKind::BrowserLogout {
+                                    server: server.clone(),
+                                    outcome,
+                                    detail,
+                                },
+                            );
+                        }
+                    };
+                    let client = match provider.client().await {
+                        Ok(c) => c,
+                        Err(e) => {
+                            record(
+                                BrowserLogoutOutcome::Skipped,
+                                format!("Browser logout skipped: {e}."),
+                            );
+                            return;
+                        }
+                    };
+                    if client.metadata().end_session_endpoint.is_none() {
+                        return;
+                    }
+                    record(
+                        BrowserLogoutOutcome::Opened,
+                        "Opened the provider's logout page in the browser, to end its own \
+                         session there too."
+                            .into(),
+                    );
+                    let result = client
+                        .logout_in_browser(id_token.as_deref(), Box::new(move |url| open(url)))
+                        .await;
+                    match result {
+                        Ok(_) => record(
+                            BrowserLogoutOutcome::Done,
+                            "The provider ended its browser session: the next sign-in there \
+                             asks for the password again."
+                                .into(),
+                        ),
+                        Err(e) => record(
+                            BrowserLogoutOutcome::Failed,
+                            format!(
+                                "The provider's browser session may still be open ({e}); sign \
+                                 out on its own page."
+                            ),
+                        ),
+                    }
+                });
             }
         }
     }

@@ -16,8 +16,8 @@ use crate::remembered;
 use crate::remote::RemoteServer;
 
 pub use crate::profile_set::{
-    Activity, ActivityKind, EmbeddedServer, ProfileSet, ProfileSetConfig, ProfileView,
-    ProfilesEvent, RevocationOutcome, phase_name,
+    Activity, ActivityKind, BrowserLogoutOutcome, BrowserOpener, EmbeddedServer, ProfileSet,
+    ProfileSetConfig, ProfileView, ProfilesEvent, RevocationOutcome, phase_name,
 };
 
 /// A profile's stable id: lowercase letters, digits and `-`, at most 40

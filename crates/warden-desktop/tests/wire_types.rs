@@ -61,6 +61,7 @@ fn render() -> String {
     c.visit::<warden_desktop::lab::LabStep>();
     c.visit::<warden_desktop::lab::ExchangeDetail>();
     c.visit::<warden_auth::inspect::Inspection>();
+    c.visit::<warden_desktop::inspector::ProviderCheck>();
     c.visit::<warden_proto::StaffUser>();
     c.visit::<warden_desktop::staff::UserView>();
     c.visit::<warden_desktop::staff::LineageView>();
@@ -75,6 +76,7 @@ fn render() -> String {
     c.visit::<warden_desktop::export::ExportFormat>();
     c.visit::<warden_desktop::inspector::TokenInput>();
     c.visit::<warden_desktop::inspector::VerifyInput>();
+    c.visit::<warden_desktop::inspector::ProviderToken>();
     // Event payloads (src-tauri/src/core.rs): `session-changed` is a
     // StateView, `exchange` an Exchange, `session-note` any other Event,
     // `profiles-event` a ProfilesEvent (every profile's).

@@ -905,7 +905,13 @@ async fn add_an_openid_provider_live_session_and_why_of_invalid_grant() -> Resul
     w.screenshot("31-openid-session").await?;
     // "Check with server": the provider's userinfo (with a DPoP proof).
     w.click("#check-access").await?;
-    let check = w.wait_text("#access-check", |t| !t.is_empty(), 15).await?;
+    let check = w
+        .wait_text(
+            "#access-check",
+            |t| !t.is_empty() && !t.starts_with("Asking"),
+            15,
+        )
+        .await?;
     assert_eq!(
         check,
         "The server accepts the access token: olivia@example.test, GET me"
@@ -942,6 +948,100 @@ async fn add_an_openid_provider_live_session_and_why_of_invalid_grant() -> Resul
         .await?;
     assert!(cause.contains("invalid_grant"), "{cause}");
     w.screenshot("32-openid-why-invalid-grant").await?;
+    w.close().await;
+    Ok(())
+}
+
+/// "Add an OpenID provider" with a confidential client's secret (into the
+/// keyring), then the inspector's verdicts against the provider's JWKS (a
+/// verified ID token; an opaque, DPoP-bound access token whose cnf.jkt is
+/// the session key's) and the Warden-only features shown as unavailable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openid_confidential_client_and_the_inspectors_verdict() -> Result<()> {
+    if !enabled() {
+        return Ok(());
+    }
+    let provider = OidcProvider::start()?;
+    let data = tempfile::tempdir()?;
+    let dir = root().join("interop/oidc");
+    let browser = format!(
+        "{} {}",
+        dir.join("node.sh").display(),
+        dir.join("browser.mjs").display()
+    );
+    let w = Window::open(
+        4560,
+        data.path(),
+        &[
+            ("BROWSER", browser.as_str()),
+            ("WARDEN_TEST_BROWSER_LOGIN", "peggy"),
+        ],
+    )
+    .await?;
+    w.wait_for("#openid summary", 30).await?;
+    w.click("#openid summary").await?;
+    w.fill("#oidc-issuer", &provider.issuer).await?;
+    w.fill("#oidc-client-id", "warden-confidential").await?;
+    w.fill(
+        "#oidc-client-secret",
+        "confidential-client-secret-for-tests",
+    )
+    .await?;
+    w.fill("#oidc-scopes", "email").await?;
+    w.screenshot("37-add-openid-confidential-client").await?;
+    w.click("#oidc-submit").await?;
+    w.wait_text("#access-card [data-left]", |t| t.ends_with("left"), 40)
+        .await?;
+    let line = w.wait_text("#warden-only", |t| !t.is_empty(), 10).await?;
+    assert!(
+        line.contains("unavailable for an OpenID provider"),
+        "{line}"
+    );
+    // Nothing of the secret in the app's files.
+    for entry in std::fs::read_dir(data.path())? {
+        let path = entry?.path();
+        if path.is_file() {
+            let text = String::from_utf8_lossy(&std::fs::read(&path)?).to_string();
+            assert!(
+                !text.contains("confidential-client-secret-for-tests"),
+                "{} holds the client secret",
+                path.display()
+            );
+        }
+    }
+
+    w.click("#rail button[data-view=inspector]").await?;
+    w.wait_for("#inspect-provider-id", 10).await?;
+    w.click("#inspect-provider-id").await?;
+    let verdict = w
+        .wait_text("#inspect-provider-verdict", |t| !t.is_empty(), 20)
+        .await?;
+    assert!(
+        verdict.starts_with("ID token: verified against"),
+        "{verdict}"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    w.screenshot("35-openid-inspector").await?;
+    w.click("#inspect-provider-access").await?;
+    let verdict = w
+        .wait_text("#inspect-provider-verdict", |t| t.starts_with("Access"), 20)
+        .await?;
+    assert!(verdict.contains("opaque: not a JWT"), "{verdict}");
+    let dpop = w
+        .wait_text("#inspect-provider-dpop", |t| !t.is_empty(), 10)
+        .await?;
+    assert!(dpop.contains("matches this session"), "{dpop}");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    w.screenshot("36-openid-inspector-opaque-dpop").await?;
+
+    w.click("#rail button[data-view=sessions]").await?;
+    let unavailable = w
+        .wait_text("#sessions-unavailable", |t| !t.is_empty(), 10)
+        .await?;
+    assert!(
+        unavailable.starts_with("Unavailable for this profile"),
+        "{unavailable}"
+    );
     w.close().await;
     Ok(())
 }

@@ -10,7 +10,10 @@ const state = { last: null };
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLInputElement} */ (document.getElementById(id));
 
-/** @param {HTMLElement} main @param {{embedded: boolean}} opts */
+/**
+ * @param {HTMLElement} main
+ * @param {{embedded: boolean, openId?: string|null}} opts openId: an OpenID profile's issuer, whose JWKS checks its tokens
+ */
 export function render(main, opts) {
   state.last = null;
   const verify = h('select', { id: 'inspect-verify', 'aria-label': 'Check the signature with', onchange: syncKey },
@@ -21,6 +24,13 @@ export function render(main, opts) {
   main.replaceChildren(
     h('h1', null, 'Token inspector'),
     h('p', { class: 'meta' }, 'Nothing you paste leaves this computer, except to fetch a JWKS URL you give.'),
+    ...(opts.openId ? [h('section', { class: 'card', id: 'inspect-provider', 'aria-labelledby': 'inspect-provider-title' },
+      h('h2', { id: 'inspect-provider-title' }, 'Against the provider’s keys'),
+      h('p', { class: 'meta' }, `This session’s tokens checked with ${opts.openId}’s JWKS: signature, iss, aud, exp; and for a DPoP-bound session, cnf.jkt against this session’s key.`),
+      h('div', { class: 'row tight' },
+        h('button', { type: 'button', id: 'inspect-provider-id', onclick: () => runProvider('id') }, 'ID token'),
+        h('button', { type: 'button', id: 'inspect-provider-access', onclick: () => runProvider('access') }, 'Access token')),
+      h('div', { id: 'inspect-provider-out', 'aria-live': 'polite' }))] : []),
     h('div', { class: 'row tight' },
       h('button', { type: 'button', id: 'inspect-access', onclick: () => run('access') }, 'Current access token'),
       h('button', { type: 'button', id: 'inspect-refresh', onclick: () => run('refresh') }, 'Current refresh token')),
@@ -57,6 +67,37 @@ async function run(pick) {
     state.last = null;
     out.replaceChildren(h('p', { class: 'notice error', role: 'alert', id: 'inspect-error' }, `${/** @type {any} */ (e).message} (${/** @type {any} */ (e).code})`));
   }
+}
+
+/** @param {ipc.ProviderToken} which */
+async function runProvider(which) {
+  const out = document.getElementById('inspect-provider-out');
+  if (!out) return;
+  try {
+    paintProvider(out, await ipc.inspectWithProvider(which));
+  } catch (e) {
+    out.replaceChildren(h('p', { class: 'notice error', role: 'alert', id: 'inspect-provider-error' }, `${/** @type {any} */ (e).message} (${/** @type {any} */ (e).code})`));
+  }
+}
+
+/** @param {HTMLElement} out @param {ipc.ProviderCheck} c */
+function paintProvider(out, c) {
+  const name = c.token === 'id' ? 'ID token' : 'Access token';
+  const verdict = c.reason;
+  const dpop = c.session_jkt == null && c.cnf_jkt == null
+    ? null
+    : h('p', { id: 'inspect-provider-dpop', class: `notice ${c.jkt_matches === false ? 'error' : ''}` },
+      h('b', null, 'DPoP: '),
+      c.cnf_jkt == null
+        ? `this session’s key is ${c.session_jkt}; the token shows no cnf.jkt to compare.`
+        : `cnf.jkt ${c.cnf_jkt} ${c.jkt_matches ? 'matches' : 'does NOT match'} this session’s key${c.session_jkt ? ` (${c.session_jkt})` : ' (the session has none)'}.`);
+  out.replaceChildren(
+    h('p', { id: 'inspect-provider-verdict', class: `notice ${c.verified || !c.jwt ? '' : 'error'}`, 'data-verified': String(c.verified) },
+      h('b', null, `${name}: `), verdict),
+    ...(dpop ? [dpop] : []),
+    ...(c.header_pretty ? [h('pre', { class: 'mono', id: 'inspect-provider-header' }, c.header_pretty)] : []),
+    ...(c.claims_pretty ? [h('pre', { class: 'mono', id: 'inspect-provider-claims' }, c.claims_pretty)] : []),
+  );
 }
 
 /** @param {ipc.Signature} s */

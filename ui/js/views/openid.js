@@ -15,6 +15,8 @@ export function openIdForm() {
     h('input', { id, name: id, type, placeholder, spellcheck: 'false', autocapitalize: 'off' }));
   const issuer = input('oidc-issuer', 'https://id.example.com/realms/dev', 'url');
   const clientId = input('oidc-client-id', 'my-desktop-client');
+  const secret = input('oidc-client-secret', 'empty for a public client', 'password');
+  secret.autocomplete = 'off';
   const scopes = input('oidc-scopes', 'email profile (openid offline_access are always asked)');
   const dpop = /** @type {HTMLInputElement} */ (h('input', { id: 'oidc-dpop', name: 'oidc-dpop', type: 'checkbox', checked: true }));
   const error = h('p', { class: 'notice error', role: 'alert', id: 'oidc-error', hidden: true });
@@ -32,8 +34,9 @@ export function openIdForm() {
     status.textContent = 'Finish signing in in your browser…';
     status.hidden = false;
     try {
-      await ipc.addOpenIdProvider(issuer.value.trim(), clientId.value.trim(),
+      await ipc.addOpenIdProvider(issuer.value.trim(), clientId.value.trim(), secret.value || null,
         scopes.value.split(/[\s,]+/).filter(Boolean), dpop.checked);
+      secret.value = '';
       // The session-changed event moves the app to the new profile's session.
     } catch (err) {
       const ce = /** @type {ipc.CommandError} */ (err);
@@ -50,7 +53,8 @@ export function openIdForm() {
     h('summary', null, 'Add an OpenID provider'),
     h('p', { class: 'meta' }, 'An OpenID Connect / OAuth 2.0 provider: you sign in in the browser; Warden keeps the session, rotates its tokens before they expire and keeps the refresh token in the system keyring. Sessions list and staff console are Warden server features and stay unavailable for it.'),
     h('label', { for: 'oidc-issuer' }, 'Issuer URL'), issuer,
-    h('label', { for: 'oidc-client-id' }, 'Client id (a public client)'), clientId,
+    h('label', { for: 'oidc-client-id' }, 'Client id'), clientId,
+    h('label', { for: 'oidc-client-secret' }, 'Client secret (optional: a confidential client; kept in the system keyring)'), secret,
     h('label', { for: 'oidc-scopes' }, 'Scopes'), scopes,
     h('label', { for: 'oidc-dpop', class: 'check' }, dpop, ' Sender-constrained tokens (DPoP) when the provider offers them'),
     status,

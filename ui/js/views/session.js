@@ -25,7 +25,8 @@ function card(id, title) {
 
 /**
  * @param {HTMLElement} main
- * @param {{owner?: boolean, onDismissOwner?: () => void, onDone: (notice: string) => void, onError: (msg: string) => void}} hooks
+ * @param {{owner?: boolean, openId?: string|null, onDismissOwner?: () => void, onDone: (notice: string) => void, onError: (msg: string) => void}} hooks
+ *   openId: the OpenID provider's issuer (Warden-only features are unavailable)
  */
 export function render(main, hooks) {
   const rotate = /** @type {HTMLButtonElement} */ (h('button', { type: 'button', id: 'rotate-now', onclick: async () => {
@@ -62,6 +63,14 @@ export function render(main, hooks) {
       hooks.onDone(`${plural(count, 'session')} revoked; their access tokens are refused from now on.`);
     } catch (e) { hooks.onError(/** @type {any} */ (e).message); }
   } }, 'Log out everywhere…');
+  /** @type {HTMLElement[]} */
+  const wardenOnly = [];
+  if (hooks.openId) {
+    everywhere.setAttribute('disabled', '');
+    everywhere.setAttribute('aria-describedby', 'warden-only');
+    wardenOnly.push(h('p', { class: 'meta', id: 'warden-only' },
+      'Log out everywhere, the sessions list and the staff console are Warden server features: unavailable for an OpenID provider, whose own console manages its sessions.'));
+  }
   // Once, right after the first account was created: it owns the server.
   const owner = hooks.owner
     ? [h('p', { class: 'notice', id: 'owner-notice', role: 'status' },
@@ -74,6 +83,7 @@ export function render(main, hooks) {
     h('div', { class: 'cards' }, card('access-card', 'Access token'), card('refresh-card', 'Refresh token')),
     h('p', { class: 'num', id: 'rotation-line' }),
     h('div', { class: 'row' }, rotate, check, logout, everywhere),
+    ...wardenOnly,
     checkResult,
     h('p', { class: 'recent', id: 'recent' }),
   );

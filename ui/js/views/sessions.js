@@ -6,8 +6,17 @@ import * as ipc from '../ipc.js';
 /**
  * My sessions: every session of this account, revocable one by one.
  * @param {HTMLElement} main
+ * @param {{openId?: string|null}} [opts] openId: the OpenID provider's issuer, which has no such list
  */
-export function render(main) {
+export function render(main, opts = {}) {
+  if (opts.openId) {
+    main.replaceChildren(
+      h('h1', null, 'Sessions'),
+      h('p', { class: 'notice', id: 'sessions-unavailable', role: 'status' },
+        `Unavailable for this profile: the sessions list is a Warden server feature, and ${opts.openId} is an OpenID provider (its own console lists its sessions).`),
+    );
+    return Promise.resolve();
+  }
   main.replaceChildren(
     h('h1', null, 'Sessions'),
     h('p', { class: 'meta' }, 'Every device signed in to this account. Revoking a session refuses its tokens at once.'),

@@ -62,6 +62,7 @@ function activityWords(a) {
     case 'revocation_queued': return `Signed out here; ${ends} will be revoked when ${w.server} is reachable`;
     case 'revocation_delivered': return `Revocation delivered to ${w.server}${w.revoked != null ? `: ${w.revoked} ended` : ''}`;
     case 'revocation_abandoned': return `Revocation abandoned (${w.server}): ${w.reason}`;
+    case 'browser_logout': return `Browser logout at ${w.server} (${w.outcome}): ${w.detail}`;
     default: return 'activity';
   }
 }

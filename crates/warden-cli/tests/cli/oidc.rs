@@ -199,6 +199,30 @@ fn login_oidc_device_grant_from_the_cli() {
     );
 }
 
+/// The inspector's host: one session, no embedded server.
+struct OneSession(std::sync::Arc<warden_client::SessionManager>);
+
+impl warden_desktop::Host for OneSession {
+    async fn session(&self) -> warden_desktop::Result<warden_desktop::Session> {
+        Ok(warden_desktop::Session {
+            manager: self.0.clone(),
+            embedded: false,
+        })
+    }
+
+    async fn embedded_service(&self) -> Option<std::sync::Arc<warden_auth::AuthService>> {
+        None
+    }
+
+    async fn set_embedded_online(&self, _online: bool) -> warden_desktop::Result<Option<bool>> {
+        Ok(None)
+    }
+
+    fn export_dir(&self) -> PathBuf {
+        std::env::temp_dir()
+    }
+}
+
 struct AppHost(warden_desktop::ProfileSet);
 
 impl warden_desktop::broker::BrokerHost for AppHost {
@@ -276,6 +300,27 @@ async fn the_app_restores_an_openid_profile_from_the_keyring_and_serves_its_toke
         manager.state().rotation_count >= 1,
         "restored by a rotation"
     );
+    // `warden exec` through the app too: the same session's token.
+    let mut exec = d.warden(&[
+        "exec",
+        "--",
+        "sh",
+        "-c",
+        "printf %s \"$WARDEN_ACCESS_TOKEN\"",
+    ]);
+    let out = tokio::task::spawn_blocking(move || exec.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        grant["access_token"].as_str().unwrap(),
+        "the app's current token"
+    );
 
     // Log out in the app: RFC 7009 revocation at the provider (through the
     // outbox); the refresh token is refused afterwards.
@@ -329,10 +374,14 @@ async fn the_app_adds_an_openid_provider_through_the_browser() {
     let server = OpenIdServer {
         issuer: p.issuer.clone(),
         client_id: "warden-public".into(),
+        confidential: false,
         scopes: vec!["email".into()],
         dpop: true,
     };
-    let id = set.sign_in_openid(server, opener, None).await.unwrap();
+    let id = set
+        .sign_in_openid(server, None, opener, None)
+        .await
+        .unwrap();
     assert_eq!(set.active(), Some(id.clone()));
     let (profile, manager) = set.active_session().unwrap();
     assert_eq!(profile.account, "grace");
@@ -357,6 +406,50 @@ async fn the_app_adds_an_openid_provider_through_the_browser() {
         manager.sessions().await,
         Err(warden_client::ClientError::Unavailable(_))
     ));
+    let everywhere = set.logout_all(&id).await.unwrap_err();
+    assert_eq!(everywhere.code(), "unavailable", "{everywhere}");
+    assert_eq!(
+        manager.state().phase,
+        Phase::Active,
+        "refused before anything ended"
+    );
+
+    // The inspector: the ID token verified against the provider's JWKS; the
+    // access token is opaque, its cnf.jkt (from introspection) is the
+    // thumbprint of the session's DPoP key.
+    use warden_desktop::inspector::{ProviderToken, inspect_openid};
+    let host = OneSession(manager.clone());
+    let id_check = inspect_openid(&host, ProviderToken::Id).await.unwrap();
+    assert!(id_check.jwt);
+    assert!(id_check.verified, "{}", id_check.reason);
+    assert!(id_check.reason.contains("JWKS"), "{}", id_check.reason);
+    let access = inspect_openid(&host, ProviderToken::Access).await.unwrap();
+    assert!(!access.jwt);
+    assert!(!access.verified);
+    assert!(
+        access.reason.starts_with("opaque: not a JWT"),
+        "{}",
+        access.reason
+    );
+    assert!(access.session_jkt.is_some());
+    assert_eq!(access.cnf_jkt, access.session_jkt);
+    assert_eq!(access.jkt_matches, Some(true));
+    // The provider rotates its signing key: a refresh brings an ID token
+    // signed with the new key, which the inspector verifies (its unknown kid
+    // re-fetches the JWKS).
+    let new_kid: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/__test__/rotate-keys", p.issuer))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    manager.rotate_now().await.unwrap();
+    let again = inspect_openid(&host, ProviderToken::Id).await.unwrap();
+    assert!(again.verified, "{}", again.reason);
+    assert_eq!(again.kid.as_deref(), new_kid["kid"].as_str());
+    assert_ne!(again.kid, id_check.kid);
 
     // The provider's administrator ends every session: the next rotation is
     // refused invalid_grant and the profile signs out with that reason.
@@ -390,10 +483,14 @@ async fn the_app_adds_an_openid_provider_through_the_browser() {
     let server = OpenIdServer {
         issuer: p.issuer.clone(),
         client_id: "warden-public".into(),
+        confidential: false,
         scopes: vec!["email".into()],
         dpop: true,
     };
-    let again = set.sign_in_openid(server, opener, None).await.unwrap();
+    let again = set
+        .sign_in_openid(server, None, opener, None)
+        .await
+        .unwrap();
     assert_eq!(again, id, "the signed-out profile is reused");
     assert_eq!(manager.state().phase, Phase::Active);
     manager.rotate_now().await.unwrap();
@@ -404,4 +501,342 @@ async fn the_app_adds_an_openid_provider_through_the_browser() {
             .any(|x| x.error_code.as_deref() == Some("invalid_grant"))
     );
     set.shutdown();
+}
+
+/// The person at the browser, with a browser that keeps the provider's
+/// cookies between visits (a jar file) and a trace of the forms shown.
+struct Person {
+    login: String,
+    jar: PathBuf,
+    trace: PathBuf,
+    done: std::sync::Arc<std::sync::Mutex<std::sync::mpsc::Sender<bool>>>,
+    finished: std::sync::Mutex<std::sync::mpsc::Receiver<bool>>,
+}
+
+impl Person {
+    fn new(login: &str, dir: &std::path::Path) -> Person {
+        let (tx, rx) = std::sync::mpsc::channel();
+        Person {
+            login: login.to_string(),
+            jar: dir.join("cookies.json"),
+            trace: dir.join("forms.txt"),
+            done: std::sync::Arc::new(std::sync::Mutex::new(tx)),
+            finished: std::sync::Mutex::new(rx),
+        }
+    }
+
+    /// Opens `url` in the background, as a browser would; its end is
+    /// reported to [`Person::wait`].
+    fn open(&self, url: &str) {
+        let mut cmd = Command::new(interop().join("node.sh"));
+        cmd.arg(interop().join("browser.mjs"))
+            .args(["--login", &self.login, url])
+            .env("WARDEN_TEST_BROWSER_JAR", &self.jar)
+            .env("WARDEN_TEST_BROWSER_TRACE", &self.trace);
+        let done = self.done.clone();
+        std::thread::spawn(move || {
+            let out = cmd.output().unwrap();
+            if !out.status.success() {
+                eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+            }
+            let _ = done.lock().unwrap().send(out.status.success());
+        });
+    }
+
+    fn opener(self: &std::sync::Arc<Self>) -> warden_client::oidc::Opener {
+        let me = self.clone();
+        Box::new(move |url: &str| {
+            me.open(url);
+            Ok(())
+        })
+    }
+
+    fn browser(self: &std::sync::Arc<Self>) -> warden_desktop::profiles::BrowserOpener {
+        let me = self.clone();
+        std::sync::Arc::new(move |url: &str| {
+            me.open(url);
+            Ok(())
+        })
+    }
+
+    /// Waits for the browser's visit to end (its cookies written): true when
+    /// it got where it was sent.
+    async fn wait(self: &std::sync::Arc<Self>) -> bool {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.finished.lock().unwrap().recv().unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// The forms shown since the last call.
+    fn forms(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.trace).unwrap_or_default();
+        let _ = std::fs::remove_file(&self.trace);
+        text.lines().map(str::to_string).collect()
+    }
+}
+
+const CONFIDENTIAL_SECRET: &str = "confidential-client-secret-for-tests";
+
+fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// A confidential client added in the app: its secret is a keyring entry of
+/// the profile's own (in no file), sent as client_secret_basic (the
+/// provider's discovery offers it) on token, refresh and revocation
+/// requests, read again after a restart and deleted with the profile. The
+/// logout revokes the refresh token and then ends the provider's browser
+/// session (RP-initiated logout): the next sign-in shows the login form again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confidential_client_in_the_app_keyring_secret_rp_logout_and_removal() {
+    use std::sync::Arc;
+    use warden_client::oidc::{OpenIdClient, OpenIdConfig};
+    use warden_client::{KeyringVault, Phase, Vault};
+    use warden_desktop::openid::{OpenIdServer, client_secret_key};
+    use warden_desktop::profiles::{
+        ActivityKind, BrowserLogoutOutcome, ProfileSetConfig, ProfilesEvent,
+    };
+
+    if std::env::var("WARDEN_TEST_DESKTOP").as_deref() != Ok("1") {
+        eprintln!("needs the keyring: run inside scripts/with-desktop-session.sh");
+        return;
+    }
+    let p = provider();
+    let d = desk();
+    let person = Arc::new(Person::new("heidi", d._tmp.path()));
+    let paths = warden_desktop::AppPaths::new(&d.data, d.xdg.join("warden"));
+    let vault: Arc<dyn Vault> = Arc::new(KeyringVault::new());
+    let open = |vault: Arc<dyn Vault>| {
+        warden_desktop::ProfileSet::open(ProfileSetConfig {
+            paths: paths.clone(),
+            vault,
+            embedded: None,
+            manager: warden_tests::client::test_manager_config(),
+            outbox: Default::default(),
+        })
+    };
+    let set = open(vault.clone()).await.unwrap();
+    set.set_browser(person.browser());
+    let server = OpenIdServer {
+        issuer: p.issuer.clone(),
+        client_id: "warden-confidential".into(),
+        confidential: false,
+        scopes: vec![],
+        dpop: false,
+    };
+    let id = set
+        .sign_in_openid(
+            server,
+            Some(warden_client::Secret::new(CONFIDENTIAL_SECRET)),
+            person.opener(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(person.wait().await);
+    assert!(person.forms().contains(&"login".to_string()));
+    let manager = set.ready(&id).await.unwrap();
+    assert_eq!(manager.state().phase, Phase::Active);
+    // The secret: in the profile's own keyring entry, in no file.
+    assert_eq!(
+        vault
+            .load(&client_secret_key(&id), "warden-confidential")
+            .unwrap()
+            .as_deref(),
+        Some(CONFIDENTIAL_SECRET)
+    );
+    let profile = set.profile(&id).unwrap();
+    assert!(
+        matches!(&profile.server, warden_desktop::profiles::ServerKind::OpenId(o) if o.confidential)
+    );
+    // Refresh with the secret (client_secret_basic: an Authorization header).
+    manager.rotate_now().await.unwrap();
+    assert!(
+        manager
+            .timeline()
+            .iter()
+            .any(|x| x.path == "/token" && x.status == Some(200))
+    );
+
+    // A restart: the profile is restored, the secret read from the keyring.
+    set.close().await;
+    drop(set);
+    for f in files_under(&d.data) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).to_string();
+        assert!(
+            !text.contains(CONFIDENTIAL_SECRET),
+            "{} holds the secret",
+            f.display()
+        );
+    }
+    let set = open(vault.clone()).await.unwrap();
+    set.set_browser(person.browser());
+    let manager = set.ready(&id).await.unwrap();
+    assert_eq!(
+        manager.state().phase,
+        Phase::Active,
+        "restored with the secret"
+    );
+    manager.rotate_now().await.unwrap();
+
+    // The browser still has the provider's session: another authorization
+    // request is answered without the login form.
+    let public = OpenIdClient::discover(OpenIdConfig::new(&p.issuer, "warden-public"))
+        .await
+        .unwrap();
+    public.sign_in_browser(person.opener()).await.unwrap();
+    assert!(person.wait().await);
+    assert!(
+        !person.forms().contains(&"login".to_string()),
+        "signed in from the provider's session"
+    );
+
+    // Log out: revocation (with the secret), then the provider's logout page.
+    let refresh = manager.dev_refresh_tokens().0.unwrap();
+    let mut events = set.subscribe();
+    let outcome = format!("{:?}", set.logout(&id).await.unwrap());
+    assert!(outcome.starts_with("Delivered"), "{outcome}");
+    let browser_logout = tokio::time::timeout(std::time::Duration::from_secs(120), async {
+        loop {
+            if let Ok(ProfilesEvent::Activity { activity, .. }) = events.recv().await
+                && let ActivityKind::BrowserLogout {
+                    outcome, detail, ..
+                } = activity.what
+                && outcome != BrowserLogoutOutcome::Opened
+            {
+                return (outcome, detail);
+            }
+        }
+    })
+    .await
+    .expect("the browser logout ends");
+    assert_eq!(
+        browser_logout.0,
+        BrowserLogoutOutcome::Done,
+        "{}",
+        browser_logout.1
+    );
+    assert!(person.wait().await);
+    assert!(person.forms().contains(&"logout".to_string()));
+    let mut config = OpenIdConfig::new(&p.issuer, "warden-confidential");
+    config.client_secret = Some(warden_client::Secret::new(CONFIDENTIAL_SECRET));
+    let confidential = OpenIdClient::discover(config).await.unwrap();
+    let err = confidential.refresh(refresh.expose()).await.unwrap_err();
+    assert_eq!(err.code(), "invalid_grant", "revoked: {err}");
+    // The provider's browser session is over: the login form again.
+    public.sign_in_browser(person.opener()).await.unwrap();
+    assert!(person.wait().await);
+    assert!(
+        person.forms().contains(&"login".to_string()),
+        "the provider asked for the password again"
+    );
+
+    // Removing the profile deletes the secret.
+    set.remove(&id).await.unwrap();
+    assert_eq!(
+        vault
+            .load(&client_secret_key(&id), "warden-confidential")
+            .unwrap(),
+        None
+    );
+    set.shutdown();
+}
+
+/// `warden login --oidc` of a confidential client, its secret on stdin (no
+/// argument): the secret goes to the keyring, never a file; `warden token`
+/// rotates with it and `warden exec` hands its access token to a program,
+/// without the app (under the profile's lock).
+#[test]
+fn login_oidc_confidential_client_secret_from_stdin_token_and_exec() {
+    use std::io::Write as _;
+    if std::env::var("WARDEN_TEST_DESKTOP").as_deref() != Ok("1") {
+        eprintln!("needs the keyring: run inside scripts/with-desktop-session.sh");
+        return;
+    }
+    let p = provider();
+    let d = desk();
+    let mut child = d
+        .warden(&[
+            "login",
+            "--oidc",
+            &p.issuer,
+            "--client-id",
+            "warden-confidential",
+            "--client-secret-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{CONFIDENTIAL_SECRET}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in files_under(&d.data) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).to_string();
+        assert!(
+            !text.contains(CONFIDENTIAL_SECRET),
+            "{} holds the secret",
+            f.display()
+        );
+    }
+    // Rotations at the token endpoint authenticate with the secret.
+    let first = token_json(&d, &["--rotate"]);
+    let second = token_json(&d, &["--rotate"]);
+    assert_ne!(first["access_token"], second["access_token"]);
+    assert_eq!(second["user"], "alice");
+    // `warden exec`: the program gets the token in its environment.
+    let out = d
+        .warden(&[
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            "printf %s \"$WARDEN_ACCESS_TOKEN\"",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(userinfo(&p.issuer, &token)["sub"], "alice");
+
+    // A wrong secret: the provider refuses the client, explained.
+    let d2 = desk();
+    let mut child = d2
+        .warden(&[
+            "login",
+            "--oidc",
+            &p.issuer,
+            "--client-id",
+            "warden-confidential",
+            "--client-secret-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "not-the-secret").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("invalid_client"), "{stderr}");
 }

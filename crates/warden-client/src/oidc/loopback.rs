@@ -12,13 +12,19 @@ use crate::error::{ClientError, Result};
 /// Most bytes of a request line and headers read from the browser.
 const MAX_REQUEST_BYTES: usize = 16 * 1024;
 
-const DONE_PAGE: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Warden</title></head>\
-<body style=\"font-family:sans-serif;margin:3em\"><h1>Signed in</h1>\
-<p>Warden has the answer. You can close this tab.</p></body></html>";
+fn done_page(heading: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Warden</title></head>\
+<body style=\"font-family:sans-serif;margin:3em\"><h1>{heading}</h1>\
+<p>Warden has the answer. You can close this tab.</p></body></html>"
+    )
+}
 
 pub(crate) struct Listener {
     listener: TcpListener,
     port: u16,
+    /// What the page the browser is shown says ("Signed in", "Signed out").
+    heading: &'static str,
 }
 
 fn io(e: std::io::Error) -> ClientError {
@@ -26,10 +32,14 @@ fn io(e: std::io::Error) -> ClientError {
 }
 
 impl Listener {
-    pub(crate) async fn bind() -> Result<Listener> {
+    pub(crate) async fn bind(heading: &'static str) -> Result<Listener> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(io)?;
         let port = listener.local_addr().map_err(io)?.port();
-        Ok(Listener { listener, port })
+        Ok(Listener {
+            listener,
+            port,
+            heading,
+        })
     }
 
     pub(crate) fn redirect_uri(&self) -> String {
@@ -43,7 +53,7 @@ impl Listener {
         let wait = async {
             loop {
                 let (stream, _) = self.listener.accept().await.map_err(io)?;
-                if let Some(query) = serve(stream).await? {
+                if let Some(query) = serve(stream, self.heading).await? {
                     return Ok(query);
                 }
             }
@@ -58,7 +68,7 @@ impl Listener {
     }
 }
 
-async fn serve(mut stream: TcpStream) -> Result<Option<HashMap<String, String>>> {
+async fn serve(mut stream: TcpStream, heading: &str) -> Result<Option<HashMap<String, String>>> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 2048];
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -92,9 +102,10 @@ async fn serve(mut stream: TcpStream) -> Result<Option<HashMap<String, String>>>
         return Ok(None);
     }
     let params: HashMap<String, String> = serde_urlencoded::from_str(query).unwrap_or_default();
+    let page = done_page(heading);
     let response = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncache-control: no-store\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{DONE_PAGE}",
-        DONE_PAGE.len()
+        "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncache-control: no-store\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{page}",
+        page.len()
     );
     let _ = stream.write_all(response.as_bytes()).await;
     let _ = stream.shutdown().await;

@@ -50,6 +50,33 @@ pub enum ClientAuth {
     ClientSecretPost,
 }
 
+impl ClientAuth {
+    /// How a confidential client authenticates at a provider that accepts
+    /// `supported` (its `token_endpoint_auth_methods_supported`):
+    /// `client_secret_basic` when offered (RFC 6749 §2.3.1 makes it the one
+    /// every server must support, and RFC 8414 its default when the list is
+    /// absent), else `client_secret_post`; `None` when it offers neither.
+    pub fn choose(supported: &[String]) -> Option<ClientAuth> {
+        let offers = |m: &str| supported.iter().any(|s| s == m);
+        if supported.is_empty() || offers("client_secret_basic") {
+            Some(ClientAuth::ClientSecretBasic)
+        } else if offers("client_secret_post") {
+            Some(ClientAuth::ClientSecretPost)
+        } else {
+            None
+        }
+    }
+
+    /// Its name in discovery documents (`none`, `client_secret_basic`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuth::None => "none",
+            ClientAuth::ClientSecretBasic => "client_secret_basic",
+            ClientAuth::ClientSecretPost => "client_secret_post",
+        }
+    }
+}
+
 /// What Warden needs to know about an OpenID provider and its client.
 #[derive(Debug, Clone)]
 pub struct OpenIdConfig {
@@ -59,7 +86,8 @@ pub struct OpenIdConfig {
     pub client_id: String,
     /// A confidential client's secret (kept in the keyring by the caller).
     pub client_secret: Option<Secret>,
-    /// How the client authenticates.
+    /// How the client authenticates. With a secret and [`ClientAuth::None`],
+    /// discovery picks it from what the provider supports ([`ClientAuth::choose`]).
     pub auth: ClientAuth,
     /// Scopes asked for (`openid` is always added).
     pub scopes: Vec<String>,
@@ -125,6 +153,9 @@ pub struct ProviderMetadata {
     /// RP-initiated logout.
     #[serde(default)]
     pub end_session_endpoint: Option<String>,
+    /// How clients may authenticate at the token endpoint.
+    #[serde(default)]
+    pub token_endpoint_auth_methods_supported: Vec<String>,
     /// RFC 9449: present when the provider does DPoP.
     #[serde(default)]
     pub dpop_signing_alg_values_supported: Vec<String>,
@@ -339,7 +370,7 @@ impl OpenIdClient {
     /// (`/.well-known/openid-configuration`), else RFC 8414
     /// (`/.well-known/oauth-authorization-server`); the document's `issuer`
     /// must equal the one asked for.
-    pub async fn discover(config: OpenIdConfig) -> Result<OpenIdClient> {
+    pub async fn discover(mut config: OpenIdConfig) -> Result<OpenIdClient> {
         let issuer = config.issuer.trim_end_matches('/').to_string();
         reqwest::Url::parse(&issuer)
             .map_err(|e| ClientError::InvalidConfig(format!("issuer URL: {e}")))?;
@@ -379,6 +410,16 @@ impl OpenIdClient {
                 "the discovery document names issuer {} instead of {issuer}",
                 metadata.issuer
             )));
+        }
+        if config.client_secret.is_some() && config.auth == ClientAuth::None {
+            let supported = &metadata.token_endpoint_auth_methods_supported;
+            config.auth = ClientAuth::choose(supported).ok_or_else(|| {
+                ClientError::InvalidConfig(format!(
+                    "the provider accepts neither client_secret_basic nor client_secret_post \
+                     for a client secret (it supports: {})",
+                    supported.join(", ")
+                ))
+            })?;
         }
         Ok(OpenIdClient {
             config,
@@ -598,7 +639,7 @@ impl OpenIdClient {
             .authorization_endpoint
             .clone()
             .ok_or_else(|| protocol("the provider has no authorization endpoint"))?;
-        let listener = loopback::Listener::bind().await?;
+        let listener = loopback::Listener::bind("Signed in").await?;
         let redirect_uri = listener.redirect_uri();
         let verifier = random_b64(32)?;
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
@@ -957,16 +998,67 @@ impl OpenIdClient {
         Ok(claims)
     }
 
-    /// RP-initiated logout: the URL to open in the browser, when the provider has one.
-    pub fn end_session_url(&self, id_token_hint: Option<&str>) -> Option<String> {
+    /// RP-initiated logout: the provider's `end_session_endpoint` with
+    /// `id_token_hint`, `client_id`, `post_logout_redirect_uri` and `state`
+    /// (OpenID Connect RP-Initiated Logout 1.0 §2); `None` when the provider
+    /// has no such endpoint.
+    pub fn end_session_url(
+        &self,
+        id_token_hint: Option<&str>,
+        post_logout_redirect_uri: Option<&str>,
+        state: Option<&str>,
+    ) -> Option<String> {
         let endpoint = self.metadata.end_session_endpoint.as_deref()?;
-        let mut params = vec![("client_id", self.config.client_id.as_str())];
+        let mut params = Vec::new();
         if let Some(hint) = id_token_hint {
             params.push(("id_token_hint", hint));
+        }
+        params.push(("client_id", self.config.client_id.as_str()));
+        if let Some(uri) = post_logout_redirect_uri {
+            params.push(("post_logout_redirect_uri", uri));
+        }
+        if let Some(state) = state {
+            params.push(("state", state));
         }
         reqwest::Url::parse_with_params(endpoint, &params)
             .ok()
             .map(String::from)
+    }
+
+    /// RP-initiated logout in the browser: opens the end-session URL through
+    /// `open` and waits (up to the browser timeout) for the provider to send
+    /// the browser back to a loopback listener with this logout's `state`,
+    /// which says the provider ended its browser session. `Ok(false)`: the
+    /// provider has no `end_session_endpoint`.
+    pub async fn logout_in_browser(
+        &self,
+        id_token_hint: Option<&str>,
+        open: Opener,
+    ) -> Result<bool> {
+        if self.metadata.end_session_endpoint.is_none() {
+            return Ok(false);
+        }
+        let listener = loopback::Listener::bind("Signed out").await?;
+        let redirect_uri = listener.redirect_uri();
+        let state = random_b64(16)?;
+        let url = self
+            .end_session_url(id_token_hint, Some(&redirect_uri), Some(&state))
+            .ok_or_else(|| protocol("the end_session_endpoint is not a URL"))?;
+        open(&url)?;
+        let answer = listener.answer(self.config.browser_timeout).await?;
+        if let Some(error) = answer.get("error") {
+            return Err(ClientError::OAuth(OAuthError {
+                code: OAuthErrorCode::parse(error),
+                description: answer.get("error_description").cloned(),
+                status: 302,
+            }));
+        }
+        if answer.get("state") != Some(&state) {
+            return Err(protocol(
+                "the browser came back from the logout with another state (a forged or stale answer)",
+            ));
+        }
+        Ok(true)
     }
 }
 
@@ -980,14 +1072,17 @@ fn rfc8414_url(issuer: &str) -> Result<String> {
     Ok(base.to_string())
 }
 
-/// What an OpenID session keeps in the keyring: the refresh token and the
-/// session's DPoP key, in one entry so they can never disagree.
+/// What an OpenID session keeps in the keyring: the refresh token, the
+/// session's DPoP key and its latest ID token (the `id_token_hint` of an
+/// RP-initiated logout), in one entry so they can never disagree.
 #[derive(Serialize, Deserialize)]
 struct Sealed {
     v: u8,
     refresh_token: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     dpop_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
 }
 
 /// An OpenID provider as the session manager's [`TokenProvider`]: refresh
@@ -1004,6 +1099,11 @@ pub struct OpenIdProvider {
     pending_key: Arc<Mutex<Option<DpopKey>>>,
     /// The timeline to record into, for the client once it is made.
     timeline: Arc<Mutex<Option<crate::Client>>>,
+    /// A confidential client's secret, for the client once it is made
+    /// (read from the keyring after the provider was built).
+    client_secret: Arc<Mutex<Option<Secret>>>,
+    /// The session's latest ID token (sign-in, or a refresh that sent one).
+    id_token: Arc<Mutex<Option<String>>>,
 }
 
 impl OpenIdProvider {
@@ -1017,6 +1117,8 @@ impl OpenIdProvider {
             client: Arc::new(tokio::sync::OnceCell::new_with(Some(client))),
             pending_key: Arc::new(Mutex::new(None)),
             timeline: Arc::new(Mutex::new(None)),
+            client_secret: Arc::new(Mutex::new(None)),
+            id_token: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -1028,6 +1130,8 @@ impl OpenIdProvider {
             client: Arc::new(tokio::sync::OnceCell::new()),
             pending_key: Arc::new(Mutex::new(None)),
             timeline: Arc::new(Mutex::new(None)),
+            client_secret: Arc::new(Mutex::new(None)),
+            id_token: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -1035,7 +1139,11 @@ impl OpenIdProvider {
     pub async fn client(&self) -> Result<Arc<OpenIdClient>> {
         self.client
             .get_or_try_init(|| async {
-                let client = Arc::new(OpenIdClient::discover(self.config.clone()).await?);
+                let mut config = self.config.clone();
+                if let Some(secret) = self.client_secret.lock().clone() {
+                    config.client_secret = Some(secret);
+                }
+                let client = Arc::new(OpenIdClient::discover(config).await?);
                 if let Some(key) = self.pending_key.lock().take() {
                     client.set_dpop_key(Some(key));
                 }
@@ -1051,6 +1159,28 @@ impl OpenIdProvider {
     /// The client when it was discovered already.
     pub fn discovered(&self) -> Option<Arc<OpenIdClient>> {
         self.client.get().cloned()
+    }
+
+    /// A confidential client's secret (from the keyring), used from the
+    /// discovery on: call it before the provider's first use.
+    pub fn set_client_secret(&self, secret: Option<Secret>) {
+        *self.client_secret.lock() = secret;
+    }
+
+    /// The session's latest ID token: the `id_token_hint` of a logout, and
+    /// what the inspector verifies.
+    pub fn id_token(&self) -> Option<String> {
+        self.id_token.lock().clone()
+    }
+
+    /// Sets the session's ID token (a sign-in's).
+    pub fn set_id_token(&self, id_token: Option<String>) {
+        *self.id_token.lock() = id_token;
+    }
+
+    /// The session's DPoP key, when it is sender-constrained.
+    pub fn session_dpop_key(&self) -> Option<DpopKey> {
+        self.dpop_key()
     }
 
     fn dpop_key(&self) -> Option<DpopKey> {
@@ -1114,8 +1244,19 @@ impl TokenProvider for OpenIdProvider {
         }
     }
 
+    fn as_openid(&self) -> Option<&OpenIdProvider> {
+        Some(self)
+    }
+
     fn refresh<'a>(&'a self, refresh: &'a str) -> BoxFuture<'a, Result<Issued>> {
-        Box::pin(async move { self.client().await?.refresh(refresh).await.map(issued) })
+        Box::pin(async move {
+            let answer = self.client().await?.refresh(refresh).await?;
+            if let Some(id_token) = &answer.id_token {
+                // Kept (sealed with the successor) as the next logout's hint.
+                self.set_id_token(Some(id_token.clone()));
+            }
+            Ok(issued(answer))
+        })
     }
 
     fn end<'a>(&'a self, access: Option<&'a str>, refresh: &'a str) -> BoxFuture<'a, Result<()>> {
@@ -1136,6 +1277,7 @@ impl TokenProvider for OpenIdProvider {
             v: 1,
             refresh_token: refresh.expose().to_string(),
             dpop_key: self.dpop_key().map(|k| k.stored().expose().to_string()),
+            id_token: self.id_token(),
         };
         serde_json::to_string(&sealed)
             .map(Secret::new)
@@ -1154,6 +1296,34 @@ impl TokenProvider for OpenIdProvider {
             Some(c) => c.set_dpop_key(key),
             None => *self.pending_key.lock() = key,
         }
+        if sealed.id_token.is_some() {
+            self.set_id_token(sealed.id_token);
+        }
         Ok(Secret::new(sealed.refresh_token))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_secret_goes_basic_when_offered_else_post() {
+        let list = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            ClientAuth::choose(&list(&[
+                "client_secret_post",
+                "client_secret_basic",
+                "none"
+            ])),
+            Some(ClientAuth::ClientSecretBasic)
+        );
+        assert_eq!(
+            ClientAuth::choose(&list(&["private_key_jwt", "client_secret_post"])),
+            Some(ClientAuth::ClientSecretPost)
+        );
+        // RFC 8414 §2: absent means client_secret_basic.
+        assert_eq!(ClientAuth::choose(&[]), Some(ClientAuth::ClientSecretBasic));
+        assert_eq!(ClientAuth::choose(&list(&["private_key_jwt"])), None);
     }
 }
