@@ -359,39 +359,49 @@ impl Window {
         bail!("Tab never reached #{id}; focus went through {seen:?}")
     }
 
-    /// Ends the WebDriver session and the driver, then waits until the app
-    /// has let go of its data directory (its instance lock), so that the next
+    /// Ends the WebDriver session, waits until the app has let go of its data
+    /// directory (its instance lock), then stops the driver; so that the next
     /// window on the same directory starts a new app rather than handing over
     /// to this one while it shuts down (seen: a restore step found "Warden is
     /// already running" and waited for a window that never came).
+    ///
+    /// The order matters: WebKitWebDriver ends the app some time after the
+    /// session is deleted, and tauri-driver, on SIGTERM, SIGKILLs
+    /// WebKitWebDriver; stopped first, it leaves the app running with nobody
+    /// to end it (seen under load: an app idle in its GTK main loop, holding
+    /// the lock, after its driver was gone).
     pub async fn close(mut self) {
         if let Some(c) = self.client.take() {
             let _ = c.close().await;
         }
-        self.stop_driver();
         // The runtime directory does not matter for the lock's path.
         let lock = warden_desktop::AppPaths::new(&self.data_dir, &self.data_dir).instance_lock();
         let closed = Instant::now();
-        let deadline = closed + Duration::from_secs(30);
-        loop {
-            match warden_desktop::LockFile::try_acquire(&lock) {
-                Ok(Some(_free)) => {
-                    eprintln!(
-                        "[e2e] the app let go of its data directory {} ms after its window closed",
-                        closed.elapsed().as_millis()
-                    );
-                    return;
-                }
-                Ok(None) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Ok(None) => panic!(
-                    "the app still holds {} 30 s after its window closed; {}",
-                    lock.display(),
-                    stuck_holder(&lock)
-                ),
-                Err(e) => panic!("cannot check {}: {e}", lock.display()),
-            }
+        let ended = released(&lock, Duration::from_secs(20)).await;
+        self.stop_driver();
+        if ended {
+            eprintln!(
+                "[e2e] the app let go of its data directory {} ms after its session closed",
+                closed.elapsed().as_millis()
+            );
+            return;
+        }
+        // Orphaned by its driver: end it as the desktop would at logout.
+        let holders = holders(&lock);
+        eprintln!(
+            "[e2e] the app (pid {holders:?}) outlived its WebDriver session by 20 s; sending it SIGTERM"
+        );
+        for pid in &holders {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        if !released(&lock, Duration::from_secs(20)).await {
+            panic!(
+                "the app still holds {} 20 s after SIGTERM; {}",
+                lock.display(),
+                stuck_holder(&lock)
+            );
         }
     }
 
@@ -410,26 +420,43 @@ impl Window {
     }
 }
 
+/// Waits up to `max` until nothing holds the instance lock at `lock`.
+async fn released(lock: &Path, max: Duration) -> bool {
+    let deadline = Instant::now() + max;
+    loop {
+        match warden_desktop::LockFile::try_acquire(lock) {
+            Ok(Some(_free)) => return true,
+            Ok(None) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok(None) => return false,
+            Err(e) => panic!("cannot check {}: {e}", lock.display()),
+        }
+    }
+}
+
+/// The processes that have `path` open.
+fn holders(path: &Path) -> Vec<u32> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .flatten()
+        .filter_map(|p| {
+            let pid = p.file_name().to_str()?.parse::<u32>().ok()?;
+            let fds = std::fs::read_dir(p.path().join("fd")).ok()?;
+            fds.flatten()
+                .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == path))
+                .then_some(pid)
+        })
+        .collect()
+}
+
 /// The processes that hold `path` open, each with every thread's stack
 /// (gdb), then killed: what a hang at shutdown was waiting for.
 fn stuck_holder(path: &Path) -> String {
     let mut out = String::new();
-    let Ok(procs) = std::fs::read_dir("/proc") else {
-        return "cannot read /proc".into();
-    };
-    for p in procs.flatten() {
-        let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
-            continue;
-        };
-        if !fds
-            .flatten()
-            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == path))
-        {
-            continue;
-        }
+    for pid in holders(path) {
         let stacks = Command::new("gdb")
             .args([
                 "-batch",
