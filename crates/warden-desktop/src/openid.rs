@@ -335,3 +335,39 @@ pub(crate) async fn rotate_here(
         user: profile.account.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_authentication_is_kept_in_the_profile_and_used_with_a_secret() {
+        // A profile written before the choice existed: automatic.
+        let old: OpenIdServer = serde_json::from_value(serde_json::json!({
+            "issuer": "https://id.example.com", "client_id": "app", "confidential": true
+        }))
+        .unwrap();
+        assert_eq!(old.client_auth, ClientAuthChoice::Automatic);
+        assert_eq!(old.resource, None);
+        assert_eq!(old.config().auth, ClientAuth::None, "discovery picks it");
+
+        let post = OpenIdServer {
+            client_auth: "post".parse().unwrap(),
+            resource: Some("https://api.example.com/".into()),
+            ..old.clone()
+        };
+        let json = serde_json::to_value(&post).unwrap();
+        assert_eq!(json["client_auth"], "post");
+        assert_eq!(json["resource"], "https://api.example.com/");
+        let config = post.config_with(Some(Secret::new("s")));
+        assert_eq!(config.auth, ClientAuth::ClientSecretPost);
+        assert_eq!(config.resource.as_deref(), Some("https://api.example.com/"));
+        // The restore's config, its secret read from the keyring later.
+        assert_eq!(post.config().auth, ClientAuth::ClientSecretPost);
+        // No secret: a public client, whatever was picked.
+        assert_eq!(post.config_with(None).auth, ClientAuth::None);
+        let basic: ClientAuthChoice = "client_secret_basic".parse().unwrap();
+        assert_eq!(basic.method(), Some(ClientAuth::ClientSecretBasic));
+        assert!("jwt".parse::<ClientAuthChoice>().is_err());
+    }
+}
