@@ -21,6 +21,9 @@ export function openIdForm() {
     h('option', { value: 'automatic' }, 'automatic (HTTP Basic when the provider offers it)'),
     h('option', { value: 'basic' }, 'HTTP Basic (client_secret_basic)'),
     h('option', { value: 'post' }, 'in the form (client_secret_post)')));
+  // How the secret is sent: nothing to choose for a public client.
+  clientAuth.disabled = true;
+  secret.addEventListener('input', () => { clientAuth.disabled = !secret.value; });
   const scopes = input('oidc-scopes', 'email profile (openid offline_access are always asked)');
   const resource = input('oidc-resource', 'optional: https://api.example.com/ (RFC 8707 resource)', 'url');
   const dpop = /** @type {HTMLInputElement} */ (h('input', { id: 'oidc-dpop', name: 'oidc-dpop', type: 'checkbox', checked: true }));
