@@ -52,6 +52,10 @@ pub async fn sign_in(
 /// `openid offline_access`, an RFC 8707 resource, DPoP when the provider
 /// offers it.
 #[tauri::command]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the form's fields as the window names them, beside the injected app and state"
+)]
 pub async fn add_openid_provider(
     app: AppHandle,
     core: State<'_, Core>,
