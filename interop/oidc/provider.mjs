@@ -14,6 +14,20 @@
 // login/consent pages (any login, any password) that the tests' browser
 // automaton fills in.
 //
+// Resource indicators (RFC 8707): an authorization request with
+// resource=https://api.warden.test/ (API_RESOURCE) gets access tokens for that
+// API as JWTs (RFC 9068: signed with the provider's key, `aud` the resource,
+// `cnf.jkt` when DPoP-bound), through refreshes too (useGrantedResource);
+// without a resource, tokens stay opaque (for userinfo). Any other resource is
+// refused invalid_target.
+//
+// Client authentication, strict: node-oidc-provider takes client_secret_basic
+// and client_secret_post interchangeably for a client registered with either;
+// many providers (Okta, Auth0, PingFederate) accept only the registered one.
+// The `warden-post` client (client_secret_post) is held to that here by a
+// middleware of the provider's own (provider.use): its secret in an HTTP Basic
+// header is answered 401 invalid_client, as those providers do.
+//
 // Test hooks (loopback only, not part of the provider): POST /__test__/rotate-keys
 // replaces the signing key (the old one stays published second), as a
 // provider's key rotation does; grants and sessions live on (the storage is
@@ -23,7 +37,9 @@
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
+
+export const API_RESOURCE = 'https://api.warden.test/';
 
 // The provider's storage: a Map shared by every Provider instance (a key
 // rotation makes a new one), which the test hooks can reach.
@@ -131,6 +147,22 @@ function configuration() {
       userinfo: { enabled: true },
       rpInitiatedLogout: { enabled: true },
       dPoP: { enabled: true, nonceSecret, requireNonce: () => requireNonce },
+      resourceIndicators: {
+        enabled: true,
+        // The resource granted at authorization, also when a code or refresh
+        // token exchange names none (userinfo would otherwise get the token).
+        useGrantedResource: () => true,
+        async getResourceServerInfo(_ctx, resourceIndicator) {
+          if (resourceIndicator !== API_RESOURCE) throw new errors.InvalidTarget();
+          return {
+            scope: 'api:read',
+            audience: API_RESOURCE,
+            accessTokenTTL: accessTtl,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
     },
     async findAccount(_ctx, sub) {
       return {
@@ -143,16 +175,51 @@ function configuration() {
   };
 }
 
+// Clients refused the other secret method (see the strictness note above).
+const postOnly = new Set(['warden-post']);
+
+/** The client id of an HTTP Basic client authentication, if any. */
+function basicClientId(header) {
+  const [scheme, value] = (header || '').split(' ');
+  if (!value || scheme.toLowerCase() !== 'basic') return undefined;
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  if (i === -1) return undefined;
+  try {
+    return decodeURIComponent(decoded.slice(0, i).replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
+}
+
+function newProvider(issuer) {
+  const provider = new Provider(issuer, configuration());
+  provider.use(async (ctx, next) => {
+    const clientId = basicClientId(ctx.headers.authorization);
+    if (ctx.method === 'POST' && postOnly.has(clientId)) {
+      ctx.status = 401;
+      ctx.set('www-authenticate', 'Basic realm="token"');
+      ctx.body = {
+        error: 'invalid_client',
+        error_description: `client ${clientId} is registered for client_secret_post; client_secret_basic is not accepted for it`,
+      };
+      return;
+    }
+    await next();
+  });
+  return provider;
+}
+
 const server = createServer();
 const port = Number(process.env.OIDC_PORT || 0);
 server.listen(port, '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
-  let provider = new Provider(issuer, configuration());
+  let provider = newProvider(issuer);
   let handler = provider.callback();
   server.on('request', (req, res) => {
     if (req.method === 'POST' && req.url === '/__test__/rotate-keys') {
       keys = [newSigningKey(), keys[0]];
-      provider = new Provider(issuer, configuration());
+      provider = newProvider(issuer);
       handler = provider.callback();
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ kid: keys[0].kid }));

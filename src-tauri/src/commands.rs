@@ -47,9 +47,15 @@ pub async fn sign_in(
 }
 
 /// "Add an OpenID provider": issuer URL, client id, a confidential
-/// client's secret (to the profile's keyring entry; empty: a public client),
-/// scopes besides `openid offline_access`, DPoP when the provider offers it.
+/// client's secret (to the profile's keyring entry; empty: a public client)
+/// and how it is sent (automatic, HTTP Basic, in the form), scopes besides
+/// `openid offline_access`, an RFC 8707 resource, DPoP when the provider
+/// offers it.
 #[tauri::command]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the form's fields as the window names them, beside the injected app and state"
+)]
 pub async fn add_openid_provider(
     app: AppHandle,
     core: State<'_, Core>,
@@ -58,6 +64,8 @@ pub async fn add_openid_provider(
     client_secret: Option<String>,
     scopes: Vec<String>,
     dpop: bool,
+    client_auth: Option<warden_desktop::openid::ClientAuthChoice>,
+    resource: Option<String>,
 ) -> Result<StateView> {
     let client_secret = client_secret
         .filter(|s| !s.is_empty())
@@ -66,6 +74,10 @@ pub async fn add_openid_provider(
         issuer: issuer.trim().trim_end_matches('/').to_string(),
         client_id: client_id.trim().to_string(),
         confidential: client_secret.is_some(),
+        client_auth: client_auth.unwrap_or_default(),
+        resource: resource
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty()),
         scopes: scopes
             .into_iter()
             .map(|s| s.trim().to_string())

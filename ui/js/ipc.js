@@ -17,6 +17,7 @@
  * @typedef {import('./wire').AppInfo} AppInfo
  * @typedef {import('./wire').AccountCreated} AccountCreated
  * @typedef {import('./wire').AccessCheck} AccessCheck
+ * @typedef {import('./wire').ClientAuthChoice} ClientAuthChoice
  * @typedef {import('./wire').Me} Me
  * @typedef {import('./wire').ExchangeDetail} ExchangeDetail
  * @typedef {import('./wire').SessionInfo} SessionRow
@@ -85,11 +86,14 @@ export const signIn = (username, password, remote) => call('sign_in', { username
 /**
  * "Add an OpenID provider": the sign-in happens in the system browser.
  * A confidential client's secret goes to the keyring; null: a public client.
+ * `clientAuth`: how that secret is sent (automatic: from the provider's
+ * discovery); `resource`: an RFC 8707 resource indicator, null for none.
  * @param {string} issuer @param {string} clientId @param {string|null} clientSecret @param {string[]} scopes @param {boolean} dpop
+ * @param {ClientAuthChoice} clientAuth @param {string|null} resource
  * @returns {Promise<SessionView>}
  */
-export const addOpenIdProvider = (issuer, clientId, clientSecret, scopes, dpop) =>
-  call('add_openid_provider', { issuer, clientId, clientSecret, scopes, dpop });
+export const addOpenIdProvider = (issuer, clientId, clientSecret, scopes, dpop, clientAuth, resource) =>
+  call('add_openid_provider', { issuer, clientId, clientSecret, scopes, dpop, clientAuth, resource });
 /** @returns {Promise<AccessCheck>} */
 export const checkAccess = () => call('check_access');
 /**

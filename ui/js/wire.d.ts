@@ -277,6 +277,12 @@ reason: Reason | null,
 message: string | null, };
 
 /**
+ * How a confidential client authenticates at the provider's token,
+ * refresh and revocation endpoints.
+ */
+export type ClientAuthChoice = "automatic" | "basic" | "post";
+
+/**
  * What a failed command answers, as the window receives it (the
  * serialized form of [`Error`]).
  */
@@ -624,14 +630,23 @@ issuer: string,
 client_id: string, 
 /**
  * A confidential client: its secret is in the profile's keyring entry
- * ([`client_secret_key`]); the way it is sent (`client_secret_basic`,
- * else `_post`) comes from the provider's discovery.
+ * ([`client_secret_key`]); the way it is sent is [`OpenIdServer::client_auth`].
  */
 confidential: boolean, 
+/**
+ * How a confidential client sends its secret on token, refresh and
+ * revocation requests (not a secret itself).
+ */
+client_auth: ClientAuthChoice, 
 /**
  * Scopes asked for besides `openid`.
  */
 scopes: Array<string>, 
+/**
+ * An RFC 8707 resource indicator: the API the access tokens are for
+ * (providers often issue them as JWTs, RFC 9068, for a resource).
+ */
+resource?: string | null, 
 /**
  * Sender-constrained tokens (DPoP) when the provider offers them. Off
  * for profiles whose tokens `warden token` hands to other programs,

@@ -167,9 +167,25 @@ struct LoginArgs {
     /// With --oidc: a confidential client; its secret is read from stdin (one
     /// line; never an argument, which other users can read in /proc) and
     /// kept in the keyring with the profile. Sent as client_secret_basic, or
-    /// client_secret_post when the provider only takes that.
+    /// client_secret_post when the provider only takes that (see --client-auth).
     #[arg(long, requires = "oidc")]
     client_secret_stdin: bool,
+    /// With --client-secret-stdin: how the secret is sent on token, refresh
+    /// and revocation requests: `basic` (client_secret_basic), `post`
+    /// (client_secret_post, in the form) or `automatic` (the default: basic
+    /// when the provider offers it, else post). Kept in the profile.
+    #[arg(
+        long,
+        value_name = "METHOD",
+        default_value = "automatic",
+        value_parser = ["automatic", "basic", "post"],
+        requires = "client_secret_stdin"
+    )]
+    client_auth: String,
+    /// With --oidc: an RFC 8707 resource indicator, the API the access
+    /// tokens are for (providers often issue them as JWTs for a resource).
+    #[arg(long, value_name = "URI", requires = "oidc")]
+    resource: Option<String>,
     /// With --oidc: the device authorization grant (a code to enter on any
     /// device) instead of a browser here; for SSH sessions.
     #[arg(long, requires = "oidc")]
@@ -413,6 +429,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     issuer,
                     client_id,
                     client_secret_stdin: args.client_secret_stdin,
+                    client_auth: args.client_auth.parse().map_err(anyhow::Error::msg)?,
+                    resource: args.resource,
                     device: args.device,
                     scopes: args.scopes,
                     dpop: args.dpop,

@@ -1,4 +1,5 @@
-//! `warden login --oidc ISSUER --client-id ID [--client-secret-stdin] [--device]`: signs in at an
+//! `warden login --oidc ISSUER --client-id ID [--client-secret-stdin [--client-auth basic|post]]
+//! [--resource URI] [--device]`: signs in at an
 //! OpenID provider (authorization code + PKCE in the browser through a
 //! loopback listener, or the device grant) and adds a profile for the
 //! session, whose refresh token goes to the keyring; `warden token` then
@@ -9,10 +10,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow};
-use warden_client::oidc::{OpenIdClient, OpenIdProvider, explain_oauth, system_browser};
+use warden_client::oidc::{
+    ClientAuth, OAuthErrorCode, OpenIdClient, OpenIdProvider, explain_oauth, system_browser,
+};
 use warden_client::{ClientError, KeyringVault, Secret, TokenProvider};
 use warden_desktop::AppPaths;
-use warden_desktop::openid::{OpenIdServer, add_profile};
+use warden_desktop::openid::{ClientAuthChoice, OpenIdServer, add_profile};
 
 /// What `warden login --oidc` was asked to do.
 #[derive(Debug)]
@@ -20,6 +23,8 @@ pub struct OidcLoginOptions {
     pub issuer: String,
     pub client_id: String,
     pub client_secret_stdin: bool,
+    pub client_auth: ClientAuthChoice,
+    pub resource: Option<String>,
     pub device: bool,
     pub scopes: Vec<String>,
     pub dpop: bool,
@@ -33,6 +38,30 @@ fn explained(e: ClientError) -> anyhow::Error {
             anyhow!("{e}\n  why: {}\n  fix: {}", why.cause, why.fix)
         }
         _ => anyhow!(e),
+    }
+}
+
+/// [`explained`], saying for an `invalid_client` how the secret was sent.
+fn explained_for(client: &OpenIdClient, choice: ClientAuthChoice, e: ClientError) -> anyhow::Error {
+    let sent = match (&e, client.config().auth) {
+        (ClientError::OAuth(o), auth)
+            if o.code == OAuthErrorCode::InvalidClient && auth != ClientAuth::None =>
+        {
+            let how = match choice {
+                ClientAuthChoice::Automatic => "picked automatically from the provider's discovery",
+                _ => "as asked with --client-auth",
+            };
+            Some(format!(
+                "\n  sent: the secret with {} ({how})",
+                auth.as_str()
+            ))
+        }
+        _ => None,
+    };
+    let e = explained(e);
+    match sent {
+        Some(sent) => anyhow!("{e}{sent}"),
+        None => e,
     }
 }
 
@@ -59,7 +88,9 @@ pub async fn run(opts: OidcLoginOptions) -> anyhow::Result<ExitCode> {
         issuer: opts.issuer.trim_end_matches('/').to_string(),
         client_id: opts.client_id,
         confidential: client_secret.is_some(),
+        client_auth: opts.client_auth,
         scopes: opts.scopes,
+        resource: opts.resource,
         dpop: opts.dpop,
     };
     let client = Arc::new(
@@ -69,7 +100,10 @@ pub async fn run(opts: OidcLoginOptions) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot use {} as an OpenID provider", server.issuer))?,
     );
     let signed = if opts.device {
-        let device = client.device_start().await.map_err(explained)?;
+        let device = client
+            .device_start()
+            .await
+            .map_err(|e| explained_for(&client, server.client_auth, e))?;
         let mut err = std::io::stderr().lock();
         writeln!(
             err,
@@ -80,13 +114,16 @@ pub async fn run(opts: OidcLoginOptions) -> anyhow::Result<ExitCode> {
             writeln!(err, "or open: {complete}")?;
         }
         drop(err);
-        client.device_finish(&device).await.map_err(explained)?
+        client
+            .device_finish(&device)
+            .await
+            .map_err(|e| explained_for(&client, server.client_auth, e))?
     } else {
         eprintln!("Opening the browser to sign in at {} ...", server.issuer);
         client
             .sign_in_browser(Box::new(system_browser))
             .await
-            .map_err(explained)?
+            .map_err(|e| explained_for(&client, server.client_auth, e))?
     };
     let refresh = signed.tokens.refresh_token.clone().ok_or_else(|| {
         anyhow!("the provider issued no refresh token (is offline_access allowed for this client?)")

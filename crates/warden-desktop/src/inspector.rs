@@ -193,13 +193,26 @@ pub async fn inspect_openid(host: &impl Host, which: ProviderToken) -> Result<Pr
     let provider = m.provider().as_openid().cloned().ok_or(Error::Invalid(
         "Checking against a provider's JWKS is for OpenID profiles; pick a key below instead.",
     ))?;
-    let client = provider.client().await?;
     let token = match which {
         ProviderToken::Access => m.access_token().await?,
         ProviderToken::Id => provider.id_token().ok_or(Error::NotSignedIn(
             "This session has no ID token (sign in again to get one).",
         ))?,
     };
+    check_provider_token(&provider, which, &token).await
+}
+
+/// Checks `token`, taken as the session's ID or access token (`which`),
+/// against `provider`'s JWKS: what [`inspect_openid`] does with the
+/// session's own token. A JWT access token (RFC 9068) is verified (signature,
+/// `iss`, `aud`, `exp`) and its `cnf.jkt` read from its claims; an opaque one
+/// is said to be one.
+pub async fn check_provider_token(
+    provider: &warden_client::oidc::OpenIdProvider,
+    which: ProviderToken,
+    token: &str,
+) -> Result<ProviderCheck> {
+    let client = provider.client().await?;
     let session_jkt = provider
         .session_dpop_key()
         .map(|k| k.thumbprint().to_string());
@@ -225,12 +238,12 @@ pub async fn inspect_openid(host: &impl Host, which: ProviderToken) -> Result<Pr
             .and_then(Value::as_str)
             .map(str::to_string)
     };
-    let Some((header, claims)) = jwt_parts(&token) else {
+    let Some((header, claims)) = jwt_parts(token) else {
         check.reason = "opaque: not a JWT, so there is no signature to verify here; only the \
                         provider can say what it means (introspection)."
             .into();
         if session_jkt.is_some()
-            && let Ok(answer) = client.introspect(&token).await
+            && let Ok(answer) = client.introspect(token).await
         {
             check.cnf_jkt = jkt_of(&answer);
             check.exp = answer.get("exp").and_then(Value::as_i64);
@@ -262,14 +275,14 @@ pub async fn inspect_openid(host: &impl Host, which: ProviderToken) -> Result<Pr
     };
     let verdict = match which {
         ProviderToken::Id => client
-            .validate_id_token(&token, None)
+            .validate_id_token(token, None)
             .await
             .map(|_| format!("aud {}", client.config().client_id)),
         // RFC 9068: the audience is the resource server's, which a client
         // cannot know in general; it must be there.
         ProviderToken::Access => {
             client
-                .verify_jwt(&token, None)
+                .verify_jwt(token, None)
                 .await
                 .and_then(|c| match c.get("aud") {
                     Some(aud) if !aud.is_null() => Ok(format!("aud {aud}")),

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use warden_client::oidc::{OpenIdConfig, OpenIdProvider};
+use warden_client::oidc::{ClientAuth, OpenIdConfig, OpenIdProvider};
 use warden_client::{AsyncVault, Secret, SignOutReason, TokenProvider, Vault, wall_now};
 
 use crate::broker::{BrokerRequest, TokenGrant};
@@ -32,13 +32,20 @@ pub struct OpenIdServer {
     /// The registered client id.
     pub client_id: String,
     /// A confidential client: its secret is in the profile's keyring entry
-    /// ([`client_secret_key`]); the way it is sent (`client_secret_basic`,
-    /// else `_post`) comes from the provider's discovery.
+    /// ([`client_secret_key`]); the way it is sent is [`OpenIdServer::client_auth`].
     #[serde(default)]
     pub confidential: bool,
+    /// How a confidential client sends its secret on token, refresh and
+    /// revocation requests (not a secret itself).
+    #[serde(default)]
+    pub client_auth: ClientAuthChoice,
     /// Scopes asked for besides `openid`.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// An RFC 8707 resource indicator: the API the access tokens are for
+    /// (providers often issue them as JWTs, RFC 9068, for a resource).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
     /// Sender-constrained tokens (DPoP) when the provider offers them. Off
     /// for profiles whose tokens `warden token` hands to other programs,
     /// which cannot make proofs.
@@ -46,15 +53,61 @@ pub struct OpenIdServer {
     pub dpop: bool,
 }
 
+/// How a confidential client authenticates at the provider's token,
+/// refresh and revocation endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthChoice {
+    /// From the provider's discovery: `client_secret_basic` when it offers
+    /// it, else `client_secret_post` ([`ClientAuth::choose`]).
+    #[default]
+    Automatic,
+    /// `client_secret_basic`: HTTP Basic.
+    Basic,
+    /// `client_secret_post`: the secret in the request's form.
+    Post,
+}
+
+impl ClientAuthChoice {
+    /// The method itself (`None`: automatic).
+    pub fn method(self) -> Option<ClientAuth> {
+        match self {
+            ClientAuthChoice::Automatic => None,
+            ClientAuthChoice::Basic => Some(ClientAuth::ClientSecretBasic),
+            ClientAuthChoice::Post => Some(ClientAuth::ClientSecretPost),
+        }
+    }
+}
+
+impl std::str::FromStr for ClientAuthChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "automatic" | "auto" => Ok(ClientAuthChoice::Automatic),
+            "basic" | "client_secret_basic" => Ok(ClientAuthChoice::Basic),
+            "post" | "client_secret_post" => Ok(ClientAuthChoice::Post),
+            other => Err(format!(
+                "unknown client authentication {other:?} (automatic, basic or post)"
+            )),
+        }
+    }
+}
+
 impl OpenIdServer {
     /// The client configuration for this server, with the client's secret.
     pub fn config_with(&self, client_secret: Option<Secret>) -> OpenIdConfig {
         let mut config = self.config();
+        if client_secret.is_none() {
+            config.auth = ClientAuth::None;
+        }
         config.client_secret = client_secret;
         config
     }
 
-    /// The client configuration for this server (no secret).
+    /// The client configuration for this server (no secret: a confidential
+    /// client's comes from the keyring, [`OpenIdProvider::set_client_secret`]).
     pub fn config(&self) -> OpenIdConfig {
         let mut config = OpenIdConfig::new(&self.issuer, &self.client_id);
         for s in &self.scopes {
@@ -63,6 +116,12 @@ impl OpenIdServer {
             }
         }
         config.dpop = self.dpop;
+        config.resource = self.resource.clone();
+        if self.confidential
+            && let Some(method) = self.client_auth.method()
+        {
+            config.auth = method;
+        }
         config
     }
 }
@@ -176,6 +235,10 @@ pub async fn add_profile(
     let id = ProfileId::generate()?;
     let server = OpenIdServer {
         confidential: client_secret.is_some(),
+        client_auth: match client_secret {
+            Some(_) => server.client_auth,
+            None => ClientAuthChoice::Automatic,
+        },
         ..server
     };
     if let Some(secret) = client_secret {
@@ -271,4 +334,40 @@ pub(crate) async fn rotate_here(
         server: client.issuer().to_string(),
         user: profile.account.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_authentication_is_kept_in_the_profile_and_used_with_a_secret() {
+        // A profile written before the choice existed: automatic.
+        let old: OpenIdServer = serde_json::from_value(serde_json::json!({
+            "issuer": "https://id.example.com", "client_id": "app", "confidential": true
+        }))
+        .unwrap();
+        assert_eq!(old.client_auth, ClientAuthChoice::Automatic);
+        assert_eq!(old.resource, None);
+        assert_eq!(old.config().auth, ClientAuth::None, "discovery picks it");
+
+        let post = OpenIdServer {
+            client_auth: "post".parse().unwrap(),
+            resource: Some("https://api.example.com/".into()),
+            ..old.clone()
+        };
+        let json = serde_json::to_value(&post).unwrap();
+        assert_eq!(json["client_auth"], "post");
+        assert_eq!(json["resource"], "https://api.example.com/");
+        let config = post.config_with(Some(Secret::new("s")));
+        assert_eq!(config.auth, ClientAuth::ClientSecretPost);
+        assert_eq!(config.resource.as_deref(), Some("https://api.example.com/"));
+        // The restore's config, its secret read from the keyring later.
+        assert_eq!(post.config().auth, ClientAuth::ClientSecretPost);
+        // No secret: a public client, whatever was picked.
+        assert_eq!(post.config_with(None).auth, ClientAuth::None);
+        let basic: ClientAuthChoice = "client_secret_basic".parse().unwrap();
+        assert_eq!(basic.method(), Some(ClientAuth::ClientSecretBasic));
+        assert!("jwt".parse::<ClientAuthChoice>().is_err());
+    }
 }

@@ -565,6 +565,10 @@ impl ProfileSet {
         };
         let server = crate::openid::OpenIdServer {
             confidential: client_secret.is_some(),
+            client_auth: match client_secret {
+                Some(_) => server.client_auth,
+                None => Default::default(),
+            },
             ..server
         };
         let client = Arc::new(

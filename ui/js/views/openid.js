@@ -17,7 +17,15 @@ export function openIdForm() {
   const clientId = input('oidc-client-id', 'my-desktop-client');
   const secret = input('oidc-client-secret', 'empty for a public client', 'password');
   secret.autocomplete = 'off';
+  const clientAuth = /** @type {HTMLSelectElement} */ (h('select', { id: 'oidc-client-auth', name: 'oidc-client-auth' },
+    h('option', { value: 'automatic' }, 'automatic (HTTP Basic when the provider offers it)'),
+    h('option', { value: 'basic' }, 'HTTP Basic (client_secret_basic)'),
+    h('option', { value: 'post' }, 'in the form (client_secret_post)')));
+  // How the secret is sent: nothing to choose for a public client.
+  clientAuth.disabled = true;
+  secret.addEventListener('input', () => { clientAuth.disabled = !secret.value; });
   const scopes = input('oidc-scopes', 'email profile (openid offline_access are always asked)');
+  const resource = input('oidc-resource', 'optional: https://api.example.com/ (RFC 8707 resource)', 'url');
   const dpop = /** @type {HTMLInputElement} */ (h('input', { id: 'oidc-dpop', name: 'oidc-dpop', type: 'checkbox', checked: true }));
   const error = h('p', { class: 'notice error', role: 'alert', id: 'oidc-error', hidden: true });
   const status = h('p', { class: 'meta', id: 'oidc-status', role: 'status', hidden: true });
@@ -35,7 +43,8 @@ export function openIdForm() {
     status.hidden = false;
     try {
       await ipc.addOpenIdProvider(issuer.value.trim(), clientId.value.trim(), secret.value || null,
-        scopes.value.split(/[\s,]+/).filter(Boolean), dpop.checked);
+        scopes.value.split(/[\s,]+/).filter(Boolean), dpop.checked,
+        /** @type {ipc.ClientAuthChoice} */ (clientAuth.value), resource.value.trim() || null);
       secret.value = '';
       // The session-changed event moves the app to the new profile's session.
     } catch (err) {
@@ -55,7 +64,9 @@ export function openIdForm() {
     h('label', { for: 'oidc-issuer' }, 'Issuer URL'), issuer,
     h('label', { for: 'oidc-client-id' }, 'Client id'), clientId,
     h('label', { for: 'oidc-client-secret' }, 'Client secret (optional: a confidential client; kept in the system keyring)'), secret,
+    h('label', { for: 'oidc-client-auth' }, 'Client authentication (how the secret is sent)'), clientAuth,
     h('label', { for: 'oidc-scopes' }, 'Scopes'), scopes,
+    h('label', { for: 'oidc-resource' }, 'Resource (the API the access tokens are for; often makes them JWTs)'), resource,
     h('label', { for: 'oidc-dpop', class: 'check' }, dpop, ' Sender-constrained tokens (DPoP) when the provider offers them'),
     status,
     error,

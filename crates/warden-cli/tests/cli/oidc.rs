@@ -375,6 +375,8 @@ async fn the_app_adds_an_openid_provider_through_the_browser() {
         issuer: p.issuer.clone(),
         client_id: "warden-public".into(),
         confidential: false,
+        client_auth: Default::default(),
+        resource: None,
         scopes: vec!["email".into()],
         dpop: true,
     };
@@ -484,6 +486,8 @@ async fn the_app_adds_an_openid_provider_through_the_browser() {
         issuer: p.issuer.clone(),
         client_id: "warden-public".into(),
         confidential: false,
+        client_auth: Default::default(),
+        resource: None,
         scopes: vec!["email".into()],
         dpop: true,
     };
@@ -631,6 +635,8 @@ async fn a_confidential_client_in_the_app_keyring_secret_rp_logout_and_removal()
         issuer: p.issuer.clone(),
         client_id: "warden-confidential".into(),
         confidential: false,
+        client_auth: Default::default(),
+        resource: None,
         scopes: vec![],
         dpop: false,
     };
@@ -839,4 +845,302 @@ fn login_oidc_confidential_client_secret_from_stdin_token_and_exec() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("invalid_client"), "{stderr}");
+}
+
+/// The API the test provider issues JWT access tokens for (provider.mjs).
+const API_RESOURCE: &str = "https://api.warden.test/";
+
+/// A JWT's header and claims (no checks: what the test compares against).
+fn jwt_json(token: &str) -> (serde_json::Value, serde_json::Value) {
+    use base64::Engine as _;
+    let part = |i: usize| {
+        let b64 = token.split('.').nth(i).expect("a JWT has three parts");
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(b64)
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()
+    };
+    assert_eq!(token.split('.').count(), 3, "a JWT");
+    (part(0), part(1))
+}
+
+/// The same token with one byte of its payload changed (its signature kept).
+fn tampered(token: &str) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut payload = b64.decode(parts[1]).unwrap();
+    let at = payload
+        .windows(7)
+        .position(|w| w == b"\"sub\":\"")
+        .expect("a sub claim")
+        + 7;
+    payload[at] ^= 0x01;
+    let changed = format!("{}.{}.{}", parts[0], b64.encode(&payload), parts[2]);
+    assert_ne!(changed, token);
+    changed
+}
+
+/// RFC 9068 against the real provider: a profile asking for a resource
+/// (RFC 8707) gets JWT access tokens for it. The session's access token is
+/// that JWT and its lifetime is its `exp`; the inspector verifies it against
+/// the provider's JWKS (signature, iss, aud, exp) and reads the DPoP binding
+/// (`cnf.jkt`) from the token itself; a token with one payload byte changed
+/// does not verify, and says why. "Check with server" verifies it against the
+/// JWKS too, as userinfo does not take a token for another resource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_access_tokens_for_a_resource_verified_against_the_providers_jwks() {
+    use std::sync::Arc;
+    use warden_client::{MemoryVault, Phase, TokenProvider as _, Vault};
+    use warden_desktop::inspector::{ProviderToken, check_provider_token, inspect_openid};
+    use warden_desktop::openid::OpenIdServer;
+    use warden_desktop::profiles::ProfileSetConfig;
+
+    let p = provider();
+    let d = desk();
+    let paths = warden_desktop::AppPaths::new(&d.data, d.xdg.join("warden"));
+    let vault: Arc<dyn Vault> = Arc::new(MemoryVault::new());
+    let set = warden_desktop::ProfileSet::open(ProfileSetConfig {
+        paths,
+        vault,
+        embedded: None,
+        manager: warden_tests::client::test_manager_config(),
+        outbox: Default::default(),
+    })
+    .await
+    .unwrap();
+    let person = Arc::new(Person::new("ivan", d._tmp.path()));
+    let server = OpenIdServer {
+        issuer: p.issuer.clone(),
+        client_id: "warden-public".into(),
+        confidential: false,
+        client_auth: Default::default(),
+        scopes: vec!["api:read".into()],
+        resource: Some(API_RESOURCE.into()),
+        dpop: true,
+    };
+    set.sign_in_openid(server, None, person.opener(), None)
+        .await
+        .unwrap();
+    assert!(person.wait().await);
+    let (profile, manager) = set.active_session().unwrap();
+    assert_eq!(profile.account, "ivan");
+    assert_eq!(manager.state().phase, Phase::Active);
+
+    // The access token is an RFC 9068 JWT for the resource, bound to the
+    // session's DPoP key; the session's lifetime is the token's exp.
+    let access = manager.access_token().await.unwrap();
+    let (header, claims) = jwt_json(&access);
+    assert_eq!(header["typ"], "at+jwt", "{header}");
+    assert_eq!(claims["iss"], p.issuer.as_str());
+    assert_eq!(claims["aud"], API_RESOURCE);
+    assert_eq!(claims["sub"], "ivan");
+    assert_eq!(claims["scope"], "api:read");
+    let state = manager.state();
+    let held = state.access.as_ref().unwrap();
+    assert_eq!(
+        held.exp,
+        claims["exp"].as_i64(),
+        "lifetime from the JWT's exp"
+    );
+    assert_eq!(held.iat, claims["iat"].as_i64());
+    assert_eq!(
+        held.jti.as_deref(),
+        claims["jti"].as_str(),
+        "the JWT's own jti"
+    );
+    let provider = manager.provider().as_openid().cloned().unwrap();
+    let session_jkt = provider
+        .session_dpop_key()
+        .map(|k| k.thumbprint().to_string())
+        .expect("a DPoP-bound session");
+    assert_eq!(claims["cnf"]["jkt"], session_jkt.as_str());
+
+    // The inspector: verified against the provider's JWKS, cnf.jkt read from
+    // the token and matching the session key.
+    let host = OneSession(manager.clone());
+    let check = inspect_openid(&host, ProviderToken::Access).await.unwrap();
+    assert!(check.jwt);
+    assert!(check.verified, "{}", check.reason);
+    assert!(
+        check.reason.starts_with(&format!(
+            "verified against {}'s JWKS: signature (RS256 key {}",
+            p.issuer,
+            header["kid"].as_str().unwrap()
+        )),
+        "{}",
+        check.reason
+    );
+    assert!(
+        check.reason.contains(&format!("aud \"{API_RESOURCE}\"")),
+        "{}",
+        check.reason
+    );
+    assert_eq!(check.exp, claims["exp"].as_i64());
+    assert_eq!(check.cnf_jkt.as_deref(), Some(session_jkt.as_str()));
+    assert_eq!(check.session_jkt.as_deref(), Some(session_jkt.as_str()));
+    assert_eq!(check.jkt_matches, Some(true));
+    assert!(
+        check
+            .claims_pretty
+            .as_deref()
+            .is_some_and(|c| c.contains(&session_jkt))
+    );
+
+    // One payload byte changed: not verified, with the reason.
+    let forged = check_provider_token(&provider, ProviderToken::Access, &tampered(&access))
+        .await
+        .unwrap();
+    assert!(forged.jwt);
+    assert!(!forged.verified);
+    assert!(
+        forged.reason.starts_with("not verified: ")
+            && forged
+                .reason
+                .contains("the token does not verify: bad signature"),
+        "{}",
+        forged.reason
+    );
+    assert_eq!(forged.kid, check.kid, "the same key named");
+
+    // A rotation (refresh with the resource): another JWT for the API, later exp.
+    manager.rotate_now().await.unwrap();
+    let next = manager.access_token().await.unwrap();
+    assert_ne!(next, access);
+    let (_, next_claims) = jwt_json(&next);
+    assert_eq!(next_claims["aud"], API_RESOURCE);
+    assert_eq!(next_claims["cnf"]["jkt"], session_jkt.as_str());
+    assert_eq!(
+        manager.state().access.unwrap().exp,
+        next_claims["exp"].as_i64()
+    );
+    let again = inspect_openid(&host, ProviderToken::Access).await.unwrap();
+    assert!(again.verified, "{}", again.reason);
+    assert_eq!(again.jkt_matches, Some(true));
+
+    // "Check with server": userinfo does not take a token for the API (nor
+    // does the provider introspect its JWTs); its JWKS says whose it is.
+    let who = warden_desktop::session::check_access(&manager)
+        .await
+        .unwrap();
+    assert_eq!(who.username, "ivan");
+    assert_eq!(who.path, "jwks");
+    // A tampered one is refused there too.
+    let err = provider
+        .identity(&tampered(&next))
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("bad signature"), "{err}");
+    set.shutdown();
+}
+
+const POST_SECRET: &str = "post-client-secret-for-tests";
+
+/// A client registered for client_secret_post only, at a provider that
+/// offers client_secret_basic too: automatic (basic) is refused
+/// invalid_client, explained; `--client-auth post` signs in, is kept in the
+/// profile (not the secret) and used on rotations (`warden token`, the app's
+/// restore) and on the revocation of the app's logout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_oidc_client_auth_post_for_a_client_registered_for_post_only() {
+    use std::io::Write as _;
+    use std::sync::Arc;
+    use warden_client::oidc::{ClientAuth, OpenIdClient, OpenIdConfig};
+    use warden_client::{KeyringVault, Phase, Vault};
+    use warden_desktop::profiles::ProfileSetConfig;
+
+    if std::env::var("WARDEN_TEST_DESKTOP").as_deref() != Ok("1") {
+        eprintln!("needs the keyring: run inside scripts/with-desktop-session.sh");
+        return;
+    }
+    let p = provider();
+    let d = desk();
+    let login = |extra: &[&str]| {
+        let mut args = vec![
+            "login",
+            "--oidc",
+            &p.issuer,
+            "--client-id",
+            "warden-post",
+            "--client-secret-stdin",
+        ];
+        args.extend_from_slice(extra);
+        let mut child = d
+            .warden(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{POST_SECRET}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+
+    // Automatic: the provider offers client_secret_basic, which this client
+    // is not registered for.
+    let out = tokio::task::block_in_place(|| login(&[]));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("invalid_client"), "{stderr}");
+    assert!(
+        stderr.contains("sent: the secret with client_secret_basic (picked automatically"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--client-auth post"), "{stderr}");
+    assert!(!d.data.join("profiles.json").exists(), "no profile made");
+
+    // --client-auth post: signed in; the choice is in the profile, the
+    // secret is not in any file.
+    let out = tokio::task::block_in_place(|| login(&["--client-auth", "post"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Signed in as alice"));
+    let profiles = std::fs::read_to_string(d.data.join("profiles.json")).unwrap();
+    assert!(profiles.contains("\"client_auth\": \"post\""), "{profiles}");
+    for f in files_under(&d.data) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).to_string();
+        assert!(
+            !text.contains(POST_SECRET),
+            "{} holds the secret",
+            f.display()
+        );
+    }
+    // Rotations with the secret in the form.
+    let (first, second) = tokio::task::block_in_place(|| {
+        (token_json(&d, &["--rotate"]), token_json(&d, &["--rotate"]))
+    });
+    assert_ne!(first["access_token"], second["access_token"]);
+    assert_eq!(second["user"], "alice");
+
+    // The app restores the profile (a rotation with client_secret_post) and
+    // its logout revokes the refresh token with it.
+    let paths = warden_desktop::AppPaths::new(&d.data, d.xdg.join("warden"));
+    let vault: Arc<dyn Vault> = Arc::new(KeyringVault::new());
+    let set = warden_desktop::ProfileSet::open(ProfileSetConfig {
+        paths,
+        vault,
+        embedded: None,
+        manager: warden_tests::client::test_manager_config(),
+        outbox: Default::default(),
+    })
+    .await
+    .unwrap();
+    let id = set.active().unwrap();
+    let manager = set.ready(&id).await.unwrap();
+    assert_eq!(manager.state().phase, Phase::Active, "restored with post");
+    manager.rotate_now().await.unwrap();
+    let refresh = manager.dev_refresh_tokens().0.unwrap();
+    let outcome = format!("{:?}", set.logout(&id).await.unwrap());
+    assert!(outcome.starts_with("Delivered"), "{outcome}");
+    let mut config = OpenIdConfig::new(&p.issuer, "warden-post");
+    config.client_secret = Some(warden_client::Secret::new(POST_SECRET));
+    config.auth = ClientAuth::ClientSecretPost;
+    let post = OpenIdClient::discover(config).await.unwrap();
+    let err = post.refresh(refresh.expose()).await.unwrap_err();
+    assert_eq!(err.code(), "invalid_grant", "revoked: {err}");
+    set.shutdown();
 }

@@ -166,7 +166,11 @@ pub fn explain_oauth(e: &OAuthError) -> Explanation {
                  (invalid_client).{said}"
             ),
             "Check the client id, the client secret in the keyring and the authentication \
-             method (none, client_secret_basic, client_secret_post) the client is registered with.",
+             method the client is registered with: Warden sends a secret with \
+             client_secret_basic when the provider offers it; a client registered for \
+             client_secret_post only needs that method picked (`warden login --oidc … \
+             --client-auth post`, or \"Client authentication: in the form\" when adding the \
+             provider).",
         ),
         OAuthErrorCode::InvalidDpopProof => ex(
             code,

@@ -91,6 +91,10 @@ pub struct OpenIdConfig {
     pub auth: ClientAuth,
     /// Scopes asked for (`openid` is always added).
     pub scopes: Vec<String>,
+    /// An RFC 8707 resource indicator (the API the access token is for),
+    /// sent on the authorization, device authorization and token requests;
+    /// many providers issue JWT access tokens (RFC 9068) with it as `aud`.
+    pub resource: Option<String>,
     /// Use DPoP when the provider advertises it (default true).
     pub dpop: bool,
     /// Limit for each request (15 s).
@@ -108,6 +112,7 @@ impl OpenIdConfig {
             client_secret: None,
             auth: ClientAuth::None,
             scopes: vec!["openid".into(), "offline_access".into()],
+            resource: None,
             dpop: true,
             timeout: Duration::from_secs(15),
             browser_timeout: Duration::from_secs(300),
@@ -535,6 +540,14 @@ impl OpenIdClient {
         }
     }
 
+    /// Adds the configured resource indicator (RFC 8707) to a request's form.
+    fn with_resource(&self, mut form: Vec<(String, String)>) -> Vec<(String, String)> {
+        if let Some(resource) = &self.config.resource {
+            form.push(("resource".into(), resource.clone()));
+        }
+        form
+    }
+
     fn client_form(&self, form: &mut Vec<(String, String)>) {
         match self.config.auth {
             ClientAuth::None => form.push(("client_id".into(), self.config.client_id.clone())),
@@ -610,6 +623,7 @@ impl OpenIdClient {
     }
 
     async fn token(&self, form: Vec<(String, String)>) -> Result<TokenResponse> {
+        let form = self.with_resource(form);
         let a = self.post(&self.metadata.token_endpoint, form, true).await?;
         let t: TokenResponse =
             serde_json::from_slice(&a.body).map_err(|e| ClientError::UnexpectedBody {
@@ -663,6 +677,9 @@ impl OpenIdClient {
         if let Some(key) = self.dpop_key() {
             // RFC 9449 §10: bind the code to the key.
             params.push(("dpop_jkt", key.thumbprint().to_string()));
+        }
+        if let Some(resource) = &self.config.resource {
+            params.push(("resource", resource.clone()));
         }
         let url = reqwest::Url::parse_with_params(&auth_endpoint, &params)
             .map_err(|e| protocol(format!("authorization endpoint: {e}")))?;
@@ -732,7 +749,7 @@ impl OpenIdClient {
         let a = self
             .post(
                 &endpoint,
-                vec![("scope".into(), self.config.scope())],
+                self.with_resource(vec![("scope".into(), self.config.scope())]),
                 false,
             )
             .await?;
@@ -961,7 +978,7 @@ impl OpenIdClient {
         v.set_required_spec_claims(&["exp", "iss"]);
         jsonwebtoken::decode::<Value>(token, &key, &v)
             .map(|d| d.claims)
-            .map_err(|e| protocol(format!("the token does not verify: {e}")))
+            .map_err(|e| protocol(format!("the token does not verify: {}", jwt_failure(&e))))
     }
 
     /// Validates an ID token: signature by the JWKS, `iss`, `aud` (and `azp`
@@ -1059,6 +1076,24 @@ impl OpenIdClient {
             ));
         }
         Ok(true)
+    }
+}
+
+/// Why a provider's JWT does not verify, in words.
+fn jwt_failure(e: &jsonwebtoken::errors::Error) -> String {
+    use jsonwebtoken::errors::ErrorKind;
+    match e.kind() {
+        ErrorKind::InvalidSignature => {
+            "bad signature: it does not match the provider's key (the token was altered, or \
+             signed by someone else)"
+                .into()
+        }
+        ErrorKind::ExpiredSignature => "expired (exp is past)".into(),
+        ErrorKind::ImmatureSignature => "not valid yet (nbf)".into(),
+        ErrorKind::InvalidIssuer => "iss is not this provider".into(),
+        ErrorKind::InvalidAudience => "aud is not this client".into(),
+        ErrorKind::MissingRequiredClaim(c) => format!("no {c} claim"),
+        _ => e.to_string(),
     }
 }
 
@@ -1217,17 +1252,43 @@ impl TokenProvider for OpenIdProvider {
     fn identity<'a>(&'a self, access: &'a str) -> Option<BoxFuture<'a, Result<(String, String)>>> {
         Some(Box::pin(async move {
             let client = self.client().await?;
-            let info = client.userinfo(access).await?;
-            let name = ["preferred_username", "email", "sub"]
+            let (info, endpoint) = match client.userinfo(access).await {
+                Ok(info) => (info, client.metadata().userinfo_endpoint.clone()),
+                // A token for another resource (RFC 8707) is not userinfo's
+                // to accept. A JWT (RFC 9068) is the provider's signed word:
+                // its JWKS says whose it is (providers do not introspect
+                // their own structured tokens); an opaque one, introspection.
+                Err(ClientError::OAuth(e))
+                    if e.code == OAuthErrorCode::InvalidToken
+                        && client.config().resource.is_some()
+                        && jsonwebtoken::decode_header(access).is_ok() =>
+                {
+                    let claims = client.verify_jwt(access, None).await?;
+                    (claims, client.metadata().jwks_uri.clone())
+                }
+                Err(ClientError::OAuth(e))
+                    if e.code == OAuthErrorCode::InvalidToken
+                        && client.config().resource.is_some()
+                        && client.metadata().introspection_endpoint.is_some() =>
+                {
+                    let answer = client.introspect(access).await?;
+                    if answer.get("active").and_then(Value::as_bool) != Some(true) {
+                        return Err(ClientError::OAuth(OAuthError {
+                            code: OAuthErrorCode::InvalidToken,
+                            description: Some("introspection: the token is not active".into()),
+                            status: 200,
+                        }));
+                    }
+                    (answer, client.metadata().introspection_endpoint.clone())
+                }
+                Err(e) => return Err(e),
+            };
+            let name = ["preferred_username", "email", "username", "sub"]
                 .iter()
                 .find_map(|k| info.get(*k).and_then(Value::as_str))
                 .unwrap_or_default()
                 .to_string();
-            let endpoint = client
-                .metadata()
-                .userinfo_endpoint
-                .clone()
-                .unwrap_or_default();
+            let endpoint = endpoint.unwrap_or_default();
             let path = endpoint
                 .strip_prefix(client.issuer().trim_end_matches('/'))
                 .unwrap_or(&endpoint)
