@@ -294,14 +294,25 @@ fn split(token: &str, max_bytes: usize, unsigned_ok: bool) -> Result<Parts<'_>, 
     }
     // Every byte is base64url or a dot (not padding, whitespace, the standard
     // alphabet's `+/`, anything else), and there are exactly two dots.
-    if !token.bytes().all(|b| BASE64URL_OR_DOT[usize::from(b)]) {
+    // One pass: the alphabet check and the dots' places.
+    let mut dots = [0usize; 2];
+    let mut count = 0;
+    for (i, b) in token.bytes().enumerate() {
+        if !BASE64URL_OR_DOT[usize::from(b)] {
+            return Err(TokenError::Malformed);
+        }
+        if b == b'.' {
+            if count == 2 {
+                return Err(TokenError::Malformed);
+            }
+            dots[count] = i;
+            count += 1;
+        }
+    }
+    if count != 2 {
         return Err(TokenError::Malformed);
     }
-    let mut dots = token.bytes().enumerate().filter(|(_, b)| *b == b'.');
-    let (Some((first, _)), Some((second, _)), None) = (dots.next(), dots.next(), dots.next())
-    else {
-        return Err(TokenError::Malformed);
-    };
+    let [first, second] = dots;
     let parts = Parts {
         header: &token[..first],
         payload: &token[first + 1..second],
@@ -704,21 +715,16 @@ pub struct Validated {
     pub jti: Jti,
 }
 
-/// Validates a token in the fixed order described in the module docs.
-/// `expected` restricts the token type; `None` accepts access, refresh and sliding.
-pub fn validate(
-    token: &str,
-    ring: &KeyRing,
-    policy: &ValidationPolicy,
+/// Steps 3–5 of [`validate`]: the header, the algorithm allowlist, and the
+/// key by kid, which decides the algorithm.
+fn key_of_header<'r>(
+    encoded: &str,
+    ring: &'r KeyRing,
     now: UnixTime,
-    expected: Option<TokenType>,
-) -> Result<Validated, TokenError> {
-    // 1–2. Size and shape.
-    let parts = split(token, policy.max_bytes, false)?;
-
+) -> Result<&'r SigningKey, TokenError> {
     // 3. Header.
     let mut header_buf = [0u8; MAX_HEADER_JSON_BYTES];
-    let header_json = decode_header(parts.header, &mut header_buf)?;
+    let header_json = decode_header(encoded, &mut header_buf)?;
     let header = parse_header(header_json)?;
 
     // 4. Algorithm allowlist (exact, case-sensitive; `none` is not an algorithm).
@@ -737,6 +743,30 @@ pub fn validate(
             key: key.alg().as_str().to_string(),
         });
     }
+
+    Ok(key)
+}
+
+/// Validates a token in the fixed order described in the module docs.
+/// `expected` restricts the token type; `None` accepts access, refresh and sliding.
+pub fn validate(
+    token: &str,
+    ring: &KeyRing,
+    policy: &ValidationPolicy,
+    now: UnixTime,
+    expected: Option<TokenType>,
+) -> Result<Validated, TokenError> {
+    // 1–2. Size and shape.
+    let parts = split(token, policy.max_bytes, false)?;
+
+    // 3–5, the common case first: a header that is, byte for byte, the one
+    // the active key writes into every token decodes to that key's `alg` and
+    // `kid` (and `typ: JWT`), so steps 3–5 would find that key: skip decoding it.
+    let active = ring.active();
+    let key = match ring.verifying_key(active.kid(), now) {
+        Some(key) if parts.header == key.header_b64() => key,
+        _ => key_of_header(parts.header, ring, now)?,
+    };
 
     // 6. Signature.
     if !key.verify_b64(parts.signature, parts.signing_input.as_bytes()) {
