@@ -1643,7 +1643,7 @@ mod tests {
                 format!("{header}.").into_bytes(),
                 format!("{header}x").into_bytes(),
                 format!("x{header}.payload").into_bytes(),
-                header[..header.len() - 1].as_bytes().to_vec(),
+                header.as_bytes()[..header.len() - 1].to_vec(),
             ];
             for n in [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 300] {
                 messages.push(format!("{header}.{}", "p".repeat(n)).into_bytes());
