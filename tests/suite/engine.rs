@@ -233,6 +233,76 @@ fn grace_window_hands_a_retry_the_same_successor() {
     );
 }
 
+/// Rows written before the pin became the signature's hash hold the SHA-256
+/// of the token's signing input: such a refresh token still verifies, rotates
+/// (its successor gets the new pin), is caught when replayed, and a grace
+/// retry whose successor row is of the old form gets the same token again.
+#[test]
+fn tokens_pinned_the_old_way_still_verify_rotate_and_replay() {
+    let e = Engine::new(Settings {
+        REFRESH_GRACE_PERIOD: Secs(20),
+        ..test_settings()
+    })
+    .unwrap();
+    e.user("alice").unwrap();
+    let pair = e.login("alice").unwrap();
+    let token = &pair.refresh.token;
+    let jti = pair.refresh.claims.jti.clone();
+    let db = rusqlite::Connection::open(e.db_path()).unwrap();
+    let set_pin = |jti: &str, pin: &str| {
+        let changed = db
+            .execute(
+                "UPDATE outstanding_tokens SET signing_input_sha256 = ?2 WHERE hex(jti) = upper(?1)",
+                rusqlite::params![jti, pin],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+    };
+    let stored = |jti: &str| -> String {
+        db.query_row(
+            "SELECT signing_input_sha256 FROM outstanding_tokens WHERE hex(jti) = upper(?1)",
+            [jti],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(Some(stored(&jti)), warden_auth::tokens::pin(token));
+    // Another token's pin is refused, in either form.
+    set_pin(&jti, &"0".repeat(64));
+    let err = e.service.refresh(token, &client()).unwrap_err();
+    assert!(
+        matches!(err, AuthError::Token(TokenError::NotOutstanding)),
+        "{err:?}"
+    );
+    let legacy = warden_auth::tokens::legacy_pin(token).unwrap();
+    set_pin(&jti, &legacy);
+    e.service.verify(token).unwrap();
+    let first = e.service.refresh(token, &client()).unwrap();
+    assert_eq!(first.kind, RefreshKind::Rotated);
+    let next = first.refresh.unwrap();
+    assert_eq!(
+        Some(stored(&next.claims.jti)),
+        warden_auth::tokens::pin(&next.token)
+    );
+    // The successor's row of the old form: a retry in the window re-mints it.
+    set_pin(
+        &next.claims.jti,
+        &warden_auth::tokens::legacy_pin(&next.token).unwrap(),
+    );
+    e.clock.advance(5);
+    let retry = e.service.refresh(token, &client()).unwrap();
+    assert_eq!(retry.kind, RefreshKind::GraceReplay);
+    assert_eq!(retry.refresh.unwrap().token, next.token);
+    e.service.verify(&next.token).unwrap();
+    // Past the window, the old-form token presented again is reuse.
+    e.clock.advance(20);
+    let err = e.service.refresh(token, &client()).unwrap_err();
+    assert_eq!(
+        blacklisted(&err),
+        Some(Some(RevocationReason::ReuseDetected))
+    );
+}
+
 #[test]
 fn grace_window_closes() {
     let e = Engine::new(Settings {

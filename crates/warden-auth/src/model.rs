@@ -2,7 +2,7 @@
 //! tokens, revocations, login throttling and the audit log.
 //!
 //! No record ever holds a raw token: an outstanding token is known by its
-//! `jti` and the SHA-256 of its signing input (`header.payload`).
+//! `jti` and its pin, the SHA-256 of its signature (see [`crate::tokens::pin`]).
 
 use serde::{Deserialize, Serialize};
 use warden_proto::TokenType;
@@ -173,7 +173,10 @@ pub struct OutstandingToken {
     pub user_id: UserId,
     /// Refresh or sliding.
     pub token_type: TokenType,
-    /// Lowercase hex SHA-256 of the token's signing input (`header.payload`).
+    /// The token's pin ([`crate::tokens::pin`]): lowercase hex SHA-256 of its
+    /// signature part; rows written before that pin hold the SHA-256 of its
+    /// signing input (`header.payload`, [`crate::tokens::legacy_pin`]). The
+    /// column and field keep their first name.
     pub signing_input_sha256: String,
     /// The key that signed it.
     pub kid: String,
@@ -269,7 +272,8 @@ pub struct NewSession {
 pub struct RotationRequest {
     /// The `jti` of the token presented.
     pub presented_jti: Jti,
-    /// Its signing input's hash: a token with a known jti but other contents is refused.
+    /// Its pin ([`crate::tokens::pin`], or [`crate::tokens::legacy_pin`] when
+    /// the row predates it): a token with a known jti but other bytes is refused.
     pub presented_signing_input_sha256: String,
     /// The token to make the head if the presented one is.
     pub successor: OutstandingToken,

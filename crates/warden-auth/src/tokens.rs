@@ -112,7 +112,8 @@ impl Default for ValidationPolicy {
 pub struct MintedToken {
     /// The token itself: a credential.
     pub token: String,
-    /// Lowercase hex SHA-256 of `header.payload`: what the store keeps instead of the token.
+    /// The token's pin, what the store keeps instead of the token: lowercase
+    /// hex SHA-256 of its signature part (see [`pin`]).
     pub signing_input_sha256: String,
     /// The key that signed it.
     pub kid: String,
@@ -152,8 +153,8 @@ pub(crate) fn mint_with_key(
     })
 }
 
-/// [`mint`] without the SHA-256 of the signing input, which only tokens the
-/// store pins (refresh, sliding) need: one digest less per access token.
+/// [`mint`] without the pin, which only tokens the store pins (refresh,
+/// sliding) need: one digest less per access token.
 pub(crate) fn mint_unpinned(
     ring: &KeyRing,
     claims: &Claims,
@@ -175,10 +176,10 @@ fn sign_claims(
     token.push_str(header);
     token.push('.');
     URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
-    if let Some(digest) = digest {
-        *digest = sha256_hex(token.as_bytes());
-    }
     let signature = key.sign_b64(token.as_bytes())?;
+    if let Some(digest) = digest {
+        *digest = sha256_hex(signature.as_bytes());
+    }
     token.push('.');
     token.push_str(&signature);
     Ok(token)
@@ -232,11 +233,34 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Lowercase hex SHA-256 of everything before the token's last dot
-/// (`header.payload` for a well-formed token); `None` when there is no dot.
-pub fn signing_input_sha256(token: &str) -> Option<String> {
+/// The token's pin: lowercase hex SHA-256 of everything after its last dot
+/// (the base64url signature of a well-formed token); `None` when there is no dot.
+///
+/// What the store keeps of a refresh or sliding token instead of the token.
+/// Compared only after the signature has been verified, equal pins mean the
+/// same signature, hence the same signing input (all of Warden's algorithms
+/// sign deterministically, and a valid signature binds its input). A 43-byte
+/// HS256 signature is one SHA-256 block; the signing input it replaces
+/// (`header.payload`, ~300 bytes) was five: two digests of a durable rotation
+/// cost ~30 % of its instructions under callgrind (BENCHMARKS.md, issue 17).
+pub fn pin(token: &str) -> Option<String> {
+    let start = token.rfind('.')? + 1;
+    Some(sha256_hex(&token.as_bytes()[start..]))
+}
+
+/// The pin of rows written before [`pin`] (Warden up to issue 17's second
+/// round): lowercase hex SHA-256 of everything before the token's last dot
+/// (`header.payload`); `None` when there is no dot.
+pub fn legacy_pin(token: &str) -> Option<String> {
     let end = token.rfind('.')?;
     Some(sha256_hex(&token.as_bytes()[..end]))
+}
+
+/// Whether `stored` is the pin of `token`, in either form: [`pin`] (every
+/// row written now), else [`legacy_pin`] (rows written before it, which a
+/// refresh token issued then still presents until it rotates or expires).
+pub fn pin_matches(token: &str, stored: &str) -> bool {
+    pin(token).as_deref() == Some(stored) || legacy_pin(token).as_deref() == Some(stored)
 }
 
 /// The three parts of a compact JWS, borrowed from the token.
@@ -270,14 +294,25 @@ fn split(token: &str, max_bytes: usize, unsigned_ok: bool) -> Result<Parts<'_>, 
     }
     // Every byte is base64url or a dot (not padding, whitespace, the standard
     // alphabet's `+/`, anything else), and there are exactly two dots.
-    if !token.bytes().all(|b| BASE64URL_OR_DOT[usize::from(b)]) {
+    // One pass: the alphabet check and the dots' places.
+    let mut dots = [0usize; 2];
+    let mut count = 0;
+    for (i, b) in token.bytes().enumerate() {
+        if !BASE64URL_OR_DOT[usize::from(b)] {
+            return Err(TokenError::Malformed);
+        }
+        if b == b'.' {
+            if count == 2 {
+                return Err(TokenError::Malformed);
+            }
+            dots[count] = i;
+            count += 1;
+        }
+    }
+    if count != 2 {
         return Err(TokenError::Malformed);
     }
-    let mut dots = token.bytes().enumerate().filter(|(_, b)| *b == b'.');
-    let (Some((first, _)), Some((second, _)), None) = (dots.next(), dots.next(), dots.next())
-    else {
-        return Err(TokenError::Malformed);
-    };
+    let [first, second] = dots;
     let parts = Parts {
         header: &token[..first],
         payload: &token[first + 1..second],
@@ -680,21 +715,16 @@ pub struct Validated {
     pub jti: Jti,
 }
 
-/// Validates a token in the fixed order described in the module docs.
-/// `expected` restricts the token type; `None` accepts access, refresh and sliding.
-pub fn validate(
-    token: &str,
-    ring: &KeyRing,
-    policy: &ValidationPolicy,
+/// Steps 3–5 of [`validate`]: the header, the algorithm allowlist, and the
+/// key by kid, which decides the algorithm.
+fn key_of_header<'r>(
+    encoded: &str,
+    ring: &'r KeyRing,
     now: UnixTime,
-    expected: Option<TokenType>,
-) -> Result<Validated, TokenError> {
-    // 1–2. Size and shape.
-    let parts = split(token, policy.max_bytes, false)?;
-
+) -> Result<&'r SigningKey, TokenError> {
     // 3. Header.
     let mut header_buf = [0u8; MAX_HEADER_JSON_BYTES];
-    let header_json = decode_header(parts.header, &mut header_buf)?;
+    let header_json = decode_header(encoded, &mut header_buf)?;
     let header = parse_header(header_json)?;
 
     // 4. Algorithm allowlist (exact, case-sensitive; `none` is not an algorithm).
@@ -713,6 +743,30 @@ pub fn validate(
             key: key.alg().as_str().to_string(),
         });
     }
+
+    Ok(key)
+}
+
+/// Validates a token in the fixed order described in the module docs.
+/// `expected` restricts the token type; `None` accepts access, refresh and sliding.
+pub fn validate(
+    token: &str,
+    ring: &KeyRing,
+    policy: &ValidationPolicy,
+    now: UnixTime,
+    expected: Option<TokenType>,
+) -> Result<Validated, TokenError> {
+    // 1–2. Size and shape.
+    let parts = split(token, policy.max_bytes, false)?;
+
+    // 3–5, the common case first: a header that is, byte for byte, the one
+    // the active key writes into every token decodes to that key's `alg` and
+    // `kid` (and `typ: JWT`), so steps 3–5 would find that key: skip decoding it.
+    let active = ring.active();
+    let key = match ring.verifying_key(active.kid(), now) {
+        Some(key) if parts.header == key.header_b64() => key,
+        _ => key_of_header(parts.header, ring, now)?,
+    };
 
     // 6. Signature.
     if !key.verify_b64(parts.signature, parts.signing_input.as_bytes()) {
@@ -1107,11 +1161,7 @@ mod tests {
             let token =
                 mint_unpinned(&ring, &claims(TokenType::Access), &ClaimNames::default()).unwrap();
             assert_eq!(token, pinned.token, "{alg:?}");
-            assert_eq!(
-                signing_input_sha256(&token).unwrap(),
-                pinned.signing_input_sha256,
-                "{alg:?}"
-            );
+            assert_eq!(pin(&token).unwrap(), pinned.signing_input_sha256, "{alg:?}");
         }
     }
 
@@ -1130,19 +1180,29 @@ mod tests {
     }
 
     #[test]
-    fn signing_input_hash_is_over_header_and_payload() {
-        let minted = mint(hs256(), &access(), &ClaimNames::default()).unwrap();
-        let (input, _) = minted.token.rsplit_once('.').unwrap();
-        let expected = hex::encode(Sha256::digest(input.as_bytes()));
-        assert_eq!(minted.signing_input_sha256, expected);
-        assert_eq!(signing_input_sha256(&minted.token), Some(expected));
-        assert!(
-            minted
-                .signing_input_sha256
-                .bytes()
-                .all(|b| !b.is_ascii_uppercase())
-        );
-        assert_eq!(signing_input_sha256("no-dots"), None);
+    fn the_pin_is_the_hash_of_the_signature_and_the_legacy_pin_still_matches() {
+        for alg in Algorithm::ALL {
+            let ring = ring(alg);
+            let minted = mint(&ring, &access(), &ClaimNames::default()).unwrap();
+            let (input, signature) = minted.token.rsplit_once('.').unwrap();
+            let expected = hex::encode(Sha256::digest(signature.as_bytes()));
+            assert_eq!(minted.signing_input_sha256, expected, "{alg:?}");
+            assert_eq!(pin(&minted.token), Some(expected.clone()), "{alg:?}");
+            assert!(expected.bytes().all(|b| !b.is_ascii_uppercase()));
+            // Rows written before the pin changed hold the signing input's hash.
+            let legacy = hex::encode(Sha256::digest(input.as_bytes()));
+            assert_eq!(legacy_pin(&minted.token), Some(legacy.clone()), "{alg:?}");
+            assert!(pin_matches(&minted.token, &expected));
+            assert!(pin_matches(&minted.token, &legacy));
+            assert!(!pin_matches(&minted.token, &"0".repeat(64)));
+            // Another token's pin, in either form, does not match.
+            let other = mint(&ring, &claims(TokenType::Refresh), &ClaimNames::default()).unwrap();
+            assert!(!pin_matches(&other.token, &expected), "{alg:?}");
+            assert!(!pin_matches(&other.token, &legacy), "{alg:?}");
+        }
+        assert_eq!(pin("no-dots"), None);
+        assert_eq!(legacy_pin("no-dots"), None);
+        assert!(!pin_matches("no-dots", &"0".repeat(64)));
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0002_revocation_feed.sql"),
     include_str!("../migrations/sqlite/0003_throttle_scopes.sql"),
     include_str!("../migrations/sqlite/0004_revoked_sessions.sql"),
+    include_str!("../migrations/sqlite/0005_rotation_indexes.sql"),
 ];
 
 /// The PostgreSQL store's migrations, oldest first.
@@ -22,4 +23,5 @@ pub const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_init.sql"),
     include_str!("../migrations/postgres/0002_throttle_scopes.sql"),
     include_str!("../migrations/postgres/0003_revoked_sessions.sql"),
+    include_str!("../migrations/postgres/0004_rotation_indexes.sql"),
 ];

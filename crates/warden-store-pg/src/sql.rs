@@ -999,8 +999,19 @@ pub(crate) fn live_revocations<C: GenericClient>(
     Ok(LiveRevocations { sessions, jtis })
 }
 
+/// Sessions that can go: past their absolute cap, or never revoked and past
+/// their expiry (as in the SQLite store).
+///
+/// The second arm finds never-revoked sessions past their expiry through their
+/// head token's expiry index (sessions have no `expires_at` index since schema
+/// 5 on SQLite, 4 on PostgreSQL: a rotation would rewrite it every time). That
+/// finds them all: a session's `expires_at` is never earlier than its head
+/// token's (opening and rotating set it to the head's, a sliding refresh only
+/// moves it later), and a live session's head row is never flushed.
 const DOOMED_SESSIONS: &str = "SELECT id FROM sessions WHERE max_expires_at < $1
-     UNION SELECT id FROM sessions WHERE expires_at < $1 AND revoked_at IS NULL";
+     UNION SELECT s.id FROM outstanding_tokens t CROSS JOIN sessions s
+           WHERE t.expires_at < $1 AND s.id = t.session_id AND s.head_jti = t.jti
+             AND s.expires_at < $1 AND s.revoked_at IS NULL";
 
 pub(crate) fn flush<C: GenericClient>(
     tx: &mut Db<'_, C>,
@@ -1008,22 +1019,28 @@ pub(crate) fn flush<C: GenericClient>(
     keep_for: i64,
 ) -> Result<FlushReport> {
     let cutoff = now.saturating_sub(keep_for);
-    let mut outstanding_tokens = tx.execute(
-        &format!("DELETE FROM outstanding_tokens WHERE session_id IN ({DOOMED_SESSIONS})"),
+    // Counted first, then removed with their sessions (ON DELETE CASCADE): the
+    // doomed-session query finds expired sessions through their head tokens,
+    // so the sessions must go before their tokens do.
+    let doomed: postgres::Row = tx.query_one(
+        &format!("SELECT count(*) FROM outstanding_tokens WHERE session_id IN ({DOOMED_SESSIONS})"),
         &[&cutoff],
     )?;
-    outstanding_tokens += tx.execute(
-        "DELETE FROM outstanding_tokens AS t
-         WHERE t.expires_at < $1
-           AND NOT EXISTS (SELECT 1 FROM sessions s
-                           WHERE s.id = t.session_id AND s.head_jti = t.jti
-                             AND s.revoked_at IS NULL)",
-        &[&cutoff],
-    )?;
+    let doomed_tokens: i64 = get(&doomed, 0)?;
     let sessions = tx.execute(
         &format!("DELETE FROM sessions WHERE id IN ({DOOMED_SESSIONS})"),
         &[&cutoff],
     )?;
+    // Expired tokens of sessions that stay; never the head of a live session.
+    let outstanding_tokens = u64::try_from(doomed_tokens).unwrap_or(0)
+        + tx.execute(
+            "DELETE FROM outstanding_tokens AS t
+             WHERE t.expires_at < $1
+               AND NOT EXISTS (SELECT 1 FROM sessions s
+                               WHERE s.id = t.session_id AND s.head_jti = t.jti
+                                 AND s.revoked_at IS NULL)",
+            &[&cutoff],
+        )?;
     let revoked_jtis = tx.execute("DELETE FROM revoked_jtis WHERE expires_at < $1", &[&cutoff])?;
     let throttle_entries = tx.execute(
         "DELETE FROM login_throttle WHERE expires_at < $1",

@@ -48,32 +48,45 @@ pub(crate) fn live_revocations(
 /// the expiry of their newest token (nothing can rotate them, and nothing of
 /// theirs needs remembering as revoked). Written as a UNION so each arm uses
 /// its expiry index.
+///
+/// The second arm finds never-revoked sessions past their expiry through their
+/// head token's expiry index (sessions have no `expires_at` index since schema
+/// 5 on SQLite, 4 on PostgreSQL: a rotation would rewrite it every time). That
+/// finds them all: a session's `expires_at` is never earlier than its head
+/// token's (opening and rotating set it to the head's, a sliding refresh only
+/// moves it later), and a live session's head row is never flushed.
 const DOOMED_SESSIONS: &str = "SELECT id FROM sessions WHERE max_expires_at < ?1
-     UNION SELECT id FROM sessions WHERE expires_at < ?1 AND revoked_at IS NULL";
+     UNION SELECT s.id FROM outstanding_tokens t CROSS JOIN sessions s
+           WHERE t.expires_at < ?1 AND s.id = t.session_id AND s.head_jti = t.jti
+             AND s.expires_at < ?1 AND s.revoked_at IS NULL";
 
 pub(crate) fn flush(conn: &Connection, now: UnixTime, keep_for: i64) -> Result<FlushReport> {
     let cutoff = now.saturating_sub(keep_for);
-    let mut outstanding_tokens = conn
+    // Counted first, then removed with their sessions (ON DELETE CASCADE): the
+    // doomed-session query finds expired sessions through their head tokens,
+    // so the sessions must go before their tokens do.
+    let doomed_tokens: i64 = conn
         .prepare_cached(&format!(
-            "DELETE FROM outstanding_tokens WHERE session_id IN ({DOOMED_SESSIONS})"
+            "SELECT count(*) FROM outstanding_tokens WHERE session_id IN ({DOOMED_SESSIONS})"
         ))?
-        .execute([cutoff])?;
-    // Expired tokens of sessions that stay; never the head of a live session
-    // (the head of a sliding session keeps its jti while its expiry moves).
-    outstanding_tokens += conn
-        .prepare_cached(
-            "DELETE FROM outstanding_tokens AS t
-             WHERE t.expires_at < ?1
-               AND NOT EXISTS (SELECT 1 FROM sessions s
-                               WHERE s.id = t.session_id AND s.head_jti = t.jti
-                                 AND s.revoked_at IS NULL)",
-        )?
-        .execute([cutoff])?;
+        .query_row([cutoff], |r| r.get(0))?;
     let sessions = conn
         .prepare_cached(&format!(
             "DELETE FROM sessions WHERE id IN ({DOOMED_SESSIONS})"
         ))?
         .execute([cutoff])?;
+    // Expired tokens of sessions that stay; never the head of a live session
+    // (the head of a sliding session keeps its jti while its expiry moves).
+    let outstanding_tokens = usize::try_from(doomed_tokens).unwrap_or(0)
+        + conn
+            .prepare_cached(
+                "DELETE FROM outstanding_tokens AS t
+                 WHERE t.expires_at < ?1
+                   AND NOT EXISTS (SELECT 1 FROM sessions s
+                                   WHERE s.id = t.session_id AND s.head_jti = t.jti
+                                     AND s.revoked_at IS NULL)",
+            )?
+            .execute([cutoff])?;
     let revoked_jtis = conn
         .prepare_cached("DELETE FROM revoked_jtis WHERE expires_at < ?1")?
         .execute([cutoff])?;

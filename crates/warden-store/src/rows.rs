@@ -82,49 +82,64 @@ pub(crate) const SESSION_FROM: &str =
     "sessions s LEFT JOIN session_clients c ON c.session_id = s.id";
 
 pub(crate) fn session(row: &Row<'_>) -> Result<Session> {
-    let kind: String = row.get(2)?;
-    let reason: Option<String> = row.get(13)?;
+    session_at(row, 0)
+}
+
+/// [`session`] from the [`SESSION_COLUMNS`] that start at column `at`.
+pub(crate) fn session_at(row: &Row<'_>, at: usize) -> Result<Session> {
+    let kind: String = row.get(at + 2)?;
+    let reason: Option<String> = row.get(at + 13)?;
     Ok(Session {
-        id: session_id_at(row, 0)?,
-        user_id: row.get(1)?,
+        id: session_id_at(row, at)?,
+        user_id: row.get(at + 1)?,
         kind: parsed(&kind, SessionKind::parse, "session kind")?,
         client: ClientInfo {
-            device_label: row.get(3)?,
-            user_agent: row.get(4)?,
-            address: row.get(5)?,
+            device_label: row.get(at + 3)?,
+            user_agent: row.get(at + 4)?,
+            address: row.get(at + 5)?,
         },
-        created_at: row.get(6)?,
-        last_rotated_at: row.get(7)?,
-        rotation_count: row.get(8)?,
-        head_jti: jti_at(row, 9)?,
-        expires_at: row.get(10)?,
-        max_expires_at: row.get(11)?,
-        revoked_at: row.get(12)?,
+        created_at: row.get(at + 6)?,
+        last_rotated_at: row.get(at + 7)?,
+        rotation_count: row.get(at + 8)?,
+        head_jti: jti_at(row, at + 9)?,
+        expires_at: row.get(at + 10)?,
+        max_expires_at: row.get(at + 11)?,
+        revoked_at: row.get(at + 12)?,
         revoked_reason: reason
             .map(|r| parsed(&r, RevocationReason::parse, "revocation reason"))
             .transpose()?,
-        revoked_by: row.get(14)?,
+        revoked_by: row.get(at + 14)?,
     })
 }
 
 pub(crate) const TOKEN_COLUMNS: &str = "jti, session_id, user_id, token_type, signing_input_sha256, kid, \
      issued_at, expires_at, parent_jti, rotated_at, successor_jti, address";
 
+/// [`TOKEN_COLUMNS`] of the table aliased `t`, for joins.
+pub(crate) const TOKEN_T_COLUMNS: &str = "t.jti, t.session_id, t.user_id, t.token_type, \
+     t.signing_input_sha256, t.kid, t.issued_at, t.expires_at, t.parent_jti, t.rotated_at, \
+     t.successor_jti, t.address";
+
 pub(crate) fn token(row: &Row<'_>) -> Result<OutstandingToken> {
-    let token_type: String = row.get(3)?;
+    token_at(row, 0)
+}
+
+/// [`token`] from the [`TOKEN_COLUMNS`] that start at column `at`.
+pub(crate) fn token_at(row: &Row<'_>, at: usize) -> Result<OutstandingToken> {
+    let token_type: String = row.get(at + 3)?;
     Ok(OutstandingToken {
-        jti: jti_at(row, 0)?,
-        session_id: session_id_at(row, 1)?,
-        user_id: row.get(2)?,
+        jti: jti_at(row, at)?,
+        session_id: session_id_at(row, at + 1)?,
+        user_id: row.get(at + 2)?,
         token_type: parsed(&token_type, TokenType::parse, "token type")?,
-        signing_input_sha256: row.get(4)?,
-        kid: row.get(5)?,
-        issued_at: row.get(6)?,
-        expires_at: row.get(7)?,
-        parent_jti: opt_id_at(row, 8)?.map(Jti),
-        rotated_at: row.get(9)?,
-        successor_jti: opt_id_at(row, 10)?.map(Jti),
-        address: row.get(11)?,
+        signing_input_sha256: row.get(at + 4)?,
+        kid: row.get(at + 5)?,
+        issued_at: row.get(at + 6)?,
+        expires_at: row.get(at + 7)?,
+        parent_jti: opt_id_at(row, at + 8)?.map(Jti),
+        rotated_at: row.get(at + 9)?,
+        successor_jti: opt_id_at(row, at + 10)?.map(Jti),
+        address: row.get(at + 11)?,
     })
 }
 

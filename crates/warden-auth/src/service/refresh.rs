@@ -53,10 +53,10 @@ impl AuthService {
         let jti = Jti::random();
         let succ_claims = self.claims(TokenType::Refresh, &uref, sid, jti, now, exp, None);
         let minted = tokens::mint(&self.keys.read(), &succ_claims, &self.names)?;
-        let presented_hash = tokens::signing_input_sha256(token).ok_or(TokenError::Malformed)?;
-        let request = RotationRequest {
+        let presented_pin = tokens::pin(token).ok_or(TokenError::Malformed)?;
+        let mut request = RotationRequest {
             presented_jti: presented.jti,
-            presented_signing_input_sha256: presented_hash,
+            presented_signing_input_sha256: presented_pin,
             successor: OutstandingToken {
                 jti,
                 session_id: sid,
@@ -78,7 +78,16 @@ impl AuthService {
             },
             address: client.address.clone(),
         };
-        match self.store.rotate(&request)? {
+        let mut outcome = self.store.rotate(&request)?;
+        if outcome == RotationOutcome::Refused(RotationRefusal::Mismatch) {
+            // A row written before the pin became the signature's hash holds
+            // the signing input's (`tokens::legacy_pin`): ask once more with
+            // that. A mismatch wrote nothing, so the second ask decides alone.
+            request.presented_signing_input_sha256 =
+                tokens::legacy_pin(token).ok_or(TokenError::Malformed)?;
+            outcome = self.store.rotate(&request)?;
+        }
+        match outcome {
             RotationOutcome::Rotated { session, .. } => Ok(Refreshed {
                 access: self.mint_access(&uref, sid, session.max_expires_at)?,
                 refresh: Some(IssuedToken {
@@ -108,7 +117,7 @@ impl AuthService {
                         .ok_or(TokenError::Blacklisted(None))?;
                     tokens::mint_with_key(key, &claims, &self.names)?
                 };
-                if again.signing_input_sha256 != successor.signing_input_sha256 {
+                if !tokens::pin_matches(&again.token, &successor.signing_input_sha256) {
                     // Claims that can't be reproduced (settings changed in between): refuse
                     // the retry rather than fork the family.
                     return Err(TokenError::Blacklisted(None).into());

@@ -93,7 +93,7 @@ impl AuthService {
             return None;
         }
         if let Some(digest) = &r.digest
-            && tokens::signing_input_sha256(token).as_deref() != Some(digest.as_str())
+            && !tokens::pin_matches(token, digest)
         {
             return None;
         }
@@ -121,7 +121,7 @@ impl AuthService {
             Err(AuthError::Token(TokenError::Blacklisted(None))) => memo::Remembered {
                 session: t.sid,
                 digest: (t.claims.token_type == TokenType::Refresh)
-                    .then(|| tokens::signing_input_sha256(token))
+                    .then(|| tokens::pin(token))
                     .flatten(),
                 rotated: true,
                 until: t.claims.exp,
@@ -145,8 +145,7 @@ impl AuthService {
         }
         // Sliding tokens keep their jti across refreshes, so only refresh tokens are pinned to their bytes.
         if row.token_type == TokenType::Refresh
-            && tokens::signing_input_sha256(token).as_deref()
-                != Some(row.signing_input_sha256.as_str())
+            && !tokens::pin_matches(token, &row.signing_input_sha256)
         {
             return Err(TokenError::NotOutstanding.into());
         }
