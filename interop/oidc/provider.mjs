@@ -9,7 +9,8 @@
 //
 // What it is set up with, as the tests need it: PKCE (S256) required for every
 // client, refresh-token rotation (a rotated-away token replayed revokes the
-// grant), DPoP, the device authorization grant, revocation, introspection,
+// grant; except for the `warden-norotate` client, whose refresh answers carry
+// no refresh token at all, by a middleware below), DPoP, the device authorization grant, revocation, introspection,
 // RP-initiated logout, short access-token lifetimes and the development
 // login/consent pages (any login, any password) that the tests' browser
 // automaton fills in.
@@ -112,6 +113,17 @@ function configuration() {
         response_types: ['code'],
       },
       {
+        // A public client whose refresh tokens are not rotated: the token
+        // endpoint answers a refresh without a new refresh token (RFC 6749
+        // §6 allows it; many providers do it), so the client keeps its own.
+        client_id: 'warden-norotate',
+        application_type: 'native',
+        token_endpoint_auth_method: 'none',
+        redirect_uris: loopback,
+        grant_types: grantTypes,
+        response_types: ['code'],
+      },
+      {
         client_id: 'warden-post',
         client_secret: 'post-client-secret-for-tests',
         application_type: 'native',
@@ -125,7 +137,7 @@ function configuration() {
     jwks: { keys },
     cookies: { keys: cookieKeys },
     pkce: { required: () => true },
-    rotateRefreshToken: true,
+    rotateRefreshToken: (ctx) => ctx.oidc.client.clientId !== 'warden-norotate',
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     scopes: ['openid', 'offline_access', 'profile', 'email'],
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
@@ -206,6 +218,16 @@ function newProvider(issuer) {
       return;
     }
     await next();
+    // `warden-norotate`: a refresh is answered without a refresh token at
+    // all (as Google, say, answers one), not with the same one again (what
+    // node-oidc-provider does when it does not rotate).
+    if (
+      ctx.oidc?.client?.clientId === 'warden-norotate'
+      && ctx.oidc?.params?.grant_type === 'refresh_token'
+      && ctx.body && typeof ctx.body === 'object'
+    ) {
+      delete ctx.body.refresh_token;
+    }
   });
   return provider;
 }

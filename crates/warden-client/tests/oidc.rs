@@ -384,3 +384,67 @@ async fn device_grant_and_confidential_clients() -> Result<()> {
     );
     Ok(())
 }
+
+/// A provider that does not rotate refresh tokens answers a refresh with a
+/// new access token and no refresh token (RFC 6749 §6): the session keeps
+/// the one it holds and goes on rotating with it (Insomnia #1492's bug is
+/// dropping it), restart included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_answer_without_a_refresh_token_keeps_the_one_held() -> Result<()> {
+    let p = Provider::start(Settings::default()).await?;
+    let oidc = discover(&p.issuer, "warden-norotate").await?;
+    let vault: Arc<dyn Vault> = Arc::new(MemoryVault::new());
+    let (m, state) = sign_in(&oidc, vault.clone(), "nora").await?;
+    assert_eq!(state.phase, Phase::Active);
+    let held = m
+        .dev_refresh_tokens()
+        .0
+        .context("refresh")?
+        .expose()
+        .to_string();
+    let mut accesses = vec![m.access_token().await?];
+    for n in 1..=3 {
+        let s = wait_for(&m, "a rotation", |s| s.rotation_count >= n).await?;
+        assert_eq!(s.phase, Phase::Active, "rotation {n}: {s:?}");
+        let refresh = m
+            .dev_refresh_tokens()
+            .0
+            .context("refresh")?
+            .expose()
+            .to_string();
+        assert_eq!(refresh, held, "rotation {n} kept the refresh token it held");
+        let access = m.access_token().await?;
+        assert!(
+            !accesses.contains(&access),
+            "rotation {n} gave a new access token"
+        );
+        accesses.push(access);
+    }
+    // The provider still takes it: it was never replaced.
+    let again = oidc.refresh(&held).await?;
+    assert!(again.refresh_token.is_none(), "no rotation at this client");
+    assert_eq!(
+        oidc.userinfo(&m.access_token().await?).await?["sub"],
+        "nora"
+    );
+
+    // Restart: the kept token is what the vault holds, and it still works.
+    m.stop().await;
+    drop(m);
+    let oidc2 = discover(&p.issuer, "warden-norotate").await?;
+    let m2 = manager(&oidc2, vault.clone())?;
+    let restored = m2.restore("nora").await?;
+    assert_eq!(restored.phase, Phase::Active, "{restored:?}");
+    assert_eq!(
+        m2.dev_refresh_tokens().0.context("refresh")?.expose(),
+        held.as_str()
+    );
+    wait_for(&m2, "a rotation after restore", |s| s.rotation_count >= 1).await?;
+    m2.logout().await?;
+    let err = oidc2.refresh(&held).await.expect_err("revoked at logout");
+    assert!(
+        matches!(&err, ClientError::OAuth(o) if o.code == OAuthErrorCode::InvalidGrant),
+        "{err}"
+    );
+    Ok(())
+}
