@@ -276,6 +276,18 @@ pub fn system_browser(url: &str) -> Result<()> {
     Ok(())
 }
 
+/// The OAuth error a redirect back to the loopback listener carries
+/// (`error`, `error_description`), if it carries one.
+fn redirected_error(answer: &std::collections::HashMap<String, String>) -> Option<ClientError> {
+    answer.get("error").map(|error| {
+        ClientError::OAuth(OAuthError {
+            code: OAuthErrorCode::parse(error),
+            description: answer.get("error_description").cloned(),
+            status: 302,
+        })
+    })
+}
+
 fn protocol(msg: impl Into<String>) -> ClientError {
     ClientError::OpenId(msg.into())
 }
@@ -685,12 +697,8 @@ impl OpenIdClient {
             .map_err(|e| protocol(format!("authorization endpoint: {e}")))?;
         open(url.as_str())?;
         let answer = listener.answer(self.config.browser_timeout).await?;
-        if let Some(error) = answer.get("error") {
-            return Err(ClientError::OAuth(OAuthError {
-                code: OAuthErrorCode::parse(error),
-                description: answer.get("error_description").cloned(),
-                status: 302,
-            }));
+        if let Some(error) = redirected_error(&answer) {
+            return Err(error);
         }
         if answer.get("state") != Some(&state) {
             return Err(protocol(
@@ -1063,12 +1071,8 @@ impl OpenIdClient {
             .ok_or_else(|| protocol("the end_session_endpoint is not a URL"))?;
         open(&url)?;
         let answer = listener.answer(self.config.browser_timeout).await?;
-        if let Some(error) = answer.get("error") {
-            return Err(ClientError::OAuth(OAuthError {
-                code: OAuthErrorCode::parse(error),
-                description: answer.get("error_description").cloned(),
-                status: 302,
-            }));
+        if let Some(error) = redirected_error(&answer) {
+            return Err(error);
         }
         if answer.get("state") != Some(&state) {
             return Err(protocol(
