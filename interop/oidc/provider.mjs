@@ -36,7 +36,7 @@
 // /__test__/revoke-refresh-tokens deletes every refresh token, as an
 // administrator ending all sessions would.
 import { createServer } from 'node:http';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 
 import Provider, { errors } from 'oidc-provider';
 
@@ -82,7 +82,17 @@ const nonceSecret = randomBytes(32);
 let keyCount = 0;
 function newSigningKey() {
   keyCount += 1;
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  // PEM out of the generator, then a KeyObject of our own to export as JWK:
+  // exporting the generator's own KeyObject can deadlock Node 20 (seen in
+  // CI: a GC during ExportJWK runs the finished KeyGenJob's destructor,
+  // which waits for the key's mutex that ExportJWK holds; the provider
+  // then never starts).
+  const { privateKey: pem } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  const privateKey = createPrivateKey(pem);
   return { ...privateKey.export({ format: 'jwk' }), kid: `warden-test-${keyCount}-${randomBytes(4).toString('hex')}`, alg: 'RS256', use: 'sig' };
 }
 let keys = [newSigningKey()];

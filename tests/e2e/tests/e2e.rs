@@ -835,12 +835,26 @@ impl OidcProvider {
             .stderr(std::process::Stdio::null())
             .spawn()
             .context("cannot start interop/oidc/node.sh")?;
-        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let line = lines.next().context(
-            "node-oidc-provider exited before saying it was ready \
-             (is interop/oidc set up? scripts/install-deps.sh runs interop/oidc/setup.sh)",
-        )??;
-        std::thread::spawn(move || for _ in lines {});
+        // The ready line, on a thread of its own: a provider that never
+        // starts fails the test after a minute instead of hanging it.
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = std::io::BufReader::new(stdout).lines();
+            let _ = tx.send(lines.next());
+            for _ in lines {}
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(Some(Ok(line))) => line,
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                anyhow::bail!(
+                    "node-oidc-provider did not say it was ready within 60 s ({other:?}; \
+                     is interop/oidc set up? scripts/install-deps.sh runs interop/oidc/setup.sh)"
+                );
+            }
+        };
         let ready: serde_json::Value = serde_json::from_str(&line)?;
         Ok(OidcProvider {
             issuer: ready["issuer"].as_str().unwrap().to_string(),

@@ -35,9 +35,23 @@ fn provider() -> Provider {
         .stderr(Stdio::null())
         .spawn()
         .expect("node-oidc-provider (run scripts/install-deps.sh)");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines.next().unwrap().unwrap();
-    std::thread::spawn(move || for _ in lines {});
+    // The ready line, read on a thread of its own so a provider that never
+    // starts fails the test after a minute instead of hanging it.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let _ = tx.send(lines.next());
+        for _ in lines {}
+    });
+    let line = match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(Some(Ok(line))) => line,
+        other => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("node-oidc-provider did not say it was ready within 60 s: {other:?}");
+        }
+    };
     let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
     Provider {
         issuer: ready["issuer"].as_str().unwrap().to_string(),
