@@ -276,12 +276,7 @@ async fn ours(bus: &zbus::Connection, sender: &str, want: &str) -> Result<bool> 
 
 /// The colour at the icon's centre, as ImageMagick reads it.
 fn centre_colour(png: &std::path::Path) -> Result<String> {
-    let out = std::process::Command::new("/usr/bin/convert")
-        .arg(png)
-        .args(["-format", "%[pixel:p{16,16}]", "info:"])
-        .output()
-        .context("ImageMagick's convert")?;
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    pixel(png, 16, 16)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
