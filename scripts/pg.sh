@@ -50,6 +50,11 @@ running() {
 start() {
   local bin
   bin="$(bindir)"
+  # One start at a time: test threads that each find no server would all run
+  # pg_ctl, and all but the first fail ("could not start server"). The
+  # server must not inherit the lock (9>&- below), or it holds it for good.
+  exec 9>"$DIR.lock"
+  flock 9
   if running; then
     printf '%s\n' "$URL"
     return 0
@@ -69,7 +74,7 @@ start() {
   # fsync stays on: the tests check durability, and commits must mean it.
   as_owner "$bin/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c max_connections=400 -c shared_buffers=128MB" \
-    start >/dev/null || { tail -n 30 "$DIR/server.log" >&2; die "the server did not start"; }
+    start >/dev/null 9>&- || { tail -n 30 "$DIR/server.log" >&2; die "the server did not start"; }
   if ! as_owner "$bin/psql" -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -Atqc \
       "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1; then
     as_owner "$bin/createdb" -h 127.0.0.1 -p "$PORT" -U postgres "$DB"

@@ -1091,7 +1091,10 @@ fn flush_removes_what_cannot_matter_and_keeps_live_revocations() {
     assert!(
         e.service
             .store()
-            .outstanding(old.refresh.claims.jti.parse().unwrap())
+            .outstanding(
+                old.refresh.claims.sid.parse().unwrap(),
+                old.refresh.claims.jti.parse().unwrap()
+            )
             .unwrap()
             .is_none()
     );

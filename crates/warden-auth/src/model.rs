@@ -270,7 +270,9 @@ pub struct NewSession {
 /// A rotation attempt: the presented token and the successor prepared for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RotationRequest {
-    /// The `jti` of the token presented.
+    /// The `jti` of the token presented. Stores look it up in
+    /// `successor.session_id`: the successor is minted into the session the
+    /// presented token names.
     pub presented_jti: Jti,
     /// Its pin ([`crate::tokens::pin`], or [`crate::tokens::legacy_pin`] when
     /// the row predates it): a token with a known jti but other bytes is refused.

@@ -118,8 +118,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn session(&self, id: SessionId) -> StoreResult<Option<Session>>;
     /// Newest first; revoked sessions included only when asked.
     fn sessions_of_user(&self, user: UserId, include_revoked: bool) -> StoreResult<Vec<Session>>;
-    /// The refresh or sliding token `jti`, if the store holds it.
-    fn outstanding(&self, jti: Jti) -> StoreResult<Option<OutstandingToken>>;
+    /// The refresh or sliding token `jti` of `session`, if the store holds it.
+    /// A token names its session, and is looked up in it: the SQLite store
+    /// indexes tokens by (session, jti) only, one index for both lookups.
+    fn outstanding(&self, session: SessionId, jti: Jti) -> StoreResult<Option<OutstandingToken>>;
     /// [`Self::user`] and [`Self::session`] together, for the refresh path: a
     /// store that can reads both in one round trip (one read transaction).
     fn user_and_session(

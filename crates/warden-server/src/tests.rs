@@ -1022,7 +1022,7 @@ impl Store for FailingStore {
     fn sessions_of_user(&self, _: UserId, _: bool) -> StoreResult<Vec<Session>> {
         self.fail()
     }
-    fn outstanding(&self, _: Jti) -> StoreResult<Option<OutstandingToken>> {
+    fn outstanding(&self, _: SessionId, _: Jti) -> StoreResult<Option<OutstandingToken>> {
         self.fail()
     }
     fn tokens_of_session(&self, _: SessionId) -> StoreResult<Vec<OutstandingToken>> {

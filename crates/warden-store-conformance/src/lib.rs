@@ -910,14 +910,23 @@ pub fn sessions_and_tokens_round_trip(store: &dyn Store) {
     );
     assert_eq!(store.session(SessionId::random()).unwrap(), None);
     assert_eq!(
-        store.outstanding(first.token.jti).unwrap(),
+        store
+            .outstanding(first.token.session_id, first.token.jti)
+            .unwrap(),
         Some(first.token.clone())
     );
     assert_eq!(
-        store.outstanding(bare.token.jti).unwrap(),
+        store
+            .outstanding(bare.token.session_id, bare.token.jti)
+            .unwrap(),
         Some(bare.token.clone())
     );
-    assert_eq!(store.outstanding(Jti::random()).unwrap(), None);
+    assert_eq!(
+        store
+            .outstanding(first.token.session_id, Jti::random())
+            .unwrap(),
+        None
+    );
     assert_eq!(
         store.tokens_of_session(first.session.id).unwrap(),
         std::slice::from_ref(&first.token)
@@ -947,7 +956,7 @@ pub fn sessions_and_tokens_round_trip(store: &dyn Store) {
     assert_eq!(store.sessions_of_user(alice.id, false).unwrap().len(), 1);
     assert_eq!(store.sessions_of_user(alice.id, true).unwrap().len(), 2);
 
-    // The same session or jti twice is a conflict, and leaves nothing behind.
+    // The same session twice is a conflict, and leaves nothing behind.
     let mut dup = new_session(alice.id, NOW);
     dup.session.id = first.session.id;
     dup.token.session_id = first.session.id;
@@ -955,15 +964,31 @@ pub fn sessions_and_tokens_round_trip(store: &dyn Store) {
         store.open_session(&dup),
         Err(StoreError::Conflict(_))
     ));
-    let mut dup_jti = new_session(alice.id, NOW);
-    dup_jti.token.jti = first.token.jti;
-    dup_jti.session.head_jti = first.token.jti;
+    assert_eq!(store.sessions_of_user(alice.id, true).unwrap().len(), 2);
+    // So is a jti twice in one session: a successor that reuses its
+    // session's jti changes nothing. (A token is always looked up in the
+    // session it names; across sessions a jti is 122 random bits, and the
+    // SQLite store indexes it only with its session.)
+    let mut same_jti = rotation(&second.token, NOW + 70, STRICT);
+    same_jti.successor.jti = second.token.jti;
     assert!(matches!(
-        store.open_session(&dup_jti),
+        store.rotate(&same_jti),
         Err(StoreError::Conflict(_))
     ));
-    assert_eq!(store.session(dup_jti.session.id).unwrap(), None);
-    assert_eq!(store.sessions_of_user(alice.id, true).unwrap().len(), 2);
+    let unchanged = store.session(second.session.id).unwrap().unwrap();
+    assert_eq!(
+        (unchanged.head_jti, unchanged.rotation_count),
+        (second.token.jti, 0)
+    );
+    assert_eq!(
+        store
+            .tokens_of_session(second.session.id)
+            .unwrap()
+            .iter()
+            .map(|t| t.jti)
+            .collect::<Vec<_>>(),
+        [second.token.jti]
+    );
     // No session for a user that does not exist (or was deleted meanwhile).
     let ghost = new_session(alice.id + 999, NOW);
     assert!(matches!(
@@ -997,11 +1022,16 @@ pub fn rotation_moves_the_head(store: &dyn Store) {
     assert_eq!(session.max_expires_at, login.session.max_expires_at);
     assert_eq!(store.session(session.id).unwrap(), Some(session.clone()));
 
-    let old = store.outstanding(login.token.jti).unwrap().unwrap();
+    let old = store
+        .outstanding(login.token.session_id, login.token.jti)
+        .unwrap()
+        .unwrap();
     assert_eq!(old.rotated_at, Some(NOW + 300));
     assert_eq!(old.successor_jti, Some(successor.jti));
     assert_eq!(
-        store.outstanding(successor.jti).unwrap(),
+        store
+            .outstanding(successor.session_id, successor.jti)
+            .unwrap(),
         Some(successor.clone())
     );
 
@@ -1030,6 +1060,28 @@ pub fn rotation_moves_the_head(store: &dyn Store) {
     assert_eq!(rotated[1].event.session_id, Some(session.id));
     assert_eq!(rotated[1].event.subject, Some(alice.id));
     assert_eq!(rotated[1].event.address.as_deref(), Some("198.51.100.7"));
+    // By session, with the session's other lines, newest first; another
+    // session of the same user shows none of them.
+    let other = open_session(store, alice.id, NOW + 1);
+    let of = |id: SessionId| {
+        kinds_of(
+            &store
+                .audit(&AuditQuery {
+                    session_id: Some(id),
+                    ..AuditQuery::default()
+                })
+                .unwrap(),
+        )
+    };
+    assert_eq!(
+        of(session.id),
+        [
+            AuditKind::Rotated,
+            AuditKind::Rotated,
+            AuditKind::LoginSucceeded
+        ]
+    );
+    assert_eq!(of(other.session.id), [AuditKind::LoginSucceeded]);
 }
 
 pub fn rotation_refusals_write_nothing(store: &dyn Store) {
@@ -1101,10 +1153,18 @@ pub fn reuse_revokes_the_family(store: &dyn Store) {
     assert_eq!(session.revoked_by, None);
     assert_eq!(store.session(session.id).unwrap(), Some(session.clone()));
     // The replay's successor was never written.
-    assert_eq!(store.outstanding(replay.successor.jti).unwrap(), None);
+    assert_eq!(
+        store
+            .outstanding(replay.successor.session_id, replay.successor.jti)
+            .unwrap(),
+        None
+    );
 
     // The whole family is dead: the current head cannot rotate either.
-    let head = store.outstanding(first.successor.jti).unwrap().unwrap();
+    let head = store
+        .outstanding(first.successor.session_id, first.successor.jti)
+        .unwrap()
+        .unwrap();
     assert_eq!(
         store.rotate(&rotation(&head, NOW + 12, STRICT)).unwrap(),
         RotationOutcome::Refused(RotationRefusal::SessionRevoked(Some(
@@ -1162,7 +1222,12 @@ pub fn grace_replay_returns_the_same_successor(store: &dyn Store) {
     assert_eq!(again, successor);
     assert_eq!(session.head_jti, successor.jti);
     assert!(!session.is_revoked());
-    assert_eq!(store.outstanding(retry.successor.jti).unwrap(), None);
+    assert_eq!(
+        store
+            .outstanding(retry.successor.session_id, retry.successor.jti)
+            .unwrap(),
+        None
+    );
     assert_eq!(store.tokens_of_session(login.session.id).unwrap().len(), 2);
     let replays = store
         .audit(&AuditQuery {
@@ -1196,7 +1261,12 @@ pub fn extend_session_moves_expiry(store: &dyn Store) {
     assert_eq!(s.head_jti, new.token.jti, "sliding refresh keeps the jti");
     assert_eq!(s.last_rotated_at, Some(NOW + HOUR));
     assert_eq!(s.rotation_count, 1);
-    assert!(store.outstanding(new.token.jti).unwrap().is_some());
+    assert!(
+        store
+            .outstanding(new.token.session_id, new.token.jti)
+            .unwrap()
+            .is_some()
+    );
 
     // Never past the absolute cap.
     store
@@ -1456,6 +1526,65 @@ pub fn audit_filters(store: &dyn Store) {
         }),
         [AuditKind::Rotated, AuditKind::LoginSucceeded]
     );
+    // A session's lines by kind, alone and with the other filters (the SQLite
+    // store finds a session's rotations another way than its other lines).
+    assert_eq!(
+        query(AuditQuery {
+            session_id: Some(s1),
+            kinds: vec![AuditKind::Rotated],
+            ..AuditQuery::default()
+        }),
+        [AuditKind::Rotated]
+    );
+    assert_eq!(
+        query(AuditQuery {
+            session_id: Some(s1),
+            kinds: vec![AuditKind::LoginSucceeded, AuditKind::UserLocked],
+            ..AuditQuery::default()
+        }),
+        [AuditKind::LoginSucceeded]
+    );
+    assert_eq!(
+        query(AuditQuery {
+            session_id: Some(s1),
+            kinds: vec![AuditKind::LoginSucceeded, AuditKind::Rotated],
+            user: Some(1),
+            since: Some(NOW + 1),
+            ..AuditQuery::default()
+        }),
+        [AuditKind::Rotated]
+    );
+    assert_eq!(
+        query(AuditQuery {
+            session_id: Some(s1),
+            user: Some(2),
+            ..AuditQuery::default()
+        }),
+        []
+    );
+    assert_eq!(
+        query(AuditQuery {
+            session_id: Some(s1),
+            limit: 1,
+            ..AuditQuery::default()
+        }),
+        [AuditKind::Rotated],
+        "newest first across both kinds of line"
+    );
+    assert_eq!(
+        query(AuditQuery {
+            kinds: vec![AuditKind::Rotated],
+            ..AuditQuery::default()
+        }),
+        [AuditKind::Rotated]
+    );
+    assert_eq!(
+        query(AuditQuery {
+            session_id: Some(SessionId::random()),
+            ..AuditQuery::default()
+        }),
+        []
+    );
     assert_eq!(
         query(AuditQuery {
             since: Some(NOW + 10),
@@ -1525,8 +1654,14 @@ pub fn flush_expired_keeps_what_matters(store: &dyn Store) {
     let mut old = new_session(alice.id, NOW - 40 * DAY);
     old.session.max_expires_at = NOW - 10 * DAY;
     store.open_session(&old).unwrap();
-    // Never revoked, its newest token long expired: can go.
+    // Never revoked, its newest token long expired: can go. Rotated once.
     let stale = open_session(store, alice.id, NOW - 5 * DAY);
+    let RotationOutcome::Rotated { .. } = store
+        .rotate(&rotation(&stale.token, NOW - 5 * DAY + 60, STRICT))
+        .unwrap()
+    else {
+        panic!("rotation failed");
+    };
     // Live and rotated twice: its first two tokens expired before the cutoff,
     // the head did not.
     let rotated = open_session(store, alice.id, NOW - DAY - 3 * HOUR);
@@ -1600,14 +1735,24 @@ pub fn flush_expired_keeps_what_matters(store: &dyn Store) {
     assert_eq!(report.sessions, 2, "{report:?}");
     assert_eq!(report.revoked_jtis, 1, "{report:?}");
     assert_eq!(report.throttle_entries, 1, "{report:?}");
-    // old's and stale's tokens, and the first two of `rotated`.
-    assert_eq!(report.outstanding_tokens, 4, "{report:?}");
+    // old's token and stale's two, and the first two of `rotated`.
+    assert_eq!(report.outstanding_tokens, 5, "{report:?}");
 
     assert!(store.session(old.session.id).unwrap().is_none());
     assert!(store.session(stale.session.id).unwrap().is_none());
-    assert!(store.outstanding(old.token.jti).unwrap().is_none());
+    assert!(
+        store
+            .outstanding(old.token.session_id, old.token.jti)
+            .unwrap()
+            .is_none()
+    );
     assert!(store.session(revoked_live.session.id).unwrap().is_some());
-    assert!(store.outstanding(revoked_live.token.jti).unwrap().is_some());
+    assert!(
+        store
+            .outstanding(revoked_live.token.session_id, revoked_live.token.jti)
+            .unwrap()
+            .is_some()
+    );
     let chain: Vec<Jti> = store
         .tokens_of_session(rotated.session.id)
         .unwrap()
@@ -1616,7 +1761,10 @@ pub fn flush_expired_keeps_what_matters(store: &dyn Store) {
         .collect();
     assert_eq!(chain, [step2.successor.jti]);
     assert_eq!(
-        store.outstanding(sliding.token.jti).unwrap().map(|t| t.jti),
+        store
+            .outstanding(sliding.token.session_id, sliding.token.jti)
+            .unwrap()
+            .map(|t| t.jti),
         Some(sliding.token.jti),
         "the head of a live sliding session is kept"
     );
@@ -1627,6 +1775,17 @@ pub fn flush_expired_keeps_what_matters(store: &dyn Store) {
         audit_all(store).len(),
         audit_before,
         "the audit log is kept"
+    );
+    // A flushed session's lines are still found by session, its rotation too.
+    let stale_lines = store
+        .audit(&AuditQuery {
+            session_id: Some(stale.session.id),
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(
+        kinds_of(&stale_lines),
+        [AuditKind::Rotated, AuditKind::LoginSucceeded]
     );
 
     let live = store.live_revocations(NOW, keep_for).unwrap();

@@ -414,8 +414,8 @@ impl Store for PgStore {
         self.read_one(|c| sql::sessions_of_user(c, user, include_revoked))
     }
 
-    fn outstanding(&self, jti: Jti) -> StoreResult<Option<OutstandingToken>> {
-        self.read_one(|c| sql::token(c, jti))
+    fn outstanding(&self, session: SessionId, jti: Jti) -> StoreResult<Option<OutstandingToken>> {
+        self.read_one(|c| sql::token(c, session, jti))
     }
 
     fn tokens_of_session(&self, id: SessionId) -> StoreResult<Vec<OutstandingToken>> {

@@ -580,12 +580,15 @@ pub(crate) fn sessions_of_user<C: GenericClient>(
 
 pub(crate) fn token<C: GenericClient>(
     tx: &mut Db<'_, C>,
+    session: SessionId,
     jti: Jti,
 ) -> Result<Option<OutstandingToken>> {
     one(
         tx,
-        &format!("SELECT {TOKEN_COLUMNS} FROM outstanding_tokens WHERE jti = $1"),
-        &[&id_bytes(jti.0)],
+        &format!(
+            "SELECT {TOKEN_COLUMNS} FROM outstanding_tokens WHERE jti = $1 AND session_id = $2"
+        ),
+        &[&id_bytes(jti.0), &id_bytes(session.0)],
         rows::token,
     )
 }
@@ -783,7 +786,9 @@ pub(crate) fn rotate<C: GenericClient>(
     tx: &mut Db<'_, C>,
     req: &RotationRequest,
 ) -> Result<RotationOutcome> {
-    let unlocked = token(tx, req.presented_jti)?;
+    // Looked up in the successor's session, as the SQLite store does.
+    let sid = req.successor.session_id;
+    let unlocked = token(tx, sid, req.presented_jti)?;
     let session = match &unlocked {
         Some(t) => session_for_update(tx, t.session_id)?,
         None => None,
@@ -791,11 +796,11 @@ pub(crate) fn rotate<C: GenericClient>(
     // Re-read under the lock: a concurrent rotation committed before we got
     // it is visible now (READ COMMITTED takes a new snapshot per statement).
     let presented = match &session {
-        Some(_) => token(tx, req.presented_jti)?,
+        Some(_) => token(tx, sid, req.presented_jti)?,
         None => unlocked,
     };
     let successor = match presented.as_ref().and_then(|t| t.successor_jti) {
-        Some(jti) => token(tx, jti)?,
+        Some(jti) => token(tx, sid, jti)?,
         None => None,
     };
     let writes = decide(req, presented, session, successor)?;

@@ -2,7 +2,7 @@
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, params, params_from_iter};
-use warden_auth::model::{AuditEntry, AuditEvent, AuditQuery};
+use warden_auth::model::{AuditEntry, AuditEvent, AuditKind, AuditQuery};
 
 use crate::error::{Error, Result};
 use crate::rows::{self, AUDIT_COLUMNS, id_bytes, opt_id_bytes};
@@ -46,34 +46,104 @@ pub(crate) fn append(conn: &Connection, events: &[AuditEvent]) -> Result<()> {
 
 /// Newest first (by id: the order lines were written, whatever clock wrote them).
 /// `since` and `until` are both inclusive.
+///
+/// `rotated` lines, the most frequent (one per durable rotation), are in
+/// neither `audit_log_kind` nor `audit_log_session` (schema 6): a rotation
+/// then writes two index entries less, and the second was a random page per
+/// rotation. A query that wants no rotations says `kind <> 'rotated'`, which
+/// lets it use those partial indexes. A session's rotations are found
+/// through its user's lines (`audit_log_subject`): a `rotated` line's subject
+/// is its session's user, known from the session's row, or, once the session
+/// is flushed, from the session's other lines (its opening `login_succeeded`).
 pub(crate) fn query(conn: &Connection, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
-    let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE 1 = 1");
-    let mut args: Vec<Value> = Vec::new();
+    // The filters every arm shares.
+    let mut common = String::new();
+    let mut common_args: Vec<Value> = Vec::new();
     if let Some(user) = q.user {
-        sql.push_str(" AND (subject = ? OR actor = ?)");
-        args.push(Value::Integer(user));
-        args.push(Value::Integer(user));
-    }
-    if !q.kinds.is_empty() {
-        let marks = vec!["?"; q.kinds.len()].join(", ");
-        sql.push_str(&format!(" AND kind IN ({marks})"));
-        args.extend(q.kinds.iter().map(|k| Value::Text(k.as_str().to_owned())));
-    }
-    if let Some(sid) = q.session_id {
-        sql.push_str(" AND session_id = ?");
-        args.push(Value::Blob(id_bytes(sid.0).to_vec()));
+        common.push_str(" AND (subject = ? OR actor = ?)");
+        common_args.push(Value::Integer(user));
+        common_args.push(Value::Integer(user));
     }
     if let Some(since) = q.since {
-        sql.push_str(" AND at >= ?");
-        args.push(Value::Integer(since));
+        common.push_str(" AND at >= ?");
+        common_args.push(Value::Integer(since));
     }
     if let Some(until) = q.until {
-        sql.push_str(" AND at <= ?");
-        args.push(Value::Integer(until));
+        common.push_str(" AND at <= ?");
+        common_args.push(Value::Integer(until));
     }
     if let Some(before) = q.before_id {
-        sql.push_str(" AND id < ?");
-        args.push(Value::Integer(before));
+        common.push_str(" AND id < ?");
+        common_args.push(Value::Integer(before));
+    }
+    let rotated = AuditKind::Rotated.as_str();
+    let wants_rotations = q.kinds.is_empty() || q.kinds.contains(&AuditKind::Rotated);
+    let others: Vec<Value> = q
+        .kinds
+        .iter()
+        .filter(|k| **k != AuditKind::Rotated)
+        .map(|k| Value::Text(k.as_str().to_owned()))
+        .collect();
+    let wants_others = q.kinds.is_empty() || !others.is_empty();
+    // `kind IN (…)` over the other kinds wanted (nothing when every kind is).
+    let other_kinds = |sql: &mut String, args: &mut Vec<Value>| {
+        if !others.is_empty() {
+            let marks = vec!["?"; others.len()].join(", ");
+            sql.push_str(&format!(" AND kind IN ({marks})"));
+            args.extend(others.iter().cloned());
+        }
+    };
+
+    let mut sql = String::new();
+    let mut args: Vec<Value> = Vec::new();
+    match q.session_id {
+        None => {
+            sql.push_str(&format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE 1 = 1"
+            ));
+            if !q.kinds.is_empty() {
+                if wants_rotations {
+                    let marks = vec!["?"; q.kinds.len()].join(", ");
+                    sql.push_str(&format!(" AND kind IN ({marks})"));
+                    args.extend(q.kinds.iter().map(|k| Value::Text(k.as_str().to_owned())));
+                } else {
+                    sql.push_str(&format!(" AND kind <> '{rotated}'"));
+                    other_kinds(&mut sql, &mut args);
+                }
+            }
+            sql.push_str(&common);
+            args.extend(common_args.iter().cloned());
+        }
+        Some(sid) => {
+            let sid = Value::Blob(id_bytes(sid.0).to_vec());
+            let mut arms = Vec::new();
+            if wants_others {
+                let mut arm = format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit_log
+                     WHERE session_id = ? AND kind <> '{rotated}'"
+                );
+                args.push(sid.clone());
+                other_kinds(&mut arm, &mut args);
+                arm.push_str(&common);
+                args.extend(common_args.iter().cloned());
+                arms.push(arm);
+            }
+            if wants_rotations {
+                let mut arm = format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit_log
+                     WHERE kind = '{rotated}' AND session_id = ?
+                       AND subject IN (SELECT user_id FROM sessions WHERE id = ?
+                                       UNION SELECT subject FROM audit_log
+                                             WHERE session_id = ? AND kind <> '{rotated}'
+                                               AND subject IS NOT NULL)"
+                );
+                args.extend([sid.clone(), sid.clone(), sid]);
+                arm.push_str(&common);
+                args.extend(common_args.iter().cloned());
+                arms.push(arm);
+            }
+            sql.push_str(&arms.join(" UNION ALL "));
+        }
     }
     sql.push_str(" ORDER BY id DESC LIMIT ?");
     let limit = match q.limit {

@@ -134,6 +134,78 @@ mod tests {
         );
     }
 
+    /// Version 6 rebuilds `audit_log` without AUTOINCREMENT and with a
+    /// partial kind index: every line keeps its id and values, new ids go on
+    /// from the largest, and the log stays append-only.
+    #[test]
+    fn version_6_keeps_every_audit_line_and_id() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..5] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        conn.execute_batch(
+            "INSERT INTO audit_log (at, kind, subject, session_id, address, detail) VALUES
+                 (1, 'login', 1, x'01', '::1', NULL),
+                 (2, 'rotated', 1, x'01', '::1', '{\"successor\":\"ab\"}'),
+                 (3, 'logout', 1, x'01', NULL, NULL);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+
+        let lines: Vec<(i64, i64, String, Option<String>)> = conn
+            .prepare("SELECT id, at, kind, detail FROM audit_log ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            lines,
+            [
+                (1, 1, "login".to_string(), None),
+                (
+                    2,
+                    2,
+                    "rotated".to_string(),
+                    Some(r#"{"successor":"ab"}"#.to_string())
+                ),
+                (3, 3, "logout".to_string(), None),
+            ]
+        );
+        conn.execute("INSERT INTO audit_log (at, kind) VALUES (4, 'login')", [])
+            .unwrap();
+        let last: i64 = conn
+            .query_row("SELECT max(id) FROM audit_log", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(last, 4);
+        assert!(
+            conn.execute("UPDATE audit_log SET reason = 'x'", [])
+                .is_err()
+        );
+        assert!(conn.execute("DELETE FROM audit_log", []).is_err());
+        let sequences: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_sequence WHERE name = 'audit_log'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(sequences, 0, "no AUTOINCREMENT bookkeeping left");
+        // The partial kind index serves a query that says it wants no rotations.
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT id FROM audit_log
+                 WHERE kind IN ('logout') AND kind <> 'rotated'",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("audit_log_kind"), "{plan}");
+    }
+
     #[test]
     fn a_newer_schema_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();

@@ -20,18 +20,19 @@ use crate::rows::{
 /// the profile of a rotation).
 static SESSION_BY_ID: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {SESSION_COLUMNS} FROM {SESSION_FROM} WHERE s.id = ?1"));
-static TOKEN_BY_JTI: LazyLock<String> =
-    LazyLock::new(|| format!("SELECT {TOKEN_COLUMNS} FROM outstanding_tokens WHERE jti = ?1"));
+static TOKEN_BY_JTI: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {TOKEN_COLUMNS} FROM outstanding_tokens WHERE session_id = ?1 AND jti = ?2")
+});
 /// A rotation's read: the presented token (with its rowid, which the update
-/// then uses instead of a second walk of the jti index) and its session, in
-/// one statement instead of two.
+/// then uses instead of a second walk of the index) and its session, in
+/// one statement instead of two; the session by its primary key.
 static ROTATION_READ: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT t.seq, {TOKEN_T_COLUMNS}, {SESSION_COLUMNS}
          FROM outstanding_tokens t
-         LEFT JOIN sessions s ON s.id = t.session_id
+         LEFT JOIN sessions s ON s.user_id = t.user_id AND s.id = t.session_id
          LEFT JOIN session_clients c ON c.session_id = s.id
-         WHERE t.jti = ?1"
+         WHERE t.session_id = ?1 AND t.jti = ?2"
     )
 });
 /// Where the session's columns start in [`ROTATION_READ`].
@@ -55,9 +56,18 @@ pub(crate) fn of_user(
     rows::all(&mut stmt, params![user, include_revoked], rows::session)
 }
 
-pub(crate) fn token(conn: &Connection, jti: Jti) -> Result<Option<OutstandingToken>> {
+/// The token `jti` of `session` (schema 6 indexes tokens by session and jti).
+pub(crate) fn token(
+    conn: &Connection,
+    session: SessionId,
+    jti: Jti,
+) -> Result<Option<OutstandingToken>> {
     let mut stmt = conn.prepare_cached(&TOKEN_BY_JTI)?;
-    rows::optional(&mut stmt, [id_bytes(jti.0)], rows::token)
+    rows::optional(
+        &mut stmt,
+        [id_bytes(session.0), id_bytes(jti.0)],
+        rows::token,
+    )
 }
 
 /// In issue order: `seq` grows with every insert.
@@ -311,18 +321,26 @@ pub(crate) fn extend(
 /// Reads, decides and executes the writes in the caller's transaction (one
 /// write job), so concurrent rotations of one token are serialised and
 /// exactly one wins.
+///
+/// The presented token is looked up in the successor's session: the caller
+/// mints the successor into the session the presented token names (and
+/// `decide` refuses a successor of another session).
 pub(crate) fn rotate(conn: &Connection, req: &RotationRequest) -> Result<RotationOutcome> {
+    let sid = req.successor.session_id;
     let read = conn
         .prepare_cached(&ROTATION_READ)?
-        .query_and_then([id_bytes(req.presented_jti.0)], |row| -> Result<_> {
-            let seq: i64 = row.get(0)?;
-            let token = rows::token_at(row, 1)?;
-            let session = match row.get_ref(ROTATION_READ_SESSION_AT)? {
-                rusqlite::types::ValueRef::Null => None,
-                _ => Some(rows::session_at(row, ROTATION_READ_SESSION_AT)?),
-            };
-            Ok((seq, token, session))
-        })?
+        .query_and_then(
+            [id_bytes(sid.0), id_bytes(req.presented_jti.0)],
+            |row| -> Result<_> {
+                let seq: i64 = row.get(0)?;
+                let token = rows::token_at(row, 1)?;
+                let session = match row.get_ref(ROTATION_READ_SESSION_AT)? {
+                    rusqlite::types::ValueRef::Null => None,
+                    _ => Some(rows::session_at(row, ROTATION_READ_SESSION_AT)?),
+                };
+                Ok((seq, token, session))
+            },
+        )?
         .next()
         .transpose()?;
     let (seq, presented, session) = match read {
@@ -330,7 +348,7 @@ pub(crate) fn rotate(conn: &Connection, req: &RotationRequest) -> Result<Rotatio
         None => (None, None, None),
     };
     let successor = match presented.as_ref().and_then(|t| t.successor_jti) {
-        Some(jti) => token(conn, jti)?,
+        Some(jti) => token(conn, sid, jti)?,
         None => None,
     };
     let writes = decide(req, presented, session, successor)?;

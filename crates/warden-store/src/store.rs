@@ -347,8 +347,8 @@ impl Store for SqliteStore {
         self.read(move |c| sessions::of_user(c, user, include_revoked))
     }
 
-    fn outstanding(&self, jti: Jti) -> StoreResult<Option<OutstandingToken>> {
-        self.read(move |c| sessions::token(c, jti))
+    fn outstanding(&self, session: SessionId, jti: Jti) -> StoreResult<Option<OutstandingToken>> {
+        self.read(move |c| sessions::token(c, session, jti))
     }
 
     fn tokens_of_session(&self, id: SessionId) -> StoreResult<Vec<OutstandingToken>> {

@@ -138,7 +138,7 @@ impl AuthService {
     ) -> Result<OutstandingToken> {
         let row = self
             .store
-            .outstanding(validated.jti)?
+            .outstanding(validated.sid, validated.jti)?
             .ok_or(TokenError::NotOutstanding)?;
         if row.session_id != validated.sid {
             return Err(TokenError::NotOutstanding.into());
