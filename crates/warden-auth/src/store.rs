@@ -154,7 +154,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     // --- audit and housekeeping ---
     /// Writes audit lines that go with no other write.
     fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()>;
-    /// Audit lines matching `query`, newest first.
+    /// Audit lines matching `query`, newest first. A `rotated` line (only a
+    /// rotation writes one) belongs to its session through its subject, the
+    /// session's user, and follows the session's opening line: a store may
+    /// find a session's rotations that way (the SQLite store does, to keep
+    /// them out of its session index).
     fn audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
     /// Removes what can no longer matter at `now`: tokens and sessions past
     /// their expiry by more than `keep_for` seconds, expired revoked jtis and
