@@ -85,15 +85,22 @@ mod tests {
 
     /// Version 3 removes what was typed for names that are no account from
     /// audit lines written before it, and keeps the log append-only.
-    #[test]
-    fn version_3_scrubs_typed_identifiers_from_old_audit_lines() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        for sql in &MIGRATIONS[..2] {
+    /// A Warden database as schema `version` left it.
+    fn at_version(version: usize) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..version] {
             conn.execute_batch(sql).unwrap();
         }
         conn.pragma_update(None, "application_id", APPLICATION_ID)
             .unwrap();
-        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.pragma_update(None, "user_version", version as i64)
+            .unwrap();
+        conn
+    }
+
+    #[test]
+    fn version_3_scrubs_typed_identifiers_from_old_audit_lines() {
+        let mut conn = at_version(2);
         conn.execute_batch(
             r#"INSERT INTO audit_log (at, kind, subject, detail) VALUES
                  (1, 'login_failed', NULL, '{"identifier":"hunter2-secret"}'),
@@ -134,18 +141,12 @@ mod tests {
         );
     }
 
-    /// Version 6 rebuilds `audit_log` without AUTOINCREMENT and with a
-    /// partial kind index: every line keeps its id and values, new ids go on
+    /// Version 6 rebuilds `audit_log` (no AUTOINCREMENT, partial kind and
+    /// session indexes): every line keeps its id and values, new ids go on
     /// from the largest, and the log stays append-only.
     #[test]
     fn version_6_keeps_every_audit_line_and_id() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        for sql in &MIGRATIONS[..5] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.pragma_update(None, "application_id", APPLICATION_ID)
-            .unwrap();
-        conn.pragma_update(None, "user_version", 5).unwrap();
+        let mut conn = at_version(5);
         conn.execute_batch(
             "INSERT INTO audit_log (at, kind, subject, session_id, address, detail) VALUES
                  (1, 'login', 1, x'01', '::1', NULL),
@@ -204,6 +205,73 @@ mod tests {
             )
             .unwrap();
         assert!(plan.contains("audit_log_kind"), "{plan}");
+    }
+
+    /// Version 6 rebuilds `outstanding_tokens` with one index on (session,
+    /// jti): every token keeps its row, is found by its session and jti,
+    /// lists in issue order and goes with its session.
+    #[test]
+    fn version_6_keeps_every_token() {
+        use warden_auth::{Jti, SessionId};
+        let mut conn = at_version(5);
+        let (sid, other) = (SessionId::random(), SessionId::random());
+        let (j1, j2, j3) = (Jti::random(), Jti::random(), Jti::random());
+        let b = |v: u128| crate::rows::id_bytes(v).to_vec();
+        conn.execute(
+            "INSERT INTO users (username, username_key, password_hash, created_at)
+             VALUES ('alice', 'alice', 'x', 1)",
+            [],
+        )
+        .unwrap();
+        for (id, head) in [(sid, j2), (other, j3)] {
+            conn.execute(
+                "INSERT INTO sessions (user_id, id, kind, created_at, head_jti, expires_at,
+                                       max_expires_at)
+                 VALUES (1, ?1, 'pair', 1, ?2, 500, 900)",
+                rusqlite::params![b(id.0), b(head.0)],
+            )
+            .unwrap();
+        }
+        // sid's chain j1 -> j2 with other's j3 issued between them.
+        for (jti, session, parent) in [(j1, sid, None), (j3, other, None), (j2, sid, Some(j1))] {
+            conn.execute(
+                "INSERT INTO outstanding_tokens (jti, session_id, user_id, token_type,
+                     signing_input_sha256, kid, issued_at, expires_at, parent_jti, address)
+                 VALUES (?1, ?2, 1, 'refresh', 'pin', 'k1', 10, 500, ?3, '::1')",
+                rusqlite::params![b(jti.0), b(session.0), parent.map(|j: Jti| b(j.0))],
+            )
+            .unwrap();
+        }
+        migrate(&mut conn).unwrap();
+
+        let listed: Vec<Jti> = crate::sessions::tokens_of(&conn, sid)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.jti)
+            .collect();
+        assert_eq!(listed, [j1, j2]);
+        let head = crate::sessions::token(&conn, sid, j2).unwrap().unwrap();
+        assert_eq!(
+            (head.parent_jti, head.address.as_deref()),
+            (Some(j1), Some("::1"))
+        );
+        assert_eq!(crate::sessions::token(&conn, other, j2).unwrap(), None);
+        assert!(crate::sessions::token(&conn, other, j3).unwrap().is_some());
+        // The same jti twice in a session is refused; the session's rows go
+        // with it (the cascade walks the new index).
+        let dup = conn.execute(
+            "INSERT INTO outstanding_tokens (jti, session_id, user_id, token_type,
+                 signing_input_sha256, kid, issued_at, expires_at)
+             VALUES (?1, ?2, 1, 'refresh', 'pin', 'k1', 10, 500)",
+            rusqlite::params![b(j1.0), b(sid.0)],
+        );
+        assert!(dup.is_err());
+        conn.execute("DELETE FROM sessions WHERE id = ?1", [b(sid.0)])
+            .unwrap();
+        let left: i64 = conn
+            .query_row("SELECT count(*) FROM outstanding_tokens", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 1);
     }
 
     #[test]
