@@ -2,7 +2,7 @@
 
 use warden_auth::model::{AuditKind, AuditQuery, ClientInfo, RevocationReason, UserQuery};
 use warden_auth::{
-    Actor, AuthError, LoginField, NewAccount, RefreshKind, Secs, Settings, TokenError,
+    Actor, AuthError, IssuedPair, LoginField, NewAccount, RefreshKind, Secs, Settings, TokenError,
 };
 use warden_proto::TokenType;
 use warden_tests::{Engine, PASSWORD, T0, login, test_settings};
@@ -13,6 +13,19 @@ fn engine() -> Engine {
 
 fn client() -> ClientInfo {
     ClientInfo::default()
+}
+
+/// An engine with a 20-second grace window for refresh retries, and alice
+/// logged in.
+fn alice_with_grace() -> (Engine, IssuedPair) {
+    let e = Engine::new(Settings {
+        REFRESH_GRACE_PERIOD: Secs(20),
+        ..test_settings()
+    })
+    .unwrap();
+    e.user("alice").unwrap();
+    let pair = e.login("alice").unwrap();
+    (e, pair)
 }
 
 fn blacklisted(e: &AuthError) -> Option<Option<RevocationReason>> {
@@ -201,13 +214,7 @@ fn refresh_rotates_and_a_replay_revokes_the_whole_family() {
 
 #[test]
 fn grace_window_hands_a_retry_the_same_successor() {
-    let e = Engine::new(Settings {
-        REFRESH_GRACE_PERIOD: Secs(20),
-        ..test_settings()
-    })
-    .unwrap();
-    e.user("alice").unwrap();
-    let pair = e.login("alice").unwrap();
+    let (e, pair) = alice_with_grace();
     let first = e.service.refresh(&pair.refresh.token, &client()).unwrap();
     e.clock.advance(20);
     let retry = e.service.refresh(&pair.refresh.token, &client()).unwrap();
@@ -239,13 +246,7 @@ fn grace_window_hands_a_retry_the_same_successor() {
 /// retry whose successor row is of the old form gets the same token again.
 #[test]
 fn tokens_pinned_the_old_way_still_verify_rotate_and_replay() {
-    let e = Engine::new(Settings {
-        REFRESH_GRACE_PERIOD: Secs(20),
-        ..test_settings()
-    })
-    .unwrap();
-    e.user("alice").unwrap();
-    let pair = e.login("alice").unwrap();
+    let (e, pair) = alice_with_grace();
     let token = &pair.refresh.token;
     let jti = pair.refresh.claims.jti.clone();
     let db = rusqlite::Connection::open(e.db_path()).unwrap();
@@ -305,13 +306,7 @@ fn tokens_pinned_the_old_way_still_verify_rotate_and_replay() {
 
 #[test]
 fn grace_window_closes() {
-    let e = Engine::new(Settings {
-        REFRESH_GRACE_PERIOD: Secs(20),
-        ..test_settings()
-    })
-    .unwrap();
-    e.user("alice").unwrap();
-    let pair = e.login("alice").unwrap();
+    let (e, pair) = alice_with_grace();
     e.service.refresh(&pair.refresh.token, &client()).unwrap();
     e.clock.advance(21);
     let err = e

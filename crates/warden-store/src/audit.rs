@@ -84,19 +84,19 @@ pub(crate) fn query(conn: &Connection, q: &AuditQuery) -> Result<Vec<AuditEntry>
     }
     let rotated = AuditKind::Rotated.as_str();
     let wants_rotations = q.kinds.is_empty() || q.kinds.contains(&AuditKind::Rotated);
-    let others: Vec<Value> = q
+    let others: Vec<AuditKind> = q
         .kinds
         .iter()
-        .filter(|k| **k != AuditKind::Rotated)
-        .map(|k| Value::Text(k.as_str().to_owned()))
+        .copied()
+        .filter(|k| *k != AuditKind::Rotated)
         .collect();
     let wants_others = q.kinds.is_empty() || !others.is_empty();
-    // `kind IN (…)` over the other kinds wanted (nothing when every kind is).
-    let other_kinds = |sql: &mut String, args: &mut Vec<Value>| {
-        if !others.is_empty() {
-            let marks = vec!["?"; others.len()].join(", ");
+    // ` AND kind IN (…)` over `kinds`; nothing for none (every kind).
+    let kind_in = |kinds: &[AuditKind], sql: &mut String, args: &mut Vec<Value>| {
+        if !kinds.is_empty() {
+            let marks = vec!["?"; kinds.len()].join(", ");
             sql.push_str(&format!(" AND kind IN ({marks})"));
-            args.extend(others.iter().cloned());
+            args.extend(kinds.iter().map(|k| Value::Text(k.as_str().to_owned())));
         }
     };
 
@@ -107,15 +107,11 @@ pub(crate) fn query(conn: &Connection, q: &AuditQuery) -> Result<Vec<AuditEntry>
             sql.push_str(&format!(
                 "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE 1 = 1"
             ));
-            if !q.kinds.is_empty() {
-                if wants_rotations {
-                    let marks = vec!["?"; q.kinds.len()].join(", ");
-                    sql.push_str(&format!(" AND kind IN ({marks})"));
-                    args.extend(q.kinds.iter().map(|k| Value::Text(k.as_str().to_owned())));
-                } else {
-                    sql.push_str(&format!(" AND kind <> '{rotated}'"));
-                    other_kinds(&mut sql, &mut args);
-                }
+            if wants_rotations {
+                kind_in(&q.kinds, &mut sql, &mut args);
+            } else {
+                sql.push_str(&format!(" AND kind <> '{rotated}'"));
+                kind_in(&others, &mut sql, &mut args);
             }
             sql.push_str(&common);
             args.extend(common_args.iter().cloned());
@@ -129,7 +125,7 @@ pub(crate) fn query(conn: &Connection, q: &AuditQuery) -> Result<Vec<AuditEntry>
                      WHERE session_id = ? AND kind <> '{rotated}'"
                 );
                 args.push(sid.clone());
-                other_kinds(&mut arm, &mut args);
+                kind_in(&others, &mut arm, &mut args);
                 arm.push_str(&common);
                 args.extend(common_args.iter().cloned());
                 arms.push(arm);

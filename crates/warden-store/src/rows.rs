@@ -115,11 +115,6 @@ pub(crate) fn session_at(row: &Row<'_>, at: usize) -> Result<Session> {
 pub(crate) const TOKEN_COLUMNS: &str = "jti, session_id, user_id, token_type, signing_input_sha256, kid, \
      issued_at, expires_at, parent_jti, rotated_at, successor_jti, address";
 
-/// [`TOKEN_COLUMNS`] of the table aliased `t`, for joins.
-pub(crate) const TOKEN_T_COLUMNS: &str = "t.jti, t.session_id, t.user_id, t.token_type, \
-     t.signing_input_sha256, t.kid, t.issued_at, t.expires_at, t.parent_jti, t.rotated_at, \
-     t.successor_jti, t.address";
-
 pub(crate) fn token(row: &Row<'_>) -> Result<OutstandingToken> {
     token_at(row, 0)
 }

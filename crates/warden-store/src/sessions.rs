@@ -12,31 +12,36 @@ use warden_auth::{Conflict, Jti, SessionId, UnixTime, UserId};
 
 use crate::audit;
 use crate::error::{Error, Result};
-use crate::rows::{
-    self, SESSION_COLUMNS, SESSION_FROM, TOKEN_COLUMNS, TOKEN_T_COLUMNS, id_bytes, opt_id_bytes,
-};
+use crate::rows::{self, SESSION_COLUMNS, SESSION_FROM, TOKEN_COLUMNS, id_bytes, opt_id_bytes};
 
 /// The SQL of the hot reads, built once (a `format!` per call showed up in
 /// the profile of a rotation).
 static SESSION_BY_ID: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {SESSION_COLUMNS} FROM {SESSION_FROM} WHERE s.id = ?1"));
-static TOKEN_BY_JTI: LazyLock<String> = LazyLock::new(|| {
+static TOKEN_OF_SESSION: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {TOKEN_COLUMNS} FROM outstanding_tokens WHERE session_id = ?1 AND jti = ?2")
 });
 /// A rotation's read: the presented token (with its rowid, which the update
 /// then uses instead of a second walk of the index) and its session, in
 /// one statement instead of two; the session by its primary key.
 static ROTATION_READ: LazyLock<String> = LazyLock::new(|| {
+    let token_columns: Vec<String> = TOKEN_COLUMNS
+        .split(", ")
+        .map(|c| format!("t.{c}"))
+        .collect();
     format!(
-        "SELECT t.seq, {TOKEN_T_COLUMNS}, {SESSION_COLUMNS}
+        "SELECT t.seq, {}, {SESSION_COLUMNS}
          FROM outstanding_tokens t
          LEFT JOIN sessions s ON s.user_id = t.user_id AND s.id = t.session_id
          LEFT JOIN session_clients c ON c.session_id = s.id
-         WHERE t.session_id = ?1 AND t.jti = ?2"
+         WHERE t.session_id = ?1 AND t.jti = ?2",
+        token_columns.join(", ")
     )
 });
-/// Where the session's columns start in [`ROTATION_READ`].
-const ROTATION_READ_SESSION_AT: usize = 13;
+/// Where the session's columns start in [`ROTATION_READ`]: after `seq` and
+/// the token's columns.
+static ROTATION_READ_SESSION_AT: LazyLock<usize> =
+    LazyLock::new(|| 1 + TOKEN_COLUMNS.split(", ").count());
 
 pub(crate) fn by_id(conn: &Connection, id: SessionId) -> Result<Option<Session>> {
     let mut stmt = conn.prepare_cached(&SESSION_BY_ID)?;
@@ -62,7 +67,7 @@ pub(crate) fn token(
     session: SessionId,
     jti: Jti,
 ) -> Result<Option<OutstandingToken>> {
-    let mut stmt = conn.prepare_cached(&TOKEN_BY_JTI)?;
+    let mut stmt = conn.prepare_cached(&TOKEN_OF_SESSION)?;
     rows::optional(
         &mut stmt,
         [id_bytes(session.0), id_bytes(jti.0)],
@@ -334,9 +339,9 @@ pub(crate) fn rotate(conn: &Connection, req: &RotationRequest) -> Result<Rotatio
             |row| -> Result<_> {
                 let seq: i64 = row.get(0)?;
                 let token = rows::token_at(row, 1)?;
-                let session = match row.get_ref(ROTATION_READ_SESSION_AT)? {
+                let session = match row.get_ref(*ROTATION_READ_SESSION_AT)? {
                     rusqlite::types::ValueRef::Null => None,
-                    _ => Some(rows::session_at(row, ROTATION_READ_SESSION_AT)?),
+                    _ => Some(rows::session_at(row, *ROTATION_READ_SESSION_AT)?),
                 };
                 Ok((seq, token, session))
             },

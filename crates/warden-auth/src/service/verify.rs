@@ -140,9 +140,6 @@ impl AuthService {
             .store
             .outstanding(validated.sid, validated.jti)?
             .ok_or(TokenError::NotOutstanding)?;
-        if row.session_id != validated.sid {
-            return Err(TokenError::NotOutstanding.into());
-        }
         // Sliding tokens keep their jti across refreshes, so only refresh tokens are pinned to their bytes.
         if row.token_type == TokenType::Refresh
             && !tokens::pin_matches(token, &row.signing_input_sha256)
