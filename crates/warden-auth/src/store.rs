@@ -119,8 +119,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Newest first; revoked sessions included only when asked.
     fn sessions_of_user(&self, user: UserId, include_revoked: bool) -> StoreResult<Vec<Session>>;
     /// The refresh or sliding token `jti` of `session`, if the store holds it.
-    /// A token names its session, and is looked up in it: the SQLite store
-    /// indexes tokens by (session, jti) only, one index for both lookups.
+    /// A token names its session, and is looked up in it (the row must name
+    /// the same session). A jti is unique across all tokens.
     fn outstanding(&self, session: SessionId, jti: Jti) -> StoreResult<Option<OutstandingToken>>;
     /// [`Self::user`] and [`Self::session`] together, for the refresh path: a
     /// store that can reads both in one round trip (one read transaction).
@@ -131,7 +131,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreResult<(Option<User>, Option<Session>)> {
         Ok((self.user(user)?, self.session(session)?))
     }
-    /// Every token of a session in issue order (the rotation chain).
+    /// Every token of a session in issue order: its rotation chain, which is
+    /// all of them (a login writes the first token, a rotation the head's
+    /// successor). The SQLite store walks it from the head through
+    /// `parent_jti` (schema 7 has no index by session).
     fn tokens_of_session(&self, id: SessionId) -> StoreResult<Vec<OutstandingToken>>;
     /// Reads the presented token, its session and successor, calls
     /// [`crate::rotation::decide`], and executes the writes it returns, all in

@@ -17,6 +17,7 @@ pub const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0004_revoked_sessions.sql"),
     include_str!("../migrations/sqlite/0005_rotation_indexes.sql"),
     include_str!("../migrations/sqlite/0006_rotation_btrees.sql"),
+    include_str!("../migrations/sqlite/0007_token_jti_index.sql"),
 ];
 
 /// The PostgreSQL store's migrations, oldest first.

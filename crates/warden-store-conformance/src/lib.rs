@@ -965,14 +965,18 @@ pub fn sessions_and_tokens_round_trip(store: &dyn Store) {
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(store.sessions_of_user(alice.id, true).unwrap().len(), 2);
-    // So is a jti twice in one session: a successor that reuses its
-    // session's jti changes nothing. (A token is always looked up in the
-    // session it names; across sessions a jti is 122 random bits, and the
-    // SQLite store indexes it only with its session.)
+    // So is a jti twice, in one session or across two: a successor that
+    // reuses its session's jti, or another session's, changes nothing.
     let mut same_jti = rotation(&second.token, NOW + 70, STRICT);
     same_jti.successor.jti = second.token.jti;
     assert!(matches!(
         store.rotate(&same_jti),
+        Err(StoreError::Conflict(_))
+    ));
+    let mut other_jti = rotation(&second.token, NOW + 70, STRICT);
+    other_jti.successor.jti = first.token.jti;
+    assert!(matches!(
+        store.rotate(&other_jti),
         Err(StoreError::Conflict(_))
     ));
     let unchanged = store.session(second.session.id).unwrap().unwrap();
@@ -1653,6 +1657,9 @@ pub fn flush_expired_keeps_what_matters(store: &dyn Store) {
     // Revoked, and capped before the cutoff: can go.
     let mut old = new_session(alice.id, NOW - 40 * DAY);
     old.session.max_expires_at = NOW - 10 * DAY;
+    // Its token row claims a later expiry than the session's cap: a doomed
+    // session's tokens go with it whatever their rows say.
+    old.token.expires_at = NOW + DAY;
     store.open_session(&old).unwrap();
     // Never revoked, its newest token long expired: can go. Rotated once.
     let stale = open_session(store, alice.id, NOW - 5 * DAY);

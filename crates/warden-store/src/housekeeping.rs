@@ -62,22 +62,45 @@ const DOOMED_SESSIONS: &str = "SELECT id FROM sessions WHERE max_expires_at < ?1
 
 pub(crate) fn flush(conn: &Connection, now: UnixTime, keep_for: i64) -> Result<FlushReport> {
     let cutoff = now.saturating_sub(keep_for);
-    // Counted first, then removed with their sessions (ON DELETE CASCADE): the
-    // doomed-session query finds expired sessions through their head tokens,
-    // so the sessions must go before their tokens do.
-    let doomed_tokens: i64 = conn
-        .prepare_cached(&format!(
-            "SELECT count(*) FROM outstanding_tokens WHERE session_id IN ({DOOMED_SESSIONS})"
-        ))?
-        .query_row([cutoff], |r| r.get(0))?;
+    // The doomed sessions are noted first, with their heads: the query finds
+    // expired sessions through their head tokens, and their tokens go before
+    // they do. The job may run twice in one transaction (the writer's
+    // savepoint pass), hence the emptying first.
+    conn.prepare_cached(
+        "CREATE TEMP TABLE IF NOT EXISTS flush_doomed (id BLOB PRIMARY KEY, head BLOB NOT NULL)
+         WITHOUT ROWID",
+    )?
+    .execute([])?;
+    conn.prepare_cached("DELETE FROM temp.flush_doomed")?
+        .execute([])?;
+    conn.prepare_cached(&format!(
+        "INSERT INTO temp.flush_doomed (id, head)
+         SELECT id, head_jti FROM sessions WHERE id IN ({DOOMED_SESSIONS})"
+    ))?
+    .execute([cutoff])?;
+    // A session's tokens are its rotation chain (schema 7 indexes tokens by
+    // jti only): from the head through `parent_jti`, within the session.
+    let chain_tokens = conn
+        .prepare_cached(
+            "WITH RECURSIVE chain(jti, session_id) AS (
+                 SELECT head, id FROM temp.flush_doomed
+                 UNION
+                 SELECT t.parent_jti, t.session_id
+                 FROM outstanding_tokens t JOIN chain c ON t.jti = c.jti
+                 WHERE t.session_id = c.session_id AND t.parent_jti IS NOT NULL
+             )
+             DELETE FROM outstanding_tokens
+             WHERE (jti, session_id) IN (SELECT jti, session_id FROM chain)",
+        )?
+        .execute([])?;
     let sessions = conn
-        .prepare_cached(&format!(
-            "DELETE FROM sessions WHERE id IN ({DOOMED_SESSIONS})"
-        ))?
-        .execute([cutoff])?;
+        .prepare_cached("DELETE FROM sessions WHERE id IN (SELECT id FROM temp.flush_doomed)")?
+        .execute([])?;
+    conn.prepare_cached("DELETE FROM temp.flush_doomed")?
+        .execute([])?;
     // Expired tokens of sessions that stay; never the head of a live session
     // (the head of a sliding session keeps its jti while its expiry moves).
-    let outstanding_tokens = usize::try_from(doomed_tokens).unwrap_or(0)
+    let outstanding_tokens = chain_tokens
         + conn
             .prepare_cached(
                 "DELETE FROM outstanding_tokens AS t

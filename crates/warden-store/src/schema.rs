@@ -207,11 +207,11 @@ mod tests {
         assert!(plan.contains("audit_log_kind"), "{plan}");
     }
 
-    /// Version 6 rebuilds `outstanding_tokens` with one index on (session,
-    /// jti): every token keeps its row, is found by its session and jti,
-    /// lists in issue order and goes with its session.
+    /// Versions 6 and 7 rebuild `outstanding_tokens` (6: one index on
+    /// (session, jti); 7: on jti alone, no foreign key): every token keeps its
+    /// row, is found by its session and jti, and lists in issue order.
     #[test]
-    fn version_6_keeps_every_token() {
+    fn versions_6_and_7_keep_every_token() {
         use warden_auth::{Jti, SessionId};
         let mut conn = at_version(5);
         let (sid, other) = (SessionId::random(), SessionId::random());
@@ -257,21 +257,35 @@ mod tests {
         );
         assert_eq!(crate::sessions::token(&conn, other, j2).unwrap(), None);
         assert!(crate::sessions::token(&conn, other, j3).unwrap().is_some());
-        // The same jti twice in a session is refused; the session's rows go
-        // with it (the cascade walks the new index).
-        let dup = conn.execute(
-            "INSERT INTO outstanding_tokens (jti, session_id, user_id, token_type,
-                 signing_input_sha256, kid, issued_at, expires_at)
-             VALUES (?1, ?2, 1, 'refresh', 'pin', 'k1', 10, 500)",
-            rusqlite::params![b(j1.0), b(sid.0)],
-        );
-        assert!(dup.is_err());
-        conn.execute("DELETE FROM sessions WHERE id = ?1", [b(sid.0)])
+        // A jti is unique across sessions again (version 6: within one).
+        for session in [sid, other] {
+            let dup = conn.execute(
+                "INSERT INTO outstanding_tokens (jti, session_id, user_id, token_type,
+                     signing_input_sha256, kid, issued_at, expires_at)
+                 VALUES (?1, ?2, 1, 'refresh', 'pin', 'k1', 10, 500)",
+                rusqlite::params![b(j1.0), b(session.0)],
+            );
+            assert!(dup.is_err(), "{session:?}");
+        }
+        // No foreign key: deleting a session would scan every token without
+        // an index on session_id (the flush removes the chain itself).
+        let keys: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM pragma_foreign_key_list('outstanding_tokens')",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
-        let left: i64 = conn
-            .query_row("SELECT count(*) FROM outstanding_tokens", [], |r| r.get(0))
+        assert_eq!(keys, 0);
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT seq FROM outstanding_tokens
+                 WHERE session_id = x'00' AND jti = x'00'",
+                [],
+                |r| r.get(3),
+            )
             .unwrap();
-        assert_eq!(left, 1);
+        assert!(plan.contains("outstanding_tokens_jti"), "{plan}");
     }
 
     #[test]

@@ -61,7 +61,8 @@ pub(crate) fn of_user(
     rows::all(&mut stmt, params![user, include_revoked], rows::session)
 }
 
-/// The token `jti` of `session` (schema 6 indexes tokens by session and jti).
+/// The token `jti` of `session` (found by its jti, schema 7's index; the
+/// session must match too).
 pub(crate) fn token(
     conn: &Connection,
     session: SessionId,
@@ -75,10 +76,25 @@ pub(crate) fn token(
     )
 }
 
+/// A session's tokens are its rotation chain: the head (in its `sessions`
+/// row), its parent, and so on to the first, each found by its jti (schema 7
+/// has no index by session, which took a random page per rotation). Every
+/// token of a session is on that chain: a login writes the first, a rotation
+/// writes the successor of the head and makes it the head. Used by listing
+/// and by the flush, which removes a doomed session's tokens this way.
+pub(crate) const SESSION_CHAIN: &str = "WITH RECURSIVE chain(jti) AS (
+         SELECT head_jti FROM sessions WHERE id = ?1
+         UNION
+         SELECT t.parent_jti FROM outstanding_tokens t JOIN chain c ON t.jti = c.jti
+         WHERE t.session_id = ?1 AND t.parent_jti IS NOT NULL
+     )";
+
 /// In issue order: `seq` grows with every insert.
 pub(crate) fn tokens_of(conn: &Connection, id: SessionId) -> Result<Vec<OutstandingToken>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM outstanding_tokens WHERE session_id = ?1 ORDER BY seq"
+        "{SESSION_CHAIN}
+         SELECT {TOKEN_COLUMNS} FROM outstanding_tokens
+         WHERE jti IN (SELECT jti FROM chain) AND session_id = ?1 ORDER BY seq"
     ))?;
     rows::all(&mut stmt, [id_bytes(id.0)], rows::token)
 }

@@ -241,7 +241,7 @@ impl AuthService {
         let s = &self.settings;
         let sid = SessionId::random();
         let max = now.saturating_add(s.SESSION_MAX_LIFETIME.get());
-        let jti = Jti::random();
+        let jti = Jti::time_ordered();
         let (token_type, exp, refresh_exp, session_exp) = match kind {
             SessionKind::Pair => {
                 let exp = now.saturating_add(s.REFRESH_TOKEN_LIFETIME.get()).min(max);

@@ -50,7 +50,7 @@ impl AuthService {
         let exp = now
             .saturating_add(self.settings.REFRESH_TOKEN_LIFETIME.get())
             .min(cap);
-        let jti = Jti::random();
+        let jti = Jti::time_ordered();
         let succ_claims = self.claims(TokenType::Refresh, &uref, sid, jti, now, exp, None);
         let minted = tokens::mint(&self.keys.read(), &succ_claims, &self.names)?;
         let presented_pin = tokens::pin(token).ok_or(TokenError::Malformed)?;
