@@ -78,8 +78,23 @@ pub(crate) fn flush(conn: &Connection, now: UnixTime, keep_for: i64) -> Result<F
          SELECT id, head_jti FROM sessions WHERE id IN ({DOOMED_SESSIONS})"
     ))?
     .execute([cutoff])?;
-    // A session's tokens are its rotation chain (schema 7 indexes tokens by
-    // jti only): from the head through `parent_jti`, within the session.
+    // Expired tokens, except the head of a session that is not revoked (the
+    // head of a sliding session keeps its jti while its expiry moves). A
+    // token's expiry is never after its successor's, so this takes most of
+    // a doomed session's chain too.
+    let expired = conn
+        .prepare_cached(
+            "DELETE FROM outstanding_tokens AS t
+             WHERE t.expires_at < ?1
+               AND NOT EXISTS (SELECT 1 FROM sessions s
+                               WHERE s.id = t.session_id AND s.head_jti = t.jti
+                                 AND s.revoked_at IS NULL)",
+        )?
+        .execute([cutoff])?;
+    // What is left of a doomed session's tokens, whatever their rows say: its
+    // rotation chain (schema 7 indexes tokens by jti only), from the head
+    // through `parent_jti`, within the session. It ends at the first token
+    // already gone: every token before that one expired no later.
     let chain_tokens = conn
         .prepare_cached(
             "WITH RECURSIVE chain(jti, session_id) AS (
@@ -98,18 +113,7 @@ pub(crate) fn flush(conn: &Connection, now: UnixTime, keep_for: i64) -> Result<F
         .execute([])?;
     conn.prepare_cached("DELETE FROM temp.flush_doomed")?
         .execute([])?;
-    // Expired tokens of sessions that stay; never the head of a live session
-    // (the head of a sliding session keeps its jti while its expiry moves).
-    let outstanding_tokens = chain_tokens
-        + conn
-            .prepare_cached(
-                "DELETE FROM outstanding_tokens AS t
-                 WHERE t.expires_at < ?1
-                   AND NOT EXISTS (SELECT 1 FROM sessions s
-                                   WHERE s.id = t.session_id AND s.head_jti = t.jti
-                                     AND s.revoked_at IS NULL)",
-            )?
-            .execute([cutoff])?;
+    let outstanding_tokens = expired + chain_tokens;
     let revoked_jtis = conn
         .prepare_cached("DELETE FROM revoked_jtis WHERE expires_at < ?1")?
         .execute([cutoff])?;
