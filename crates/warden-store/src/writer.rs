@@ -300,10 +300,7 @@ mod tests {
     use super::*;
 
     fn writer() -> Writer {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE t (v TEXT NOT NULL UNIQUE)")
-            .unwrap();
-        Writer::start(conn).unwrap()
+        Writer::start(table("")).unwrap()
     }
 
     fn insert(v: &str) -> impl Fn(&Connection) -> Result<()> + Send + 'static {
@@ -322,9 +319,7 @@ mod tests {
     #[test]
     fn one_failing_job_does_not_fail_its_batch() {
         // Drive one batch by hand: three jobs, the middle one breaks a UNIQUE rule.
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE t (v TEXT NOT NULL UNIQUE)")
-            .unwrap();
+        let conn = table("");
         let (tx_a, rx_a) = mpsc::sync_channel(1);
         let (tx_b, rx_b) = mpsc::sync_channel(1);
         let (tx_c, rx_c) = mpsc::sync_channel(1);
@@ -357,13 +352,7 @@ mod tests {
         assert!(rx_a.recv().unwrap().is_ok());
         assert!(matches!(rx_b.recv().unwrap(), Err(StoreError::Conflict(_))));
         assert!(rx_c.recv().unwrap().is_ok());
-        let rows: Vec<String> = conn
-            .prepare("SELECT v FROM t ORDER BY v")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let rows = values(&conn);
         assert_eq!(rows, ["a", "c"]);
     }
 
@@ -386,11 +375,46 @@ mod tests {
         (job, rx)
     }
 
+    /// An in-memory connection with the test table `t`, after `seed` (SQL).
+    fn table(seed: &str) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (v TEXT NOT NULL UNIQUE)")
+            .unwrap();
+        conn.execute_batch(seed).unwrap();
+        conn
+    }
+
+    /// The values in `t`, sorted.
+    fn values(conn: &Connection) -> Vec<String> {
+        conn.prepare("SELECT v FROM t ORDER BY v")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    /// Counted jobs inserting `vs`: the first as a batch, the others waiting
+    /// to join it; their run counters and replies.
+    #[allow(clippy::type_complexity)]
+    fn queued(
+        vs: &[&'static str],
+    ) -> (
+        Vec<Box<dyn WriteJob>>,
+        std::collections::VecDeque<Box<dyn WriteJob>>,
+        Vec<Arc<AtomicU64>>,
+        Vec<Receiver<StoreResult<()>>>,
+    ) {
+        let runs: Vec<_> = vs.iter().map(|_| Arc::new(AtomicU64::new(0))).collect();
+        let (mut jobs, replies): (Vec<_>, Vec<_>) =
+            vs.iter().zip(&runs).map(|(v, n)| counted(v, n)).unzip();
+        let batch = vec![jobs.remove(0)];
+        (batch, jobs.into(), runs, replies)
+    }
+
     #[test]
     fn jobs_run_once_unless_one_fails_then_the_batch_reruns_with_savepoints() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE t (v TEXT NOT NULL UNIQUE); INSERT INTO t VALUES ('x');")
-            .unwrap();
+        let conn = table("INSERT INTO t VALUES ('x');");
         // No failure: one optimistic pass, every job ran exactly once.
         let runs: Vec<_> = (0..3).map(|_| Arc::new(AtomicU64::new(0))).collect();
         let (mut batch, replies): (Vec<_>, Vec<_>) = ["a", "b", "c"]
@@ -431,13 +455,7 @@ mod tests {
                 .collect::<Vec<_>>(),
             [2, 2, 1]
         );
-        let rows: Vec<String> = conn
-            .prepare("SELECT v FROM t ORDER BY v")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let rows = values(&conn);
         assert_eq!(
             rows,
             ["a", "b", "c", "d", "e", "x"],
@@ -447,17 +465,8 @@ mod tests {
 
     #[test]
     fn jobs_that_arrive_while_a_batch_runs_join_its_transaction() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE t (v TEXT NOT NULL UNIQUE)")
-            .unwrap();
-        let runs: Vec<_> = (0..3).map(|_| Arc::new(AtomicU64::new(0))).collect();
-        let (mut jobs, replies): (Vec<_>, Vec<_>) = ["a", "b", "c"]
-            .iter()
-            .zip(&runs)
-            .map(|(v, n)| counted(v, n))
-            .unzip();
-        let mut batch = vec![jobs.remove(0)];
-        let mut waiting = std::collections::VecDeque::from(jobs);
+        let conn = table("");
+        let (mut batch, mut waiting, runs, replies) = queued(&["a", "b", "c"]);
         // What ran when `more` was asked: it is asked only once every job in
         // the batch ran, and again after each late job ran.
         let mut asked = Vec::new();
@@ -473,30 +482,13 @@ mod tests {
         }
         assert!(replies.iter().all(|r| r.recv().unwrap().is_ok()));
         assert!(conn.is_autocommit(), "committed");
-        assert_eq!(
-            conn.query_row(
-                "SELECT group_concat(v) FROM (SELECT v FROM t ORDER BY v)",
-                [],
-                |r| { r.get::<_, String>(0) }
-            )
-            .unwrap(),
-            "a,b,c"
-        );
+        assert_eq!(values(&conn), ["a", "b", "c"]);
     }
 
     #[test]
     fn a_late_job_that_fails_takes_only_its_own_writes() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE t (v TEXT NOT NULL UNIQUE); INSERT INTO t VALUES ('x');")
-            .unwrap();
-        let runs: Vec<_> = (0..3).map(|_| Arc::new(AtomicU64::new(0))).collect();
-        let (mut jobs, replies): (Vec<_>, Vec<_>) = ["a", "x", "b"]
-            .iter()
-            .zip(&runs)
-            .map(|(v, n)| counted(v, n))
-            .unzip();
-        let mut batch = vec![jobs.remove(0)];
-        let mut waiting = std::collections::VecDeque::from(jobs);
+        let conn = table("INSERT INTO t VALUES ('x');");
+        let (mut batch, mut waiting, runs, replies) = queued(&["a", "x", "b"]);
         run_batch(&conn, &mut batch, &mut || waiting.pop_front()).unwrap();
         // The late "x" failed: no more joined after it ("b" still waits), and
         // the batch ("a", "x") ran again with savepoints.
@@ -516,22 +508,12 @@ mod tests {
                 .collect::<Vec<_>>(),
             [2, 2, 0]
         );
-        assert_eq!(
-            conn.query_row(
-                "SELECT group_concat(v) FROM (SELECT v FROM t ORDER BY v)",
-                [],
-                |r| { r.get::<_, String>(0) }
-            )
-            .unwrap(),
-            "a,x"
-        );
+        assert_eq!(values(&conn), ["a", "x"]);
     }
 
     #[test]
     fn a_batch_takes_no_more_than_max_batch_jobs() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE t (v TEXT NOT NULL UNIQUE)")
-            .unwrap();
+        let conn = table("");
         let mut offered = 0;
         let mut replies = Vec::new();
         let mut more = || -> Option<Box<dyn WriteJob>> {
@@ -566,9 +548,7 @@ mod tests {
 
     #[test]
     fn a_job_alone_in_its_batch_runs_without_a_savepoint_and_fails_cleanly() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE t (v TEXT NOT NULL UNIQUE); INSERT INTO t VALUES ('a');")
-            .unwrap();
+        let conn = table("INSERT INTO t VALUES ('a');");
         let (tx_ok, rx_ok) = mpsc::sync_channel(1);
         let mut batch: Vec<Box<dyn WriteJob>> = vec![Box::new(Pending {
             work: insert("b"),
@@ -604,13 +584,7 @@ mod tests {
             Err(StoreError::Conflict(_))
         ));
         assert!(conn.is_autocommit(), "the transaction was rolled back");
-        let rows: Vec<String> = conn
-            .prepare("SELECT v FROM t ORDER BY v")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let rows = values(&conn);
         assert_eq!(rows, ["a", "b"]);
     }
 
