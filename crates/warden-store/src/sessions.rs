@@ -80,9 +80,9 @@ pub(crate) fn token(
 /// row), its parent, and so on to the first, each found by its jti (schema 7
 /// has no index by session, which took a random page per rotation). Every
 /// token of a session is on that chain: a login writes the first, a rotation
-/// writes the successor of the head and makes it the head. Used by listing
-/// and by the flush, which removes a doomed session's tokens this way.
-pub(crate) const SESSION_CHAIN: &str = "WITH RECURSIVE chain(jti) AS (
+/// writes the successor of the head and makes it the head. (The flush walks
+/// the same way from every doomed session's head, `housekeeping::flush`.)
+const SESSION_CHAIN: &str = "WITH RECURSIVE chain(jti) AS (
          SELECT head_jti FROM sessions WHERE id = ?1
          UNION
          SELECT t.parent_jti FROM outstanding_tokens t JOIN chain c ON t.jti = c.jti

@@ -7,11 +7,11 @@
 //! the run used to wait for the whole commit, fsync included, and then commit
 //! with a batch of its own: with 16 callers rotating, batches held 8.7 jobs on
 //! average, now 15; see BENCHMARKS.md, issue 17.) A job that fails gets its
-//! own error and leaves
-//! nothing behind, the others carry on. Jobs rarely fail, so the batch first
-//! runs without savepoints; only when a job fails is the transaction rolled
-//! back and the batch run again with each job inside its own SAVEPOINT (a job
-//! that fails then rolls back only its savepoint). A job may therefore run
+//! own error and leaves nothing behind, the others carry on. Jobs rarely
+//! fail, so the batch first runs without savepoints; only when a job fails is
+//! the transaction rolled back and the batch run again with each job inside
+//! its own SAVEPOINT (a job that fails then rolls back only its savepoint; no
+//! more jobs join after a failure). A job may therefore run
 //! twice, so a job must have no effect outside the connection; its result is
 //! the one of its last run. (A SAVEPOINT per job cost ~20 % of the instructions
 //! of a durable rotation: the statement text parsed twice per job, and every
