@@ -92,21 +92,17 @@ pub(crate) fn flush(conn: &Connection, now: UnixTime, keep_for: i64) -> Result<F
         )?
         .execute([cutoff])?;
     // What is left of a doomed session's tokens, whatever their rows say: its
-    // rotation chain (schema 7 indexes tokens by jti only), from the head
-    // through `parent_jti`, within the session. It ends at the first token
+    // rotation chain (`sessions::chains_from`; schema 7 indexes tokens by jti
+    // only), from the head through `parent_jti`. It ends at the first token
     // already gone: every token before that one expired no later.
     let chain_tokens = conn
-        .prepare_cached(
-            "WITH RECURSIVE chain(jti, session_id) AS (
-                 SELECT head, id FROM temp.flush_doomed
-                 UNION
-                 SELECT t.parent_jti, t.session_id
-                 FROM outstanding_tokens t JOIN chain c ON t.jti = c.jti
-                 WHERE t.session_id = c.session_id AND t.parent_jti IS NOT NULL
-             )
-             DELETE FROM outstanding_tokens
-             WHERE (jti, session_id) IN (SELECT jti, session_id FROM chain)",
-        )?
+        .prepare_cached(&format!(
+            "{}
+             DELETE FROM outstanding_tokens WHERE seq IN (SELECT seq FROM chain)",
+            crate::sessions::chains_from(
+                "SELECT head AS head_jti, id AS session_id FROM temp.flush_doomed"
+            )
+        ))?
         .execute([])?;
     let sessions = conn
         .prepare_cached("DELETE FROM sessions WHERE id IN (SELECT id FROM temp.flush_doomed)")?

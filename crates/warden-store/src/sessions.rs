@@ -80,21 +80,32 @@ pub(crate) fn token(
 /// row), its parent, and so on to the first, each found by its jti (schema 7
 /// has no index by session, which took a random page per rotation). Every
 /// token of a session is on that chain: a login writes the first, a rotation
-/// writes the successor of the head and makes it the head. (The flush walks
-/// the same way from every doomed session's head, `housekeeping::flush`.)
-const SESSION_CHAIN: &str = "WITH RECURSIVE chain(jti) AS (
-         SELECT head_jti FROM sessions WHERE id = ?1
-         UNION
-         SELECT t.parent_jti FROM outstanding_tokens t JOIN chain c ON t.jti = c.jti
-         WHERE t.session_id = ?1 AND t.parent_jti IS NOT NULL
-     )";
+/// writes the successor of the head and makes it the head.
+///
+/// The CTE `chain(seq, parent_jti, session_id)`: the tokens on the chains
+/// that start at `heads`, a query of `head_jti, session_id` rows. One jti
+/// lookup a token (a row-value `IN` over (jti, session) walked the chain
+/// twice); `UNION` ends it even on a corrupt cycle. Listing walks one
+/// session's chain, the flush every doomed one's.
+pub(crate) fn chains_from(heads: &str) -> String {
+    format!(
+        "WITH RECURSIVE chain(seq, parent_jti, session_id) AS (
+             SELECT t.seq, t.parent_jti, t.session_id FROM ({heads}) h
+             JOIN outstanding_tokens t ON t.jti = h.head_jti AND t.session_id = h.session_id
+             UNION
+             SELECT t.seq, t.parent_jti, t.session_id FROM chain c
+             JOIN outstanding_tokens t ON t.jti = c.parent_jti AND t.session_id = c.session_id
+         )"
+    )
+}
 
 /// In issue order: `seq` grows with every insert.
 pub(crate) fn tokens_of(conn: &Connection, id: SessionId) -> Result<Vec<OutstandingToken>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "{SESSION_CHAIN}
+        "{}
          SELECT {TOKEN_COLUMNS} FROM outstanding_tokens
-         WHERE jti IN (SELECT jti FROM chain) AND session_id = ?1 ORDER BY seq"
+         WHERE seq IN (SELECT seq FROM chain) ORDER BY seq",
+        chains_from("SELECT head_jti, id AS session_id FROM sessions WHERE id = ?1")
     ))?;
     rows::all(&mut stmt, [id_bytes(id.0)], rows::token)
 }
